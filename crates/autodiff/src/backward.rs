@@ -1,0 +1,158 @@
+//! Reverse-mode sweeps over a [`Tape`].
+//!
+//! Both sweeps walk the nodes from the loss back to the first node. Node `i` holds
+//! the accumulated gradient `dL/dv_i` once every node after it has been visited
+//! (they are the only ones that can use `v_i`), so each node's rule runs exactly
+//! once and adds its contributions into its inputs' slots: a value used twice gets
+//! both contributions.
+//!
+//! * [`Tape::backward`] computes on plain arrays and records nothing: the usual
+//!   first-order pass, returning [`Gradients`] for every tracked leaf and parameter.
+//! * [`Tape::grad`] runs the same rules on [`Var`]s, so the gradients are
+//!   themselves recorded (PyTorch's `create_graph=True`) and can be differentiated
+//!   again: Hessian-vector products, gradient penalties, FFJORD's trace estimator.
+
+use crate::op::{Id, Op};
+use crate::{Error, ParamId, Result, Tape, Tensor, Var};
+use ndarray::Array2;
+
+/// Gradients of a scalar loss with respect to the tracked leaves of its tape.
+#[derive(Debug, Clone, Default)]
+pub struct Gradients {
+    leaves: Vec<(Id, Array2<f64>)>,
+    params: Vec<Option<Array2<f64>>>,
+}
+
+impl Gradients {
+    /// The gradient with respect to a tracked leaf created by [`Tape::leaf`], or
+    /// `None` if the loss does not depend on it.
+    pub fn wrt(&self, leaf: &Var<'_>) -> Option<&Array2<f64>> {
+        self.leaves
+            .iter()
+            .find(|(id, _)| *id == leaf.id())
+            .map(|(_, g)| g)
+    }
+
+    /// The gradient with respect to a parameter, or `None` if the loss does not use it.
+    pub fn param(&self, id: ParamId) -> Option<&Array2<f64>> {
+        self.params.get(id.index()).and_then(Option::as_ref)
+    }
+
+    /// Every parameter gradient, by parameter.
+    pub fn params(&self) -> impl Iterator<Item = (ParamId, &Array2<f64>)> {
+        self.params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|g| (ParamId::from_index(i), g)))
+    }
+
+    /// Takes the parameter gradients out, indexed by [`ParamId::index`].
+    pub fn into_params(self) -> Vec<Option<Array2<f64>>> {
+        self.params
+    }
+}
+
+fn check_loss(loss: &Var<'_>) -> Result<()> {
+    match loss.shape() {
+        (1, 1) if loss.is_tracked() => Ok(()),
+        (1, 1) => Err(Error::NotTracked),
+        other => Err(Error::NotScalar(other)),
+    }
+}
+
+impl Tape {
+    /// Gradients of the `1 x 1` value `loss` with respect to every tracked leaf and
+    /// parameter it depends on. Records nothing on the tape.
+    pub fn backward(&self, loss: Var<'_>) -> Result<Gradients> {
+        check_loss(&loss)?;
+        let mut grads: Vec<Option<Array2<f64>>> = vec![None; loss.id() + 1];
+        grads[loss.id()] = Some(Array2::ones((1, 1)));
+        let mut out = Gradients::default();
+        self.with_nodes(|node| {
+            for i in (0..=loss.id()).rev() {
+                let (y, op, tracked) = node(i);
+                let Some(g) = grads[i].take().filter(|_| tracked) else {
+                    continue;
+                };
+                match op {
+                    Op::Leaf => out.leaves.push((i, g)),
+                    Op::Param(p) => {
+                        if out.params.len() <= p.index() {
+                            out.params.resize(p.index() + 1, None);
+                        }
+                        out.params[p.index()] = Some(g);
+                    }
+                    _ => op.vjp(
+                        g,
+                        y,
+                        |j| node(j).0,
+                        |j| node(j).2,
+                        |j, d| match &mut grads[j] {
+                            Some(acc) => *acc += &d,
+                            slot => *slot = Some(d),
+                        },
+                    ),
+                }
+            }
+        });
+        out.leaves.reverse();
+        Ok(out)
+    }
+
+    /// Gradients of the `1 x 1` value `loss` with respect to each of `wrt` (leaves
+    /// or intermediate values), recorded on this tape so they can be differentiated
+    /// again. A value the loss does not depend on gets a zero gradient.
+    pub fn grad<'t>(&'t self, loss: Var<'t>, wrt: &[Var<'t>]) -> Result<Vec<Var<'t>>> {
+        check_loss(&loss)?;
+        for w in wrt {
+            if !std::ptr::eq(w.tape(), self) {
+                return Err(Error::Invalid {
+                    op: "grad",
+                    reason: "a value in `wrt` belongs to another tape".into(),
+                });
+            }
+        }
+        let mut grads: Vec<Option<Var<'t>>> = vec![None; loss.id() + 1];
+        grads[loss.id()] = Some(self.constant(Array2::ones((1, 1))));
+        for i in (0..=loss.id()).rev() {
+            let (op, tracked) = self.inspect(i, |_, op, t| (op.clone(), t));
+            let Some(g) = grads[i].filter(|_| tracked) else {
+                continue;
+            };
+            let need = |j: Id| self.inspect(j, |_, _, t| t);
+            let mut contributions = Vec::new();
+            op.vjp(
+                g,
+                &self.var(i),
+                |j| self.var(j),
+                need,
+                |j, d| contributions.push((j, d)),
+            );
+            for (j, d) in contributions {
+                grads[j] = Some(match grads[j] {
+                    Some(acc) => acc
+                        .add(&d)
+                        .expect("grad: contributions match their input's shape"),
+                    None => d,
+                });
+            }
+        }
+        Ok(wrt
+            .iter()
+            .map(|w| {
+                match w.id() < grads.len() {
+                    true => grads[w.id()],
+                    false => None,
+                }
+                .unwrap_or_else(|| self.constant(Array2::zeros(w.shape())))
+            })
+            .collect())
+    }
+}
+
+impl<'t> Var<'t> {
+    /// Shorthand for [`Tape::backward`] on this value's tape.
+    pub fn backward(&self) -> Result<Gradients> {
+        self.tape().backward(*self)
+    }
+}

@@ -1,0 +1,189 @@
+//! Small neural-network layers: [`Linear`] and [`Mlp`].
+//!
+//! Layers own [`ParamId`]s, not values; their `forward` is generic over
+//! [`Session`], so the same layer runs on a tape or on plain arrays. Inputs are
+//! `batch x features`; a `Linear` computes `x W + b` with `W` of shape `in x out`
+//! (PyTorch stores the transpose and computes `x W^T + b`; the maps are the same).
+
+use crate::{Init, ParamId, ParamStore, Result, Session, Tensor};
+use rand::Rng;
+
+/// An element-wise nonlinearity between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The identity (no nonlinearity).
+    Identity,
+    /// `tanh`
+    Tanh,
+    /// `max(x, 0)`
+    Relu,
+    /// `ln(1 + e^x)`
+    Softplus,
+    /// The logistic sigmoid.
+    Sigmoid,
+}
+
+impl Activation {
+    /// Applies the nonlinearity.
+    pub fn apply<T: Tensor>(&self, x: &T) -> T {
+        match self {
+            Activation::Identity => x.clone(),
+            Activation::Tanh => x.tanh(),
+            Activation::Relu => x.relu(),
+            Activation::Softplus => x.softplus(),
+            Activation::Sigmoid => x.sigmoid(),
+        }
+    }
+}
+
+/// An affine map `x W + b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear {
+    /// Weight, `in x out`.
+    pub weight: ParamId,
+    /// Bias, `1 x out`, if the layer has one.
+    pub bias: Option<ParamId>,
+    in_dim: usize,
+    out_dim: usize,
+}
+
+impl Linear {
+    /// A layer with PyTorch's default initialisation (weight and bias uniform in
+    /// `+-1/sqrt(in)`), registered as `{name}.weight` and `{name}.bias`.
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        in_dim: usize,
+        out_dim: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        Self::with_init(
+            store,
+            name,
+            in_dim,
+            out_dim,
+            Init::TorchDefault,
+            Some(Init::TorchDefault),
+            rng,
+        )
+    }
+
+    /// A layer with the given initialisers; `bias: None` makes a layer without bias.
+    pub fn with_init(
+        store: &mut ParamStore,
+        name: &str,
+        in_dim: usize,
+        out_dim: usize,
+        weight: Init,
+        bias: Option<Init>,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let w = weight.sample((in_dim, out_dim), in_dim, out_dim, rng);
+        let weight = store.add(format!("{name}.weight"), w)?;
+        let bias = match bias {
+            Some(init) => {
+                let b = init.sample((1, out_dim), in_dim, out_dim, rng);
+                Some(store.add(format!("{name}.bias"), b)?)
+            }
+            None => None,
+        };
+        Ok(Linear {
+            weight,
+            bias,
+            in_dim,
+            out_dim,
+        })
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// `x W + b` for a `batch x in` input.
+    pub fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
+        let y = x.matmul(&s.param(self.weight))?;
+        match self.bias {
+            Some(b) => y.add(&s.param(b)),
+            None => Ok(y),
+        }
+    }
+}
+
+/// A multi-layer perceptron: `Linear`, activation, ..., `Linear` (no activation
+/// after the last layer unless `output` says so).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mlp {
+    layers: Vec<Linear>,
+    hidden: Activation,
+    output: Activation,
+}
+
+impl Mlp {
+    /// An MLP through the given widths (`[2, 64, 64, 2]` has three layers), with
+    /// `hidden` between layers and the identity at the output. Layers are named
+    /// `{name}.0`, `{name}.1`, ...
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        widths: &[usize],
+        hidden: Activation,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        if widths.len() < 2 {
+            return Err(crate::Error::Invalid {
+                op: "Mlp::new",
+                reason: format!("need at least an input and an output width, got {widths:?}"),
+            });
+        }
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| Linear::new(store, &format!("{name}.{i}"), w[0], w[1], rng))
+            .collect::<Result<_>>()?;
+        Ok(Mlp {
+            layers,
+            hidden,
+            output: Activation::Identity,
+        })
+    }
+
+    /// Applies `act` to the output as well.
+    pub fn with_output_activation(mut self, act: Activation) -> Self {
+        self.output = act;
+        self
+    }
+
+    /// The layers, first to last.
+    pub fn layers(&self) -> &[Linear] {
+        &self.layers
+    }
+
+    /// Every parameter of the network.
+    pub fn params(&self) -> Vec<ParamId> {
+        self.layers
+            .iter()
+            .flat_map(|l| std::iter::once(l.weight).chain(l.bias))
+            .collect()
+    }
+
+    /// The network applied to a `batch x in` input.
+    pub fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
+        let last = self.layers.len() - 1;
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(s, &h)?;
+            h = if i == last {
+                self.output.apply(&h)
+            } else {
+                self.hidden.apply(&h)
+            };
+        }
+        Ok(h)
+    }
+}

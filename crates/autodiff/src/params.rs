@@ -1,0 +1,143 @@
+//! Named parameters: the trainable state of a model, kept outside any tape.
+//!
+//! A model registers its parameters once, under dotted names like PyTorch's
+//! `state_dict` (`"encoder.0.weight"`), and keeps the returned [`ParamId`]s. Each
+//! forward pass binds them to a fresh tape through a [`Session`](crate::Session);
+//! optimizers update the store in place between passes; checkpoints save and load it
+//! by name.
+
+use crate::{Error, Result, Shape};
+use ndarray::Array2;
+use std::collections::{BTreeMap, HashMap};
+
+/// Handle to one parameter of a [`ParamStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(usize);
+
+impl ParamId {
+    /// Position of the parameter in its store (registration order).
+    pub fn index(self) -> usize {
+        self.0
+    }
+
+    /// The id of the parameter at position `index`.
+    pub fn from_index(index: usize) -> Self {
+        ParamId(index)
+    }
+}
+
+/// An ordered collection of named `f64` matrices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParamStore {
+    names: Vec<String>,
+    values: Vec<Array2<f64>>,
+    by_name: HashMap<String, ParamId>,
+}
+
+impl ParamStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a parameter; names must be unique.
+    pub fn add(&mut self, name: impl Into<String>, value: Array2<f64>) -> Result<ParamId> {
+        let name = name.into();
+        if self.by_name.contains_key(&name) {
+            return Err(Error::DuplicateParam(name));
+        }
+        let id = ParamId(self.values.len());
+        self.by_name.insert(name.clone(), id);
+        self.names.push(name);
+        self.values.push(value);
+        Ok(id)
+    }
+
+    /// Number of parameters (matrices, not scalars; see [`num_scalars`](Self::num_scalars)).
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the store holds no parameter.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Total number of scalar entries over all parameters.
+    pub fn num_scalars(&self) -> usize {
+        self.values.iter().map(Array2::len).sum()
+    }
+
+    /// The value of a parameter.
+    pub fn get(&self, id: ParamId) -> &Array2<f64> {
+        &self.values[id.0]
+    }
+
+    /// The value of a parameter, mutably (for optimizers).
+    pub fn get_mut(&mut self, id: ParamId) -> &mut Array2<f64> {
+        &mut self.values[id.0]
+    }
+
+    /// The name a parameter was registered under.
+    pub fn name(&self, id: ParamId) -> &str {
+        &self.names[id.0]
+    }
+
+    /// The id of the parameter with this name.
+    pub fn id(&self, name: &str) -> Result<ParamId> {
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::UnknownParam(name.to_owned()))
+    }
+
+    /// All ids, in registration order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = ParamId> + use<> {
+        (0..self.values.len()).map(ParamId)
+    }
+
+    /// `(id, name, value)` for every parameter, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = (ParamId, &str, &Array2<f64>)> {
+        self.values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (ParamId(i), self.names[i].as_str(), v))
+    }
+
+    /// A copy of all values keyed by name (a `state_dict`).
+    pub fn to_named(&self) -> BTreeMap<String, Array2<f64>> {
+        self.iter()
+            .map(|(_, n, v)| (n.to_owned(), v.clone()))
+            .collect()
+    }
+
+    /// Overwrites every parameter from a name-keyed map. Every name must be present
+    /// with the same shape, and the map must hold no unknown name: nothing is
+    /// loaded unless everything matches.
+    pub fn load_named(&mut self, named: &BTreeMap<String, Array2<f64>>) -> Result<()> {
+        if let Some(extra) = named.keys().find(|k| !self.by_name.contains_key(*k)) {
+            return Err(Error::UnknownParam(extra.clone()));
+        }
+        for (name, value) in self.names.iter().zip(&self.values) {
+            let new = named
+                .get(name)
+                .ok_or_else(|| Error::UnknownParam(name.clone()))?;
+            if new.dim() != value.dim() {
+                return Err(Error::Shape {
+                    op: "load_named",
+                    lhs: value.dim(),
+                    rhs: new.dim(),
+                });
+            }
+        }
+        for (i, name) in self.names.iter().enumerate() {
+            self.values[i].assign(&named[name]);
+        }
+        Ok(())
+    }
+
+    /// The shape of a parameter.
+    pub fn shape(&self, id: ParamId) -> Shape {
+        self.values[id.0].dim()
+    }
+}

@@ -1,0 +1,97 @@
+//! Sessions: where a model's forward pass gets its parameters and constants.
+//!
+//! Model code is generic over [`Session`], so one implementation serves training and
+//! inference:
+//!
+//! * [`TapeSession`] binds each parameter to a tracked leaf of a [`Tape`] (once per
+//!   tape, however often it is used), so the loss can be differentiated;
+//! * [`NoGrad`] hands out plain arrays: evaluation records nothing and allocates no
+//!   nodes.
+
+use crate::{ParamId, ParamStore, Tape, Tensor, Var};
+use ndarray::Array2;
+use std::cell::RefCell;
+
+/// A source of parameters and constants for a forward pass.
+pub trait Session {
+    /// The value type operations run on.
+    type T: Tensor;
+    /// The current value of a parameter (tracked, when the session records).
+    fn param(&self, id: ParamId) -> Self::T;
+    /// A constant input (data, noise, masks).
+    fn constant(&self, value: Array2<f64>) -> Self::T;
+    /// The parameter store the session reads from.
+    fn store(&self) -> &ParamStore;
+}
+
+/// Records on a tape; parameters become tracked leaves.
+#[derive(Debug)]
+pub struct TapeSession<'t, 's> {
+    tape: &'t Tape,
+    store: &'s ParamStore,
+    bound: RefCell<Vec<Option<Var<'t>>>>,
+}
+
+impl Tape {
+    /// A session recording on this tape with parameters from `store`.
+    pub fn session<'s>(&self, store: &'s ParamStore) -> TapeSession<'_, 's> {
+        TapeSession {
+            tape: self,
+            store,
+            bound: RefCell::new(vec![None; store.len()]),
+        }
+    }
+}
+
+impl<'t> TapeSession<'t, '_> {
+    /// The tape this session records on.
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+}
+
+impl<'t> Session for TapeSession<'t, '_> {
+    type T = Var<'t>;
+
+    fn param(&self, id: ParamId) -> Var<'t> {
+        let mut bound = self.bound.borrow_mut();
+        if bound.len() <= id.index() {
+            bound.resize(self.store.len(), None);
+        }
+        *bound[id.index()]
+            .get_or_insert_with(|| self.tape.param_leaf(id, self.store.get(id).clone()))
+    }
+    fn constant(&self, value: Array2<f64>) -> Var<'t> {
+        self.tape.constant(value)
+    }
+    fn store(&self) -> &ParamStore {
+        self.store
+    }
+}
+
+/// Evaluates on plain arrays: no tape, no gradients.
+#[derive(Debug, Clone, Copy)]
+pub struct NoGrad<'s> {
+    store: &'s ParamStore,
+}
+
+impl<'s> NoGrad<'s> {
+    /// A no-grad session reading parameters from `store`.
+    pub fn new(store: &'s ParamStore) -> Self {
+        NoGrad { store }
+    }
+}
+
+impl Session for NoGrad<'_> {
+    type T = Array2<f64>;
+
+    fn param(&self, id: ParamId) -> Array2<f64> {
+        self.store.get(id).clone()
+    }
+    fn constant(&self, value: Array2<f64>) -> Array2<f64> {
+        value
+    }
+    fn store(&self) -> &ParamStore {
+        self.store
+    }
+}

@@ -1,0 +1,308 @@
+//! The tape: an arena of nodes in creation order, and [`Var`], a `Copy` handle to one.
+//!
+//! Each operation on a [`Var`] computes its value immediately and, if any input is
+//! tracked, appends a node recording which op produced it from which earlier nodes.
+//! Because nodes only ever refer to earlier ones, the backward pass is a single
+//! reverse walk over the arena (see [`crate::backward`]). An op whose inputs are all
+//! constants records a constant: nothing is kept for the backward pass.
+
+use crate::op::{BinaryOp, Id, MatMul, Op, UnaryOp, layout, reduce};
+use crate::{Error, ParamId, Result, Shape, Tensor};
+use ndarray::{Array2, Axis};
+use std::cell::RefCell;
+use std::ops::Range;
+use std::rc::Rc;
+
+struct Node {
+    value: Array2<f64>,
+    op: Op,
+    tracked: bool,
+}
+
+/// A recording of operations, to be differentiated in reverse.
+///
+/// Create one per forward pass; it is dropped (with all its values) at the end of
+/// the step. A tape is single-threaded; for data parallelism, give each thread its
+/// own tape.
+#[derive(Default)]
+pub struct Tape {
+    nodes: RefCell<Vec<Node>>,
+}
+
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tape {{ {} nodes }}", self.len())
+    }
+}
+
+/// A value on a [`Tape`]: a cheap `Copy` handle (the tape and a node index).
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    tape: &'t Tape,
+    id: Id,
+}
+
+impl std::fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.with_value(|v| {
+            write!(
+                f,
+                "Var #{} {:?} tracked={} {v:?}",
+                self.id,
+                v.dim(),
+                self.is_tracked()
+            )
+        })
+    }
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tape with room for `nodes` nodes before it reallocates.
+    pub fn with_capacity(nodes: usize) -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::with_capacity(nodes)),
+        }
+    }
+
+    /// Number of nodes recorded so far.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A tracked input: gradients with respect to it are computed by `backward`.
+    pub fn leaf(&self, value: Array2<f64>) -> Var<'_> {
+        self.push(value, Op::Leaf, true)
+    }
+
+    /// A constant input: never differentiated.
+    pub fn constant(&self, value: Array2<f64>) -> Var<'_> {
+        self.push(value, Op::Leaf, false)
+    }
+
+    pub(crate) fn param_leaf(&self, id: ParamId, value: Array2<f64>) -> Var<'_> {
+        self.push(value, Op::Param(id), true)
+    }
+
+    fn push(&self, value: Array2<f64>, op: Op, tracked: bool) -> Var<'_> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(Node { value, op, tracked });
+        Var {
+            tape: self,
+            id: nodes.len() - 1,
+        }
+    }
+
+    /// Appends a computed value; `op` is kept only if it depends on a tracked input.
+    fn record(&self, value: Array2<f64>, op: Op, tracked: bool) -> Var<'_> {
+        if tracked {
+            self.push(value, op, true)
+        } else {
+            self.push(value, Op::Leaf, false)
+        }
+    }
+
+    /// Runs `f` on the node's value, op and tracked flag.
+    pub(crate) fn inspect<R>(&self, id: Id, f: impl FnOnce(&Array2<f64>, &Op, bool) -> R) -> R {
+        let nodes = self.nodes.borrow();
+        let n = &nodes[id];
+        f(&n.value, &n.op, n.tracked)
+    }
+
+    /// Runs `f` on all nodes at once: `(value, op, tracked)` by index.
+    pub(crate) fn with_nodes<R>(
+        &self,
+        f: impl for<'n> FnOnce(&'n dyn Fn(Id) -> (&'n Array2<f64>, &'n Op, bool)) -> R,
+    ) -> R {
+        let nodes = self.nodes.borrow();
+        f(&|id| {
+            let n = &nodes[id];
+            (&n.value, &n.op, n.tracked)
+        })
+    }
+
+    pub(crate) fn var(&self, id: Id) -> Var<'_> {
+        Var { tape: self, id }
+    }
+}
+
+impl<'t> Var<'t> {
+    /// The tape this value lives on.
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+
+    /// Index of this value's node on its tape.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Whether this value depends on a tracked input (and so has a gradient).
+    pub fn is_tracked(&self) -> bool {
+        self.tape.inspect(self.id, |_, _, t| t)
+    }
+
+    /// Runs `f` on the value without copying it. Do not record new operations
+    /// on the same tape inside `f` (the tape is borrowed while `f` runs).
+    pub fn with_value<R>(&self, f: impl FnOnce(&Array2<f64>) -> R) -> R {
+        self.tape.inspect(self.id, |v, _, _| f(v))
+    }
+
+    /// A copy of the value.
+    pub fn value(&self) -> Array2<f64> {
+        self.to_array()
+    }
+
+    fn same_tape(&self, other: &Var<'_>, op: &'static str) -> Result<()> {
+        if std::ptr::eq(self.tape, other.tape) {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
+                op,
+                reason: "operands belong to different tapes".into(),
+            })
+        }
+    }
+
+    /// Records a value computed from this node alone.
+    fn derive(
+        &self,
+        forward: impl FnOnce(&Array2<f64>) -> Result<Array2<f64>>,
+        op: Op,
+    ) -> Result<Self> {
+        let (value, tracked) = self.tape.inspect(self.id, |v, _, t| (forward(v), t));
+        Ok(self.tape.record(value?, op, tracked))
+    }
+
+    /// Records a value computed from this node and `rhs`.
+    fn derive2(
+        &self,
+        rhs: &Self,
+        name: &'static str,
+        forward: impl FnOnce(&Array2<f64>, &Array2<f64>) -> Result<Array2<f64>>,
+        op: Op,
+    ) -> Result<Self> {
+        self.same_tape(rhs, name)?;
+        let (value, tracked) = self.tape.with_nodes(|node| {
+            let (a, _, ta) = node(self.id);
+            let (b, _, tb) = node(rhs.id);
+            (forward(a, b), ta || tb)
+        });
+        Ok(self.tape.record(value?, op, tracked))
+    }
+}
+
+impl Tensor for Var<'_> {
+    fn shape(&self) -> Shape {
+        self.with_value(|v| v.dim())
+    }
+    fn to_array(&self) -> Array2<f64> {
+        self.with_value(|v| v.clone())
+    }
+    fn constant(&self, value: Array2<f64>) -> Self {
+        self.tape.constant(value)
+    }
+    fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
+        let value = self.with_value(|v| v.mapv(f));
+        self.tape.constant(value)
+    }
+    fn detach(&self) -> Self {
+        self.tape.constant(self.to_array())
+    }
+    fn unary(&self, op: UnaryOp) -> Self {
+        self.derive(|x| Ok(op.forward(x)), Op::Unary(op, self.id))
+            .expect("unary ops cannot fail")
+    }
+    fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
+        self.derive2(
+            rhs,
+            op.name(),
+            |a, b| op.forward(a, b),
+            Op::Binary(op, self.id, rhs.id),
+        )
+    }
+    fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
+        let mm = MatMul { ta, tb };
+        self.derive2(
+            rhs,
+            "matmul",
+            |a, b| mm.forward(a, b),
+            Op::MatMul(mm, self.id, rhs.id),
+        )
+    }
+    fn transpose(&self) -> Self {
+        self.derive(|x| Ok(x.t().to_owned()), Op::Transpose(self.id))
+            .expect("transpose cannot fail")
+    }
+    fn sum_to(&self, shape: Shape) -> Result<Self> {
+        if self.shape() == shape {
+            return Ok(*self);
+        }
+        self.derive(|x| reduce::sum_to(x, shape), Op::SumTo(self.id))
+    }
+    fn broadcast_to(&self, shape: Shape) -> Result<Self> {
+        if self.shape() == shape {
+            return Ok(*self);
+        }
+        self.derive(|x| reduce::broadcast_to(x, shape), Op::BroadcastTo(self.id))
+    }
+    fn logsumexp(&self, axis: Axis) -> Self {
+        self.derive(|x| Ok(reduce::logsumexp(x, axis)), Op::LogSumExp(self.id))
+            .expect("logsumexp cannot fail")
+    }
+    fn concat_cols(parts: &[&Self]) -> Result<Self> {
+        let Some(first) = parts.first() else {
+            return Err(Error::Invalid {
+                op: "concat_cols",
+                reason: "no parts to concatenate".into(),
+            });
+        };
+        for p in parts {
+            first.same_tape(p, "concat_cols")?;
+        }
+        let tape = first.tape;
+        let (value, tracked) = tape.with_nodes(|node| {
+            let values: Vec<_> = parts.iter().map(|p| node(p.id).0).collect();
+            (
+                layout::concat_cols(&values),
+                parts.iter().any(|p| node(p.id).2),
+            )
+        });
+        let ids: Rc<[Id]> = parts.iter().map(|p| p.id).collect();
+        Ok(tape.record(value?, Op::ConcatCols(ids), tracked))
+    }
+    fn slice_cols(&self, range: Range<usize>) -> Result<Self> {
+        let start = range.start;
+        self.derive(
+            |x| layout::slice_cols(x, range.start, range.end),
+            Op::SliceCols { x: self.id, start },
+        )
+    }
+    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self> {
+        self.derive(
+            |x| layout::pad_cols(x, width, offset),
+            Op::PadCols { x: self.id, offset },
+        )
+    }
+    fn gather_rows(&self, index: &[usize]) -> Result<Self> {
+        self.derive(
+            |x| layout::gather_rows(x, index),
+            Op::GatherRows(self.id, index.into()),
+        )
+    }
+    fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
+        self.derive(
+            |x| layout::scatter_add_rows(x, index, nrows),
+            Op::ScatterAddRows(self.id, index.into()),
+        )
+    }
+}

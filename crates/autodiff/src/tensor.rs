@@ -1,0 +1,281 @@
+//! The [`Tensor`] trait: every operation, for plain arrays and tape variables alike.
+//!
+//! Model code written against `T: Tensor` runs unchanged in two modes: on
+//! [`Array2<f64>`] it just computes values (no-grad evaluation: nothing recorded,
+//! no nodes allocated), and on [`Var`](crate::Var) it records a tape that can be
+//! differentiated. The gradient rules of the ops are themselves written against this
+//! trait, which is what makes gradients of gradients work.
+//!
+//! A handful of methods are primitives that each implementation provides; everything
+//! else (`sub`, `mean`, `softmax`, masking, ...) is derived from them once, here.
+
+use crate::op::{BinaryOp, MatMul, UnaryOp, layout, reduce};
+use crate::{Error, Result, Shape};
+use ndarray::{Array2, Axis};
+use std::ops::Range;
+
+/// A 2-D `f64` value that supports the differentiable operations of this crate.
+///
+/// Rows are the batch axis by convention; a scalar is `1 x 1`. Binary operations
+/// broadcast (an axis of length 1 stretches to match), and return a shape error
+/// naming the op and both shapes when they cannot.
+pub trait Tensor: Clone + Sized {
+    // ---- primitives ----
+
+    /// `(rows, cols)`.
+    fn shape(&self) -> Shape;
+    /// A copy of the value as a plain array.
+    fn to_array(&self) -> Array2<f64>;
+    /// A constant (never differentiated) living where `self` lives (same tape).
+    fn constant(&self, value: Array2<f64>) -> Self;
+    /// A constant computed element-wise from this value (a mask, a sign, ...).
+    fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self;
+    /// The same value with gradient flow stopped (`stop_gradient`).
+    fn detach(&self) -> Self;
+    /// An element-wise function; see [`UnaryOp`].
+    fn unary(&self, op: UnaryOp) -> Self;
+    /// Element-wise arithmetic with broadcasting; see [`BinaryOp`].
+    fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self>;
+    /// Matrix product `op(self) op(rhs)`, transposing an operand when its flag is set.
+    fn matmul_t(&self, rhs: &Self, transpose_lhs: bool, transpose_rhs: bool) -> Result<Self>;
+    /// The transpose.
+    fn transpose(&self) -> Self;
+    /// Sum over each axis where `shape` has length 1 (the adjoint of [`broadcast_to`](Tensor::broadcast_to)).
+    fn sum_to(&self, shape: Shape) -> Result<Self>;
+    /// Repeat along each axis of length 1 to reach `shape`.
+    fn broadcast_to(&self, shape: Shape) -> Result<Self>;
+    /// Stable `ln sum exp` along `axis`, keeping it with length 1.
+    fn logsumexp(&self, axis: Axis) -> Self;
+    /// Columns of all parts side by side (all with the same number of rows).
+    fn concat_cols(parts: &[&Self]) -> Result<Self>;
+    /// The columns in `range`.
+    fn slice_cols(&self, range: Range<usize>) -> Result<Self>;
+    /// A `rows x width` matrix of zeros holding `self` from column `offset` on.
+    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self>;
+    /// The rows listed in `index`, in that order (repeats allowed).
+    fn gather_rows(&self, index: &[usize]) -> Result<Self>;
+    /// `nrows` zero rows, to which row `k` of `self` is added at row `index[k]`.
+    fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self>;
+
+    // ---- derived element-wise arithmetic ----
+
+    /// `self + rhs`, broadcasting.
+    fn add(&self, rhs: &Self) -> Result<Self> {
+        self.binary(BinaryOp::Add, rhs)
+    }
+    /// `self - rhs`, broadcasting.
+    fn sub(&self, rhs: &Self) -> Result<Self> {
+        self.binary(BinaryOp::Sub, rhs)
+    }
+    /// `self * rhs` element-wise, broadcasting.
+    fn mul(&self, rhs: &Self) -> Result<Self> {
+        self.binary(BinaryOp::Mul, rhs)
+    }
+    /// `self / rhs` element-wise, broadcasting.
+    fn div(&self, rhs: &Self) -> Result<Self> {
+        self.binary(BinaryOp::Div, rhs)
+    }
+    /// Matrix product `self @ rhs`.
+    fn matmul(&self, rhs: &Self) -> Result<Self> {
+        self.matmul_t(rhs, false, false)
+    }
+    /// `-x`
+    fn neg(&self) -> Self {
+        self.unary(UnaryOp::Neg)
+    }
+    /// `e^x`
+    fn exp(&self) -> Self {
+        self.unary(UnaryOp::Exp)
+    }
+    /// `ln x`
+    fn log(&self) -> Self {
+        self.unary(UnaryOp::Log)
+    }
+    /// `sqrt x`
+    fn sqrt(&self) -> Self {
+        self.unary(UnaryOp::Sqrt)
+    }
+    /// `x^p`
+    fn powf(&self, p: f64) -> Self {
+        self.unary(UnaryOp::Powf(p))
+    }
+    /// `tanh x`
+    fn tanh(&self) -> Self {
+        self.unary(UnaryOp::Tanh)
+    }
+    /// `1 / (1 + e^-x)`
+    fn sigmoid(&self) -> Self {
+        self.unary(UnaryOp::Sigmoid)
+    }
+    /// `max(x, 0)`
+    fn relu(&self) -> Self {
+        self.unary(UnaryOp::Relu)
+    }
+    /// `ln(1 + e^x)`, stable for large `|x|`.
+    fn softplus(&self) -> Self {
+        self.unary(UnaryOp::Softplus)
+    }
+    /// `ln sigmoid(x)`, stable for large `|x|`.
+    fn log_sigmoid(&self) -> Self {
+        self.unary(UnaryOp::LogSigmoid)
+    }
+    /// `|x|`
+    fn abs(&self) -> Self {
+        self.unary(UnaryOp::Abs)
+    }
+    /// `x^2`
+    fn square(&self) -> Self {
+        self.unary(UnaryOp::Square)
+    }
+    /// `sin x`
+    fn sin(&self) -> Self {
+        self.unary(UnaryOp::Sin)
+    }
+    /// `cos x`
+    fn cos(&self) -> Self {
+        self.unary(UnaryOp::Cos)
+    }
+    /// `c x`
+    fn scale(&self, c: f64) -> Self {
+        self.unary(UnaryOp::Scale(c))
+    }
+    /// `x + c`
+    fn add_scalar(&self, c: f64) -> Self {
+        self.unary(UnaryOp::AddScalar(c))
+    }
+    /// `min(max(x, lo), hi)`
+    fn clamp(&self, lo: f64, hi: f64) -> Self {
+        self.unary(UnaryOp::Clamp(lo, hi))
+    }
+
+    // ---- derived reductions ----
+
+    /// Sum of all elements, as `1 x 1`.
+    fn sum(&self) -> Self {
+        self.sum_to((1, 1)).expect("every shape reduces to 1x1")
+    }
+    /// Sum along `axis`, keeping it with length 1 (`Axis(0)` gives `1 x cols`).
+    fn sum_axis(&self, axis: Axis) -> Self {
+        let (r, c) = self.shape();
+        let to = if axis == Axis(0) { (1, c) } else { (r, 1) };
+        self.sum_to(to).expect("an axis reduces to length 1")
+    }
+    /// Mean of all elements, as `1 x 1`.
+    fn mean(&self) -> Self {
+        let (r, c) = self.shape();
+        self.sum().scale(1.0 / (r * c) as f64)
+    }
+    /// Mean along `axis`, keeping it with length 1.
+    fn mean_axis(&self, axis: Axis) -> Self {
+        let n = if axis == Axis(0) {
+            self.shape().0
+        } else {
+            self.shape().1
+        };
+        self.sum_axis(axis).scale(1.0 / n as f64)
+    }
+    /// `x - logsumexp(x)` along `axis`: log-probabilities from logits.
+    fn log_softmax(&self, axis: Axis) -> Self {
+        self.sub(&self.logsumexp(axis))
+            .expect("a reduction broadcasts back")
+    }
+    /// `e^x / sum e^x` along `axis`.
+    fn softmax(&self, axis: Axis) -> Self {
+        self.log_softmax(axis).exp()
+    }
+
+    // ---- derived masking and layout ----
+
+    /// Multiplies by a constant 0/1 `mask` (broadcasting), zeroing unobserved entries.
+    fn mask(&self, mask: &Array2<f64>) -> Result<Self> {
+        self.mul(&self.constant(mask.clone()))
+    }
+    /// Sum of the entries where `mask` is 1, as `1 x 1`.
+    fn masked_sum(&self, mask: &Array2<f64>) -> Result<Self> {
+        Ok(self.mask(mask)?.sum())
+    }
+    /// Splits the columns into consecutive blocks of the given widths (which must add
+    /// up to the number of columns).
+    fn split_cols(&self, widths: &[usize]) -> Result<Vec<Self>> {
+        let total: usize = widths.iter().sum();
+        if total != self.shape().1 {
+            return Err(Error::Invalid {
+                op: "split_cols",
+                reason: format!(
+                    "widths {widths:?} add up to {total}, not {} columns",
+                    self.shape().1
+                ),
+            });
+        }
+        let mut start = 0;
+        widths
+            .iter()
+            .map(|&w| {
+                start += w;
+                self.slice_cols(start - w..start)
+            })
+            .collect()
+    }
+    /// The single element of a `1 x 1` value.
+    fn item(&self) -> Result<f64> {
+        match self.shape() {
+            (1, 1) => Ok(self.to_array()[(0, 0)]),
+            other => Err(Error::NotScalar(other)),
+        }
+    }
+}
+
+/// Plain arrays: operations compute values and record nothing.
+impl Tensor for Array2<f64> {
+    fn shape(&self) -> Shape {
+        self.dim()
+    }
+    fn to_array(&self) -> Array2<f64> {
+        self.clone()
+    }
+    fn constant(&self, value: Array2<f64>) -> Self {
+        value
+    }
+    fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
+        self.mapv(f)
+    }
+    fn detach(&self) -> Self {
+        self.clone()
+    }
+    fn unary(&self, op: UnaryOp) -> Self {
+        op.forward(self)
+    }
+    fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
+        op.forward(self, rhs)
+    }
+    fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
+        MatMul { ta, tb }.forward(self, rhs)
+    }
+    fn transpose(&self) -> Self {
+        self.t().to_owned()
+    }
+    fn sum_to(&self, shape: Shape) -> Result<Self> {
+        reduce::sum_to(self, shape)
+    }
+    fn broadcast_to(&self, shape: Shape) -> Result<Self> {
+        reduce::broadcast_to(self, shape)
+    }
+    fn logsumexp(&self, axis: Axis) -> Self {
+        reduce::logsumexp(self, axis)
+    }
+    fn concat_cols(parts: &[&Self]) -> Result<Self> {
+        layout::concat_cols(parts)
+    }
+    fn slice_cols(&self, range: Range<usize>) -> Result<Self> {
+        layout::slice_cols(self, range.start, range.end)
+    }
+    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self> {
+        layout::pad_cols(self, width, offset)
+    }
+    fn gather_rows(&self, index: &[usize]) -> Result<Self> {
+        layout::gather_rows(self, index)
+    }
+    fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
+        layout::scatter_add_rows(self, index, nrows)
+    }
+}

@@ -1,0 +1,144 @@
+//! Gradients recorded on the tape (create-graph) and differentiated again.
+//!
+//! A Hessian-vector product `H v` is checked against central differences of
+//! gradients, `(grad L(x + h v) - grad L(x - h v)) / 2h`.
+
+use autodiff::testing::matrix;
+use autodiff::{Activation, Mlp, ParamStore, Tape, Tensor, Var};
+use ndarray::{Array2, Axis};
+use proptest::prelude::*;
+use rand::SeedableRng;
+
+/// A scalar function of one matrix. (A trait rather than a closure: closures
+/// returning a value borrowed from their argument's tape do not infer `for<'t>`.)
+trait Objective {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t>;
+}
+
+/// `H v` by the tape: differentiate `<grad L(x), v>` once more.
+fn hvp_tape(loss: &impl Objective, x: &Array2<f64>, v: &Array2<f64>) -> Array2<f64> {
+    let tape = Tape::new();
+    let xv = tape.leaf(x.clone());
+    let g = tape.grad(loss.eval(xv), &[xv]).unwrap()[0];
+    let gv = g.mul(&tape.constant(v.clone())).unwrap().sum();
+    tape.grad(gv, &[xv]).unwrap()[0].value()
+}
+
+/// `H v` by central differences of the (first-order) gradient.
+fn hvp_fd(loss: &impl Objective, x: &Array2<f64>, v: &Array2<f64>) -> Array2<f64> {
+    let grad_at = |x: Array2<f64>| {
+        let tape = Tape::new();
+        let xv = tape.leaf(x);
+        tape.backward(loss.eval(xv))
+            .unwrap()
+            .wrt(&xv)
+            .unwrap()
+            .clone()
+    };
+    let h = 1e-5;
+    (grad_at(x + &(v * h)) - grad_at(x - &(v * h))) / (2.0 * h)
+}
+
+fn assert_close(
+    a: &Array2<f64>,
+    b: &Array2<f64>,
+    rtol: f64,
+    atol: f64,
+) -> Result<(), TestCaseError> {
+    prop_assert!(
+        autodiff::gradcheck::all_close(a, b, rtol, atol),
+        "tape {a:?}\n   fd {b:?}"
+    );
+    Ok(())
+}
+
+/// Mean squared output of a tanh MLP 3-8-8-2. Its weights are tracked too; the
+/// Hessian taken is the one with respect to the input.
+struct TanhMlp(ParamStore, Mlp);
+
+impl TanhMlp {
+    fn new(seed: u64) -> Self {
+        let mut store = ParamStore::new();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mlp = Mlp::new(&mut store, "mlp", &[3, 8, 8, 2], Activation::Tanh, &mut rng).unwrap();
+        TanhMlp(store, mlp)
+    }
+}
+
+impl Objective for TanhMlp {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
+        self.1
+            .forward(&x.tape().session(&self.0), &x)
+            .unwrap()
+            .square()
+            .mean()
+    }
+}
+
+/// `sum_i lse(x_i)^2` over rows.
+struct SquaredLse;
+
+impl Objective for SquaredLse {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
+        x.logsumexp(Axis(1)).square().sum()
+    }
+}
+
+/// A chain through every smooth op (x must be positive).
+struct EverySmoothOp;
+
+impl Objective for EverySmoothOp {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
+        let a = x.exp().mul(&x.sin()).unwrap().add(&x.log()).unwrap();
+        let b = x
+            .sqrt()
+            .div(&x.softplus())
+            .unwrap()
+            .sub(&x.sigmoid().powf(1.5))
+            .unwrap();
+        let c = x
+            .log_sigmoid()
+            .mul(&x.cos())
+            .unwrap()
+            .matmul_t(&x, false, true)
+            .unwrap();
+        a.mul(&b).unwrap().sum().add(&c.tanh().sum()).unwrap()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn hvp_of_logsumexp(x in matrix(3, 4, -2.0, 2.0), v in matrix(3, 4, -1.0, 1.0)) {
+        assert_close(&hvp_tape(&SquaredLse, &x, &v), &hvp_fd(&SquaredLse, &x, &v), 1e-6, 1e-8)?;
+    }
+
+    #[test]
+    fn hvp_of_tanh_mlp(x in matrix(4, 3, -1.5, 1.5), v in matrix(4, 3, -1.0, 1.0), seed in 0..100u64) {
+        let loss = TanhMlp::new(seed);
+        assert_close(&hvp_tape(&loss, &x, &v), &hvp_fd(&loss, &x, &v), 1e-6, 1e-8)?;
+    }
+
+    #[test]
+    fn hvp_through_every_smooth_op(x in matrix(2, 3, 0.3, 1.5), v in matrix(2, 3, -1.0, 1.0)) {
+        assert_close(&hvp_tape(&EverySmoothOp, &x, &v), &hvp_fd(&EverySmoothOp, &x, &v), 1e-6, 1e-8)?;
+    }
+}
+
+#[test]
+fn gradient_of_the_gradient_norm() {
+    // L = x^3 summed; g = 3x^2; ||g||^2 = 9 sum x^4; d/dx = 36 x^3.
+    let tape = Tape::new();
+    let x = tape.leaf(ndarray::array![[0.5, -2.0]]);
+    let g = tape.grad(x.powf(3.0).sum(), &[x]).unwrap()[0];
+    let penalty = g.square().sum();
+    let d = tape.backward(penalty).unwrap();
+    let expected = ndarray::array![[36.0 * 0.125, 36.0 * -8.0]];
+    assert!(autodiff::gradcheck::all_close(
+        d.wrt(&x).unwrap(),
+        &expected,
+        1e-12,
+        0.0
+    ));
+}

@@ -1,0 +1,84 @@
+//! Linear and Mlp: gradients against finite differences, and the no-grad path
+//! agreeing with the tape.
+
+use autodiff::{
+    Activation, GradCheck, Init, Linear, Mlp, NoGrad, ParamStore, Session, Tape, Tensor,
+    gradcheck_params,
+};
+use ndarray::{Array2, array};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn data(rows: usize, cols: usize) -> Array2<f64> {
+    Array2::from_shape_fn((rows, cols), |(i, j)| ((i * cols + j) as f64 * 0.37).sin())
+}
+
+#[test]
+fn mlp_parameter_gradients_match_finite_differences() {
+    for act in [Activation::Tanh, Activation::Softplus, Activation::Sigmoid] {
+        let mut store = ParamStore::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mlp = Mlp::new(&mut store, "mlp", &[3, 5, 4, 2], act, &mut rng).unwrap();
+        let x = data(6, 3);
+        let report = gradcheck_params(
+            |s| Ok(mlp.forward(s, &s.constant(x.clone()))?.square().mean()),
+            &store,
+            &GradCheck::default(),
+        )
+        .unwrap();
+        assert_eq!(report.checked, store.num_scalars());
+    }
+}
+
+#[test]
+fn no_grad_equals_tape_forward() {
+    let mut store = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mlp = Mlp::new(&mut store, "net", &[2, 16, 3], Activation::Relu, &mut rng).unwrap();
+    let x = data(4, 2);
+    let plain = mlp.forward(&NoGrad::new(&store), &x).unwrap();
+    let tape = Tape::new();
+    let s = tape.session(&store);
+    let recorded = mlp.forward(&s, &s.constant(x)).unwrap();
+    assert_eq!(plain, recorded.value());
+}
+
+#[test]
+fn a_parameter_is_bound_once_per_tape() {
+    let mut store = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let lin = Linear::new(&mut store, "lin", 2, 2, &mut rng).unwrap();
+    let tape = Tape::new();
+    let s = tape.session(&store);
+    assert_eq!(s.param(lin.weight).id(), s.param(lin.weight).id());
+}
+
+#[test]
+fn initialisers_respect_their_bounds() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let w = Init::TorchDefault.sample((100, 50), 100, 50, &mut rng);
+    assert!(w.iter().all(|v| v.abs() <= 0.1));
+    let g = Init::GlorotUniform.sample((100, 50), 100, 50, &mut rng);
+    let a = (6.0f64 / 150.0).sqrt();
+    assert!(g.iter().all(|v| v.abs() <= a) && g.iter().any(|v| v.abs() > 0.9 * a));
+    let n = Init::Normal { std: 2.0 }.sample((200, 200), 1, 1, &mut rng);
+    let var = n.mapv(|v| v * v).mean().item().unwrap();
+    assert!((var - 4.0).abs() < 0.1, "sample variance {var}");
+    assert_eq!(
+        Init::Zeros.sample((2, 2), 2, 2, &mut rng),
+        Array2::<f64>::zeros((2, 2))
+    );
+}
+
+#[test]
+fn linear_without_bias_is_a_plain_product() {
+    let mut store = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let lin =
+        Linear::with_init(&mut store, "l", 2, 1, Init::Constant(0.5), None, &mut rng).unwrap();
+    let y = lin
+        .forward(&NoGrad::new(&store), &array![[1.0, 3.0]])
+        .unwrap();
+    assert_eq!(y, array![[2.0]]);
+    assert_eq!(store.len(), 1);
+}

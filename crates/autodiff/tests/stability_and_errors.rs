@@ -1,0 +1,133 @@
+//! Extreme inputs stay finite; misuse gives errors that name the op and shapes.
+
+use autodiff::{Error, NoGrad, ParamStore, Tape, Tensor};
+use ndarray::{Axis, array};
+
+fn finite(a: &ndarray::Array2<f64>) -> bool {
+    a.iter().all(|v| v.is_finite())
+}
+
+#[test]
+fn logsumexp_of_huge_values_is_finite_with_finite_gradient() {
+    let tape = Tape::new();
+    let x = tape.leaf(array![[1e3, 1e3, -1e3], [-1e3, -1e3, 1e3]]);
+    let y = x.logsumexp(Axis(1));
+    // ln(e^1000 + e^1000 + e^-1000) = 1000 + ln 2
+    let v = y.value();
+    assert!((v[(0, 0)] - (1e3 + 2f64.ln())).abs() < 1e-9);
+    assert!((v[(1, 0)] - 1e3).abs() < 1e-9);
+    let g = y.sum().backward().unwrap();
+    let g = g.wrt(&x).unwrap();
+    assert!(finite(g));
+    // softmax: the two equal maxima share the mass, the far value gets none.
+    assert!((g[(0, 0)] - 0.5).abs() < 1e-12 && g[(0, 2)] == 0.0);
+}
+
+#[test]
+fn softplus_and_log_sigmoid_at_800() {
+    let tape = Tape::new();
+    let x = tape.leaf(array![[800.0, -800.0]]);
+    let sp = x.softplus();
+    let ls = x.log_sigmoid();
+    assert_eq!(sp.value(), array![[800.0, 0.0]]);
+    assert_eq!(ls.value(), array![[0.0, -800.0]]);
+    let g = sp.add(&ls).unwrap().sum().backward().unwrap();
+    // d softplus = sigmoid(x) = [1, 0]; d log_sigmoid = sigmoid(-x) = [0, 1].
+    assert_eq!(g.wrt(&x).unwrap(), &array![[1.0, 1.0]]);
+}
+
+#[test]
+fn sigmoid_saturates_without_nan() {
+    let x = array![[-800.0, 800.0, 0.0]];
+    assert_eq!(x.sigmoid(), array![[0.0, 1.0, 0.5]]);
+}
+
+#[test]
+fn shape_mismatch_names_op_and_shapes() {
+    let tape = Tape::new();
+    let a = tape.leaf(array![[1.0, 2.0, 3.0]]);
+    let b = tape.leaf(array![[1.0, 2.0]]);
+    let err = a.add(&b).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Shape {
+            op: "add",
+            lhs: (1, 3),
+            rhs: (1, 2)
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "add: incompatible shapes (1, 3) and (1, 2)"
+    );
+    let err = a.matmul(&b).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "matmul: incompatible shapes (1, 3) and (1, 2)"
+    );
+}
+
+#[test]
+fn backward_from_non_scalar_or_constant_is_an_error() {
+    let tape = Tape::new();
+    let a = tape.leaf(array![[1.0, 2.0]]);
+    assert_eq!(a.tanh().backward().unwrap_err(), Error::NotScalar((1, 2)));
+    let c = tape.constant(array![[1.0]]);
+    assert_eq!(c.exp().backward().unwrap_err(), Error::NotTracked);
+}
+
+#[test]
+fn index_and_range_errors() {
+    let x = array![[1.0, 2.0], [3.0, 4.0]];
+    assert_eq!(
+        x.gather_rows(&[0, 2]).unwrap_err(),
+        Error::Index {
+            op: "gather_rows",
+            index: 2,
+            len: 2
+        }
+    );
+    assert!(
+        x.slice_cols(1..3)
+            .unwrap_err()
+            .to_string()
+            .contains("slice_cols")
+    );
+    assert!(x.split_cols(&[1, 2]).is_err());
+    assert!(<ndarray::Array2<f64> as Tensor>::concat_cols(&[]).is_err());
+}
+
+#[test]
+fn mixing_tapes_is_an_error() {
+    let (t1, t2) = (Tape::new(), Tape::new());
+    let a = t1.leaf(array![[1.0]]);
+    let b = t2.leaf(array![[1.0]]);
+    assert!(matches!(a.mul(&b), Err(Error::Invalid { op: "mul", .. })));
+}
+
+#[test]
+fn constants_record_nothing_for_backward() {
+    // An op on constants only yields a constant: no graph is kept behind it.
+    let tape = Tape::new();
+    let c = tape.constant(array![[1.0, 2.0]]);
+    assert!(!c.exp().tanh().is_tracked());
+}
+
+#[test]
+fn param_store_rejects_duplicates_and_mismatched_loads() {
+    let mut store = ParamStore::new();
+    store.add("w", array![[1.0, 2.0]]).unwrap();
+    assert_eq!(
+        store.add("w", array![[0.0]]).unwrap_err(),
+        Error::DuplicateParam("w".into())
+    );
+    let mut named = store.to_named();
+    named.insert("w".into(), array![[1.0]]);
+    assert!(matches!(store.load_named(&named), Err(Error::Shape { .. })));
+    named.insert("extra".into(), array![[1.0]]);
+    assert_eq!(
+        store.load_named(&named).unwrap_err(),
+        Error::UnknownParam("extra".into())
+    );
+    let _ = NoGrad::new(&store);
+}

@@ -1,0 +1,20 @@
+//! # latent-seq
+//!
+//! Deep latent-variable models for sequences, built from first principles. This
+//! facade re-exports the workspace's crates under one name:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`autodiff`] | the reverse-mode tape, tensor ops, gradient checks, `Linear` and `Mlp` |
+//! | [`dists`] | Gaussian, mixture and Bernoulli log-likelihoods, KL divergences, sampling |
+//! | [`odesolve`] | Euler, midpoint, RK4, Dopri5 with dense output, the adjoint method |
+//! | [`flows`] | normalizing flows |
+//! | [`seqmodels`] | RNN, GRU, VRNN, SRNN, Latent ODE, GRU-ODE-Bayes |
+//! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
+
+pub use autodiff;
+pub use dists;
+pub use flows;
+pub use odesolve;
+pub use seqmodels;
+pub use trainers;
