@@ -27,10 +27,7 @@ impl Gradients {
     /// The gradient with respect to a tracked leaf created by [`Tape::leaf`], or
     /// `None` if the loss does not depend on it.
     pub fn wrt(&self, leaf: &Var<'_>) -> Option<&Array2<f64>> {
-        self.leaves
-            .iter()
-            .find(|(id, _)| *id == leaf.id())
-            .map(|(_, g)| g)
+        self.leaves.iter().find(|(id, _)| *id == leaf.id()).map(|(_, g)| g)
     }
 
     /// The gradient with respect to a parameter, or `None` if the loss does not use it.
@@ -40,10 +37,7 @@ impl Gradients {
 
     /// Every parameter gradient, by parameter.
     pub fn params(&self) -> impl Iterator<Item = (ParamId, &Array2<f64>)> {
-        self.params
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| g.as_ref().map(|g| (ParamId::from_index(i), g)))
+        self.params.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (ParamId::from_index(i), g)))
     }
 
     /// Takes the parameter gradients out, indexed by [`ParamId::index`].
@@ -121,18 +115,10 @@ impl Tape {
             };
             let need = |j: Id| self.inspect(j, |_, _, t| t);
             let mut contributions = Vec::new();
-            op.vjp(
-                g,
-                &self.var(i),
-                |j| self.var(j),
-                need,
-                |j, d| contributions.push((j, d)),
-            );
+            op.vjp(g, &self.var(i), |j| self.var(j), need, |j, d| contributions.push((j, d)));
             for (j, d) in contributions {
                 grads[j] = Some(match grads[j] {
-                    Some(acc) => acc
-                        .add(&d)
-                        .expect("grad: contributions match their input's shape"),
+                    Some(acc) => acc.add(&d).expect("grad: contributions match their input's shape"),
                     None => d,
                 });
             }

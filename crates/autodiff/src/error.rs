@@ -41,9 +41,7 @@ pub enum Error {
     #[error("backward: the loss must be a 1x1 value, got shape {0:?}")]
     NotScalar(Shape),
     /// `backward` was called on a value that depends on no tracked leaf.
-    #[error(
-        "backward: the loss depends on no tracked value (only constants), so it has no gradient"
-    )]
+    #[error("backward: the loss depends on no tracked value (only constants), so it has no gradient")]
     NotTracked,
     /// A parameter name that the store does not hold.
     #[error("parameter store: no parameter named `{0}`")]
@@ -52,9 +50,7 @@ pub enum Error {
     #[error("parameter store: a parameter named `{0}` already exists")]
     DuplicateParam(String),
     /// An analytic gradient that disagrees with central finite differences.
-    #[error(
-        "gradcheck: input {input}, element ({row}, {col}): analytic {analytic:e} vs numeric {numeric:e}"
-    )]
+    #[error("gradcheck: input {input}, element ({row}, {col}): analytic {analytic:e} vs numeric {numeric:e}")]
     GradCheck {
         /// Which input of the checked function.
         input: usize,

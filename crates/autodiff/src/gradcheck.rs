@@ -29,12 +29,7 @@ pub struct GradCheck {
 
 impl Default for GradCheck {
     fn default() -> Self {
-        GradCheck {
-            eps: 1e-5,
-            rtol: 1e-6,
-            atol: 1e-8,
-            seed: 0,
-        }
+        GradCheck { eps: 1e-5, rtol: 1e-6, atol: 1e-8, seed: 0 }
     }
 }
 
@@ -84,13 +79,7 @@ impl GradCheck {
         if err <= self.atol + self.rtol * scale {
             Ok(())
         } else {
-            Err(Error::GradCheck {
-                input,
-                row: idx.0,
-                col: idx.1,
-                analytic: a,
-                numeric: n,
-            })
+            Err(Error::GradCheck { input, row: idx.0, col: idx.1, analytic: a, numeric: n })
         }
     }
 
@@ -175,13 +164,7 @@ where
             };
             let (up, down) = (at(x0 + h)?, at(x0 - h)?);
             work.get_mut(id)[idx] = x0;
-            cfg.compare(
-                &mut report,
-                id.index(),
-                idx,
-                analytic[idx],
-                (up - down) / (2.0 * h),
-            )?;
+            cfg.compare(&mut report, id.index(), idx, analytic[idx], (up - down) / (2.0 * h))?;
         }
     }
     Ok(report)
@@ -198,11 +181,7 @@ pub fn jacobian_fd(
     eps: f64,
 ) -> Result<Array2<f64>> {
     if x.nrows() != 1 {
-        return Err(Error::Shape {
-            op: "jacobian_fd",
-            lhs: x.dim(),
-            rhs: (1, x.ncols()),
-        });
+        return Err(Error::Shape { op: "jacobian_fd", lhs: x.dim(), rhs: (1, x.ncols()) });
     }
     let n = x.ncols();
     let m = f(x).ncols();
@@ -224,8 +203,5 @@ pub fn jacobian_fd(
 
 /// `true` if `a` and `b` agree to `atol + rtol * max(|a|, |b|)` everywhere.
 pub fn all_close(a: &Array2<f64>, b: &Array2<f64>, rtol: f64, atol: f64) -> bool {
-    a.dim() == b.dim()
-        && a.iter()
-            .zip(b)
-            .all(|(&x, &y)| (x - y).abs() <= atol + rtol * x.abs().max(y.abs()))
+    a.dim() == b.dim() && a.iter().zip(b).all(|(&x, &y)| (x - y).abs() <= atol + rtol * x.abs().max(y.abs()))
 }

@@ -57,15 +57,7 @@ impl Linear {
         out_dim: usize,
         rng: &mut impl Rng,
     ) -> Result<Self> {
-        Self::with_init(
-            store,
-            name,
-            in_dim,
-            out_dim,
-            Init::TorchDefault,
-            Some(Init::TorchDefault),
-            rng,
-        )
+        Self::with_init(store, name, in_dim, out_dim, Init::TorchDefault, Some(Init::TorchDefault), rng)
     }
 
     /// A layer with the given initialisers; `bias: None` makes a layer without bias.
@@ -87,12 +79,7 @@ impl Linear {
             }
             None => None,
         };
-        Ok(Linear {
-            weight,
-            bias,
-            in_dim,
-            out_dim,
-        })
+        Ok(Linear { weight, bias, in_dim, out_dim })
     }
 
     /// Input width.
@@ -146,11 +133,7 @@ impl Mlp {
             .enumerate()
             .map(|(i, w)| Linear::new(store, &format!("{name}.{i}"), w[0], w[1], rng))
             .collect::<Result<_>>()?;
-        Ok(Mlp {
-            layers,
-            hidden,
-            output: Activation::Identity,
-        })
+        Ok(Mlp { layers, hidden, output: Activation::Identity })
     }
 
     /// Applies `act` to the output as well.
@@ -166,10 +149,7 @@ impl Mlp {
 
     /// Every parameter of the network.
     pub fn params(&self) -> Vec<ParamId> {
-        self.layers
-            .iter()
-            .flat_map(|l| std::iter::once(l.weight).chain(l.bias))
-            .collect()
+        self.layers.iter().flat_map(|l| std::iter::once(l.weight).chain(l.bias)).collect()
     }
 
     /// The network applied to a `batch x in` input.
@@ -178,11 +158,7 @@ impl Mlp {
         let mut h = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(s, &h)?;
-            h = if i == last {
-                self.output.apply(&h)
-            } else {
-                self.hidden.apply(&h)
-            };
+            h = if i == last { self.output.apply(&h) } else { self.hidden.apply(&h) };
         }
         Ok(h)
     }

@@ -85,10 +85,7 @@ impl ParamStore {
 
     /// The id of the parameter with this name.
     pub fn id(&self, name: &str) -> Result<ParamId> {
-        self.by_name
-            .get(name)
-            .copied()
-            .ok_or_else(|| Error::UnknownParam(name.to_owned()))
+        self.by_name.get(name).copied().ok_or_else(|| Error::UnknownParam(name.to_owned()))
     }
 
     /// All ids, in registration order.
@@ -98,17 +95,12 @@ impl ParamStore {
 
     /// `(id, name, value)` for every parameter, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &str, &Array2<f64>)> {
-        self.values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (ParamId(i), self.names[i].as_str(), v))
+        self.values.iter().enumerate().map(|(i, v)| (ParamId(i), self.names[i].as_str(), v))
     }
 
     /// A copy of all values keyed by name (a `state_dict`).
     pub fn to_named(&self) -> BTreeMap<String, Array2<f64>> {
-        self.iter()
-            .map(|(_, n, v)| (n.to_owned(), v.clone()))
-            .collect()
+        self.iter().map(|(_, n, v)| (n.to_owned(), v.clone())).collect()
     }
 
     /// Overwrites every parameter from a name-keyed map. Every name must be present
@@ -119,15 +111,9 @@ impl ParamStore {
             return Err(Error::UnknownParam(extra.clone()));
         }
         for (name, value) in self.names.iter().zip(&self.values) {
-            let new = named
-                .get(name)
-                .ok_or_else(|| Error::UnknownParam(name.clone()))?;
+            let new = named.get(name).ok_or_else(|| Error::UnknownParam(name.clone()))?;
             if new.dim() != value.dim() {
-                return Err(Error::Shape {
-                    op: "load_named",
-                    lhs: value.dim(),
-                    rhs: new.dim(),
-                });
+                return Err(Error::Shape { op: "load_named", lhs: value.dim(), rhs: new.dim() });
             }
         }
         for (i, name) in self.names.iter().enumerate() {

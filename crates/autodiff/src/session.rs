@@ -35,11 +35,7 @@ pub struct TapeSession<'t, 's> {
 impl Tape {
     /// A session recording on this tape with parameters from `store`.
     pub fn session<'s>(&self, store: &'s ParamStore) -> TapeSession<'_, 's> {
-        TapeSession {
-            tape: self,
-            store,
-            bound: RefCell::new(vec![None; store.len()]),
-        }
+        TapeSession { tape: self, store, bound: RefCell::new(vec![None; store.len()]) }
     }
 }
 
@@ -58,8 +54,7 @@ impl<'t> Session for TapeSession<'t, '_> {
         if bound.len() <= id.index() {
             bound.resize(self.store.len(), None);
         }
-        *bound[id.index()]
-            .get_or_insert_with(|| self.tape.param_leaf(id, self.store.get(id).clone()))
+        *bound[id.index()].get_or_insert_with(|| self.tape.param_leaf(id, self.store.get(id).clone()))
     }
     fn constant(&self, value: Array2<f64>) -> Var<'t> {
         self.tape.constant(value)

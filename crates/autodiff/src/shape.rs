@@ -35,13 +35,5 @@ pub fn broadcast_shape(op: &'static str, lhs: Shape, rhs: Shape) -> Result<Shape
 /// Checks that `from` can be stretched to `to` (each axis equal, or 1 in `from`).
 pub fn check_stretch(op: &'static str, from: Shape, to: Shape) -> Result<()> {
     let ok = |f: usize, t: usize| f == t || f == 1;
-    if ok(from.0, to.0) && ok(from.1, to.1) {
-        Ok(())
-    } else {
-        Err(Error::Shape {
-            op,
-            lhs: from,
-            rhs: to,
-        })
-    }
+    if ok(from.0, to.0) && ok(from.1, to.1) { Ok(()) } else { Err(Error::Shape { op, lhs: from, rhs: to }) }
 }

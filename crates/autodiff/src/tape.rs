@@ -44,15 +44,7 @@ pub struct Var<'t> {
 
 impl std::fmt::Debug for Var<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.with_value(|v| {
-            write!(
-                f,
-                "Var #{} {:?} tracked={} {v:?}",
-                self.id,
-                v.dim(),
-                self.is_tracked()
-            )
-        })
+        self.with_value(|v| write!(f, "Var #{} {:?} tracked={} {v:?}", self.id, v.dim(), self.is_tracked()))
     }
 }
 
@@ -64,9 +56,7 @@ impl Tape {
 
     /// An empty tape with room for `nodes` nodes before it reallocates.
     pub fn with_capacity(nodes: usize) -> Self {
-        Tape {
-            nodes: RefCell::new(Vec::with_capacity(nodes)),
-        }
+        Tape { nodes: RefCell::new(Vec::with_capacity(nodes)) }
     }
 
     /// Number of nodes recorded so far.
@@ -96,19 +86,12 @@ impl Tape {
     fn push(&self, value: Array2<f64>, op: Op, tracked: bool) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node { value, op, tracked });
-        Var {
-            tape: self,
-            id: nodes.len() - 1,
-        }
+        Var { tape: self, id: nodes.len() - 1 }
     }
 
     /// Appends a computed value; `op` is kept only if it depends on a tracked input.
     fn record(&self, value: Array2<f64>, op: Op, tracked: bool) -> Var<'_> {
-        if tracked {
-            self.push(value, op, true)
-        } else {
-            self.push(value, Op::Leaf, false)
-        }
+        if tracked { self.push(value, op, true) } else { self.push(value, Op::Leaf, false) }
     }
 
     /// Runs `f` on the node's value, op and tracked flag.
@@ -166,19 +149,12 @@ impl<'t> Var<'t> {
         if std::ptr::eq(self.tape, other.tape) {
             Ok(())
         } else {
-            Err(Error::Invalid {
-                op,
-                reason: "operands belong to different tapes".into(),
-            })
+            Err(Error::Invalid { op, reason: "operands belong to different tapes".into() })
         }
     }
 
     /// Records a value computed from this node alone.
-    fn derive(
-        &self,
-        forward: impl FnOnce(&Array2<f64>) -> Result<Array2<f64>>,
-        op: Op,
-    ) -> Result<Self> {
+    fn derive(&self, forward: impl FnOnce(&Array2<f64>) -> Result<Array2<f64>>, op: Op) -> Result<Self> {
         let (value, tracked) = self.tape.inspect(self.id, |v, _, t| (forward(v), t));
         Ok(self.tape.record(value?, op, tracked))
     }
@@ -219,29 +195,17 @@ impl Tensor for Var<'_> {
         self.tape.constant(self.to_array())
     }
     fn unary(&self, op: UnaryOp) -> Self {
-        self.derive(|x| Ok(op.forward(x)), Op::Unary(op, self.id))
-            .expect("unary ops cannot fail")
+        self.derive(|x| Ok(op.forward(x)), Op::Unary(op, self.id)).expect("unary ops cannot fail")
     }
     fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
-        self.derive2(
-            rhs,
-            op.name(),
-            |a, b| op.forward(a, b),
-            Op::Binary(op, self.id, rhs.id),
-        )
+        self.derive2(rhs, op.name(), |a, b| op.forward(a, b), Op::Binary(op, self.id, rhs.id))
     }
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         let mm = MatMul { ta, tb };
-        self.derive2(
-            rhs,
-            "matmul",
-            |a, b| mm.forward(a, b),
-            Op::MatMul(mm, self.id, rhs.id),
-        )
+        self.derive2(rhs, "matmul", |a, b| mm.forward(a, b), Op::MatMul(mm, self.id, rhs.id))
     }
     fn transpose(&self) -> Self {
-        self.derive(|x| Ok(x.t().to_owned()), Op::Transpose(self.id))
-            .expect("transpose cannot fail")
+        self.derive(|x| Ok(x.t().to_owned()), Op::Transpose(self.id)).expect("transpose cannot fail")
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
         if self.shape() == shape {
@@ -261,10 +225,7 @@ impl Tensor for Var<'_> {
     }
     fn concat_cols(parts: &[&Self]) -> Result<Self> {
         let Some(first) = parts.first() else {
-            return Err(Error::Invalid {
-                op: "concat_cols",
-                reason: "no parts to concatenate".into(),
-            });
+            return Err(Error::Invalid { op: "concat_cols", reason: "no parts to concatenate".into() });
         };
         for p in parts {
             first.same_tape(p, "concat_cols")?;
@@ -272,37 +233,22 @@ impl Tensor for Var<'_> {
         let tape = first.tape;
         let (value, tracked) = tape.with_nodes(|node| {
             let values: Vec<_> = parts.iter().map(|p| node(p.id).0).collect();
-            (
-                layout::concat_cols(&values),
-                parts.iter().any(|p| node(p.id).2),
-            )
+            (layout::concat_cols(&values), parts.iter().any(|p| node(p.id).2))
         });
         let ids: Rc<[Id]> = parts.iter().map(|p| p.id).collect();
         Ok(tape.record(value?, Op::ConcatCols(ids), tracked))
     }
     fn slice_cols(&self, range: Range<usize>) -> Result<Self> {
         let start = range.start;
-        self.derive(
-            |x| layout::slice_cols(x, range.start, range.end),
-            Op::SliceCols { x: self.id, start },
-        )
+        self.derive(|x| layout::slice_cols(x, range.start, range.end), Op::SliceCols { x: self.id, start })
     }
     fn pad_cols(&self, width: usize, offset: usize) -> Result<Self> {
-        self.derive(
-            |x| layout::pad_cols(x, width, offset),
-            Op::PadCols { x: self.id, offset },
-        )
+        self.derive(|x| layout::pad_cols(x, width, offset), Op::PadCols { x: self.id, offset })
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
-        self.derive(
-            |x| layout::gather_rows(x, index),
-            Op::GatherRows(self.id, index.into()),
-        )
+        self.derive(|x| layout::gather_rows(x, index), Op::GatherRows(self.id, index.into()))
     }
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
-        self.derive(
-            |x| layout::scatter_add_rows(x, index, nrows),
-            Op::ScatterAddRows(self.id, index.into()),
-        )
+        self.derive(|x| layout::scatter_add_rows(x, index, nrows), Op::ScatterAddRows(self.id, index.into()))
     }
 }

@@ -167,17 +167,12 @@ pub trait Tensor: Clone + Sized {
     }
     /// Mean along `axis`, keeping it with length 1.
     fn mean_axis(&self, axis: Axis) -> Self {
-        let n = if axis == Axis(0) {
-            self.shape().0
-        } else {
-            self.shape().1
-        };
+        let n = if axis == Axis(0) { self.shape().0 } else { self.shape().1 };
         self.sum_axis(axis).scale(1.0 / n as f64)
     }
     /// `x - logsumexp(x)` along `axis`: log-probabilities from logits.
     fn log_softmax(&self, axis: Axis) -> Self {
-        self.sub(&self.logsumexp(axis))
-            .expect("a reduction broadcasts back")
+        self.sub(&self.logsumexp(axis)).expect("a reduction broadcasts back")
     }
     /// `e^x / sum e^x` along `axis`.
     fn softmax(&self, axis: Axis) -> Self {
@@ -201,10 +196,7 @@ pub trait Tensor: Clone + Sized {
         if total != self.shape().1 {
             return Err(Error::Invalid {
                 op: "split_cols",
-                reason: format!(
-                    "widths {widths:?} add up to {total}, not {} columns",
-                    self.shape().1
-                ),
+                reason: format!("widths {widths:?} add up to {total}, not {} columns", self.shape().1),
             });
         }
         let mut start = 0;

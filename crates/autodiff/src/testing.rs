@@ -20,13 +20,8 @@ pub fn any_matrix(max_dim: usize, lo: f64, hi: f64) -> impl Strategy<Value = Arr
 }
 
 /// Two matrices of one random shape.
-pub fn matrix_pair(
-    max_dim: usize,
-    lo: f64,
-    hi: f64,
-) -> impl Strategy<Value = (Array2<f64>, Array2<f64>)> {
-    (1..=max_dim, 1..=max_dim)
-        .prop_flat_map(move |(r, c)| (matrix(r, c, lo, hi), matrix(r, c, lo, hi)))
+pub fn matrix_pair(max_dim: usize, lo: f64, hi: f64) -> impl Strategy<Value = (Array2<f64>, Array2<f64>)> {
+    (1..=max_dim, 1..=max_dim).prop_flat_map(move |(r, c)| (matrix(r, c, lo, hi), matrix(r, c, lo, hi)))
 }
 
 /// A seed for a `rand_chacha` generator (proptest's own RNG belongs to another rand

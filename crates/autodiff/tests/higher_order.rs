@@ -29,26 +29,14 @@ fn hvp_fd(loss: &impl Objective, x: &Array2<f64>, v: &Array2<f64>) -> Array2<f64
     let grad_at = |x: Array2<f64>| {
         let tape = Tape::new();
         let xv = tape.leaf(x);
-        tape.backward(loss.eval(xv))
-            .unwrap()
-            .wrt(&xv)
-            .unwrap()
-            .clone()
+        tape.backward(loss.eval(xv)).unwrap().wrt(&xv).unwrap().clone()
     };
     let h = 1e-5;
     (grad_at(x + &(v * h)) - grad_at(x - &(v * h))) / (2.0 * h)
 }
 
-fn assert_close(
-    a: &Array2<f64>,
-    b: &Array2<f64>,
-    rtol: f64,
-    atol: f64,
-) -> Result<(), TestCaseError> {
-    prop_assert!(
-        autodiff::gradcheck::all_close(a, b, rtol, atol),
-        "tape {a:?}\n   fd {b:?}"
-    );
+fn assert_close(a: &Array2<f64>, b: &Array2<f64>, rtol: f64, atol: f64) -> Result<(), TestCaseError> {
+    prop_assert!(autodiff::gradcheck::all_close(a, b, rtol, atol), "tape {a:?}\n   fd {b:?}");
     Ok(())
 }
 
@@ -67,11 +55,7 @@ impl TanhMlp {
 
 impl Objective for TanhMlp {
     fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
-        self.1
-            .forward(&x.tape().session(&self.0), &x)
-            .unwrap()
-            .square()
-            .mean()
+        self.1.forward(&x.tape().session(&self.0), &x).unwrap().square().mean()
     }
 }
 
@@ -90,18 +74,8 @@ struct EverySmoothOp;
 impl Objective for EverySmoothOp {
     fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
         let a = x.exp().mul(&x.sin()).unwrap().add(&x.log()).unwrap();
-        let b = x
-            .sqrt()
-            .div(&x.softplus())
-            .unwrap()
-            .sub(&x.sigmoid().powf(1.5))
-            .unwrap();
-        let c = x
-            .log_sigmoid()
-            .mul(&x.cos())
-            .unwrap()
-            .matmul_t(&x, false, true)
-            .unwrap();
+        let b = x.sqrt().div(&x.softplus()).unwrap().sub(&x.sigmoid().powf(1.5)).unwrap();
+        let c = x.log_sigmoid().mul(&x.cos()).unwrap().matmul_t(&x, false, true).unwrap();
         a.mul(&b).unwrap().sum().add(&c.tanh().sum()).unwrap()
     }
 }
@@ -135,10 +109,5 @@ fn gradient_of_the_gradient_norm() {
     let penalty = g.square().sum();
     let d = tape.backward(penalty).unwrap();
     let expected = ndarray::array![[36.0 * 0.125, 36.0 * -8.0]];
-    assert!(autodiff::gradcheck::all_close(
-        d.wrt(&x).unwrap(),
-        &expected,
-        1e-12,
-        0.0
-    ));
+    assert!(autodiff::gradcheck::all_close(d.wrt(&x).unwrap(), &expected, 1e-12, 0.0));
 }

@@ -2,8 +2,7 @@
 //! agreeing with the tape.
 
 use autodiff::{
-    Activation, GradCheck, Init, Linear, Mlp, NoGrad, ParamStore, Session, Tape, Tensor,
-    gradcheck_params,
+    Activation, GradCheck, Init, Linear, Mlp, NoGrad, ParamStore, Session, Tape, Tensor, gradcheck_params,
 };
 use ndarray::{Array2, array};
 use rand::SeedableRng;
@@ -64,21 +63,15 @@ fn initialisers_respect_their_bounds() {
     let n = Init::Normal { std: 2.0 }.sample((200, 200), 1, 1, &mut rng);
     let var = n.mapv(|v| v * v).mean().item().unwrap();
     assert!((var - 4.0).abs() < 0.1, "sample variance {var}");
-    assert_eq!(
-        Init::Zeros.sample((2, 2), 2, 2, &mut rng),
-        Array2::<f64>::zeros((2, 2))
-    );
+    assert_eq!(Init::Zeros.sample((2, 2), 2, 2, &mut rng), Array2::<f64>::zeros((2, 2)));
 }
 
 #[test]
 fn linear_without_bias_is_a_plain_product() {
     let mut store = ParamStore::new();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let lin =
-        Linear::with_init(&mut store, "l", 2, 1, Init::Constant(0.5), None, &mut rng).unwrap();
-    let y = lin
-        .forward(&NoGrad::new(&store), &array![[1.0, 3.0]])
-        .unwrap();
+    let lin = Linear::with_init(&mut store, "l", 2, 1, Init::Constant(0.5), None, &mut rng).unwrap();
+    let y = lin.forward(&NoGrad::new(&store), &array![[1.0, 3.0]]).unwrap();
     assert_eq!(y, array![[2.0]]);
     assert_eq!(store.len(), 1);
 }

@@ -48,23 +48,10 @@ fn shape_mismatch_names_op_and_shapes() {
     let a = tape.leaf(array![[1.0, 2.0, 3.0]]);
     let b = tape.leaf(array![[1.0, 2.0]]);
     let err = a.add(&b).unwrap_err();
-    assert_eq!(
-        err,
-        Error::Shape {
-            op: "add",
-            lhs: (1, 3),
-            rhs: (1, 2)
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "add: incompatible shapes (1, 3) and (1, 2)"
-    );
+    assert_eq!(err, Error::Shape { op: "add", lhs: (1, 3), rhs: (1, 2) });
+    assert_eq!(err.to_string(), "add: incompatible shapes (1, 3) and (1, 2)");
     let err = a.matmul(&b).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "matmul: incompatible shapes (1, 3) and (1, 2)"
-    );
+    assert_eq!(err.to_string(), "matmul: incompatible shapes (1, 3) and (1, 2)");
 }
 
 #[test]
@@ -79,20 +66,8 @@ fn backward_from_non_scalar_or_constant_is_an_error() {
 #[test]
 fn index_and_range_errors() {
     let x = array![[1.0, 2.0], [3.0, 4.0]];
-    assert_eq!(
-        x.gather_rows(&[0, 2]).unwrap_err(),
-        Error::Index {
-            op: "gather_rows",
-            index: 2,
-            len: 2
-        }
-    );
-    assert!(
-        x.slice_cols(1..3)
-            .unwrap_err()
-            .to_string()
-            .contains("slice_cols")
-    );
+    assert_eq!(x.gather_rows(&[0, 2]).unwrap_err(), Error::Index { op: "gather_rows", index: 2, len: 2 });
+    assert!(x.slice_cols(1..3).unwrap_err().to_string().contains("slice_cols"));
     assert!(x.split_cols(&[1, 2]).is_err());
     assert!(<ndarray::Array2<f64> as Tensor>::concat_cols(&[]).is_err());
 }
@@ -117,17 +92,11 @@ fn constants_record_nothing_for_backward() {
 fn param_store_rejects_duplicates_and_mismatched_loads() {
     let mut store = ParamStore::new();
     store.add("w", array![[1.0, 2.0]]).unwrap();
-    assert_eq!(
-        store.add("w", array![[0.0]]).unwrap_err(),
-        Error::DuplicateParam("w".into())
-    );
+    assert_eq!(store.add("w", array![[0.0]]).unwrap_err(), Error::DuplicateParam("w".into()));
     let mut named = store.to_named();
     named.insert("w".into(), array![[1.0]]);
     assert!(matches!(store.load_named(&named), Err(Error::Shape { .. })));
     named.insert("extra".into(), array![[1.0]]);
-    assert_eq!(
-        store.load_named(&named).unwrap_err(),
-        Error::UnknownParam("extra".into())
-    );
+    assert_eq!(store.load_named(&named).unwrap_err(), Error::UnknownParam("extra".into()));
     let _ = NoGrad::new(&store);
 }

@@ -56,25 +56,12 @@ impl BinaryOp {
 
     /// The gradient rule for `y = a op b`: `(dL/da, dL/db)`, each computed only when
     /// `need` asks for it and summed back to its operand's shape.
-    pub fn vjp<T: Tensor>(
-        &self,
-        g: T,
-        a: &T,
-        b: &T,
-        y: &T,
-        need: (bool, bool),
-    ) -> (Option<T>, Option<T>) {
+    pub fn vjp<T: Tensor>(&self, g: T, a: &T, b: &T, y: &T, need: (bool, bool)) -> (Option<T>, Option<T>) {
         const SHAPES: &str = "binary vjp: operands broadcast by construction";
         let back = |d: T, to: &T| d.sum_to(to.shape()).expect(SHAPES);
         match self {
-            BinaryOp::Add => (
-                need.0.then(|| back(g.clone(), a)),
-                need.1.then(|| back(g.clone(), b)),
-            ),
-            BinaryOp::Sub => (
-                need.0.then(|| back(g.clone(), a)),
-                need.1.then(|| back(g.neg(), b)),
-            ),
+            BinaryOp::Add => (need.0.then(|| back(g.clone(), a)), need.1.then(|| back(g.clone(), b))),
+            BinaryOp::Sub => (need.0.then(|| back(g.clone(), a)), need.1.then(|| back(g.neg(), b))),
             BinaryOp::Mul => (
                 need.0.then(|| back(g.mul(b).expect(SHAPES), a)),
                 need.1.then(|| back(g.mul(a).expect(SHAPES), b)),
@@ -82,8 +69,7 @@ impl BinaryOp {
             BinaryOp::Div => (
                 need.0.then(|| back(g.div(b).expect(SHAPES), a)),
                 // d(a/b)/db = -a/b^2 = -y/b
-                need.1
-                    .then(|| back(g.mul(y).expect(SHAPES).div(b).expect(SHAPES).neg(), b)),
+                need.1.then(|| back(g.mul(y).expect(SHAPES).div(b).expect(SHAPES).neg(), b)),
             ),
         }
     }

@@ -10,10 +10,7 @@ pub fn slice_cols(x: &Array2<f64>, start: usize, end: usize) -> Result<Array2<f6
     if start > end || end > x.ncols() {
         return Err(Error::Invalid {
             op: "slice_cols",
-            reason: format!(
-                "column range {start}..{end} does not fit in {} columns",
-                x.ncols()
-            ),
+            reason: format!("column range {start}..{end} does not fit in {} columns", x.ncols()),
         });
     }
     Ok(x.slice(s![.., start..end]).to_owned())
@@ -24,10 +21,7 @@ pub fn pad_cols(x: &Array2<f64>, width: usize, offset: usize) -> Result<Array2<f
     if offset + x.ncols() > width {
         return Err(Error::Invalid {
             op: "pad_cols",
-            reason: format!(
-                "{} columns at offset {offset} do not fit in width {width}",
-                x.ncols()
-            ),
+            reason: format!("{} columns at offset {offset} do not fit in width {width}", x.ncols()),
         });
     }
     let mut out = Array2::zeros((x.nrows(), width));
@@ -38,17 +32,10 @@ pub fn pad_cols(x: &Array2<f64>, width: usize, offset: usize) -> Result<Array2<f
 /// The columns of all `parts` side by side; all parts must have the same rows.
 pub fn concat_cols(parts: &[&Array2<f64>]) -> Result<Array2<f64>> {
     let Some(first) = parts.first() else {
-        return Err(Error::Invalid {
-            op: "concat_cols",
-            reason: "no parts to concatenate".into(),
-        });
+        return Err(Error::Invalid { op: "concat_cols", reason: "no parts to concatenate".into() });
     };
     if let Some(bad) = parts.iter().find(|p| p.nrows() != first.nrows()) {
-        return Err(Error::Shape {
-            op: "concat_cols",
-            lhs: first.dim(),
-            rhs: bad.dim(),
-        });
+        return Err(Error::Shape { op: "concat_cols", lhs: first.dim(), rhs: bad.dim() });
     }
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     Ok(ndarray::concatenate(Axis(1), &views).expect("rows checked above"))
@@ -56,11 +43,7 @@ pub fn concat_cols(parts: &[&Array2<f64>]) -> Result<Array2<f64>> {
 
 fn check_rows(op: &'static str, index: &[usize], len: usize) -> Result<()> {
     match index.iter().find(|&&i| i >= len) {
-        Some(&bad) => Err(Error::Index {
-            op,
-            index: bad,
-            len,
-        }),
+        Some(&bad) => Err(Error::Index { op, index: bad, len }),
         None => Ok(()),
     }
 }
@@ -93,9 +76,7 @@ pub fn concat_cols_vjp<T: Tensor>(g: &T, widths: impl Iterator<Item = usize>) ->
     let mut start = 0;
     widths
         .map(|w| {
-            let part = g
-                .slice_cols(start..start + w)
-                .expect("concat vjp: widths add up");
+            let part = g.slice_cols(start..start + w).expect("concat vjp: widths add up");
             start += w;
             part
         })

@@ -25,15 +25,7 @@ impl MatMul {
     pub fn output_shape(&self, a: Shape, b: Shape) -> Result<Shape> {
         let a = if self.ta { (a.1, a.0) } else { a };
         let b = if self.tb { (b.1, b.0) } else { b };
-        if a.1 == b.0 {
-            Ok((a.0, b.1))
-        } else {
-            Err(Error::Shape {
-                op: "matmul",
-                lhs: a,
-                rhs: b,
-            })
-        }
+        if a.1 == b.0 { Ok((a.0, b.1)) } else { Err(Error::Shape { op: "matmul", lhs: a, rhs: b }) }
     }
 
     /// The value rule.
@@ -43,13 +35,7 @@ impl MatMul {
     }
 
     /// The gradient rule for `C = op(A) op(B)`: `(dL/dA, dL/dB)`, each only if needed.
-    pub fn vjp<T: Tensor>(
-        &self,
-        g: &T,
-        a: &T,
-        b: &T,
-        need: (bool, bool),
-    ) -> (Option<T>, Option<T>) {
+    pub fn vjp<T: Tensor>(&self, g: &T, a: &T, b: &T, need: (bool, bool)) -> (Option<T>, Option<T>) {
         const SHAPES: &str = "matmul vjp: shapes agree by construction";
         let mm = |x: &T, y: &T, ta, tb| x.matmul_t(y, ta, tb).expect(SHAPES);
         let (da, db) = match (self.ta, self.tb) {
@@ -62,9 +48,6 @@ impl MatMul {
             // C = A^T B^T: dA = B^T G^T, dB = G^T A^T
             (true, true) => ((b, g, true, true), (g, a, true, true)),
         };
-        (
-            need.0.then(|| mm(da.0, da.1, da.2, da.3)),
-            need.1.then(|| mm(db.0, db.1, db.2, db.3)),
-        )
+        (need.0.then(|| mm(da.0, da.1, da.2, da.3)), need.1.then(|| mm(db.0, db.1, db.2, db.3)))
     }
 }

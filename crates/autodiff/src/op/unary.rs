@@ -118,29 +118,20 @@ impl UnaryOp {
             UnaryOp::Neg => g.neg(),
             UnaryOp::Exp => mul(g, y),
             UnaryOp::Log => g.div(x).expect("unary vjp: g and x share a shape"),
-            UnaryOp::Sqrt => g
-                .div(y)
-                .expect("unary vjp: g and y share a shape")
-                .scale(0.5),
+            UnaryOp::Sqrt => g.div(y).expect("unary vjp: g and y share a shape").scale(0.5),
             UnaryOp::Powf(p) => mul(g, &x.powf(p - 1.0)).scale(p),
             UnaryOp::Tanh => mul(g, &y.square().neg().add_scalar(1.0)),
             UnaryOp::Sigmoid => mul(mul(g, y), &y.neg().add_scalar(1.0)),
             UnaryOp::Relu => mul(g, &x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })),
             UnaryOp::Softplus => mul(g, &x.sigmoid()),
             UnaryOp::LogSigmoid => mul(g, &x.neg().sigmoid()),
-            UnaryOp::Abs => mul(
-                g,
-                &x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() }),
-            ),
+            UnaryOp::Abs => mul(g, &x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })),
             UnaryOp::Square => mul(g, x).scale(2.0),
             UnaryOp::Sin => mul(g, &x.cos()),
             UnaryOp::Cos => mul(g, &x.sin()).neg(),
             UnaryOp::Scale(c) => g.scale(c),
             UnaryOp::AddScalar(_) => g,
-            UnaryOp::Clamp(lo, hi) => mul(
-                g,
-                &x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 }),
-            ),
+            UnaryOp::Clamp(lo, hi) => mul(g, &x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })),
         }
     }
 }
