@@ -1,0 +1,94 @@
+//! Step-size control: Hairer's PI controller and initial-step heuristic.
+//!
+//! Contract: [`PiController::init`] starts the controller for a method whose embedded
+//! solution has order `q`; after every attempted step, [`PiState::adapt`] receives the
+//! step size `h` and the scaled error norm `err` (accept when `err <= 1`) and returns
+//! a [`StepDecision`]: whether to accept, and the next step size (signed like `h`).
+//!
+//! The rule is `dopri5.f` (Hairer, Nørsett and Wanner, *Solving ODEs I*, II.4, eq.
+//! (4.13), and the PI stabilisation of Gustafsson; II.4 "Numerical Experiments"):
+//! with $\alpha = 1/(q+1) - 0.75\beta$,
+//! $\mathrm{fac} = \max(1/\mathrm{facmax}, \min(1/\mathrm{facmin},
+//! \mathrm{err}^\alpha / (\mathrm{err}_{old}^\beta \cdot \mathrm{safety})))$ and
+//! $h_{new} = h / \mathrm{fac}$ on acceptance (with $\mathrm{err}_{old} = \max(\mathrm{err},
+//! 10^{-4})$ remembered), $h_{new} = h / \min(1/\mathrm{facmin}, \mathrm{err}^\alpha/\mathrm{safety})$
+//! on rejection, and no growth on the step right after a rejection.
+
+/// Settings of the PI controller (defaults: Hairer's `dopri5.f`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PiController {
+    /// Weight of the previous error (`BETA`, 0.04).
+    pub beta: f64,
+    /// Safety factor (`SAFE`, 0.9).
+    pub safety: f64,
+    /// Smallest step ratio `h_new / h` (`FAC1`, 0.2).
+    pub facmin: f64,
+    /// Largest step ratio `h_new / h` (`FAC2`, 10).
+    pub facmax: f64,
+}
+
+impl Default for PiController {
+    fn default() -> Self {
+        PiController { beta: 0.04, safety: 0.9, facmin: 0.2, facmax: 10.0 }
+    }
+}
+
+/// The controller's memory during one solve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PiState {
+    cfg: PiController,
+    expo1: f64,
+    facold: f64,
+    rejected: bool,
+}
+
+/// What [`PiState::adapt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepDecision {
+    /// Whether the step just attempted is accepted.
+    pub accept: bool,
+    /// The next step size (to retry with, after a rejection), signed like `h`.
+    pub next_h: f64,
+}
+
+impl PiController {
+    /// Starts a solve for an embedded pair whose lower-order solution has order `q`.
+    pub fn init(&self, q: usize) -> PiState {
+        PiState {
+            cfg: *self,
+            expo1: 1.0 / (q as f64 + 1.0) - 0.75 * self.beta,
+            facold: 1e-4,
+            rejected: false,
+        }
+    }
+}
+
+impl PiState {
+    /// Decides on a step of size `h` with scaled error `err`; `hmax` bounds the next step.
+    /// A non-finite `err` rejects and shrinks by `facmin`.
+    pub fn adapt(&mut self, h: f64, err: f64, hmax: f64) -> StepDecision {
+        let c = &self.cfg;
+        if !err.is_finite() {
+            self.rejected = true;
+            return StepDecision { accept: false, next_h: h * c.facmin };
+        }
+        let fac11 = err.powf(self.expo1);
+        if err <= 1.0 {
+            let fac = fac11 / self.facold.powf(c.beta);
+            let fac = (1.0 / c.facmax).max((1.0 / c.facmin).min(fac / c.safety));
+            let mut hnew = h / fac;
+            self.facold = err.max(1e-4);
+            if hnew.abs() > hmax {
+                hnew = hmax.copysign(h);
+            }
+            if self.rejected {
+                hnew = hnew.abs().min(h.abs()).copysign(h);
+            }
+            self.rejected = false;
+            StepDecision { accept: true, next_h: hnew }
+        } else {
+            self.rejected = true;
+            StepDecision { accept: false, next_h: h / (1.0 / c.facmin).min(fac11 / c.safety) }
+        }
+    }
+}

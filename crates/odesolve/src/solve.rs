@@ -1,0 +1,283 @@
+//! The drivers: fixed steps, and adaptive steps with Hairer's control and dense output.
+
+use crate::controller::StepDecision;
+use crate::func::{ArrayField, Field, SessionField};
+use crate::norm::Scale;
+use crate::options::check_times;
+use crate::state::first_nonfinite_row;
+use crate::stepper::{Step, rk_step};
+use crate::{
+    ButcherTableau, FixedStep, NeuralOdeFunc, OdeError, OdeFunc, Result, Sample, Solution, SolveOptions,
+    State, Stats,
+};
+use autodiff::Session;
+use ndarray::Array2;
+
+/// Hairer's unit roundoff `UROUND`.
+const UROUND: f64 = 2.3e-16;
+/// Consecutive rejections caused by non-finite stages before giving up.
+const MAX_NONFINITE_REJECTS: usize = 30;
+
+/// Solves `y' = f(t, y)`, `y(ts[0]) = y0`, returning the state at every time in `ts`
+/// (strictly increasing or strictly decreasing), on plain arrays.
+pub fn odeint<F: OdeFunc + ?Sized>(
+    f: &F,
+    y0: &Array2<f64>,
+    ts: &[f64],
+    opts: &SolveOptions,
+) -> Result<Solution<Array2<f64>>> {
+    solve(&ArrayField(f), y0, ts, opts)
+}
+
+/// Solves with a [`NeuralOdeFunc`] in a session. On a [`TapeSession`](autodiff::TapeSession)
+/// every stage is recorded, so a loss of the outputs can be backpropagated through the
+/// solver (discretise-then-optimise); step-size decisions are taken on the values and
+/// are not differentiated.
+pub fn odeint_session<S: Session, F: NeuralOdeFunc>(
+    func: &F,
+    session: &S,
+    y0: &S::T,
+    ts: &[f64],
+    opts: &SolveOptions,
+) -> Result<Solution<S::T>>
+where
+    S::T: State,
+{
+    solve(&SessionField { func, session }, y0, ts, opts)
+}
+
+fn nonfinite(what: &'static str, t: f64, h: f64, a: &Array2<f64>) -> Option<OdeError> {
+    first_nonfinite_row(a).map(|r| OdeError::NonFinite { what, t, h, sample: Sample(Some(r)) })
+}
+
+/// The generic driver behind every public solve.
+pub(crate) fn solve<T: State, F: Field<T>>(
+    f: &F,
+    y0: &T,
+    ts: &[f64],
+    opts: &SolveOptions,
+) -> Result<Solution<T>> {
+    let dir = check_times(ts)?;
+    if let Some(e) = nonfinite("state", ts[0], 0.0, &y0.array()) {
+        return Err(e);
+    }
+    let tab = opts.method.tableau();
+    let mode = match (opts.fixed, tab.error_weights()) {
+        (Some(fixed), _) => Some(fixed),
+        (None, None) => Some(FixedStep::Grid),
+        (None, Some(_)) => None,
+    };
+    let mut sol = Solution { ts: ts.to_vec(), ys: vec![y0.clone()], stats: Stats::default() };
+    if ts.len() == 1 {
+        return Ok(sol);
+    }
+    match mode {
+        Some(fixed) => fixed_steps(f, &tab, fixed, ts, opts, &mut sol)?,
+        None => adaptive(f, &tab, dir, ts, opts, &mut sol)?,
+    }
+    Ok(sol)
+}
+
+fn fixed_steps<T: State, F: Field<T>>(
+    f: &F,
+    tab: &ButcherTableau,
+    fixed: FixedStep,
+    ts: &[f64],
+    opts: &SolveOptions,
+    sol: &mut Solution<T>,
+) -> Result<()> {
+    if let FixedStep::Size(h) = fixed
+        && !(h.is_finite() && h > 0.0)
+    {
+        return Err(OdeError::Options { name: "fixed step size", reason: format!("{h} is not > 0") });
+    }
+    let mut y = sol.ys[0].clone();
+    let mut k1: Option<T> = None;
+    for w in ts.windows(2) {
+        let span = w[1] - w[0];
+        let n = match fixed {
+            FixedStep::Grid => 1,
+            // Tolerate rounding in span / h so a step size that divides the span exactly
+            // does not get one extra step.
+            FixedStep::Size(h) => ((span.abs() / h) * (1.0 - 1e-12)).ceil().max(1.0) as usize,
+        };
+        let h = span / n as f64;
+        for i in 0..n {
+            let t = w[0] + i as f64 * h;
+            if sol.stats.nsteps() >= opts.max_steps {
+                return Err(OdeError::MaxStepsExceeded {
+                    max_steps: opts.max_steps,
+                    t,
+                    h,
+                    sample: Sample(None),
+                });
+            }
+            let k = match k1.take() {
+                Some(k) => k,
+                None => {
+                    sol.stats.nfev += 1;
+                    f.call(t, &y)?
+                }
+            };
+            let Step { mut ks, y1 } = rk_step(tab, f, t, &y, k, h)?;
+            sol.stats.nfev += tab.stages() - 1;
+            sol.stats.naccept += 1;
+            if let Some(e) = nonfinite("state", t + h, h, &y1.array()) {
+                return Err(e);
+            }
+            if tab.fsal() {
+                k1 = ks.pop();
+            }
+            y = y1;
+        }
+        sol.ys.push(y.clone());
+    }
+    Ok(())
+}
+
+/// Hairer's `HINIT`: a step whose Euler error and second-derivative estimate are about
+/// `0.01` in the weighted norm (*Solving ODEs I*, II.4, "Starting Step Size").
+/// Costs one evaluation.
+fn initial_step<T: State, F: Field<T>>(
+    f: &F,
+    scale: &Scale,
+    order: usize,
+    t0: f64,
+    y0: &T,
+    f0: &T,
+    hmax: f64,
+    dir: f64,
+) -> Result<f64> {
+    let (y, fv) = (y0.array(), f0.array());
+    let (dnf, _) = scale.sumsq(&y, &y, |r, c| fv[[r, c]]);
+    let (dny, _) = scale.sumsq(&y, &y, |r, c| y[[r, c]]);
+    let mut h = if dnf <= 1e-10 || dny <= 1e-10 { 1e-6 } else { (dny / dnf).sqrt() * 0.01 };
+    h = h.min(hmax).copysign(dir);
+    let y1 = y0.lincomb(h, &[1.0], std::slice::from_ref(f0))?;
+    let f1 = f.call(t0 + h, &y1)?;
+    let f1v = f1.array();
+    let (d2, _) = scale.sumsq(&y, &y, |r, c| f1v[[r, c]] - fv[[r, c]]);
+    let der2 = d2.sqrt() / h.abs();
+    let der12 = der2.max(dnf.sqrt());
+    let h1 =
+        if der12 <= 1e-15 { (h.abs() * 1e-3).max(1e-6) } else { (0.01 / der12).powf(1.0 / order as f64) };
+    let h = (100.0 * h.abs()).min(h1).min(hmax);
+    Ok(if h.is_finite() { h.copysign(dir) } else { 1e-6f64.min(hmax).copysign(dir) })
+}
+
+fn adaptive<T: State, F: Field<T>>(
+    f: &F,
+    tab: &ButcherTableau,
+    dir: f64,
+    ts: &[f64],
+    opts: &SolveOptions,
+    sol: &mut Solution<T>,
+) -> Result<()> {
+    let (t0, tend) = (ts[0], ts[ts.len() - 1]);
+    let e = tab.error_weights().expect("adaptive mode needs error weights");
+    let cols = sol.ys[0].shape().1;
+    let scale = Scale::new(opts, cols)?;
+    let hmax = opts.max_step.unwrap_or((tend - t0).abs()).abs();
+    let mut y = sol.ys[0].clone();
+    let mut x = t0;
+    let mut k1 = f.call(x, &y)?;
+    sol.stats.nfev += 1;
+    if let Some(e) = nonfinite("derivative", x, 0.0, &k1.array()) {
+        return Err(e);
+    }
+    let mut h = match opts.first_step {
+        Some(h0) => h0.abs().min(hmax).copysign(dir),
+        None => {
+            sol.stats.nfev += 1;
+            initial_step(f, &scale, tab.order(), x, &y, &k1, hmax, dir)?
+        }
+    };
+    let mut ctrl = opts.controller.init(tab.error_order().unwrap_or(tab.order() - 1));
+    let mut next_out = 1;
+    let mut nonfinite_streak = 0;
+    loop {
+        if sol.stats.nsteps() >= opts.max_steps {
+            return Err(OdeError::MaxStepsExceeded {
+                max_steps: opts.max_steps,
+                t: x,
+                h,
+                sample: Sample(None),
+            });
+        }
+        if 0.1 * h.abs() <= x.abs() * UROUND || h == 0.0 {
+            return Err(OdeError::StepSizeUnderflow { t: x, h, sample: Sample(None) });
+        }
+        let mut last = false;
+        if (x + 1.01 * h - tend) * dir > 0.0 {
+            h = tend - x;
+            last = true;
+        }
+        let Step { mut ks, y1 } = rk_step(tab, f, x, &y, k1, h)?;
+        sol.stats.nfev += tab.stages() - 1;
+        let (yv, y1v) = (y.array(), y1.array());
+        let kv: Vec<_> = ks.iter().map(State::array).collect();
+        let err = scale.rms(&yv, &y1v, |r, c| {
+            h * e.iter().zip(&kv).map(|(w, k)| if *w != 0.0 { w * k[[r, c]] } else { 0.0 }).sum::<f64>()
+        });
+        let StepDecision { accept, next_h } = ctrl.adapt(h, err, hmax);
+        if !err.is_finite() {
+            nonfinite_streak += 1;
+            if nonfinite_streak > MAX_NONFINITE_REJECTS {
+                let bad = kv.iter().find_map(|k| nonfinite("derivative", x, h, k));
+                return Err(bad.unwrap_or(OdeError::NonFinite {
+                    what: "error estimate",
+                    t: x,
+                    h,
+                    sample: Sample(None),
+                }));
+            }
+        } else {
+            nonfinite_streak = 0;
+        }
+        if !accept {
+            drop((yv, y1v, kv));
+            k1 = ks.swap_remove(0);
+            sol.stats.nreject += 1;
+            if next_h.abs() < opts.min_step {
+                return Err(OdeError::StepSizeUnderflow { t: x, h: next_h, sample: Sample(None) });
+            }
+            h = next_h;
+            continue;
+        }
+        sol.stats.naccept += 1;
+        let xph = if last { tend } else { x + h };
+        if let Some(e) = nonfinite("state", xph, h, &y1v) {
+            return Err(e);
+        }
+        drop((yv, y1v, kv));
+        // f(t + h, y_1): the last stage of an FSAL method, else one more evaluation (which
+        // is the next step's first stage anyway). Dense output weights address it last.
+        let k_end = if tab.fsal() {
+            ks[ks.len() - 1].clone()
+        } else {
+            sol.stats.nfev += 1;
+            let k = f.call(xph, &y1)?;
+            ks.push(k.clone());
+            k
+        };
+        // Dense output for every requested time inside (x, x + h]; the step itself is
+        // never shortened to hit an output time.
+        while next_out < ts.len() && (ts[next_out] - xph) * dir <= 0.0 {
+            let tout = ts[next_out];
+            let yout =
+                if tout == xph { y1.clone() } else { y.lincomb(h, &tab.dense_weights((tout - x) / h), &ks)? };
+            sol.ys.push(yout);
+            next_out += 1;
+        }
+        k1 = k_end;
+        y = y1;
+        x = xph;
+        if last {
+            return Ok(());
+        }
+        if next_h.abs() < opts.min_step {
+            return Err(OdeError::StepSizeUnderflow { t: x, h: next_h, sample: Sample(None) });
+        }
+        h = next_h;
+    }
+}
