@@ -1,0 +1,274 @@
+//! Optimizers over a [`ParamStore`], with PyTorch's update rules.
+//!
+//! Each optimizer is an [`UpdateRule`] (its hyper-parameters and the scalar update of
+//! one parameter entry, written exactly as the pseudo-code of the `torch.optim`
+//! documentation) run by the generic [`Optim`], which owns the per-parameter state:
+//! the number of updates the parameter has received (PyTorch's `state["step"]`) and
+//! the rule's buffers (`exp_avg`, `momentum_buffer`, ...), created as zeros on a
+//! parameter's first update. A parameter without a gradient is skipped, its state
+//! untouched, as PyTorch skips parameters whose `.grad` is `None`.
+//!
+//! The rules, with $g$ the gradient, $\theta$ the parameter, $\gamma$ the learning
+//! rate, $\lambda$ the weight decay and $t$ the parameter's update count from 1:
+//!
+//! | rule | update |
+//! |---|---|
+//! | [`Sgd`] | $g \mathrel{+}= \lambda\theta$; $b = g$ at $t=1$, else $b = \mu b + (1-\tau) g$; $g = g + \mu b$ (Nesterov) or $g = b$; $\theta \mathrel{-}= \gamma g$ |
+//! | [`Adam`] | $g \mathrel{+}= \lambda\theta$; $m = \beta_1 m + (1-\beta_1) g$; $v = \beta_2 v + (1-\beta_2) g^2$; $\theta \mathrel{-}= \gamma \hat m / (\sqrt{\hat v} + \epsilon)$, $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$ |
+//! | [`AdamW`] | $\theta \mathrel{-}= \gamma\lambda\theta$, then Adam without weight decay |
+//! | [`Adamax`] | $g \mathrel{+}= \lambda\theta$; $m = \beta_1 m + (1-\beta_1) g$; $u = \max(\beta_2 u, \lvert g\rvert + \epsilon)$; $\theta \mathrel{-}= \gamma m / ((1-\beta_1^t) u)$ |
+//! | [`RmsProp`] | $g \mathrel{+}= \lambda\theta$; $v = \alpha v + (1-\alpha) g^2$; $\tilde v = v - \bar g^2$ with $\bar g = \alpha \bar g + (1-\alpha) g$ if centred, else $\tilde v = v$; $b = \mu b + g/(\sqrt{\tilde v}+\epsilon)$, $\theta \mathrel{-}= \gamma b$ if $\mu > 0$, else $\theta \mathrel{-}= \gamma g/(\sqrt{\tilde v}+\epsilon)$ |
+
+mod adam;
+mod rmsprop;
+mod sgd;
+
+pub use adam::{Adam, AdamW, Adamax};
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
+
+use crate::{Error, Grads, Result};
+use autodiff::ParamStore;
+use autodiff::ndarray::Array2;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The most buffers any rule keeps per parameter entry (RMSprop, centred, with momentum).
+const MAX_BUFFERS: usize = 3;
+
+/// What the training loop needs from an optimizer.
+pub trait Optimizer: Send {
+    /// A short name of the rule (`"adam"`), stored in checkpoints.
+    fn kind(&self) -> &'static str;
+    /// Updates every parameter that has a gradient. Gradient shapes are checked
+    /// against the store first: on error nothing has changed.
+    fn step(&mut self, store: &mut ParamStore, grads: &Grads) -> Result<()>;
+    /// The current learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate (schedules call this before each step).
+    fn set_lr(&mut self, lr: f64);
+    /// A copy of the hyper-parameters and per-parameter state.
+    fn state(&self) -> OptimizerState;
+    /// Restores a state from [`state`](Optimizer::state) (hyper-parameters included).
+    fn load_state(&mut self, state: OptimizerState) -> Result<()>;
+}
+
+/// An optimizer's full state, indexed by [`ParamId::index`](autodiff::ParamId::index).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState {
+    /// The rule's [`Optimizer::kind`].
+    pub kind: String,
+    /// The hyper-parameters, as the rule's serde form.
+    pub config: serde_json::Value,
+    /// Names of the per-parameter buffers, in the order of each `buffers` entry.
+    pub buffer_names: Vec<String>,
+    /// Updates received by each parameter.
+    pub steps: Vec<u64>,
+    /// Each parameter's buffers (`None` before its first update).
+    pub buffers: Vec<Option<Vec<Array2<f64>>>>,
+}
+
+/// The hyper-parameters of an optimizer and its update of one scalar entry.
+pub trait UpdateRule: Clone + std::fmt::Debug + Serialize + DeserializeOwned + Send {
+    /// A short name (`"adam"`).
+    const KIND: &'static str;
+    /// The names of the per-entry buffers this configuration keeps (at most 3).
+    fn buffer_names(&self) -> &'static [&'static str];
+    /// The learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate.
+    fn set_lr(&mut self, lr: f64);
+    /// Checks the hyper-parameters (ranges as in PyTorch's constructors).
+    fn validate(&self) -> Result<()>;
+    /// Updates one entry `p` with gradient `g` at update count `t` (from 1); `buf`
+    /// holds this entry's buffers in [`buffer_names`](UpdateRule::buffer_names) order.
+    fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]);
+}
+
+/// A stateful optimizer running the rule `R`; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Optim<R> {
+    rule: R,
+    steps: Vec<u64>,
+    buffers: Vec<Option<Vec<Array2<f64>>>>,
+}
+
+impl<R: UpdateRule> Optim<R> {
+    /// An optimizer with no state yet; fails on out-of-range hyper-parameters.
+    pub fn new(rule: R) -> Result<Self> {
+        rule.validate()?;
+        Ok(Optim { rule, steps: Vec::new(), buffers: Vec::new() })
+    }
+
+    /// The hyper-parameters.
+    pub fn rule(&self) -> &R {
+        &self.rule
+    }
+
+    fn check(&self, store: &ParamStore, grads: &Grads) -> Result<()> {
+        for (id, g) in grads.iter() {
+            if id.index() >= store.len() {
+                return Err(Error::State(format!(
+                    "gradient for parameter index {} but the store holds {} parameters",
+                    id.index(),
+                    store.len()
+                )));
+            }
+            let want = store.shape(id);
+            let bufs = self.buffers.get(id.index()).and_then(Option::as_ref);
+            if g.dim() != want || bufs.is_some_and(|b| b.iter().any(|b| b.dim() != want)) {
+                return Err(Error::State(format!(
+                    "parameter `{}` has shape {want:?} but its gradient is {:?}{}",
+                    store.name(id),
+                    g.dim(),
+                    if bufs.is_some() { " (or its optimizer buffers differ)" } else { "" }
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: UpdateRule> Optimizer for Optim<R> {
+    fn kind(&self) -> &'static str {
+        R::KIND
+    }
+
+    fn step(&mut self, store: &mut ParamStore, grads: &Grads) -> Result<()> {
+        self.check(store, grads)?;
+        self.steps.resize(store.len().max(self.steps.len()), 0);
+        self.buffers.resize(store.len().max(self.buffers.len()), None);
+        let names = self.rule.buffer_names();
+        for (id, g) in grads.iter() {
+            let i = id.index();
+            self.steps[i] += 1;
+            let t = self.steps[i];
+            let p = store.get_mut(id);
+            if !p.is_standard_layout() {
+                *p = p.as_standard_layout().into_owned();
+            }
+            let bufs =
+                self.buffers[i].get_or_insert_with(|| names.iter().map(|_| Array2::zeros(p.dim())).collect());
+            let g = g.as_standard_layout();
+            let (p, g) = (p.as_slice_mut().expect("standard layout"), g.as_slice().expect("standard layout"));
+            let mut scratch = [0.0; MAX_BUFFERS];
+            let scratch = &mut scratch[..bufs.len()];
+            for e in 0..p.len() {
+                for (s, b) in scratch.iter_mut().zip(bufs.iter()) {
+                    *s = b.as_slice().expect("buffers are created standard")[e];
+                }
+                self.rule.update(t, &mut p[e], g[e], scratch);
+                for (s, b) in scratch.iter().zip(bufs.iter_mut()) {
+                    b.as_slice_mut().expect("buffers are created standard")[e] = *s;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.rule.lr()
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.rule.set_lr(lr);
+    }
+
+    fn state(&self) -> OptimizerState {
+        OptimizerState {
+            kind: R::KIND.to_owned(),
+            config: serde_json::to_value(&self.rule).expect("hyper-parameters serialize"),
+            buffer_names: self.rule.buffer_names().iter().map(|s| (*s).to_owned()).collect(),
+            steps: self.steps.clone(),
+            buffers: self.buffers.clone(),
+        }
+    }
+
+    fn load_state(&mut self, state: OptimizerState) -> Result<()> {
+        if state.kind != R::KIND {
+            return Err(Error::State(format!("saved by `{}`, loading into `{}`", state.kind, R::KIND)));
+        }
+        let rule: R = serde_json::from_value(state.config)
+            .map_err(|e| Error::State(format!("hyper-parameters of `{}`: {e}", R::KIND)))?;
+        rule.validate()?;
+        if state.buffer_names != rule.buffer_names() {
+            return Err(Error::State(format!(
+                "buffers {:?}, expected {:?}",
+                state.buffer_names,
+                rule.buffer_names()
+            )));
+        }
+        if state.steps.len() != state.buffers.len() {
+            return Err(Error::State(format!(
+                "{} step counts for {} buffer sets",
+                state.steps.len(),
+                state.buffers.len()
+            )));
+        }
+        if let Some(i) = state
+            .buffers
+            .iter()
+            .position(|b| b.as_ref().is_some_and(|b| b.len() != rule.buffer_names().len()))
+        {
+            return Err(Error::State(format!("parameter {i} has the wrong number of buffers")));
+        }
+        *self = Optim { rule, steps: state.steps, buffers: state.buffers };
+        Ok(())
+    }
+}
+
+/// Fails unless `lo <= value` (`strict`: `lo < value`) and `value` is finite.
+pub(crate) fn check_range(what: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
+    if value.is_finite() && (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::config(what, format!("must be in [{lo}, {hi}], got {value}")))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use autodiff::ndarray::array;
+    use autodiff::{ParamId, ParamStore};
+
+    /// One `1 x 2` parameter `w` with the given value.
+    pub fn store(w: [f64; 2]) -> ParamStore {
+        let mut s = ParamStore::new();
+        s.add("w", array![[w[0], w[1]]]).expect("fresh name");
+        s
+    }
+
+    /// Runs `opt` over the fixed gradients and returns `w` after each update.
+    pub fn trajectory(opt: &mut dyn Optimizer, w0: [f64; 2], grads: &[[f64; 2]]) -> Vec<[f64; 2]> {
+        let mut s = store(w0);
+        let id = ParamId::from_index(0);
+        grads
+            .iter()
+            .map(|g| {
+                let mut gr = Grads::default();
+                gr.set(id, array![[g[0], g[1]]]);
+                opt.step(&mut s, &gr).expect("shapes match");
+                let w = s.get(id);
+                [w[(0, 0)], w[(0, 1)]]
+            })
+            .collect()
+    }
+
+    /// Asserts agreement to 4 ulps-ish (1e-15 relative): the update is the same formula,
+    /// only the order of rounding may differ from the hand computation.
+    pub fn assert_close(got: &[[f64; 2]], want: &[[f64; 2]]) {
+        for (t, (g, w)) in got.iter().zip(want).enumerate() {
+            for k in 0..2 {
+                let tol = 1e-15 * w[k].abs().max(1e-300);
+                assert!(
+                    (g[k] - w[k]).abs() <= tol,
+                    "update {}: entry {k}: got {:e}, want {:e}",
+                    t + 1,
+                    g[k],
+                    w[k]
+                );
+            }
+        }
+    }
+}
