@@ -1,0 +1,66 @@
+//! Parameter checks shared by the constructors. Tape values are checked on their
+//! current values: a constructor is called once per forward pass, so this is where
+//! a diverging model is caught before it produces NaN losses.
+
+use crate::{Error, Result};
+use autodiff::Shape;
+use ndarray::{Array2, ArrayView2};
+
+/// Every entry finite.
+pub(crate) fn finite<'a>(
+    dist: &'static str,
+    param: &'static str,
+    a: impl Into<ArrayView2<'a, f64>>,
+) -> Result<()> {
+    match a.into().indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((row, col), &value)) => Err(Error::NonFinite { dist, param, row, col, value }),
+        None => Ok(()),
+    }
+}
+
+/// Every entry finite and strictly positive.
+pub(crate) fn positive(dist: &'static str, param: &'static str, a: &Array2<f64>) -> Result<()> {
+    finite(dist, param, a)?;
+    match a.indexed_iter().find(|(_, v)| **v <= 0.0) {
+        Some(((row, col), &value)) => Err(Error::NonPositive { dist, param, row, col, value }),
+        None => Ok(()),
+    }
+}
+
+/// Every entry in `[lo, hi]` (NaN fails).
+pub(crate) fn in_range(
+    dist: &'static str,
+    param: &'static str,
+    range: &'static str,
+    (lo, hi): (f64, f64),
+    a: &Array2<f64>,
+) -> Result<()> {
+    match a.indexed_iter().find(|(_, v)| !(lo..=hi).contains(*v)) {
+        Some(((row, col), &value)) => Err(Error::OutOfRange { dist, param, range, row, col, value }),
+        None => Ok(()),
+    }
+}
+
+/// A 0/1 mask.
+pub(crate) fn mask(dist: &'static str, m: &Array2<f64>) -> Result<()> {
+    match m.indexed_iter().find(|(_, v)| **v != 0.0 && **v != 1.0) {
+        Some(((row, col), &value)) => {
+            Err(Error::OutOfRange { dist, param: "mask", range: "{0, 1}", row, col, value })
+        }
+        None => Ok(()),
+    }
+}
+
+/// The NumPy broadcast of two shapes, or a shape error naming `what`.
+pub(crate) fn broadcast(dist: &'static str, what: &'static str, a: Shape, b: Shape) -> Result<Shape> {
+    let axis = |x: usize, y: usize| match (x, y) {
+        _ if x == y => Some(x),
+        (1, _) => Some(y),
+        (_, 1) => Some(x),
+        _ => None,
+    };
+    match (axis(a.0, b.0), axis(a.1, b.1)) {
+        (Some(r), Some(c)) => Ok((r, c)),
+        _ => Err(Error::Shape { dist, what, got: b, expected: format!("broadcastable with {a:?}") }),
+    }
+}
