@@ -117,6 +117,6 @@ pub use early_stop::{EarlyStopping, Mode, Verdict};
 pub use error::{BoxError, Error, Result};
 pub use grads::Grads;
 pub use optim::{Adam, AdamW, Adamax, Optim, Optimizer, OptimizerState, RmsProp, Sgd, UpdateRule};
-pub use parallel::{Evaluation, StepCtx, evaluate};
+pub use parallel::{Evaluation, StepCtx, evaluate, loss_fn};
 pub use schedule::Schedule;
 pub use trainer::{Clip, Control, EpochReport, Every, FitSummary, StepReport, StopReason, Trainer};

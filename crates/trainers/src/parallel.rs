@@ -58,6 +58,19 @@ impl StepCtx {
     }
 }
 
+/// Returns `f` unchanged, its signature pinned to the shape of a loss function.
+///
+/// A closure passed straight to [`Trainer::fit`](crate::Trainer::fit) or [`evaluate`]
+/// gets that shape from their bounds. A closure stored in a variable first does not
+/// (Rust does not infer that it works for every tape lifetime); wrap it in `loss_fn`:
+/// `let loss = loss_fn::<RowBatch, _>(|s, batch, ctx| ...);`.
+pub fn loss_fn<B, F>(f: F) -> F
+where
+    F: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+{
+    f
+}
+
 /// The loss, gradient and recorded metrics of one batch.
 #[derive(Debug, Clone)]
 pub struct Evaluation {

@@ -53,6 +53,28 @@ pub trait Optimizer: Send {
     fn load_state(&mut self, state: OptimizerState) -> Result<()>;
 }
 
+/// A boxed optimizer is one too, so the rule can be chosen at run time.
+impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+    fn step(&mut self, store: &mut ParamStore, grads: &Grads) -> Result<()> {
+        (**self).step(store, grads)
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) {
+        (**self).set_lr(lr)
+    }
+    fn state(&self) -> OptimizerState {
+        (**self).state()
+    }
+    fn load_state(&mut self, state: OptimizerState) -> Result<()> {
+        (**self).load_state(state)
+    }
+}
+
 /// An optimizer's full state, indexed by [`ParamId::index`](autodiff::ParamId::index).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerState {

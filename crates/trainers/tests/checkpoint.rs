@@ -1,0 +1,151 @@
+//! Checkpoints: exact resumption, the file format, the NaN guard's promise not to
+//! write over good checkpoints.
+
+mod common;
+
+use autodiff::ndarray::Array2;
+use autodiff::{ParamStore, Session, Tensor};
+use common::{TempDir, mlp_loss, mlp_problem};
+use trainers::{
+    Adam, AdamW, Adamax, Clip, Error, Every, KlAnneal, Optim, Optimizer, RmsProp, RowBatch, Schedule, Sgd,
+    Trainer, checkpoint, loss_fn, safetensors,
+};
+
+fn optimizers() -> Vec<Box<dyn Optimizer>> {
+    vec![
+        Box::new(Optim::new(Adam { lr: 0.01, ..Adam::default() }).unwrap()),
+        Box::new(Optim::new(AdamW::default()).unwrap()),
+        Box::new(Optim::new(Adamax::default()).unwrap()),
+        Box::new(Optim::new(Sgd { lr: 0.05, momentum: 0.9, nesterov: true, ..Sgd::default() }).unwrap()),
+        Box::new(Optim::new(RmsProp { momentum: 0.5, centered: true, ..RmsProp::default() }).unwrap()),
+    ]
+}
+
+/// A trainer with every stateful feature on: shuffling, a schedule, clipping, KL
+/// annealing, noise in the loss, 2 data-parallel shards.
+fn trainer<'a>(store: ParamStore, opt: Box<dyn Optimizer>, seed: u64, max_steps: u64) -> Trainer<'a> {
+    Trainer::new(store, opt, seed)
+        .epochs(10)
+        .batch_size(16)
+        .shards(2)
+        .schedule(Schedule::cosine(0.01, 1e-4, 30).with_warmup(5, 0.1))
+        .clip(Clip::Norm(1.0))
+        .kl_anneal(KlAnneal::Linear { start: 0.0, end: 1.0, steps: 20 })
+        .max_steps(max_steps)
+        .progress_bar(false)
+}
+
+/// 2N steps in one go versus N steps, a checkpoint, fresh objects (a differently
+/// initialised store, another seed) loaded from it, and N more: the parameters and
+/// optimizer states are identical bit for bit. N = 10 stops mid-epoch (7 batches of
+/// 16 per epoch of 100 examples), so the batch order must be resumed too.
+#[test]
+fn resuming_continues_bit_for_bit() {
+    for (k, (opt_a, (opt_b, opt_c))) in
+        optimizers().into_iter().zip(optimizers().into_iter().zip(optimizers())).enumerate()
+    {
+        let (net, store, data) = mlp_problem(100, 0);
+        let loss = loss_fn::<RowBatch, _>(|s, b, ctx| mlp_loss(&net, s, b, ctx));
+        let mut a = trainer(store.clone(), opt_a, 7, 20);
+        a.fit(&data, &loss).unwrap();
+
+        let dir = TempDir::new("resume");
+        let mut b = trainer(store, opt_b, 7, 10).checkpoint_dir(dir.path());
+        let summary = b.fit(&data, &loss).unwrap();
+        let path = summary.checkpoint.expect("a final checkpoint");
+        assert_eq!(path, checkpoint::path_for(dir.path(), 10));
+
+        let (_, other_init, _) = mlp_problem(100, 99);
+        assert_ne!(other_init, *a.store());
+        let mut c = trainer(other_init, opt_c, 12345, 20);
+        c.resume(&path).unwrap();
+        assert_eq!(c.state().step, 10);
+        c.fit(&data, &loss).unwrap();
+
+        assert_eq!(a.store().to_named(), c.store().to_named(), "optimizer {k}: parameters differ");
+        assert_eq!(a.optimizer().state(), c.optimizer().state(), "optimizer {k}: state differs");
+        let (sa, sc) = (a.state(), c.state());
+        assert_eq!((sa.epoch, sa.step, sa.batch_in_epoch), (sc.epoch, sc.step, sc.batch_in_epoch));
+        assert_eq!((&sa.data_rng, &sa.noise_rng), (&sc.data_rng, &sc.noise_rng));
+    }
+}
+
+#[test]
+fn checkpoint_file_is_documented_safetensors() {
+    let (net, store, data) = mlp_problem(40, 1);
+    let dir = TempDir::new("format");
+    let adam = Optim::new(Adam::default()).unwrap();
+    let mut t = Trainer::new(store, adam, 0)
+        .epochs(3)
+        .batch_size(20)
+        .progress_bar(false)
+        .checkpoint_dir(dir.path())
+        .checkpoint_every(Every::Steps(2))
+        .keep_checkpoints(2);
+    t.fit(&data, |s, b, ctx| mlp_loss(&net, s, b, ctx)).unwrap();
+    // Steps 2, 4, 6 were saved; only the two latest are kept.
+    let steps: Vec<u64> = checkpoint::list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, [4, 6]);
+    let latest = checkpoint::latest(dir.path()).unwrap().unwrap();
+    let (tensors, meta) = safetensors::read(&latest).unwrap();
+    assert_eq!(tensors["mlp.0.weight"], t.store().get(t.store().id("mlp.0.weight").unwrap()));
+    assert_eq!(tensors["optim/exp_avg/mlp.1.bias"].dim(), (1, 2));
+    assert_eq!(tensors.len(), 4 * 3, "4 parameters, each with exp_avg and exp_avg_sq");
+    let doc: serde_json::Value = serde_json::from_str(&meta["latent_seq"]).unwrap();
+    assert_eq!(doc["train"]["step"], 6);
+    assert_eq!(doc["optimizer"]["kind"], "adam");
+    assert_eq!(doc["optimizer"]["steps"]["mlp.0.weight"], 6);
+    assert!(
+        !std::fs::read_dir(dir.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp"))
+    );
+
+    // A store that does not match is refused, and left untouched.
+    let mut wrong = ParamStore::new();
+    wrong.add("w", Array2::zeros((1, 1))).unwrap();
+    let before = wrong.clone();
+    assert!(checkpoint::load(&latest, &mut wrong).is_err());
+    assert_eq!(wrong, before);
+}
+
+/// A loss that is fine for 5 steps, then gets an infinite gradient through
+/// `sqrt` at 0 of a parameter that only then enters it.
+#[test]
+fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
+    let (net, mut store, data) = mlp_problem(64, 2);
+    let gate = store.add("gate", Array2::zeros((1, 1))).unwrap();
+    let dir = TempDir::new("nan");
+    let adam = Optim::new(Adam::default()).unwrap();
+    let mut t = Trainer::new(store, adam, 0)
+        .epochs(5)
+        .batch_size(16)
+        .progress_bar(false)
+        .checkpoint_dir(dir.path())
+        .checkpoint_every(Every::Steps(2));
+    let err = t
+        .fit(&data, |s, b, ctx| {
+            let mse = mlp_loss(&net, s, b, ctx)?;
+            if ctx.step < 5 { Ok(mse) } else { Ok(mse.add(&s.param(gate).sqrt())?) }
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::NonFinite { step: 5, .. }));
+    assert_eq!(
+        err.to_string(),
+        "step 5: non-finite gradient of parameter `gate` at (0, 0) = inf; \
+         training stopped before the update (no checkpoint written)"
+    );
+    // Nothing was updated by the bad step, and the checkpoints are the good ones.
+    assert_eq!(t.state().step, 5);
+    let steps: Vec<u64> = checkpoint::list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, [2, 4]);
+
+    // A loss that is NaN itself is named as such.
+    let err = t.fit(&data, |s, b, ctx| Ok(mlp_loss(&net, s, b, ctx)?.scale(f64::NAN))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "step 5: non-finite loss = NaN (shard 0); training stopped before the update (no checkpoint written)"
+    );
+}
