@@ -46,7 +46,7 @@ where
     solve(&SessionField { func, session }, y0, ts, opts)
 }
 
-fn nonfinite(what: &'static str, t: f64, h: f64, a: &Array2<f64>) -> Option<OdeError> {
+fn nonfinite_error(what: &'static str, t: f64, h: f64, a: &Array2<f64>) -> Option<OdeError> {
     first_nonfinite_row(a).map(|r| OdeError::NonFinite { what, t, h, sample: Sample(Some(r)) })
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn solve<T: State, F: Field<T>>(
     opts: &SolveOptions,
 ) -> Result<Solution<T>> {
     let dir = check_times(ts)?;
-    if let Some(e) = nonfinite("state", ts[0], 0.0, &y0.array()) {
+    if let Some(e) = nonfinite_error("state", ts[0], 0.0, &y0.array()) {
         return Err(e);
     }
     let tab = opts.method.tableau();
@@ -122,7 +122,7 @@ fn fixed_steps<T: State, F: Field<T>>(
             let Step { mut ks, y1 } = rk_step(tab, f, t, &y, k, h)?;
             sol.stats.nfev += tab.stages() - 1;
             sol.stats.naccept += 1;
-            if let Some(e) = nonfinite("state", t + h, h, &y1.array()) {
+            if let Some(e) = nonfinite_error("state", t + h, h, &y1.array()) {
                 return Err(e);
             }
             if tab.fsal() {
@@ -182,7 +182,7 @@ fn adaptive<T: State, F: Field<T>>(
     let mut x = t0;
     let mut k1 = f.call(x, &y)?;
     sol.stats.nfev += 1;
-    if let Some(e) = nonfinite("derivative", x, 0.0, &k1.array()) {
+    if let Some(e) = nonfinite_error("derivative", x, 0.0, &k1.array()) {
         return Err(e);
     }
     let mut h = match opts.first_step {
@@ -194,7 +194,7 @@ fn adaptive<T: State, F: Field<T>>(
     };
     let mut ctrl = opts.controller.init(tab.error_order().unwrap_or(tab.order() - 1));
     let mut next_out = 1;
-    let mut nonfinite_streak = 0;
+    let mut nonfinite: Option<(usize, OdeError)> = None;
     loop {
         if sol.stats.nsteps() >= opts.max_steps {
             return Err(OdeError::MaxStepsExceeded {
@@ -205,7 +205,10 @@ fn adaptive<T: State, F: Field<T>>(
             });
         }
         if 0.1 * h.abs() <= x.abs() * UROUND || h == 0.0 {
-            return Err(OdeError::StepSizeUnderflow { t: x, h, sample: Sample(None) });
+            return Err(match nonfinite {
+                Some((_, e)) => e,
+                None => OdeError::StepSizeUnderflow { t: x, h, sample: Sample(None) },
+            });
         }
         let mut last = false;
         if (x + 1.01 * h - tend) * dir > 0.0 {
@@ -220,19 +223,19 @@ fn adaptive<T: State, F: Field<T>>(
             h * e.iter().zip(&kv).map(|(w, k)| if *w != 0.0 { w * k[[r, c]] } else { 0.0 }).sum::<f64>()
         });
         let StepDecision { accept, next_h } = ctrl.adapt(h, err, hmax);
-        if !err.is_finite() {
-            nonfinite_streak += 1;
-            if nonfinite_streak > MAX_NONFINITE_REJECTS {
-                let bad = kv.iter().find_map(|k| nonfinite("derivative", x, h, k));
-                return Err(bad.unwrap_or(OdeError::NonFinite {
-                    what: "error estimate",
-                    t: x,
-                    h,
-                    sample: Sample(None),
-                }));
-            }
+        if err.is_finite() {
+            nonfinite = None;
         } else {
-            nonfinite_streak = 0;
+            // A trial stage left the domain of f (or overflowed): shrink and retry, and
+            // remember which sample it was in case shrinking does not help.
+            let bad = kv.iter().chain([&y1v]).find_map(|k| nonfinite_error("derivative", x, h, k));
+            let streak = nonfinite.map_or(0, |(n, _)| n) + 1;
+            let e =
+                bad.unwrap_or(OdeError::NonFinite { what: "error estimate", t: x, h, sample: Sample(None) });
+            if streak > MAX_NONFINITE_REJECTS {
+                return Err(e);
+            }
+            nonfinite = Some((streak, e));
         }
         if !accept {
             drop((yv, y1v, kv));
@@ -246,7 +249,7 @@ fn adaptive<T: State, F: Field<T>>(
         }
         sol.stats.naccept += 1;
         let xph = if last { tend } else { x + h };
-        if let Some(e) = nonfinite("state", xph, h, &y1v) {
+        if let Some(e) = nonfinite_error("state", xph, h, &y1v) {
             return Err(e);
         }
         drop((yv, y1v, kv));

@@ -46,6 +46,12 @@ impl Oscillator {
     fn a(&self) -> Array2<f64> {
         array![[-self.d, -self.w], [self.w, -self.d]]
     }
+
+    /// `y0 exp(tA)` for any initial rows.
+    pub fn flow(&self, y0: &Array2<f64>, t: f64) -> Array2<f64> {
+        let (c, s) = ((self.w * t).cos(), (self.w * t).sin());
+        y0.dot(&array![[c, -s], [s, c]]) * (-self.d * t).exp()
+    }
 }
 impl OdeFunc for Oscillator {
     fn eval_array(&self, _t: f64, y: &Array2<f64>) -> Result<Array2<f64>> {
@@ -60,8 +66,7 @@ impl Exact for Oscillator {
         array![[1.0, 0.0], [0.3, -0.7]]
     }
     fn exact(&self, t: f64) -> Array2<f64> {
-        let (c, s) = ((self.w * t).cos(), (self.w * t).sin());
-        self.y0().dot(&array![[c, -s], [s, c]]) * (-self.d * t).exp()
+        self.flow(&self.y0(), t)
     }
 }
 
