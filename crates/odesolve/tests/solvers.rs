@@ -3,7 +3,7 @@
 
 mod common;
 
-use autodiff::{NoGrad, ParamStore, Tape, Tensor};
+use autodiff::{NoGrad, ParamStore, Tape};
 use common::{CosGrowth, Decay, Exact, MlpField, Oscillator, exact_problems, max_abs};
 use ndarray::{Array2, array};
 use odesolve::{

@@ -1,0 +1,169 @@
+//! The workloads shared by the benchmarks: Lorenz, and torchdiffeq's `ode_demo` Neural ODE
+//! iteration (`../shared/bench/bench_neural_ode.py`).
+#![allow(dead_code)]
+
+use autodiff::{Activation, Init, Linear, ParamId, ParamStore, Session, Tape, Tensor};
+use ndarray::{Array2, array};
+use odesolve::{
+    AdjointOptions, Method, NeuralOdeFunc, OdeFunc, Result, SolveOptions, Stats, WithParams,
+    adjoint_backward, odeint, odeint_session,
+};
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand_chacha::ChaCha8Rng;
+
+/// Lorenz (10, 28, 8/3) on a `1 x 3` state.
+pub struct Lorenz;
+
+impl OdeFunc for Lorenz {
+    fn eval_array(&self, _t: f64, y: &Array2<f64>) -> Result<Array2<f64>> {
+        let (a, b, c) = (y[[0, 0]], y[[0, 1]], y[[0, 2]]);
+        Ok(array![[10.0 * (b - a), a * (28.0 - c) - b, a * b - (8.0 / 3.0) * c]])
+    }
+}
+
+/// The true dynamics of ode_demo: `y' = y^3 A`.
+struct Spiral;
+
+impl OdeFunc for Spiral {
+    fn eval_array(&self, _t: f64, y: &Array2<f64>) -> Result<Array2<f64>> {
+        Ok(y.mapv(|v| v * v * v).dot(&array![[-0.1, 2.0], [-2.0, -0.1]]))
+    }
+}
+
+/// ode_demo's `ODEFunc`: Linear(2, 50) - tanh - Linear(50, 2) applied to `y^3`, weights
+/// N(0, 0.1^2), biases 0.
+#[derive(Clone)]
+pub struct OdeDemoFunc {
+    l1: Linear,
+    l2: Linear,
+}
+
+impl NeuralOdeFunc for OdeDemoFunc {
+    fn eval<S: Session>(&self, s: &S, _t: &S::T, y: &S::T) -> autodiff::Result<S::T> {
+        let h = Activation::Tanh.apply(&self.l1.forward(s, &y.powf(3.0))?);
+        self.l2.forward(s, &h)
+    }
+    fn params(&self) -> Vec<ParamId> {
+        vec![self.l1.weight, self.l1.bias.unwrap(), self.l2.weight, self.l2.bias.unwrap()]
+    }
+}
+
+/// The batch, model and optimiser state of one ode_demo iteration.
+#[derive(Clone)]
+pub struct NeuralOde {
+    pub func: OdeDemoFunc,
+    pub store: ParamStore,
+    pub y0: Array2<f64>,
+    pub ts: Vec<f64>,
+    pub targets: Vec<Array2<f64>>,
+}
+
+/// Which gradient the iteration uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Variant {
+    Dopri5Backprop,
+    Dopri5Adjoint { seminorm: bool },
+    Rk4Grid,
+}
+
+impl NeuralOde {
+    /// `batch_time` observation times starting at 0 with ode_demo's spacing 25/999,
+    /// and `batch_size` random windows of the true trajectory.
+    pub fn new(batch_time: usize, batch_size: usize) -> Self {
+        let data_size = 1000;
+        let t: Vec<f64> = (0..data_size).map(|i| 25.0 * i as f64 / (data_size - 1) as f64).collect();
+        let truth = odeint(&Spiral, &array![[2.0, 0.0]], &t, &SolveOptions::default()).unwrap().ys;
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let starts = sample(&mut rng, data_size - batch_time, batch_size).into_vec();
+        let rows = |k: usize| {
+            let mut a = Array2::zeros((batch_size, 2));
+            for (r, &s) in starts.iter().enumerate() {
+                a.row_mut(r).assign(&truth[s + k].row(0));
+            }
+            a
+        };
+        let mut store = ParamStore::new();
+        let init = Init::Normal { std: 0.1 };
+        let l1 = Linear::with_init(&mut store, "net.0", 2, 50, init, Some(Init::Zeros), &mut rng).unwrap();
+        let l2 = Linear::with_init(&mut store, "net.2", 50, 2, init, Some(Init::Zeros), &mut rng).unwrap();
+        NeuralOde {
+            func: OdeDemoFunc { l1, l2 },
+            store,
+            y0: rows(0),
+            ts: t[..batch_time].to_vec(),
+            targets: (0..batch_time).map(rows).collect(),
+        }
+    }
+
+    /// The same model and batch with two output times `0` and `t_end` (zero targets):
+    /// the number of solver steps grows with `t_end`.
+    pub fn with_horizon(&self, t_end: f64) -> Self {
+        let zeros = Array2::zeros(self.y0.dim());
+        NeuralOde { ts: vec![0.0, t_end], targets: vec![zeros.clone(), zeros], ..self.clone() }
+    }
+
+    fn opts(variant: Variant) -> SolveOptions {
+        match variant {
+            Variant::Rk4Grid => SolveOptions::new(Method::Rk4ThreeEighths).grid(),
+            _ => SolveOptions::new(Method::Dopri5).tol(1e-7, 1e-9),
+        }
+    }
+
+    /// `mean |pred - target|` over every output time, on the tape.
+    fn loss<'t>(&self, tape: &'t Tape, ys: &[autodiff::Var<'t>]) -> autodiff::Var<'t> {
+        let n = (ys.len() * self.y0.len()) as f64;
+        let mut total = tape.constant(Array2::zeros((1, 1)));
+        for (y, target) in ys.iter().zip(&self.targets) {
+            total = total.add(&y.sub(&tape.constant(target.clone())).unwrap().abs().sum()).unwrap();
+        }
+        total.scale(1.0 / n)
+    }
+
+    /// Loss, then gradients for every parameter, by the chosen method. Returns the
+    /// gradients in `func.params()` order and the solver work (forward, backward).
+    pub fn gradients(&self, variant: Variant) -> (Vec<Array2<f64>>, Stats, Stats) {
+        let opts = Self::opts(variant);
+        let ids = self.func.params();
+        match variant {
+            Variant::Dopri5Adjoint { seminorm } => {
+                let sol =
+                    odeint(&WithParams { func: &self.func, store: &self.store }, &self.y0, &self.ts, &opts)
+                        .unwrap();
+                // dL/dy(t_i) from the loss on a small tape with the outputs as leaves.
+                let tape = Tape::new();
+                let leaves: Vec<_> = sol.ys.iter().map(|y| tape.leaf(y.clone())).collect();
+                let g = self.loss(&tape, &leaves).backward().unwrap();
+                let grad_ys: Vec<_> = leaves.iter().map(|l| g.wrt(l).unwrap().clone()).collect();
+                let aopts = AdjointOptions { seminorm, ..AdjointOptions::new(opts) };
+                let adj = adjoint_backward(&self.func, &self.store, &sol, &grad_ys, &aopts).unwrap();
+                (ids.iter().map(|id| adj.param(*id).unwrap().clone()).collect(), sol.stats, adj.stats)
+            }
+            _ => {
+                let tape = Tape::new();
+                let s = tape.session(&self.store);
+                let sol =
+                    odeint_session(&self.func, &s, &tape.constant(self.y0.clone()), &self.ts, &opts).unwrap();
+                let g = self.loss(&tape, &sol.ys).backward().unwrap();
+                (ids.iter().map(|id| g.param(*id).unwrap().clone()).collect(), sol.stats, Stats::default())
+            }
+        }
+    }
+
+    /// One training iteration: gradients, then RMSprop (lr 1e-3, alpha 0.99, eps 1e-8,
+    /// PyTorch's defaults) on `store` with square averages `sq`.
+    pub fn step(&mut self, variant: Variant, sq: &mut [Array2<f64>]) {
+        let (grads, _, _) = self.gradients(variant);
+        for ((id, g), v) in self.func.params().into_iter().zip(&grads).zip(sq.iter_mut()) {
+            v.zip_mut_with(g, |v, g| *v = 0.99 * *v + 0.01 * g * g);
+            let mut upd = g.clone();
+            upd.zip_mut_with(v, |u, v| *u = 1e-3 * *u / (v.sqrt() + 1e-8));
+            *self.store.get_mut(id) -= &upd;
+        }
+    }
+
+    /// Zero square averages, one per parameter.
+    pub fn rms_state(&self) -> Vec<Array2<f64>> {
+        self.func.params().iter().map(|id| Array2::zeros(self.store.shape(*id))).collect()
+    }
+}
