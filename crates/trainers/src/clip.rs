@@ -8,7 +8,7 @@ use crate::{Error, Grads, Result};
 /// PyTorch's exact rule. A non-finite norm is returned unchanged, gradients untouched
 /// (the NaN guard reports it).
 pub fn clip_grad_norm(grads: &mut Grads, max_norm: f64) -> Result<f64> {
-    if !(max_norm > 0.0) {
+    if max_norm.is_nan() || max_norm <= 0.0 {
         return Err(Error::config("clip_grad_norm", format!("max_norm must be positive, got {max_norm}")));
     }
     let norm = grads.global_norm();
@@ -21,7 +21,7 @@ pub fn clip_grad_norm(grads: &mut Grads, max_norm: f64) -> Result<f64> {
 
 /// Clamps every gradient entry to `[-clip, clip]`.
 pub fn clip_grad_value(grads: &mut Grads, clip: f64) -> Result<()> {
-    if !(clip > 0.0) {
+    if clip.is_nan() || clip <= 0.0 {
         return Err(Error::config("clip_grad_value", format!("clip must be positive, got {clip}")));
     }
     for (_, g) in grads.iter_mut() {

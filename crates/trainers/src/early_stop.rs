@@ -40,7 +40,7 @@ impl EarlyStopping {
     /// Stops after `patience` evaluations without an improvement larger than
     /// `min_delta >= 0` in the direction of `mode`.
     pub fn new(patience: usize, min_delta: f64, mode: Mode) -> Result<Self> {
-        if patience == 0 || !(min_delta >= 0.0) {
+        if patience == 0 || min_delta.is_nan() || min_delta < 0.0 {
             return Err(Error::config(
                 "EarlyStopping",
                 format!("need patience >= 1 and min_delta >= 0, got {patience} and {min_delta}"),

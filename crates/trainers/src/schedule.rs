@@ -87,7 +87,7 @@ impl Schedule {
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, reason: &str| Err(Error::config(format!("Schedule::{what}"), reason));
         match self {
-            Schedule::Constant { lr } if !(*lr >= 0.0) => bad("Constant", "lr must be >= 0"),
+            Schedule::Constant { lr } if lr.is_nan() || *lr < 0.0 => bad("Constant", "lr must be >= 0"),
             Schedule::Step { every: 0, .. } => bad("Step", "`every` must be positive"),
             Schedule::Step { lr, gamma, .. } if !(*lr >= 0.0 && *gamma > 0.0) => {
                 bad("Step", "lr must be >= 0 and gamma > 0")

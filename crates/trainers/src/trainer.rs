@@ -109,6 +109,8 @@ pub struct FitSummary {
     pub epochs: u64,
     /// Mean training loss of each epoch completed in this call.
     pub epoch_losses: Vec<f64>,
+    /// `(step, loss)` of every step taken in this call: the loss curve.
+    pub step_losses: Vec<(u64, f64)>,
     /// The best early-stopping value and the epoch (from 1) that reached it; those
     /// parameters are in the store.
     pub best: Option<(f64, u64)>,
@@ -377,11 +379,13 @@ impl<'a> Trainer<'a> {
             return Err(Error::Empty { what: "Trainer::fit".into() });
         }
         let mut run = Run::start(self, data.len())?;
+        let start = (self.state.step, self.state.epoch);
         let mut summary = FitSummary {
             reason: StopReason::Completed,
             steps: 0,
             epochs: 0,
             epoch_losses: Vec::new(),
+            step_losses: Vec::new(),
             best: None,
             checkpoint: None,
         };
@@ -400,13 +404,14 @@ impl<'a> Trainer<'a> {
                 self.state.epoch_loss_sum += report.loss * batch.rows() as f64;
                 self.state.epoch_rows += batch.rows() as u64;
                 run.after_step(&report)?;
+                summary.step_losses.push((report.step, report.loss));
                 let mut control = Control::Continue;
                 for f in &mut self.on_step {
                     let c = f(&report).map_err(|source| Error::Callback { step: report.step, source })?;
                     control = control.max(c);
                 }
                 if let Some(Checkpointing { every: Every::Steps(n), .. }) = self.checkpointing
-                    && self.state.step % n == 0
+                    && self.state.step.is_multiple_of(n)
                 {
                     self.write_checkpoint(&mut run, &mut summary)?;
                 }
@@ -418,7 +423,7 @@ impl<'a> Trainer<'a> {
             self.state.data_rng = rng;
             let verdict = self.end_epoch(&mut run, &mut summary)?;
             if let Some(Checkpointing { every: Every::Epochs(n), .. }) = self.checkpointing
-                && self.state.epoch % n == 0
+                && self.state.epoch.is_multiple_of(n)
             {
                 self.write_checkpoint(&mut run, &mut summary)?;
             }
@@ -432,7 +437,8 @@ impl<'a> Trainer<'a> {
         {
             summary.best = es.best().map(|(v, i)| (v, i as u64 + 1));
         }
-        if self.checkpointing.is_some() && run.last_checkpoint_step != Some(self.state.step) {
+        let progressed = start != (self.state.step, self.state.epoch);
+        if self.checkpointing.is_some() && progressed && run.last_checkpoint_step != Some(self.state.step) {
             self.write_checkpoint(&mut run, &mut summary)?;
         }
         summary.steps = self.state.step;

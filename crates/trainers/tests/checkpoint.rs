@@ -47,11 +47,11 @@ fn resuming_continues_bit_for_bit() {
         let (net, store, data) = mlp_problem(100, 0);
         let loss = loss_fn::<RowBatch, _>(|s, b, ctx| mlp_loss(&net, s, b, ctx));
         let mut a = trainer(store.clone(), opt_a, 7, 20);
-        a.fit(&data, &loss).unwrap();
+        a.fit(&data, loss).unwrap();
 
         let dir = TempDir::new("resume");
         let mut b = trainer(store, opt_b, 7, 10).checkpoint_dir(dir.path());
-        let summary = b.fit(&data, &loss).unwrap();
+        let summary = b.fit(&data, loss).unwrap();
         let path = summary.checkpoint.expect("a final checkpoint");
         assert_eq!(path, checkpoint::path_for(dir.path(), 10));
 
@@ -60,7 +60,7 @@ fn resuming_continues_bit_for_bit() {
         let mut c = trainer(other_init, opt_c, 12345, 20);
         c.resume(&path).unwrap();
         assert_eq!(c.state().step, 10);
-        c.fit(&data, &loss).unwrap();
+        c.fit(&data, loss).unwrap();
 
         assert_eq!(a.store().to_named(), c.store().to_named(), "optimizer {k}: parameters differ");
         assert_eq!(a.optimizer().state(), c.optimizer().state(), "optimizer {k}: state differs");

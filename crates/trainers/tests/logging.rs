@@ -113,4 +113,7 @@ fn a_step_callback_can_stop_training() {
         .on_step(|r| Ok(if r.step == 6 { Control::Stop } else { Control::Continue }));
     let summary = t.fit(&data, |s, b, ctx| mlp_loss(&net, s, b, ctx)).unwrap();
     assert_eq!((summary.reason, summary.steps, summary.epochs), (StopReason::Callback, 6, 1));
+    let curve: Vec<u64> = summary.step_losses.iter().map(|(s, _)| *s).collect();
+    assert_eq!(curve, (1..=6).collect::<Vec<_>>());
+    assert!(summary.step_losses.iter().all(|(_, l)| l.is_finite() && *l > 0.0));
 }
