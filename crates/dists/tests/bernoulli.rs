@@ -87,7 +87,7 @@ fn gradients_pass_gradcheck() {
     let p = l.mapv(|v: f64| 1.0 / (1.0 + (-v).exp()));
     grad_ok(|v| Bernoulli::from_logits(v[0])?.log_prob(&v[1]), &[l.clone(), x.clone()]);
     grad_ok(|v| Bernoulli::from_probs(v[0])?.log_prob(&v[1]), &[p, x.clone()]);
-    grad_ok(|v| Bernoulli::from_logits(v[0])?.entropy(), &[l.clone()]);
+    grad_ok(|v| Bernoulli::from_logits(v[0])?.entropy(), std::slice::from_ref(&l));
     grad_ok(|v| Bernoulli::from_logits(v[0])?.kl_divergence(&Bernoulli::from_logits(v[1])?), &[l, l2]);
 }
 

@@ -76,13 +76,13 @@ fn gradients_in_all_four_parameters_pass_gradcheck() {
     let lv2 = array![[0.6, -0.3], [1.2, 0.2]];
     let inputs = [m1, lv1, m2, lv2];
     let mask = array![[1.0, 0.0], [1.0, 1.0]];
-    grad_ok(|v| Ok(prod(v)?.posterior.mean().clone()), &inputs);
-    grad_ok(|v| Ok(prod(v)?.posterior.log_var().clone()), &inputs);
+    grad_ok(|v| Ok(*prod(v)?.posterior.mean()), &inputs);
+    grad_ok(|v| Ok(*prod(v)?.posterior.log_var()), &inputs);
     grad_ok(|v| Ok(prod(v)?.log_normaliser), &inputs);
     grad_ok(
         |v| {
             let post = bayes_update(&DiagNormal::new(v[0], v[1])?, &DiagNormal::new(v[2], v[3])?, &mask)?;
-            Ok(post.kl_to_standard_normal()?)
+            post.kl_to_standard_normal()
         },
         &inputs,
     );

@@ -86,10 +86,10 @@ impl EmConfig {
                 x.dim()
             ));
         }
-        if !(self.tol >= 0.0) {
+        if self.tol.is_nan() || self.tol < 0.0 {
             return bad(format!("tol must be >= 0, got {}", self.tol));
         }
-        if !(self.var_floor > 0.0 && self.var_floor.is_finite()) {
+        if !self.var_floor.is_finite() || self.var_floor <= 0.0 {
             return bad(format!("var_floor must be positive and finite, got {}", self.var_floor));
         }
         crate::validate::finite(ROUTINE, "x", x)
@@ -141,10 +141,10 @@ impl GaussianMixture<Array2<f64>> {
             let mut st = Stats::zeros(k, d);
             let mut r = vec![0.0; k];
             for p in rows.chunks_exact(d) {
-                let lp = kernel.joint(p, &mut r);
+                let lp = kernel.posterior(p, &mut r);
                 st.log_lik += lp;
                 for c in 0..k {
-                    let rc = (r[c] - lp).exp();
+                    let rc = r[c];
                     st.nk[c] += rc;
                     let mu = &means[c * d..(c + 1) * d];
                     for j in 0..d {

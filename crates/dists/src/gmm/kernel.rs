@@ -48,10 +48,14 @@ impl Kernel {
         }
     }
 
-    /// `out_k = ln w_k + ln N(x; mu_k, sigma_k^2)` for one point; returns `ln p(x)`
-    /// (their log-sum-exp).
+    /// The posterior `out_k = p(k | x)` of one point; returns `ln p(x)`.
+    ///
+    /// One pass computes `a_k = ln w_k + ln N(x; mu_k, sigma_k^2)` and their
+    /// maximum `m`; the second stores `e^{a_k - m}`, whose sum `s` gives
+    /// `ln p(x) = m + ln s` and whose ratios are the responsibilities, so each
+    /// component costs one `exp` whether or not the caller needs the posterior.
     #[inline]
-    pub(crate) fn joint(&self, x: &[f64], out: &mut [f64]) -> f64 {
+    pub(crate) fn posterior(&self, x: &[f64], out: &mut [f64]) -> f64 {
         let mut max = f64::NEG_INFINITY;
         for c in 0..self.k {
             let mu = &self.means[c * self.d..(c + 1) * self.d];
@@ -65,7 +69,13 @@ impl Kernel {
             out[c] = a;
             max = max.max(a);
         }
-        let s: f64 = out.iter().map(|a| (a - max).exp()).sum();
+        let mut s = 0.0;
+        for o in out.iter_mut() {
+            *o = (*o - max).exp();
+            s += *o;
+        }
+        let inv = 1.0 / s;
+        out.iter_mut().for_each(|o| *o *= inv);
         max + s.ln()
     }
 

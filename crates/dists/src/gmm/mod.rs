@@ -164,7 +164,7 @@ impl GaussianMixture<Array2<f64>> {
         let d = self.dim();
         let chunks = map_chunks(x, par, |rows, _| {
             let mut buf = vec![0.0; kernel.components()];
-            rows.chunks_exact(d).map(|p| kernel.joint(p, &mut buf)).collect::<Vec<_>>()
+            rows.chunks_exact(d).map(|p| kernel.posterior(p, &mut buf)).collect::<Vec<_>>()
         });
         Ok(chunks.into_iter().flatten().collect())
     }

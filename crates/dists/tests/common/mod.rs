@@ -11,7 +11,7 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
 
 /// Composite Simpson's rule of `f` on `[a, b]` with `n` (even) intervals.
 pub fn simpson(f: impl Fn(f64) -> f64, a: f64, b: f64, n: usize) -> f64 {
-    assert!(n % 2 == 0);
+    assert!(n.is_multiple_of(2));
     let h = (b - a) / n as f64;
     let inner: f64 = (1..n).map(|i| f(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 }).sum();
     (f(a) + f(b) + inner) * h / 3.0
