@@ -389,6 +389,27 @@ impl<'a> Trainer<'a> {
             best: None,
             checkpoint: None,
         };
+        // The log and the progress bar are closed even when training fails, so the
+        // rows up to a NaN are on disk for diagnosis.
+        let result = self.run_epochs(data, &loss, &mut run, &mut summary, start);
+        let closed = run.finish();
+        result?;
+        closed?;
+        Ok(summary)
+    }
+
+    fn run_epochs<D, L>(
+        &mut self,
+        data: &D,
+        loss: &L,
+        run: &mut Run,
+        summary: &mut FitSummary,
+        start: (u64, u64),
+    ) -> Result<()>
+    where
+        D: Dataset,
+        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+    {
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
             let order = crate::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)?;
@@ -399,7 +420,7 @@ impl<'a> Trainer<'a> {
                     break 'epochs;
                 }
                 let batch = data.batch(idx);
-                let report = self.step(&batch, &loss, &run)?;
+                let report = self.step(&batch, loss, run)?;
                 self.state.batch_in_epoch += 1;
                 self.state.epoch_loss_sum += report.loss * batch.rows() as f64;
                 self.state.epoch_rows += batch.rows() as u64;
@@ -413,7 +434,7 @@ impl<'a> Trainer<'a> {
                 if let Some(Checkpointing { every: Every::Steps(n), .. }) = self.checkpointing
                     && self.state.step.is_multiple_of(n)
                 {
-                    self.write_checkpoint(&mut run, &mut summary)?;
+                    self.write_checkpoint(run, summary)?;
                 }
                 if control == Control::Stop {
                     summary.reason = StopReason::Callback;
@@ -421,11 +442,11 @@ impl<'a> Trainer<'a> {
                 }
             }
             self.state.data_rng = rng;
-            let verdict = self.end_epoch(&mut run, &mut summary)?;
+            let verdict = self.end_epoch(run, summary)?;
             if let Some(Checkpointing { every: Every::Epochs(n), .. }) = self.checkpointing
                 && self.state.epoch.is_multiple_of(n)
             {
-                self.write_checkpoint(&mut run, &mut summary)?;
+                self.write_checkpoint(run, summary)?;
             }
             if let Some(reason) = verdict {
                 summary.reason = reason;
@@ -439,12 +460,11 @@ impl<'a> Trainer<'a> {
         }
         let progressed = start != (self.state.step, self.state.epoch);
         if self.checkpointing.is_some() && progressed && run.last_checkpoint_step != Some(self.state.step) {
-            self.write_checkpoint(&mut run, &mut summary)?;
+            self.write_checkpoint(run, summary)?;
         }
         summary.steps = self.state.step;
         summary.epochs = self.state.epoch;
-        run.finish()?;
-        Ok(summary)
+        Ok(())
     }
 
     /// One optimizer step on `batch`: schedule, loss and gradient, NaN guard, clipping, update.

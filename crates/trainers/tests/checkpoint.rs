@@ -124,7 +124,8 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
         .batch_size(16)
         .progress_bar(false)
         .checkpoint_dir(dir.path())
-        .checkpoint_every(Every::Steps(2));
+        .checkpoint_every(Every::Steps(2))
+        .metrics_log(dir.path().join("metrics.csv"));
     let err = t
         .fit(&data, |s, b, ctx| {
             let mse = mlp_loss(&net, s, b, ctx)?;
@@ -141,6 +142,10 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
     assert_eq!(t.state().step, 5);
     let steps: Vec<u64> = checkpoint::list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, [2, 4]);
+    // The log was closed on the error: header, 4 steps, the epoch row, the 5th step.
+    let log = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    let kinds: Vec<&str> = log.lines().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(kinds, ["kind", "step", "step", "step", "step", "epoch", "step"]);
 
     // A loss that is NaN itself is named as such.
     let err = t.fit(&data, |s, b, ctx| Ok(mlp_loss(&net, s, b, ctx)?.scale(f64::NAN))).unwrap_err();

@@ -251,6 +251,7 @@ pub(crate) fn check_range(what: &str, value: f64, lo: f64, hi: f64) -> Result<()
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
+    use crate::{Adam, Sgd};
     use autodiff::ndarray::array;
     use autodiff::{ParamId, ParamStore};
 
@@ -275,6 +276,25 @@ pub(crate) mod test_support {
                 [w[(0, 0)], w[(0, 1)]]
             })
             .collect()
+    }
+
+    #[test]
+    fn state_round_trips_and_refuses_another_kind() {
+        let mut adam = Optim::new(Adam { lr: 0.1, ..Adam::default() }).unwrap();
+        trajectory(&mut adam, [1.0, 2.0], &[[0.5, -0.5], [0.25, 1.0]]);
+        let state = adam.state();
+        assert_eq!(state.steps, [2]);
+        assert_eq!(state.buffer_names, ["exp_avg", "exp_avg_sq"]);
+        let mut fresh = Optim::new(Adam::default()).unwrap();
+        fresh.load_state(state.clone()).unwrap();
+        assert_eq!(fresh.lr(), 0.1, "hyper-parameters come with the state");
+        assert_eq!(fresh.state(), state);
+        let mut sgd = Optim::new(Sgd::default()).unwrap();
+        let err = sgd.load_state(state.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "optimizer state: saved by `adam`, loading into `sgd`");
+        let mut bad = state;
+        bad.buffers[0].as_mut().unwrap().pop();
+        assert!(fresh.load_state(bad).is_err());
     }
 
     /// Asserts agreement to 4 ulps-ish (1e-15 relative): the update is the same formula,
