@@ -11,6 +11,13 @@ use ndarray::{Array2, array};
 pub trait OdeFunc {
     /// `f(t, y)`.
     fn eval_array(&self, t: f64, y: &Array2<f64>) -> Result<Array2<f64>>;
+
+    /// `f(t, y)` written into `out` (which has `y`'s shape). Override it to evaluate
+    /// without allocating; the default calls [`eval_array`](OdeFunc::eval_array).
+    fn eval_into(&self, t: f64, y: &Array2<f64>, out: &mut Array2<f64>) -> Result<()> {
+        *out = self.eval_array(t, y)?;
+        Ok(())
+    }
 }
 
 /// A closure as an [`OdeFunc`].
@@ -52,6 +59,11 @@ impl<F: NeuralOdeFunc> OdeFunc for WithParams<'_, F> {
 /// What the generic stepper calls: `f(t, y)` on values of type `T`, shape-checked.
 pub(crate) trait Field<T: State> {
     fn call(&self, t: f64, y: &T) -> Result<T>;
+    /// `f(t, y)` into `out`, reusing its storage where the value type allows.
+    fn call_into(&self, t: f64, y: &T, out: &mut T) -> Result<()> {
+        *out = self.call(t, y)?;
+        Ok(())
+    }
 }
 
 pub(crate) fn check_shape<T: Tensor>(y: &T, out: T) -> Result<T> {
@@ -68,6 +80,14 @@ pub(crate) struct ArrayField<'a, F: ?Sized>(pub &'a F);
 impl<F: OdeFunc + ?Sized> Field<Array2<f64>> for ArrayField<'_, F> {
     fn call(&self, t: f64, y: &Array2<f64>) -> Result<Array2<f64>> {
         check_shape(y, self.0.eval_array(t, y)?)
+    }
+    fn call_into(&self, t: f64, y: &Array2<f64>, out: &mut Array2<f64>) -> Result<()> {
+        self.0.eval_into(t, y, out)?;
+        if out.dim() == y.dim() {
+            Ok(())
+        } else {
+            Err(OdeError::Shape { what: "right-hand side output", expected: y.dim(), got: out.dim() })
+        }
     }
 }
 

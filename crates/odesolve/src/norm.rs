@@ -7,6 +7,7 @@
 
 use crate::{ErrorNorm, OdeError, Result, SolveOptions};
 use ndarray::Array2;
+use std::borrow::Cow;
 
 /// Per-column tolerances and the columns that count.
 #[derive(Debug, Clone)]
@@ -52,6 +53,43 @@ impl Scale {
             }
         }
         (sum, n)
+    }
+
+    /// Hairer's error norm of `h sum_j e_j k_j` for the step from `y0` to `y1`.
+    pub(crate) fn error_rms(
+        &self,
+        h: f64,
+        e: &[f64],
+        ks: &[Cow<'_, Array2<f64>>],
+        y0: &Array2<f64>,
+        y1: &Array2<f64>,
+    ) -> f64 {
+        // Zero weights are skipped (not multiplied) so a NaN in an unused stage is ignored.
+        let terms: Option<Vec<(f64, &[f64])>> = e
+            .iter()
+            .zip(ks)
+            .filter(|(w, _)| **w != 0.0)
+            .map(|(w, k)| k.as_slice().map(|s| (*w, s)))
+            .collect();
+        match (terms, y0.as_slice(), y1.as_slice()) {
+            (Some(terms), Some(a), Some(b)) => {
+                let cols = y0.ncols();
+                let (mut sum, mut n) = (0.0, 0usize);
+                for i in 0..a.len() {
+                    let c = i % cols;
+                    if self.include[c] {
+                        let v: f64 = terms.iter().map(|(w, k)| w * k[i]).sum();
+                        let x = h * v / (self.atol[c] + self.rtol[c] * a[i].abs().max(b[i].abs()));
+                        sum += x * x;
+                        n += 1;
+                    }
+                }
+                if n == 0 { 0.0 } else { (sum / n as f64).sqrt() }
+            }
+            _ => self.rms(y0, y1, |r, c| {
+                h * e.iter().zip(ks).map(|(w, k)| if *w != 0.0 { w * k[[r, c]] } else { 0.0 }).sum::<f64>()
+            }),
+        }
     }
 
     /// The root mean square form of [`sumsq`](Self::sumsq).

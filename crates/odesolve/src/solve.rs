@@ -5,7 +5,7 @@ use crate::func::{ArrayField, Field, SessionField};
 use crate::norm::Scale;
 use crate::options::check_times;
 use crate::state::first_nonfinite_row;
-use crate::stepper::{Step, rk_step};
+use crate::stepper::Workspace;
 use crate::{
     ButcherTableau, FixedStep, NeuralOdeFunc, OdeError, OdeFunc, Result, Sample, Solution, SolveOptions,
     State, Stats,
@@ -92,7 +92,7 @@ fn fixed_steps<T: State, F: Field<T>>(
         return Err(OdeError::Options { name: "fixed step size", reason: format!("{h} is not > 0") });
     }
     let mut y = sol.ys[0].clone();
-    let mut k1: Option<T> = None;
+    let mut ws: Option<Workspace<T>> = None;
     for w in ts.windows(2) {
         let span = w[1] - w[0];
         let n = match fixed {
@@ -112,23 +112,27 @@ fn fixed_steps<T: State, F: Field<T>>(
                     sample: Sample(None),
                 });
             }
-            let k = match k1.take() {
-                Some(k) => k,
+            // k_1 = f(t, y), unless an FSAL method carries it over from the last step.
+            let ws = match &mut ws {
+                Some(ws) if tab.fsal() => ws,
+                Some(ws) => {
+                    sol.stats.nfev += 1;
+                    f.call_into(t, &y, &mut ws.ks[0])?;
+                    ws
+                }
                 None => {
                     sol.stats.nfev += 1;
-                    f.call(t, &y)?
+                    let k1 = f.call(t, &y)?;
+                    ws.insert(Workspace::new(tab, &y, k1))
                 }
             };
-            let Step { mut ks, y1 } = rk_step(tab, f, t, &y, k, h)?;
+            ws.step(tab, f, t, &y, h)?;
             sol.stats.nfev += tab.stages() - 1;
             sol.stats.naccept += 1;
-            if let Some(e) = nonfinite_error("state", t + h, h, &y1.array()) {
+            if let Some(e) = nonfinite_error("state", t + h, h, &ws.y1.array()) {
                 return Err(e);
             }
-            if tab.fsal() {
-                k1 = ks.pop();
-            }
-            y = y1;
+            ws.advance(&mut y);
         }
         sol.ys.push(y.clone());
     }
@@ -180,7 +184,7 @@ fn adaptive<T: State, F: Field<T>>(
     let hmax = opts.max_step.unwrap_or((tend - t0).abs()).abs();
     let mut y = sol.ys[0].clone();
     let mut x = t0;
-    let mut k1 = f.call(x, &y)?;
+    let k1 = f.call(x, &y)?;
     sol.stats.nfev += 1;
     if let Some(e) = nonfinite_error("derivative", x, 0.0, &k1.array()) {
         return Err(e);
@@ -192,6 +196,7 @@ fn adaptive<T: State, F: Field<T>>(
             initial_step(f, &scale, tab.order(), x, &y, &k1, hmax, dir)?
         }
     };
+    let mut ws = Workspace::new(tab, &y, k1);
     let mut ctrl = opts.controller.init(tab.error_order().unwrap_or(tab.order() - 1));
     let mut next_out = 1;
     let mut nonfinite: Option<(usize, OdeError)> = None;
@@ -215,13 +220,11 @@ fn adaptive<T: State, F: Field<T>>(
             h = tend - x;
             last = true;
         }
-        let Step { mut ks, y1 } = rk_step(tab, f, x, &y, k1, h)?;
+        ws.step(tab, f, x, &y, h)?;
         sol.stats.nfev += tab.stages() - 1;
-        let (yv, y1v) = (y.array(), y1.array());
-        let kv: Vec<_> = ks.iter().map(State::array).collect();
-        let err = scale.rms(&yv, &y1v, |r, c| {
-            h * e.iter().zip(&kv).map(|(w, k)| if *w != 0.0 { w * k[[r, c]] } else { 0.0 }).sum::<f64>()
-        });
+        let (yv, y1v) = (y.array(), ws.y1.array());
+        let kv: Vec<_> = ws.ks[..tab.stages()].iter().map(State::array).collect();
+        let err = scale.error_rms(h, e, &kv, &yv, &y1v);
         let StepDecision { accept, next_h } = ctrl.adapt(h, err, hmax);
         if err.is_finite() {
             nonfinite = None;
@@ -238,8 +241,6 @@ fn adaptive<T: State, F: Field<T>>(
             nonfinite = Some((streak, e));
         }
         if !accept {
-            drop((yv, y1v, kv));
-            k1 = ks.swap_remove(0);
             sol.stats.nreject += 1;
             if next_h.abs() < opts.min_step {
                 return Err(OdeError::StepSizeUnderflow { t: x, h: next_h, sample: Sample(None) });
@@ -255,25 +256,24 @@ fn adaptive<T: State, F: Field<T>>(
         drop((yv, y1v, kv));
         // f(t + h, y_1): the last stage of an FSAL method, else one more evaluation (which
         // is the next step's first stage anyway). Dense output weights address it last.
-        let k_end = if tab.fsal() {
-            ks[ks.len() - 1].clone()
-        } else {
+        if !tab.fsal() {
             sol.stats.nfev += 1;
-            let k = f.call(xph, &y1)?;
-            ks.push(k.clone());
-            k
-        };
+            let last_slot = ws.ks.len() - 1;
+            f.call_into(xph, &ws.y1, &mut ws.ks[last_slot])?;
+        }
         // Dense output for every requested time inside (x, x + h]; the step itself is
         // never shortened to hit an output time.
         while next_out < ts.len() && (ts[next_out] - xph) * dir <= 0.0 {
             let tout = ts[next_out];
-            let yout =
-                if tout == xph { y1.clone() } else { y.lincomb(h, &tab.dense_weights((tout - x) / h), &ks)? };
+            let yout = if tout == xph {
+                ws.y1.clone()
+            } else {
+                y.lincomb(h, &tab.dense_weights((tout - x) / h), &ws.ks)?
+            };
             sol.ys.push(yout);
             next_out += 1;
         }
-        k1 = k_end;
-        y = y1;
+        ws.advance(&mut y);
         x = xph;
         if last {
             return Ok(());

@@ -3,39 +3,53 @@
 use crate::func::Field;
 use crate::{ButcherTableau, Result, State};
 
-/// One step's stages and result.
-pub(crate) struct Step<T> {
-    /// `k_1 .. k_s`; for an FSAL method `k_s = f(t + h, y_1)`.
+/// The stages and result of the current step, kept across steps so that plain arrays
+/// are reused instead of reallocated.
+pub(crate) struct Workspace<T> {
+    /// `k_1 .. k_s`, plus for a non-FSAL method one slot for `f(t + h, y_1)` (the dense
+    /// output's last weight and the next step's `k_1`). `ks[0]` must hold `f(t, y)`.
     pub ks: Vec<T>,
+    /// The input of the stage being evaluated.
+    stage: T,
     /// The new state.
     pub y1: T,
 }
 
-/// Advances `y` at `t` by `h`, given `k1 = f(t, y)`; costs `s - 1` evaluations.
-pub(crate) fn rk_step<T: State, F: Field<T>>(
-    tab: &ButcherTableau,
-    f: &F,
-    t: f64,
-    y: &T,
-    k1: T,
-    h: f64,
-) -> Result<Step<T>> {
-    let s = tab.stages();
-    let mut ks = Vec::with_capacity(s);
-    ks.push(k1);
-    let mut fsal_input = None;
-    for i in 1..s {
-        let yi = y.lincomb(h, tab.a(i), &ks)?;
-        // The last stage of an FSAL method is evaluated at t + h exactly.
-        let ti = if tab.fsal() && i == s - 1 { t + h } else { t + tab.c()[i] * h };
-        ks.push(f.call(ti, &yi)?);
-        if tab.fsal() && i == s - 1 {
-            fsal_input = Some(yi);
-        }
+impl<T: State> Workspace<T> {
+    /// Buffers for `tab`, shaped like `y`, with `k1 = f(t, y)`.
+    pub fn new(tab: &ButcherTableau, y: &T, k1: T) -> Self {
+        let n = if tab.fsal() { tab.stages() } else { tab.stages() + 1 };
+        let mut ks = vec![k1.clone(); n];
+        ks[0] = k1;
+        Workspace { ks, stage: y.clone(), y1: y.clone() }
     }
-    let y1 = match fsal_input {
-        Some(y1) => y1,
-        None => y.lincomb(h, tab.b(), &ks)?,
-    };
-    Ok(Step { ks, y1 })
+
+    /// Fills `ks[1..s]` and `y1` for a step of size `h` from `(t, y)`; costs `s - 1`
+    /// evaluations. For an FSAL method `ks[s - 1] = f(t + h, y_1)`.
+    pub fn step<F: Field<T>>(&mut self, tab: &ButcherTableau, f: &F, t: f64, y: &T, h: f64) -> Result<()> {
+        let s = tab.stages();
+        for i in 1..s {
+            let (done, rest) = self.ks.split_at_mut(i);
+            if tab.fsal() && i == s - 1 {
+                // The last stage of an FSAL method is f(t + h, y_1), at t + h exactly.
+                y.lincomb_into(h, tab.a(i), done, &mut self.y1)?;
+                f.call_into(t + h, &self.y1, &mut rest[0])?;
+            } else {
+                y.lincomb_into(h, tab.a(i), done, &mut self.stage)?;
+                f.call_into(t + tab.c()[i] * h, &self.stage, &mut rest[0])?;
+            }
+        }
+        if !tab.fsal() {
+            y.lincomb_into(h, tab.b(), &self.ks[..s], &mut self.y1)?;
+        }
+        Ok(())
+    }
+
+    /// After an accepted step: `y <- y_1`, and `ks[0] <- f(t + h, y_1)` taken from the
+    /// last slot (the FSAL stage, or the slot the caller filled).
+    pub fn advance(&mut self, y: &mut T) {
+        let last = self.ks.len() - 1;
+        self.ks.swap(0, last);
+        std::mem::swap(y, &mut self.y1);
+    }
 }

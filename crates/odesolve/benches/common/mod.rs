@@ -20,6 +20,13 @@ impl OdeFunc for Lorenz {
         let (a, b, c) = (y[[0, 0]], y[[0, 1]], y[[0, 2]]);
         Ok(array![[10.0 * (b - a), a * (28.0 - c) - b, a * b - (8.0 / 3.0) * c]])
     }
+    fn eval_into(&self, _t: f64, y: &Array2<f64>, out: &mut Array2<f64>) -> Result<()> {
+        let (a, b, c) = (y[[0, 0]], y[[0, 1]], y[[0, 2]]);
+        out[[0, 0]] = 10.0 * (b - a);
+        out[[0, 1]] = a * (28.0 - c) - b;
+        out[[0, 2]] = a * b - (8.0 / 3.0) * c;
+        Ok(())
+    }
 }
 
 /// The true dynamics of ode_demo: `y' = y^3 A`.
