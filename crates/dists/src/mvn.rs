@@ -127,6 +127,11 @@ impl<T: Tensor> MultivariateNormal<T> {
         self.rsample_with(&standard_normal((n, self.dim()), rng))
     }
 
+    /// `n` samples with the gradient stopped.
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<T> {
+        Ok(self.rsample(n, rng)?.detach())
+    }
+
     /// Closed-form `KL(self || q)`, as `1 x 1`:
     ///
     /// $$ \tfrac12 \left( \lVert L_q^{-1} L_p \rVert_F^2 + \lVert L_q^{-1}(\mu_q - \mu_p) \rVert^2 - d \right) + \textstyle\sum_i \ln L_{q,ii} - \sum_i \ln L_{p,ii}. $$

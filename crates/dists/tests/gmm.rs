@@ -161,6 +161,31 @@ fn em_recovers_well_separated_components() {
 }
 
 #[test]
+fn variance_floor_holds_a_collapsing_component_and_fits_are_reproducible() {
+    // 60 copies of one point plus a spread-out cloud: one component sits on the
+    // copies, whose variance is 0, and is held at the floor.
+    let mut r = rng(8);
+    let x = Array2::from_shape_fn((260, 2), |(i, _)| if i < 60 { 1.5 } else { r.random_range(-20.0..20.0) });
+    let mut cfg = EmConfig::new(2);
+    cfg.var_floor = 1e-4;
+    let start = GaussianMixture::from_weights(
+        &[0.5, 0.5],
+        array![[1.4, 1.6], [0.0, 0.0]],
+        &array![[1.0, 1.0], [100.0, 100.0]],
+    )
+    .unwrap();
+    let fit = start.fit_from(x.view(), &cfg).unwrap();
+    let min_var = fit.model.log_vars().iter().map(|v| v.exp()).fold(f64::INFINITY, f64::min);
+    assert!((min_var - 1e-4).abs() < 1e-12, "{min_var}");
+    assert!(fit.log_likelihood.iter().all(|l| l.is_finite()));
+    assert!(fit.log_likelihood.windows(2).all(|w| w[1] >= w[0]));
+    cfg.seed = 3;
+    let (a, b) =
+        (GaussianMixture::fit(x.view(), &cfg).unwrap(), GaussianMixture::fit(x.view(), &cfg).unwrap());
+    assert_eq!(a.log_likelihood, b.log_likelihood, "same seed, same fit");
+}
+
+#[test]
 fn serial_and_rayon_em_give_identical_traces_and_em_step_matches_fit() {
     let (x, _) = blobs(9000, 2);
     let mut cfg = EmConfig::new(4);

@@ -67,9 +67,21 @@ fn density_integrates_to_one_on_a_grid_and_matches_the_diagonal_case() {
 }
 
 #[test]
+fn one_dimensional_density_integrates_to_one() {
+    let p = MultivariateNormal::new(array![[0.7]], array![[1.3]]).unwrap();
+    let f = |x: f64| p.log_prob(&array![[x]]).unwrap()[(0, 0)].exp();
+    assert!((common::simpson(f, -15.0, 16.0, 6000) - 1.0).abs() < 1e-10);
+    // Far from the mean (1e6 scales away) the log-density is finite and exact.
+    let far = p.log_prob(&array![[0.7 + 1.3e6]]).unwrap()[(0, 0)];
+    let want = -0.5 * ((2.0 * std::f64::consts::PI).ln() + 1e12) - 1.3f64.ln();
+    assert!((far - want).abs() < 1e-12 * want.abs(), "{far} vs {want}");
+}
+
+#[test]
 fn samples_have_the_right_mean_and_covariance() {
     let p = example();
     let x = p.sample_n(40000, &mut rng(11)).unwrap();
+    assert_eq!(x, p.sample(40000, &mut rng(11)).unwrap(), "same seed, same draws");
     let mean = x.view().mean_axis(Axis(0)).unwrap();
     let c = &x - &mean;
     let cov = c.t().dot(&c) / (x.nrows() as f64 - 1.0);

@@ -131,6 +131,20 @@ impl Stats {
 }
 
 impl GaussianMixture<Array2<f64>> {
+    /// The settings are meaningful and `x` fits this model.
+    fn check_data(&self, x: ArrayView2<'_, f64>, cfg: &EmConfig) -> Result<()> {
+        cfg.check(x)?;
+        if x.ncols() != self.dim() {
+            return Err(Error::Shape {
+                dist: ROUTINE,
+                what: "x",
+                got: x.dim(),
+                expected: format!("n x {}", self.dim()),
+            });
+        }
+        Ok(())
+    }
+
     /// The E-step statistics of this model on `x`.
     fn e_step(&self, x: ArrayView2<'_, f64>, par: Parallelism) -> Stats {
         let kernel = self.kernel();
@@ -185,17 +199,7 @@ impl GaussianMixture<Array2<f64>> {
     /// One EM iteration on `x`: returns the updated model and the mean
     /// log-likelihood per point of `self` (computed in the same pass).
     pub fn em_step(&self, x: ArrayView2<'_, f64>, var_floor: f64, par: Parallelism) -> Result<(Self, f64)> {
-        let mut cfg = EmConfig::new(self.components());
-        cfg.var_floor = var_floor;
-        cfg.check(x)?;
-        if x.ncols() != self.dim() {
-            return Err(Error::Shape {
-                dist: ROUTINE,
-                what: "x",
-                got: x.dim(),
-                expected: format!("n x {}", self.dim()),
-            });
-        }
+        self.check_data(x, &EmConfig { var_floor, ..EmConfig::new(self.components()) })?;
         let st = self.e_step(x, par);
         Ok((self.m_step(&st, x.nrows(), var_floor)?, st.log_lik / x.nrows() as f64))
     }
@@ -205,8 +209,16 @@ impl GaussianMixture<Array2<f64>> {
     /// Returns the log-likelihood trace; it never decreases (up to rounding).
     pub fn fit(x: ArrayView2<'_, f64>, cfg: &EmConfig) -> Result<EmFit> {
         cfg.check(x)?;
+        initial_model(x, cfg)?.fit_from(x, cfg)
+    }
+
+    /// EM from this mixture as the starting point (a warm start; `cfg.components`,
+    /// `init` and `seed` are not used).
+    pub fn fit_from(&self, x: ArrayView2<'_, f64>, cfg: &EmConfig) -> Result<EmFit> {
+        let cfg = EmConfig { components: self.components(), ..*cfg };
+        self.check_data(x, &cfg)?;
         let n = x.nrows();
-        let mut model = initial_model(x, cfg)?;
+        let mut model = self.clone();
         let mut trace: Vec<f64> = Vec::with_capacity(cfg.max_iter + 1);
         let mut converged = false;
         for it in 0..=cfg.max_iter {
