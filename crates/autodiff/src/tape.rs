@@ -29,6 +29,15 @@ pub struct Tape {
     nodes: RefCell<Vec<Node>>,
 }
 
+impl Drop for Tape {
+    fn drop(&mut self) {
+        // The next step will need buffers of the same sizes: keep them.
+        for node in self.nodes.get_mut().drain(..) {
+            crate::pool::recycle(node.value);
+        }
+    }
+}
+
 impl std::fmt::Debug for Tape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Tape {{ {} nodes }}", self.len())

@@ -1,6 +1,7 @@
 //! Every op's gradient against central finite differences, over random shapes
 //! (1..=5 per axis) and values.
 
+use autodiff::op::BinaryOp;
 use autodiff::testing::{any_matrix, matrix, matrix_pair};
 use autodiff::{GradCheck, Tensor, gradcheck};
 use ndarray::{Array2, Axis};
@@ -70,6 +71,8 @@ proptest! {
         check(|v| v[0].add(&v[1]), &[a.clone(), b.clone()])?;
         check(|v| v[0].sub(&v[1]), &[a.clone(), b.clone()])?;
         check(|v| v[0].mul(&v[1]), &[a.clone(), b])?;
+        check(|v| v[0].binary(BinaryOp::TanhGrad, &v[1]), &[a.clone(), b_away.clone()])?;
+        check(|v| v[0].binary(BinaryOp::SigmoidGrad, &v[1]), &[a.clone(), b_away.clone()])?;
         check(|v| v[0].div(&v[1]), &[a, b_away])?;
     }
 
@@ -107,7 +110,7 @@ proptest! {
         check(move |v| v[0].slice_cols(c / 2..c), &[a.clone()])?;
         check(move |v| v[0].pad_cols(c + 3, 2), &[a.clone()])?;
         let split = vec![c / 2, c - c / 2];
-        check(move |v| Ok(v[0].split_cols(&split)?[1].clone()), &[a.clone()])?;
+        check(move |v| Ok(v[0].split_cols(&split)?[1]), &[a.clone()])?;
         let g = rows.clone();
         check(move |v| v[0].gather_rows(&g), &[a.clone()])?;
         let src = pseudo_random((rows.len(), c), 7);

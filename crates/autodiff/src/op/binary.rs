@@ -5,8 +5,8 @@
 //! shape and then sums it back to each operand's own shape.
 
 use crate::shape::broadcast_shape;
-use crate::{Result, Shape, Tensor};
-use ndarray::{Array2, Zip};
+use crate::{Result, Shape, Tensor, kernels};
+use ndarray::Array2;
 
 /// An element-wise operation of two values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,11 @@ pub enum BinaryOp {
     Mul,
     /// `a / b`
     Div,
+    /// `a (1 - b^2)`: the gradient of `tanh` (`a` the incoming gradient, `b = tanh x`),
+    /// fused so the backward pass makes one array instead of four.
+    TanhGrad,
+    /// `a b (1 - b)`: the gradient of the sigmoid (`b = sigmoid x`), fused likewise.
+    SigmoidGrad,
 }
 
 impl BinaryOp {
@@ -29,6 +34,8 @@ impl BinaryOp {
             BinaryOp::Sub => "sub",
             BinaryOp::Mul => "mul",
             BinaryOp::Div => "div",
+            BinaryOp::TanhGrad => "tanh_grad",
+            BinaryOp::SigmoidGrad => "sigmoid_grad",
         }
     }
 
@@ -38,6 +45,8 @@ impl BinaryOp {
             BinaryOp::Sub => x - y,
             BinaryOp::Mul => x * y,
             BinaryOp::Div => x / y,
+            BinaryOp::TanhGrad => x * (1.0 - y * y),
+            BinaryOp::SigmoidGrad => x * y * (1.0 - y),
         }
     }
 
@@ -51,25 +60,40 @@ impl BinaryOp {
         let shape = self.output_shape(a.dim(), b.dim())?;
         let a = a.broadcast(shape).expect("shape checked by output_shape");
         let b = b.broadcast(shape).expect("shape checked by output_shape");
-        Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| self.apply(x, y)))
+        Ok(kernels::map2(&a, &b, |x, y| self.apply(x, y)))
     }
 
     /// The gradient rule for `y = a op b`: `(dL/da, dL/db)`, each computed only when
     /// `need` asks for it and summed back to its operand's shape.
     pub fn vjp<T: Tensor>(&self, g: T, a: &T, b: &T, y: &T, need: (bool, bool)) -> (Option<T>, Option<T>) {
         const SHAPES: &str = "binary vjp: operands broadcast by construction";
-        let back = |d: T, to: &T| d.sum_to(to.shape()).expect(SHAPES);
+        let back =
+            |d: T, to: &T| if d.shape() == to.shape() { d } else { d.sum_to(to.shape()).expect(SHAPES) };
+        let mul = |x: &T, y: &T| x.mul(y).expect(SHAPES);
         match self {
-            BinaryOp::Add => (need.0.then(|| back(g.clone(), a)), need.1.then(|| back(g.clone(), b))),
-            BinaryOp::Sub => (need.0.then(|| back(g.clone(), a)), need.1.then(|| back(g.neg(), b))),
-            BinaryOp::Mul => (
-                need.0.then(|| back(g.mul(b).expect(SHAPES), a)),
-                need.1.then(|| back(g.mul(a).expect(SHAPES), b)),
-            ),
+            BinaryOp::Add | BinaryOp::Sub => {
+                // The right operand first, so that `g` itself can move into the left one.
+                let db = need.1.then(|| {
+                    let d = back(g.clone(), b);
+                    if *self == BinaryOp::Sub { d.neg() } else { d }
+                });
+                (need.0.then(|| back(g, a)), db)
+            }
+            BinaryOp::Mul => (need.0.then(|| back(mul(&g, b), a)), need.1.then(|| back(mul(&g, a), b))),
             BinaryOp::Div => (
                 need.0.then(|| back(g.div(b).expect(SHAPES), a)),
                 // d(a/b)/db = -a/b^2 = -y/b
-                need.1.then(|| back(g.mul(y).expect(SHAPES).div(b).expect(SHAPES).neg(), b)),
+                need.1.then(|| back(mul(&g, y).div(b).expect(SHAPES).neg(), b)),
+            ),
+            // y = a (1 - b^2): dy/da = 1 - b^2, dy/db = -2 a b
+            BinaryOp::TanhGrad => (
+                need.0.then(|| back(g.binary(BinaryOp::TanhGrad, b).expect(SHAPES), a)),
+                need.1.then(|| back(mul(&mul(&g, a), b).scale(-2.0), b)),
+            ),
+            // y = a b (1 - b): dy/da = b (1 - b), dy/db = a (1 - 2b)
+            BinaryOp::SigmoidGrad => (
+                need.0.then(|| back(g.binary(BinaryOp::SigmoidGrad, b).expect(SHAPES), a)),
+                need.1.then(|| back(mul(&mul(&g, a), &b.scale(-2.0).add_scalar(1.0)), b)),
             ),
         }
     }

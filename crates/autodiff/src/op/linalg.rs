@@ -4,7 +4,7 @@
 //! gradient of `C = A B` is `dA = G B^T` and `dB = A^T G`, which are again products
 //! with transpose flags, so the rule is closed under differentiation.
 
-use crate::{Error, Result, Shape, Tensor};
+use crate::{Error, Result, Shape, Tensor, kernels};
 use ndarray::{Array2, ArrayView2};
 
 /// `op(A) op(B)` where `op` transposes when its flag is set.
@@ -31,7 +31,7 @@ impl MatMul {
     /// The value rule.
     pub fn forward(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
         self.output_shape(a.dim(), b.dim())?;
-        Ok(oriented(a, self.ta).dot(&oriented(b, self.tb)))
+        Ok(kernels::matmul(&oriented(a, self.ta), &oriented(b, self.tb)))
     }
 
     /// The gradient rule for `C = op(A) op(B)`: `(dL/dA, dL/dB)`, each only if needed.

@@ -7,7 +7,9 @@
 //! `abs`, the window of `clamp`) enter as constants, whose own derivative is zero
 //! almost everywhere.
 
-use crate::Tensor;
+use crate::math::{exp, sigmoid, softplus, tanh};
+use crate::op::BinaryOp;
+use crate::{Tensor, kernels};
 use ndarray::Array2;
 
 /// An element-wise function of one value.
@@ -25,7 +27,7 @@ pub enum UnaryOp {
     Powf(f64),
     /// `tanh x`
     Tanh,
-    /// `1 / (1 + e^-x)`, evaluated without overflow for either sign
+    /// `1 / (1 + e^-x)`, saturating to exactly 0 and 1 without overflow
     Sigmoid,
     /// `max(x, 0)`; its derivative at 0 is taken as 0, as in PyTorch
     Relu,
@@ -47,21 +49,6 @@ pub enum UnaryOp {
     AddScalar(f64),
     /// `min(max(x, lo), hi)`; gradient 1 strictly inside, 0 outside
     Clamp(f64, f64),
-}
-
-/// `ln(1 + e^x)` without overflow (for x = 800 it returns 800, not infinity).
-pub fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
-/// `1 / (1 + e^-x)` without overflow for either sign.
-pub fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
 }
 
 impl UnaryOp {
@@ -91,23 +78,23 @@ impl UnaryOp {
     /// The value rule: `f` applied to every element.
     pub fn forward(&self, x: &Array2<f64>) -> Array2<f64> {
         match *self {
-            UnaryOp::Neg => x.mapv(|v| -v),
-            UnaryOp::Exp => x.mapv(f64::exp),
-            UnaryOp::Log => x.mapv(f64::ln),
-            UnaryOp::Sqrt => x.mapv(f64::sqrt),
-            UnaryOp::Powf(p) => x.mapv(|v| v.powf(p)),
-            UnaryOp::Tanh => x.mapv(f64::tanh),
-            UnaryOp::Sigmoid => x.mapv(sigmoid),
-            UnaryOp::Relu => x.mapv(|v| v.max(0.0)),
-            UnaryOp::Softplus => x.mapv(softplus),
-            UnaryOp::LogSigmoid => x.mapv(|v| -softplus(-v)),
-            UnaryOp::Abs => x.mapv(f64::abs),
-            UnaryOp::Square => x.mapv(|v| v * v),
-            UnaryOp::Sin => x.mapv(f64::sin),
-            UnaryOp::Cos => x.mapv(f64::cos),
-            UnaryOp::Scale(c) => x.mapv(|v| c * v),
-            UnaryOp::AddScalar(c) => x.mapv(|v| v + c),
-            UnaryOp::Clamp(lo, hi) => x.mapv(|v| v.clamp(lo, hi)),
+            UnaryOp::Neg => kernels::map(x, |v| -v),
+            UnaryOp::Exp => kernels::map(x, exp),
+            UnaryOp::Log => kernels::map(x, f64::ln),
+            UnaryOp::Sqrt => kernels::map(x, f64::sqrt),
+            UnaryOp::Powf(p) => kernels::map(x, |v| v.powf(p)),
+            UnaryOp::Tanh => kernels::map(x, tanh),
+            UnaryOp::Sigmoid => kernels::map(x, sigmoid),
+            UnaryOp::Relu => kernels::map(x, |v| v.max(0.0)),
+            UnaryOp::Softplus => kernels::map(x, softplus),
+            UnaryOp::LogSigmoid => kernels::map(x, |v| -softplus(-v)),
+            UnaryOp::Abs => kernels::map(x, f64::abs),
+            UnaryOp::Square => kernels::map(x, |v| v * v),
+            UnaryOp::Sin => kernels::map(x, f64::sin),
+            UnaryOp::Cos => kernels::map(x, f64::cos),
+            UnaryOp::Scale(c) => kernels::map(x, |v| c * v),
+            UnaryOp::AddScalar(c) => kernels::map(x, |v| v + c),
+            UnaryOp::Clamp(lo, hi) => kernels::map(x, |v| v.clamp(lo, hi)),
         }
     }
 
@@ -120,8 +107,8 @@ impl UnaryOp {
             UnaryOp::Log => g.div(x).expect("unary vjp: g and x share a shape"),
             UnaryOp::Sqrt => g.div(y).expect("unary vjp: g and y share a shape").scale(0.5),
             UnaryOp::Powf(p) => mul(g, &x.powf(p - 1.0)).scale(p),
-            UnaryOp::Tanh => mul(g, &y.square().neg().add_scalar(1.0)),
-            UnaryOp::Sigmoid => mul(mul(g, y), &y.neg().add_scalar(1.0)),
+            UnaryOp::Tanh => g.binary(BinaryOp::TanhGrad, y).expect("unary vjp: g and y share a shape"),
+            UnaryOp::Sigmoid => g.binary(BinaryOp::SigmoidGrad, y).expect("unary vjp: g and y share a shape"),
             UnaryOp::Relu => mul(g, &x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })),
             UnaryOp::Softplus => mul(g, &x.sigmoid()),
             UnaryOp::LogSigmoid => mul(g, &x.neg().sigmoid()),
