@@ -367,8 +367,13 @@ impl<'a> Trainer<'a> {
     /// `loss(session, batch, ctx)` must return the **mean** loss over the batch's rows
     /// as a `1 x 1` value recorded on the session's tape (see [`crate::parallel`] for
     /// why the mean). Errors: the loss's or a callback's, an
-    /// [`Error::NonFinite`] from the NaN guard (raised before the update, so no
-    /// checkpoint holds the bad state), I/O errors of the log and checkpoints.
+    /// [`Error::NonFinite`] from the NaN guard, I/O errors of the log and checkpoints.
+    ///
+    /// The NaN guard checks the loss and every gradient before the update, and every
+    /// parameter after it; on failure the store keeps the last good parameters and no
+    /// checkpoint is written (the last one on disk is the last good state). After a
+    /// parameter overflow the optimizer's moments already include the failed step:
+    /// resume from the checkpoint rather than calling `fit` again.
     pub fn fit<D, L>(&mut self, data: &D, loss: L) -> Result<FitSummary>
     where
         D: Dataset,

@@ -239,7 +239,7 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
     }
 }
 
-/// Fails unless `lo <= value` (`strict`: `lo < value`) and `value` is finite.
+/// Fails unless `value` is finite and in `[lo, hi]`, naming the setting.
 pub(crate) fn check_range(what: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
     if value.is_finite() && (lo..=hi).contains(&value) {
         Ok(())

@@ -42,6 +42,7 @@ impl UpdateRule for Sgd {
     fn validate(&self) -> Result<()> {
         check_range("Sgd.lr", self.lr, 0.0, f64::MAX)?;
         check_range("Sgd.momentum", self.momentum, 0.0, f64::MAX)?;
+        // PyTorch accepts any dampening; only a finite one makes sense.
         check_range("Sgd.dampening", self.dampening, f64::MIN, f64::MAX)?;
         check_range("Sgd.weight_decay", self.weight_decay, 0.0, f64::MAX)?;
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
