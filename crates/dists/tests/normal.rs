@@ -213,3 +213,20 @@ proptest! {
         prop_assert!((LogProb::log_prob_rows(&p, &x).unwrap()[1] - rows[(1, 0)]).abs() < 1e-15);
     }
 }
+
+#[test]
+fn gradients_at_extreme_inputs_are_finite_and_exact() {
+    // d/dmu = (x - mu) e^{-v} and d/dv = ((x - mu)^2 e^{-v} - 1) / 2 at v = -30, x - mu = 1e6.
+    let tape = autodiff::Tape::new();
+    let (m, lv) = (tape.leaf(array![[0.0]]), tape.leaf(array![[-30.0]]));
+    let lp = DiagNormal::new(m, lv).unwrap().log_prob_sum(&tape.constant(array![[1e6]])).unwrap();
+    let g = lp.backward().unwrap();
+    let (gm, gv) = (g.wrt(&m).unwrap()[(0, 0)], g.wrt(&lv).unwrap()[(0, 0)]);
+    let e = 30f64.exp();
+    assert!(((gm - 1e6 * e) / (1e6 * e)).abs() < 1e-14 && ((gv - 0.5 * (1e12 * e - 1.0)) / gv).abs() < 1e-14);
+    // KL to the standard normal at v = +30: d/dv = (e^v - 1) / 2.
+    let lv = tape.leaf(array![[30.0]]);
+    let kl = DiagNormal::new(tape.constant(array![[0.0]]), lv).unwrap().kl_to_standard_normal().unwrap();
+    let g = kl.sum().backward().unwrap().wrt(&lv).unwrap()[(0, 0)];
+    assert!(((g - 0.5 * (e - 1.0)) / g).abs() < 1e-14);
+}
