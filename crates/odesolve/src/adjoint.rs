@@ -77,7 +77,19 @@ impl AdjointGradients {
     }
 }
 
-/// Where each part of the augmented state sits in its single row.
+/// The augmented state of the adjoint method, assembled from four named parts laid side
+/// by side in one `1 x width` row (so the generic solver and its error norm see one
+/// state):
+///
+/// | part | accessor | dynamics (backwards from `t_N`) |
+/// |---|---|---|
+/// | state | [`state`](Self::state) | $\dot y = f(t, y, \theta)$ |
+/// | state adjoint | [`adjoint`](Self::adjoint) | $\dot a = -a^\top \partial f / \partial y$ |
+/// | parameter adjoint | [`param`](Self::param) | $\dot a_\theta = -a^\top \partial f / \partial \theta$ |
+/// | time adjoint | [`time`](Self::time) | $\dot a_t = -a^\top \partial f / \partial t$ |
+///
+/// The three vector-Jacobian products come from one backward sweep of `sum(f * a)` on
+/// a fresh tape per evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AugmentedLayout {
     shape: (usize, usize),
@@ -85,32 +97,39 @@ pub struct AugmentedLayout {
 }
 
 impl AugmentedLayout {
-    fn new(shape: (usize, usize), store: &ParamStore, ids: Vec<ParamId>) -> Self {
+    /// The layout for states of `shape` and the parameters `ids` (shapes from `store`).
+    pub fn new(shape: (usize, usize), store: &ParamStore, ids: Vec<ParamId>) -> Self {
         AugmentedLayout { shape, params: ids.into_iter().map(|id| (id, store.shape(id))).collect() }
     }
     fn n(&self) -> usize {
         self.shape.0 * self.shape.1
     }
-    /// The state part `y`.
-    fn state(&self) -> Range<usize> {
+    /// Columns of the state part `y` (row-major `batch x dim`):
+    /// $\dot y = f(t, y, \theta)$, recomputed backwards instead of stored.
+    pub fn state(&self) -> Range<usize> {
         0..self.n()
     }
-    /// The state adjoint `a`.
-    fn adjoint(&self) -> Range<usize> {
+    /// Columns of the state adjoint `a = dL/dy(t)`: $\dot a = -a^\top \partial f/\partial y$,
+    /// jumping by `dL/dy(t_i)` at every output time.
+    pub fn adjoint(&self) -> Range<usize> {
         self.n()..2 * self.n()
     }
-    /// The parameter adjoints `a_theta`, one block per parameter.
-    fn param(&self, k: usize) -> Range<usize> {
+    /// Columns of the adjoint of parameter `k` (in `NeuralOdeFunc::params` order,
+    /// row-major): $\dot a_\theta = -a^\top \partial f/\partial\theta$, zero at `t_N`, so
+    /// $a_\theta(t_0) = \int_{t_0}^{t_N} a^\top \partial f/\partial\theta \, dt = dL/d\theta$.
+    pub fn param(&self, k: usize) -> Range<usize> {
         let start = 2 * self.n() + self.params[..k].iter().map(|(_, (r, c))| r * c).sum::<usize>();
         let (r, c) = self.params[k].1;
         start..start + r * c
     }
-    /// The time adjoint `a_t` (one column).
-    fn time(&self) -> usize {
+    /// Column of the time adjoint: $\dot a_t = -a^\top \partial f/\partial t$, starting at
+    /// $-dL/dt_N$ and decreased by $dL/dt_i$ at each output time, so that $a_t(t_0) = dL/dt_0$.
+    pub fn time(&self) -> usize {
         let k = self.params.len();
         if k == 0 { 2 * self.n() } else { self.param(k - 1).end }
     }
-    fn width(&self) -> usize {
+    /// Number of columns of the augmented row.
+    pub fn width(&self) -> usize {
         self.time() + 1
     }
     fn block(&self, z: &Array2<f64>, r: Range<usize>, shape: (usize, usize)) -> Array2<f64> {

@@ -168,3 +168,14 @@ fn adjoint_memory_does_not_grow_with_the_number_of_steps() {
     assert_eq!(adj1, adj10);
     assert!(tape10 as f64 > 3.0 * tape1 as f64);
 }
+
+#[test]
+fn augmented_layout_places_the_four_parts_side_by_side() {
+    let mut store = ParamStore::new();
+    let f = MlpField::new(&mut store, 1);
+    let l = odesolve::AugmentedLayout::new((3, 2), &store, odesolve::NeuralOdeFunc::params(&f));
+    // y and a: 3 x 2 each; parameters 2x8 + 1x8 + 8x2 + 1x2 + 1x2 = 44 scalars; a_t: 1.
+    assert_eq!((l.state(), l.adjoint()), (0..6, 6..12));
+    assert_eq!((l.param(0), l.param(4)), (12..28, 54..56));
+    assert_eq!((l.time(), l.width()), (56, 57));
+}
