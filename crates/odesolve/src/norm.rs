@@ -5,6 +5,7 @@
 //! entries (`dopri5.f`, and *Solving ODEs I*, II.4, eq. (4.11)). The step is accepted
 //! when it is at most 1.
 
+use crate::state::MAX_FUSED;
 use crate::{ErrorNorm, OdeError, Result, SolveOptions};
 use ndarray::Array2;
 use std::borrow::Cow;
@@ -64,15 +65,23 @@ impl Scale {
         y0: &Array2<f64>,
         y1: &Array2<f64>,
     ) -> f64 {
-        // Zero weights are skipped (not multiplied) so a NaN in an unused stage is ignored.
-        let terms: Option<Vec<(f64, &[f64])>> = e
-            .iter()
-            .zip(ks)
-            .filter(|(w, _)| **w != 0.0)
-            .map(|(w, k)| k.as_slice().map(|s| (*w, s)))
-            .collect();
-        match (terms, y0.as_slice(), y1.as_slice()) {
-            (Some(terms), Some(a), Some(b)) => {
+        // Zero weights are skipped (not multiplied) so a NaN in an unused stage is ignored;
+        // the nonzero terms go to a fixed-size table (no allocation per step).
+        let mut terms: [(f64, &[f64]); MAX_FUSED] = [(0.0, &[]); MAX_FUSED];
+        let mut n_terms = 0;
+        let mut fused = true;
+        for (w, k) in e.iter().zip(ks).filter(|(w, _)| **w != 0.0) {
+            match k.as_slice() {
+                Some(sl) if n_terms < MAX_FUSED => {
+                    terms[n_terms] = (*w, sl);
+                    n_terms += 1;
+                }
+                _ => fused = false,
+            }
+        }
+        match (fused, y0.as_slice(), y1.as_slice()) {
+            (true, Some(a), Some(b)) => {
+                let terms = &terms[..n_terms];
                 let cols = y0.ncols();
                 let (mut sum, mut n) = (0.0, 0usize);
                 for i in 0..a.len() {

@@ -10,7 +10,7 @@ use ndarray::Array2;
 use std::borrow::Cow;
 
 /// Most stages combined in one fused pass on arrays.
-const MAX_FUSED: usize = 16;
+pub(crate) const MAX_FUSED: usize = 8;
 
 /// A value the solvers can step: a [`Tensor`] with a fast linear combination.
 pub trait State: Tensor {
@@ -66,10 +66,12 @@ impl State for Array2<f64> {
         Ok(out)
     }
     fn lincomb_into(&self, h: f64, w: &[f64], ks: &[Self], out: &mut Self) -> Result<()> {
-        if out.dim() == self.dim() {
-            out.assign(self);
-        } else {
+        if out.dim() != self.dim() {
             *out = self.clone();
+        } else if let (Some(o), Some(src)) = (out.as_slice_mut(), self.as_slice()) {
+            o.copy_from_slice(src);
+        } else {
+            out.assign(self);
         }
         add_terms(out, h, w, ks);
         Ok(())
