@@ -11,6 +11,12 @@
 //! | [`flows`] | normalizing flows |
 //! | [`seqmodels`] | RNN, GRU, VRNN, SRNN, Latent ODE, GRU-ODE-Bayes |
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
+//!
+//! The [`plot`] module writes the examples' figures (PNG, font embedded).
+
+#![deny(missing_docs)]
+
+pub mod plot;
 
 pub use autodiff;
 pub use dists;

@@ -1,0 +1,193 @@
+//! Plots for the examples: training curves and images, written as PNG.
+//!
+//! The font is embedded (DejaVu Sans, licence in `assets/fonts/`), so drawing text
+//! needs no system font library: a fresh machine with only the Rust toolchain can
+//! write every plot.
+
+use ndarray::Array2;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// A plot that could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlotError {
+    /// Drawing or encoding failed.
+    #[error("plot {path}: {message}")]
+    Draw {
+        /// The file being written.
+        path: PathBuf,
+        /// What the backend reported.
+        message: String,
+    },
+    /// Nothing to draw (no series, or no finite point).
+    #[error("plot {path}: {what}")]
+    Empty {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// What was missing.
+        what: &'static str,
+    },
+    /// The output directory could not be created.
+    #[error("plot {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| panic!("the embedded DejaVu Sans is a valid TrueType font"));
+    });
+}
+
+fn draw_err(path: &Path, e: impl std::fmt::Display) -> PlotError {
+    PlotError::Draw { path: path.to_owned(), message: e.to_string() }
+}
+
+/// `target/plots/` under the workspace (created if missing): where examples write.
+pub fn plots_dir() -> Result<PathBuf, PlotError> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("plots");
+    std::fs::create_dir_all(&dir).map_err(|source| PlotError::Io { path: dir.clone(), source })?;
+    Ok(dir)
+}
+
+/// One named curve of `(x, y)` points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// The points, in drawing order.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A series from a label and points.
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { label: label.into(), points }
+    }
+}
+
+/// Axis labels and scale of a line chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axes<'a> {
+    /// Title above the plot.
+    pub title: &'a str,
+    /// Label of the x axis.
+    pub x: &'a str,
+    /// Label of the y axis.
+    pub y: &'a str,
+    /// Logarithmic y axis (for losses spanning decades); needs positive values.
+    pub log_y: bool,
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Draws curves on shared axes into a 900 x 560 PNG at `path`. Non-finite points
+/// (and, on a log axis, non-positive ones) are left out of the drawing.
+pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series]) -> Result<(), PlotError> {
+    register_font();
+    let keep = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!axes.log_y || y > 0.0);
+    let pts: Vec<Vec<(f64, f64)>> = series.iter().map(|s| s.points.iter().copied().filter(keep).collect()).collect();
+    let all = || pts.iter().flatten();
+    let Some(&(x0, y0)) = all().next() else {
+        return Err(PlotError::Empty { path: path.to_owned(), what: "no finite point to draw" });
+    };
+    let (mut xlo, mut xhi, mut ylo, mut yhi) = (x0, x0, y0, y0);
+    for &(x, y) in all() {
+        (xlo, xhi, ylo, yhi) = (xlo.min(x), xhi.max(x), ylo.min(y), yhi.max(y));
+    }
+    if xhi == xlo {
+        xhi = xlo + 1.0;
+    }
+    if yhi == ylo {
+        yhi = ylo + ylo.abs().max(1.0) * 1e-3;
+    }
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw_err(path, e))?;
+    let mut builder = ChartBuilder::on(&root);
+    builder.caption(axes.title, ("sans-serif", 24)).margin(16).x_label_area_size(44).y_label_area_size(72);
+    macro_rules! draw {
+        ($chart:expr) => {{
+            let mut chart = $chart.map_err(|e| draw_err(path, e))?;
+            chart
+                .configure_mesh()
+                .x_desc(axes.x)
+                .y_desc(axes.y)
+                .label_style(("sans-serif", 15))
+                .draw()
+                .map_err(|e| draw_err(path, e))?;
+            for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
+                let color = PALETTE[i % PALETTE.len()];
+                chart
+                    .draw_series(LineSeries::new(p.iter().copied(), color.stroke_width(2)))
+                    .map_err(|e| draw_err(path, e))?
+                    .label(s.label.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 15))
+                .draw()
+                .map_err(|e| draw_err(path, e))?;
+        }};
+    }
+    if axes.log_y {
+        draw!(builder.build_cartesian_2d(xlo..xhi, (ylo..yhi).log_scale()));
+    } else {
+        let pad = 0.05 * (yhi - ylo);
+        draw!(builder.build_cartesian_2d(xlo..xhi, (ylo - pad)..(yhi + pad)));
+    }
+    root.present().map_err(|e| draw_err(path, e))
+}
+
+/// Maps `t` in `[0, 1]` to a perceptually ordered colour (dark blue, teal, yellow:
+/// a coarse piecewise-linear viridis).
+fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] =
+        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |u: f64, v: f64| (u + f * (v - u)).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Writes a matrix as an image (row 0 at the top), each entry a `scale x scale`
+/// block coloured by its value between the matrix's minimum and maximum.
+pub fn image(path: &Path, values: &Array2<f64>, scale: u32) -> Result<(), PlotError> {
+    let (rows, cols) = values.dim();
+    if rows == 0 || cols == 0 {
+        return Err(PlotError::Empty { path: path.to_owned(), what: "an empty matrix" });
+    }
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let size = (cols as u32 * scale, rows as u32 * scale);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    for ((r, c), &v) in values.indexed_iter() {
+        let (x, y) = (c as i32 * scale as i32, r as i32 * scale as i32);
+        let color = viridis((v - lo) / span);
+        root.draw(&Rectangle::new([(x, y), (x + scale as i32, y + scale as i32)], color.filled()))
+            .map_err(|e| draw_err(path, e))?;
+    }
+    root.present().map_err(|e| draw_err(path, e))
+}
