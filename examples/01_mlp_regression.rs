@@ -49,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut store = ParamStore::new();
     let net = Mlp::new(&mut store, "mlp", &[2, 64, 64, 1], Activation::Tanh, &mut rng)?;
-    println!("MLP 2-64-64-1 (tanh), {} parameters; {n_train} training and 2048 validation points", store.num_scalars());
+    println!(
+        "MLP 2-64-64-1 (tanh), {} parameters; {n_train} training and 2048 validation points",
+        store.num_scalars()
+    );
 
     let run_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs/01_mlp_regression");
     std::fs::create_dir_all(&run_dir)?;
@@ -101,7 +104,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let truth = Array2::from_shape_fn((grid * grid, 1), |(i, _)| target(xs[(i, 0)], xs[(i, 1)]));
     let side_by_side = autodiff::ndarray::concatenate(
         Axis(1),
-        &[truth.to_shape((grid, grid))?.view(), Array2::from_elem((grid, 2), f64::NAN).view(), fitted.to_shape((grid, grid))?.view()],
+        &[
+            truth.to_shape((grid, grid))?.view(),
+            Array2::from_elem((grid, 2), f64::NAN).view(),
+            fitted.to_shape((grid, grid))?.view(),
+        ],
     )?;
     let path = plot::plots_dir()?.join("01_mlp_regression_surface.png");
     plot::image(&path, &side_by_side, 4)?;

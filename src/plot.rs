@@ -103,7 +103,8 @@ const PALETTE: [RGBColor; 6] = [
 pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series]) -> Result<(), PlotError> {
     register_font();
     let keep = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!axes.log_y || y > 0.0);
-    let pts: Vec<Vec<(f64, f64)>> = series.iter().map(|s| s.points.iter().copied().filter(keep).collect()).collect();
+    let pts: Vec<Vec<(f64, f64)>> =
+        series.iter().map(|s| s.points.iter().copied().filter(keep).collect()).collect();
     let all = || pts.iter().flatten();
     let Some(&(x0, y0)) = all().next() else {
         return Err(PlotError::Empty { path: path.to_owned(), what: "no finite point to draw" });
@@ -161,8 +162,13 @@ pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series]) -> Result<(),
 /// Maps `t` in `[0, 1]` to a perceptually ordered colour (dark blue, teal, yellow:
 /// a coarse piecewise-linear viridis).
 fn viridis(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] =
-        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    const STOPS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
     let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f64;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - i as f64;
