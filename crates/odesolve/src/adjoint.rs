@@ -32,8 +32,9 @@ use ndarray::{Array2, s};
 use std::cell::Cell;
 use std::ops::Range;
 
-/// Settings of the backward (adjoint) solve.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Settings of the backward (adjoint) solve. The default is torchdiffeq's: Dopri5 with
+/// rtol 1e-7, atol 1e-9, the full norm, forward states kept at output times.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AdjointOptions {
     /// Method and tolerances of the backward solve (its `norm` is replaced when
     /// `seminorm` is set).
@@ -45,6 +46,12 @@ pub struct AdjointOptions {
     /// Replace the backward-recomputed `y` by the forward solution at every output time
     /// (as torchdiffeq does), which stops reconstruction error from accumulating.
     pub keep_forward_states: bool,
+}
+
+impl Default for AdjointOptions {
+    fn default() -> Self {
+        Self::new(SolveOptions::default())
+    }
 }
 
 impl AdjointOptions {
