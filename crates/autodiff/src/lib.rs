@@ -56,7 +56,7 @@
 //!
 //! Models keep their parameters in a named [`ParamStore`] and run through a
 //! [`Session`]: a [`TapeSession`] for training, [`NoGrad`] for inference. Every op's
-//! gradient is checked against central differences by [`gradcheck`] in this crate's
+//! gradient is checked against central differences by [`gradcheck()`] in this crate's
 //! property tests, and the crates above use the same function for their models.
 
 #![deny(missing_docs)]
