@@ -1,0 +1,80 @@
+//! Planar flows (Rezende and Mohamed 2015, Sec. 4.1 and Appendix A.1).
+
+use crate::flow::{Direction, Flow, check_dim};
+use crate::{Error, Result};
+use autodiff::{Init, ParamId, ParamStore, Session, Tensor};
+use ndarray::Axis;
+use rand::Rng;
+
+/// `x = z + u_hat tanh(w . z + b)`, a one-hidden-unit residual map, defined in the
+/// generative direction (base to data) only.
+///
+/// **No closed-form inverse**: the data-to-base direction needs the root of a scalar
+/// equation per point, so [`forward`](Flow::forward) returns
+/// [`Error::NoClosedForm`]; use planar flows for sampling, variational posteriors
+/// and reverse-KL fitting, where only [`inverse`](Flow::inverse) is needed.
+///
+/// **Invertibility** (Appendix A.1): the map is invertible iff `w . u_hat >= -1`.
+/// The free vector `u` is replaced by
+/// `u_hat = u + (m(w . u) - w . u) w / |w|^2` with `m(a) = -1 + softplus(a)`, so that
+/// `w . u_hat = m(w . u) > -1` for every `u`, `w` (dividing by `|w|`, not `|w|^2`, is
+/// a known bug in some implementations).
+///
+/// **Log-determinant** (eq. 12, matrix determinant lemma): with
+/// `psi = tanh'(w . z + b) w`, `ln|det| = ln|1 + u_hat . psi|`, and since
+/// `u_hat . psi = (1 - tanh^2)(w . u_hat) = (1 - tanh^2) m(w . u)`, this is
+/// `ln(1 + (1 - tanh^2) m(w . u))`: positive argument, one multiply per row.
+#[derive(Debug, Clone)]
+pub struct Planar {
+    u: ParamId,
+    w: ParamId,
+    b: ParamId,
+    dim: usize,
+}
+
+impl Planar {
+    /// A planar layer on `dim` columns with `u`, `w` drawn from `N(0, 0.1^2)` and
+    /// `b = 0`, registered as `{name}.u`, `{name}.w`, `{name}.b`.
+    pub fn new(store: &mut ParamStore, name: &str, dim: usize, rng: &mut impl Rng) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::Config { flow: "planar", reason: "dimension must be at least 1".into() });
+        }
+        let init = Init::Normal { std: 0.1 };
+        let u = store.add(format!("{name}.u"), init.sample((1, dim), dim, 1, rng))?;
+        let w = store.add(format!("{name}.w"), init.sample((1, dim), dim, 1, rng))?;
+        let b = store.add(format!("{name}.b"), Init::Zeros.sample((1, 1), dim, 1, rng))?;
+        Ok(Planar { u, w, b, dim })
+    }
+
+    /// `(u_hat, m(w . u))`, the constrained vector and `w . u_hat`.
+    pub fn constrained<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
+        let (u, w) = (s.param(self.u), s.param(self.w));
+        let wu = w.mul(&u)?.sum_axis(Axis(1));
+        let m = wu.softplus().add_scalar(-1.0);
+        let coef = m.sub(&wu)?.div(&w.square().sum_axis(Axis(1)))?;
+        Ok((u.add(&w.mul(&coef)?)?, m))
+    }
+}
+
+impl Flow for Planar {
+    fn name(&self) -> &'static str {
+        "planar"
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn forward<S: Session>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
+        Err(Error::NoClosedForm { flow: "planar", direction: Direction::Forward })
+    }
+    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+        check_dim("planar", z, self.dim)?;
+        let (u_hat, m) = self.constrained(s)?;
+        let h = z.matmul_t(&s.param(self.w), false, true)?.add(&s.param(self.b))?.tanh();
+        let x = z.add(&h.mul(&u_hat)?)?;
+        let ld = h.square().neg().add_scalar(1.0).mul(&m)?.add_scalar(1.0).log();
+        Ok((x, ld))
+    }
+    fn cheap_direction(&self) -> Direction {
+        Direction::Inverse
+    }
+}
