@@ -1,0 +1,282 @@
+//! Recurrent cells: the tanh RNN and the GRU in its two conventions, and the masked
+//! loop that runs a cell over a time-major sequence.
+//!
+//! A cell maps an input `x_t` (`B x I`) and the previous state `h_{t-1}` (`B x H`) to
+//! `h_t`. Weights are stored transposed with respect to PyTorch (`in x out`, so a
+//! product is `x W`), and the three GRU blocks are split into two parameters, the
+//! reset and update gates together (`*_rz`, `2H` columns, `r` first) and the
+//! candidate (`*_n`): PyTorch's `weight_ih_l0` (`3H x I`, rows `r, z, n`) maps to
+//! `w_rz = weight_ih[0..2H]^T` and `w_n = weight_ih[2H..3H]^T`. Splitting saves the
+//! column slices (and their zero-padded gradients) a single `3H` block would need.
+
+use crate::{Error, Result};
+use autodiff::{Init, Linear, ParamId, ParamStore, Session, Tensor};
+use ndarray::Array2;
+use rand::Rng;
+
+/// The `(rz, n)` bias parameters of one side of a GRU.
+pub type BiasPair = (ParamId, ParamId);
+
+/// Which GRU equations to use; they differ numerically (see [`GruCell`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GruConvention {
+    /// Cho et al. (2014), Eqs. 5-8: the reset gate multiplies the state before the
+    /// recurrent product, `g = tanh(x W_n + (r * h) U_n + b_n)`.
+    Textbook,
+    /// PyTorch's `nn.GRU`: the reset gate multiplies the recurrent product plus its
+    /// bias, `n = tanh(x W_n + b_n + r * (h U_n + b_hn))`.
+    PyTorch,
+}
+
+/// A recurrent cell `h_t = f(x_t, h_{t-1})`.
+pub trait Cell {
+    /// Input width `I`.
+    fn input_dim(&self) -> usize;
+    /// State width `H`.
+    fn hidden_dim(&self) -> usize;
+    /// One step: `x` is `B x I`, `h` is `B x H`; returns the new `B x H` state.
+    fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T>;
+}
+
+/// The Elman RNN: `h_t = tanh(x_t W + b + h_{t-1} U)` (PyTorch's `nn.RNNCell` with
+/// one bias; its two biases only ever appear as a sum).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RnnCell {
+    input: Linear,
+    recurrent: ParamId,
+    hidden: usize,
+}
+
+impl RnnCell {
+    /// A cell with weights uniform in `+-1/sqrt(H)` (PyTorch's initialisation),
+    /// registered as `{name}.w`, `{name}.b`, `{name}.u`.
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        input: usize,
+        hidden: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let init = uniform_init(hidden);
+        let lin = Linear::with_init(store, &format!("{name}.in"), input, hidden, init, Some(init), rng)?;
+        let u = store.add(format!("{name}.u"), init.sample((hidden, hidden), hidden, hidden, rng))?;
+        Ok(RnnCell { input: lin, recurrent: u, hidden })
+    }
+}
+
+impl Cell for RnnCell {
+    fn input_dim(&self) -> usize {
+        self.input.in_dim()
+    }
+    fn hidden_dim(&self) -> usize {
+        self.hidden
+    }
+    fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
+        let pre = self.input.forward(s, x)?.add(&h.matmul(&s.param(self.recurrent))?)?;
+        Ok(pre.tanh())
+    }
+}
+
+/// PyTorch's GRU initialisation: every weight and bias uniform in `+-1/sqrt(H)`.
+fn uniform_init(hidden: usize) -> Init {
+    let k = 1.0 / (hidden.max(1) as f64).sqrt();
+    Init::Uniform { lo: -k, hi: k }
+}
+
+/// A gated recurrent unit (Cho et al. 2014) in either [`GruConvention`].
+///
+/// With `[r, z] = sigmoid(x W_rz + h U_rz + b_rz (+ b_hrz))`, both conventions end
+/// with `h' = z * h + (1 - z) * n` (Cho et al. Eq. 7; PyTorch writes the same as
+/// `(1 - z) * n + z * h`) and differ in the candidate `n`:
+///
+/// * textbook (Cho et al. Eq. 8): `n = tanh(x W_n + (r * h) U_n + b_n)`, one bias;
+/// * PyTorch: `n = tanh(x W_n + b_n + r * (h U_n + b_hn))`, separate input and
+///   hidden biases (as `nn.GRU`, whose `bias_hh` is `[b_hrz, b_hn]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GruCell {
+    convention: GruConvention,
+    w_rz: ParamId,
+    w_n: ParamId,
+    u_rz: ParamId,
+    u_n: ParamId,
+    /// `(b_rz, b_n)`: input-side biases.
+    bias: Option<BiasPair>,
+    /// `(b_hrz, b_hn)`: hidden-side biases (PyTorch convention only).
+    hidden_bias: Option<BiasPair>,
+    input: usize,
+    hidden: usize,
+}
+
+impl GruCell {
+    /// A cell with PyTorch's initialisation, registered as `{name}.w_rz`, `.w_n`,
+    /// `.u_rz`, `.u_n` and, with `bias`, `.b_rz`, `.b_n` (plus `.bh_rz`, `.bh_n` in the
+    /// PyTorch convention). `bias = false` is `nn.GRU(..., bias=False)`.
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        input: usize,
+        hidden: usize,
+        convention: GruConvention,
+        bias: bool,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let init = uniform_init(hidden);
+        let mut add = |part: &str, shape: (usize, usize)| -> Result<ParamId> {
+            Ok(store.add(format!("{name}.{part}"), init.sample(shape, shape.0, shape.1, rng))?)
+        };
+        let (h2, h1) = (2 * hidden, hidden);
+        let w_rz = add("w_rz", (input, h2))?;
+        let w_n = add("w_n", (input, h1))?;
+        let u_rz = add("u_rz", (hidden, h2))?;
+        let u_n = add("u_n", (hidden, h1))?;
+        let mut pair = |prefix: &str| -> Result<BiasPair> {
+            Ok((add(&format!("{prefix}_rz"), (1, h2))?, add(&format!("{prefix}_n"), (1, h1))?))
+        };
+        let b = if bias { Some(pair("b")?) } else { None };
+        let bh = if bias && convention == GruConvention::PyTorch { Some(pair("bh")?) } else { None };
+        Ok(GruCell { convention, w_rz, w_n, u_rz, u_n, bias: b, hidden_bias: bh, input, hidden })
+    }
+
+    /// The convention this cell computes.
+    pub fn convention(&self) -> GruConvention {
+        self.convention
+    }
+
+    /// `(w_rz, w_n, u_rz, u_n)`: the weight parameters, for loading external weights.
+    pub fn weights(&self) -> (ParamId, ParamId, ParamId, ParamId) {
+        (self.w_rz, self.w_n, self.u_rz, self.u_n)
+    }
+
+    /// `((b_rz, b_n), (b_hrz, b_hn))`: the bias parameters, where present.
+    pub fn biases(&self) -> (Option<BiasPair>, Option<BiasPair>) {
+        (self.bias, self.hidden_bias)
+    }
+}
+
+/// `x + p` if the parameter is present.
+fn add_opt<S: Session>(s: &S, x: S::T, p: Option<ParamId>) -> Result<S::T> {
+    match p {
+        Some(id) => Ok(x.add(&s.param(id))?),
+        None => Ok(x),
+    }
+}
+
+impl Cell for GruCell {
+    fn input_dim(&self) -> usize {
+        self.input
+    }
+    fn hidden_dim(&self) -> usize {
+        self.hidden
+    }
+    fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
+        let hid = self.hidden;
+        let (b_rz, b_n) = (self.bias.map(|b| b.0), self.bias.map(|b| b.1));
+        let (bh_rz, bh_n) = (self.hidden_bias.map(|b| b.0), self.hidden_bias.map(|b| b.1));
+        let gates = x.matmul(&s.param(self.w_rz))?.add(&h.matmul(&s.param(self.u_rz))?)?;
+        let gates = add_opt(s, add_opt(s, gates, b_rz)?, bh_rz)?.sigmoid();
+        let (r, z) = (gates.slice_cols(0..hid)?, gates.slice_cols(hid..2 * hid)?);
+        let xn = add_opt(s, x.matmul(&s.param(self.w_n))?, b_n)?;
+        let n = match self.convention {
+            GruConvention::Textbook => xn.add(&r.mul(h)?.matmul(&s.param(self.u_n))?)?,
+            GruConvention::PyTorch => {
+                let hn = add_opt(s, h.matmul(&s.param(self.u_n))?, bh_n)?;
+                xn.add(&r.mul(&hn)?)?
+            }
+        }
+        .tanh();
+        // z * h + (1 - z) * n = n + z * (h - n): one product instead of two.
+        Ok(n.add(&z.mul(&h.sub(&n)?)?)?)
+    }
+}
+
+/// Which cell a sequence model uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// [`RnnCell`].
+    Rnn,
+    /// [`GruCell`] with biases, in the given convention.
+    Gru(GruConvention),
+}
+
+/// Either cell, chosen at run time by a [`CellKind`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyCell {
+    /// A tanh RNN cell.
+    Rnn(RnnCell),
+    /// A GRU cell.
+    Gru(GruCell),
+}
+
+impl AnyCell {
+    /// A cell of the given kind (GRUs with biases).
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        kind: CellKind,
+        input: usize,
+        hidden: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        Ok(match kind {
+            CellKind::Rnn => AnyCell::Rnn(RnnCell::new(store, name, input, hidden, rng)?),
+            CellKind::Gru(c) => AnyCell::Gru(GruCell::new(store, name, input, hidden, c, true, rng)?),
+        })
+    }
+}
+
+impl Cell for AnyCell {
+    fn input_dim(&self) -> usize {
+        match self {
+            AnyCell::Rnn(c) => c.input_dim(),
+            AnyCell::Gru(c) => c.input_dim(),
+        }
+    }
+    fn hidden_dim(&self) -> usize {
+        match self {
+            AnyCell::Rnn(c) => c.hidden_dim(),
+            AnyCell::Gru(c) => c.hidden_dim(),
+        }
+    }
+    fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
+        match self {
+            AnyCell::Rnn(c) => c.step(s, x, h),
+            AnyCell::Gru(c) => c.step(s, x, h),
+        }
+    }
+}
+
+/// Keeps `old` where the `B x 1` step mask is 0 and takes `new` where it is 1, so a
+/// state stops changing once its sequence has ended (or, run backwards, stays at
+/// its initial value through the padding). An all-ones mask costs nothing.
+pub fn masked_update<T: Tensor>(new: T, old: &T, mask: &Array2<f64>) -> Result<T> {
+    if mask.iter().all(|&m| m == 1.0) {
+        return Ok(new);
+    }
+    Ok(old.add(&new.sub(old)?.mask(mask)?)?)
+}
+
+/// Runs `cell` over time-major inputs `xs[t]` (`B x I`) from `h0`, forwards or (with
+/// `reverse`) backwards, and returns the states `h_t` in time order. `masks[t]` is a
+/// `B x 1` step mask (see [`crate::seq::step_masks`]): where it is 0 the state is
+/// carried unchanged ([`masked_update`]).
+pub fn run_cell<S: Session, C: Cell>(
+    s: &S,
+    cell: &C,
+    xs: &[S::T],
+    masks: &[Array2<f64>],
+    h0: S::T,
+    reverse: bool,
+) -> Result<Vec<S::T>> {
+    if xs.len() != masks.len() {
+        return Err(Error::config("run_cell", format!("{} inputs but {} masks", xs.len(), masks.len())));
+    }
+    let mut out = vec![h0.clone(); xs.len()];
+    let mut h = h0;
+    let order: Box<dyn Iterator<Item = usize>> =
+        if reverse { Box::new((0..xs.len()).rev()) } else { Box::new(0..xs.len()) };
+    for t in order {
+        h = masked_update(cell.step(s, &xs[t], &h)?, &h, &masks[t])?;
+        out[t] = h.clone();
+    }
+    Ok(out)
+}

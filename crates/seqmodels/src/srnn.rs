@@ -1,0 +1,305 @@
+//! The stochastic recurrent neural network of Fraccaro et al. (2016): a deterministic
+//! GRU layer below a state-space layer.
+//!
+//! # Generative model (Sec. 2)
+//!
+//! With inputs $u_t = x_{t-1}$ ($u_1 = 0$) and $d_0 = 0$, $z_0 = 0$:
+//!
+//! $$ d_t = \mathrm{GRU}(u_t, d_{t-1}), \qquad
+//!    z_t \sim \mathcal N\big(\mu^{(p)}_t, \operatorname{diag} v^{(p)}_t\big),\;
+//!    [\mu^{(p)}_t, v^{(p)}_t] = \mathrm{NN}^{(p)}(z_{t-1}, d_t), \qquad
+//!    x_t \sim p(x_t \mid z_t, d_t), $$
+//!
+//! so that $p(x, z, d) = \prod_t p(x_t \mid z_t, d_t)\, p(z_t \mid z_{t-1}, d_t)\,
+//! p(d_t \mid d_{t-1}, u_t)$ with the last factor a point mass.
+//!
+//! # Inference (Sec. 3)
+//!
+//! The true posterior factorises as $p(z \mid x) = \prod_t p(z_t \mid z_{t-1}, d_{t:T},
+//! x_{t:T})$: the future matters. The **smoothing** inference network summarises it
+//! with a backward GRU over $[d_t, x_t]$,
+//!
+//! $$ a_t = \mathrm{GRU}^{\leftarrow}([d_t, x_t], a_{t+1}), \qquad
+//!    q(z_t \mid z_{t-1}, a_t) = \mathcal N\big(\mu^{(q)}_t, \operatorname{diag} v^{(q)}_t\big),\;
+//!    [\mu^{(q)}_t, v^{(q)}_t] = \mathrm{NN}^{(q)}(z_{t-1}, a_t); $$
+//!
+//! the **filtering** variant uses $a_t = \tanh(W [d_t, x_t] + b)$ (present only). With
+//! **Resq** (Sec. 3.3) the posterior mean is a correction of the prior's,
+//! $\mu^{(q)}_t = \mu^{(p)}_t + \tilde\mu^{(q)}_t$, so the network learns only what the
+//! observation adds. The bound is
+//!
+//! $$ \mathcal F = \sum_t \mathbb E_{q}\Big[ \ln p(x_t \mid z_t, d_t) - \mathrm{KL}\big(q(z_t \mid z_{t-1}, a_t) \,\|\, p(z_t \mid z_{t-1}, d_t)\big) \Big], $$
+//!
+//! each KL in closed form given the sampled $z_{t-1}$. KL annealing (the reference
+//! code's "temperature" from 0.2 to 1) multiplies the KL term by a weight:
+//! [`SeqElbo::loss_per_step`]`(kl_weight)`.
+
+use crate::cells::{GruCell, GruConvention, masked_update, run_cell};
+use crate::heads::{GaussianHead, ObsHead, ObsKind};
+use crate::seq::{Pass, SeqElbo, check_batch, repeat_batch, row_mask};
+use crate::{Cell, Error, Result, SequenceModel};
+use autodiff::{Activation, Linear, Mlp, NoGrad, ParamStore, Session, Tensor};
+use dists::DiagNormal;
+use ndarray::{Array2, Axis};
+use rand::Rng;
+
+/// Which posterior the inference network computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inference {
+    /// `q(z_t | z_{t-1}, d_{t:T}, x_{t:T})` through a backward GRU (the paper's best).
+    Smoothing,
+    /// `q(z_t | z_{t-1}, d_t, x_t)`.
+    Filtering,
+}
+
+/// Sizes and choices of an [`Srnn`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SrnnConfig {
+    /// Observation width.
+    pub x_dim: usize,
+    /// Width of the deterministic state `d`.
+    pub d_dim: usize,
+    /// Latent width.
+    pub z_dim: usize,
+    /// Width of the inference state `a`.
+    pub a_dim: usize,
+    /// Width of the hidden layer of the prior, posterior and decoder networks.
+    pub hidden: usize,
+    /// The observation distribution.
+    pub obs: ObsKind,
+    /// Smoothing or filtering posterior.
+    pub inference: Inference,
+    /// The residual posterior mean ("Resq").
+    pub resq: bool,
+    /// GRU convention of both recurrent layers.
+    pub gru: GruConvention,
+    /// Floor of the prior and posterior standard deviations.
+    pub min_std: f64,
+}
+
+impl SrnnConfig {
+    /// Smoothing with Resq and a Bernoulli output (the paper's best music model),
+    /// hidden layers as wide as `d`.
+    pub fn new(x_dim: usize, d_dim: usize, z_dim: usize, a_dim: usize) -> Self {
+        SrnnConfig {
+            x_dim,
+            d_dim,
+            z_dim,
+            a_dim,
+            hidden: d_dim,
+            obs: ObsKind::Bernoulli,
+            inference: Inference::Smoothing,
+            resq: true,
+            gru: GruConvention::PyTorch,
+            min_std: 1e-4,
+        }
+    }
+}
+
+/// The inference network's summary `a_t` of the data.
+#[derive(Debug, Clone, PartialEq)]
+enum Summary {
+    Backward(GruCell),
+    Present(Linear),
+}
+
+/// An SRNN (see the module docs for the equations).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Srnn {
+    config: SrnnConfig,
+    d_rnn: GruCell,
+    prior: Mlp,
+    prior_head: GaussianHead,
+    dec: Mlp,
+    obs: ObsHead,
+    summary: Summary,
+    post: Mlp,
+    post_head: GaussianHead,
+}
+
+/// States carried from one step to the next: `d_t`, `z_t` and `x_t` (the next input).
+struct Carry<T> {
+    d: T,
+    z: T,
+    u: T,
+}
+
+impl Srnn {
+    /// Registers the parameters under `{name}.d_rnn`, `.prior`, `.dec`, `.obs`,
+    /// `.a_rnn` (or `.a`), `.post`.
+    pub fn new(store: &mut ParamStore, name: &str, config: SrnnConfig, rng: &mut impl Rng) -> Result<Self> {
+        let SrnnConfig { x_dim: x, d_dim: d, z_dim: z, a_dim: a, hidden: hid, .. } = config;
+        if [x, d, z, a, hid].contains(&0) {
+            return Err(Error::config("Srnn::new", format!("sizes must be positive, got {config:?}")));
+        }
+        let n = |part: &str| format!("{name}.{part}");
+        let relu = |store: &mut ParamStore, part: &str, input: usize, rng: &mut _| -> Result<Mlp> {
+            Ok(Mlp::new(store, &n(part), &[input, hid], Activation::Relu, rng)?
+                .with_output_activation(Activation::Relu))
+        };
+        let d_rnn = GruCell::new(store, &n("d_rnn"), x, d, config.gru, true, rng)?;
+        let prior = relu(store, "prior", z + d, rng)?;
+        let prior_head = GaussianHead::new(store, &n("prior_head"), hid, z, config.min_std, rng)?;
+        let dec = relu(store, "dec", z + d, rng)?;
+        let obs = ObsHead::new(store, &n("obs"), config.obs, hid, x, rng)?;
+        let summary = match config.inference {
+            Inference::Smoothing => {
+                Summary::Backward(GruCell::new(store, &n("a_rnn"), d + x, a, config.gru, true, rng)?)
+            }
+            Inference::Filtering => Summary::Present(Linear::new(store, &n("a"), d + x, a, rng)?),
+        };
+        let post = relu(store, "post", z + a, rng)?;
+        let post_head = GaussianHead::new(store, &n("post_head"), hid, z, config.min_std, rng)?;
+        Ok(Srnn { config, d_rnn, prior, prior_head, dec, obs, summary, post, post_head })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SrnnConfig {
+        &self.config
+    }
+
+    fn prior_at<S: Session>(&self, s: &S, z_prev: &S::T, d: &S::T) -> Result<DiagNormal<S::T>> {
+        self.prior_head.forward(s, &self.prior.forward(s, &S::T::concat_cols(&[z_prev, d])?)?)
+    }
+
+    fn obs_at<S: Session>(&self, s: &S, z: &S::T, d: &S::T) -> Result<crate::ObsDist<S::T>> {
+        self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[z, d])?)?)
+    }
+
+    /// Runs the inference network and the bound over a batch, sampling `z_t` from
+    /// `rng`; returns the reconstruction and latent totals per sequence, the state
+    /// after each sequence's last present step, and the step masks.
+    fn run<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        log_ratio: bool,
+        rng: &mut R,
+    ) -> Result<Pass<S::T, Carry<S::T>>> {
+        let c = &self.config;
+        let (b, _) = check_batch("Srnn", xs, masks, Some(c.x_dim))?;
+        let steps: Vec<Array2<f64>> = masks.iter().map(row_mask).collect();
+        let x: Vec<S::T> = xs.iter().map(|x| s.constant(x.clone())).collect();
+        // d_t over u_t = x_{t-1}: the inputs are x shifted one step to the right.
+        let mut u = vec![s.constant(Array2::zeros((b, c.x_dim)))];
+        u.extend(x[..x.len() - 1].iter().cloned());
+        let d = run_cell(s, &self.d_rnn, &u, &steps, s.constant(Array2::zeros((b, c.d_dim))), false)?;
+        let dx: Vec<S::T> =
+            d.iter().zip(&x).map(|(d, x)| S::T::concat_cols(&[d, x])).collect::<autodiff::Result<_>>()?;
+        let a = match &self.summary {
+            Summary::Backward(cell) => {
+                run_cell(s, cell, &dx, &steps, s.constant(Array2::zeros((b, c.a_dim))), true)?
+            }
+            Summary::Present(lin) => {
+                dx.iter().map(|v| Ok(lin.forward(s, v)?.tanh())).collect::<Result<_>>()?
+            }
+        };
+        let mut z = s.constant(Array2::zeros((b, c.z_dim)));
+        let mut recon = s.constant(Array2::zeros((b, 1)));
+        let mut latent = s.constant(Array2::zeros((b, 1)));
+        for t in 0..xs.len() {
+            let prior = self.prior_at(s, &z, &d[t])?;
+            let h = self.post.forward(s, &S::T::concat_cols(&[&z, &a[t]])?)?;
+            let q = if c.resq {
+                self.post_head.forward_residual(s, &h, prior.mean())?
+            } else {
+                self.post_head.forward(s, &h)?
+            };
+            let z_new = q.rsample(rng)?;
+            recon = recon.add(&self.obs_at(s, &z_new, &d[t])?.log_prob_rows(&x[t], &masks[t])?)?;
+            let lat = if log_ratio {
+                q.log_prob_rows(&z_new)?.sub(&prior.log_prob_rows(&z_new)?)?
+            } else {
+                q.kl_divergence(&prior)?.sum_axis(Axis(1))
+            };
+            latent = latent.add(&lat.mask(&steps[t])?)?;
+            z = masked_update(z_new, &z, &steps[t])?;
+        }
+        // The last present input of each row: x_t where the step is present.
+        let mut last = s.constant(Array2::zeros((b, c.x_dim)));
+        for (x, m) in x.iter().zip(&steps) {
+            last = masked_update(x.clone(), &last, m)?;
+        }
+        let d_last = d.last().expect("check_batch ensures a step").clone();
+        Ok(Pass { recon, latent, carry: Carry { d: d_last, z, u: last }, steps })
+    }
+
+    /// Samples `steps` steps onwards from a carried state (Sec. 2, ancestral sampling).
+    fn continue_from<R: Rng + ?Sized>(
+        &self,
+        s: &NoGrad<'_>,
+        mut carry: Carry<Array2<f64>>,
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>> {
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            carry.d = self.d_rnn.step(s, &carry.u, &carry.d)?;
+            carry.z = self.prior_at(s, &carry.z, &carry.d)?.sample(rng)?;
+            carry.u = self.obs_at(s, &carry.z, &carry.d)?.sample(rng)?;
+            out.push(carry.u.clone());
+        }
+        Ok(out)
+    }
+}
+
+impl SequenceModel for Srnn {
+    fn x_dim(&self) -> usize {
+        self.config.x_dim
+    }
+
+    fn elbo<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        rng: &mut R,
+    ) -> Result<SeqElbo<S::T>> {
+        Ok(self.run(s, xs, masks, false, rng)?.into_elbo())
+    }
+
+    /// Importance sampling with the inference network (smoothing or filtering) as
+    /// proposal: `K` latent paths per sequence, log-weights
+    /// `sum_t ln p(x_t | z_t, d_t) + ln p(z_t | z_{t-1}, d_t) - ln q(z_t | z_{t-1}, a_t)`.
+    fn log_likelihood<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        particles: usize,
+        rng: &mut R,
+    ) -> Result<Array2<f64>> {
+        let (rep_x, rep_m) = repeat_batch(xs, masks, particles)?;
+        self.run(&NoGrad::new(store), &rep_x, &rep_m, true, rng)?.log_mean_weight(particles)
+    }
+
+    fn generate<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        batch: usize,
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>> {
+        let c = &self.config;
+        let carry = Carry {
+            d: Array2::zeros((batch, c.d_dim)),
+            z: Array2::zeros((batch, c.z_dim)),
+            u: Array2::zeros((batch, c.x_dim)),
+        };
+        self.continue_from(&NoGrad::new(store), carry, steps, rng)
+    }
+
+    fn forecast<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        prefix: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>> {
+        let s = NoGrad::new(store);
+        let carry = self.run(&s, prefix, masks, false, rng)?.carry;
+        self.continue_from(&s, carry, steps, rng)
+    }
+}

@@ -1,0 +1,237 @@
+//! The variational recurrent neural network of Chung et al. (2015).
+//!
+//! # Generative model
+//!
+//! With feature extractors $\varphi^x$, $\varphi^z$ and $h_0 = 0$:
+//!
+//! * prior (Eq. 5): $z_t \sim \mathcal N(\mu_{0,t}, \operatorname{diag}\sigma_{0,t}^2)$,
+//!   $[\mu_{0,t}, \sigma_{0,t}] = \varphi^{\text{prior}}(h_{t-1})$;
+//! * generation (Eq. 6): $x_t \mid z_t \sim p(x_t; \theta_t)$,
+//!   $\theta_t = \varphi^{\text{dec}}(\varphi^z(z_t), h_{t-1})$ (Bernoulli logits,
+//!   Gaussian mean and scale, or a Gaussian mixture);
+//! * recurrence (Eq. 7): $h_t = \mathrm{GRU}([\varphi^x(x_t), \varphi^z(z_t)], h_{t-1})$;
+//! * so (Eq. 8) $p(x_{\le T}, z_{\le T}) = \prod_t p(x_t \mid z_{\le t}, x_{<t})\, p(z_t \mid x_{<t}, z_{<t})$.
+//!
+//! # Inference
+//!
+//! The filtering posterior (Eq. 9-10): $z_t \mid x_t \sim \mathcal N(\mu_{z,t},
+//! \operatorname{diag}\sigma_{z,t}^2)$ with $[\mu_{z,t}, \sigma_{z,t}] =
+//! \varphi^{\text{enc}}(\varphi^x(x_t), h_{t-1})$, and the objective (Eq. 11)
+//!
+//! $$ \mathcal L = \mathbb E_q \Big[ \sum_t -\mathrm{KL}\big(q(z_t \mid x_{\le t}, z_{<t}) \,\|\, p(z_t \mid x_{<t}, z_{<t})\big) + \ln p(x_t \mid z_{\le t}, x_{<t}) \Big], $$
+//!
+//! with the Gaussian KL in closed form at every step and one reparameterised sample
+//! of the path. The layer sizes follow the reference code of the benchmark
+//! (`bench_vrnn.py`): $\varphi^x$ two ReLU layers, $\varphi^z$ one, encoder and decoder
+//! two ReLU layers on the concatenated inputs, prior one.
+
+use crate::cells::{GruCell, GruConvention, masked_update};
+use crate::heads::{GaussianHead, ObsHead, ObsKind};
+use crate::seq::{Pass, SeqElbo, check_batch, repeat_batch, row_mask};
+use crate::{Cell, Error, Result, SequenceModel};
+use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
+use ndarray::{Array2, Axis};
+use rand::Rng;
+
+/// Sizes and families of a [`Vrnn`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VrnnConfig {
+    /// Observation width.
+    pub x_dim: usize,
+    /// Width of the state `h` and of every hidden layer.
+    pub h_dim: usize,
+    /// Latent width.
+    pub z_dim: usize,
+    /// The observation distribution.
+    pub obs: ObsKind,
+    /// The recurrence's GRU convention.
+    pub gru: GruConvention,
+    /// Whether the GRU has biases (the reference code has none).
+    pub gru_bias: bool,
+    /// Floor of the prior and posterior standard deviations.
+    pub min_std: f64,
+}
+
+impl VrnnConfig {
+    /// The sizes of the reference code: Bernoulli output, a bias-free PyTorch GRU,
+    /// standard deviations floored at `1e-4`.
+    pub fn new(x_dim: usize, h_dim: usize, z_dim: usize) -> Self {
+        VrnnConfig {
+            x_dim,
+            h_dim,
+            z_dim,
+            obs: ObsKind::Bernoulli,
+            gru: GruConvention::PyTorch,
+            gru_bias: false,
+            min_std: 1e-4,
+        }
+    }
+}
+
+/// A VRNN (see the module docs for the equations).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vrnn {
+    config: VrnnConfig,
+    phi_x: Mlp,
+    phi_z: Mlp,
+    prior: Mlp,
+    prior_head: GaussianHead,
+    enc: Mlp,
+    enc_head: GaussianHead,
+    dec: Mlp,
+    obs: ObsHead,
+    rnn: GruCell,
+}
+
+/// How the latent terms of a step enter the running totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LatentTerm {
+    /// The closed-form KL (the ELBO for training).
+    Kl,
+    /// `ln q(z_t) - ln p(z_t)` at the sampled `z_t` (importance weights).
+    LogRatio,
+}
+
+impl Vrnn {
+    /// Registers the parameters under `{name}.phi_x`, `.phi_z`, `.prior`, `.enc`,
+    /// `.dec`, `.obs`, `.rnn`.
+    pub fn new(store: &mut ParamStore, name: &str, config: VrnnConfig, rng: &mut impl Rng) -> Result<Self> {
+        let VrnnConfig { x_dim: x, h_dim: h, z_dim: z, .. } = config;
+        if x == 0 || h == 0 || z == 0 {
+            return Err(Error::config("Vrnn::new", format!("sizes must be positive, got {config:?}")));
+        }
+        let relu_mlp = |store: &mut ParamStore, part: &str, widths: &[usize], rng: &mut _| -> Result<Mlp> {
+            Ok(Mlp::new(store, &format!("{name}.{part}"), widths, Activation::Relu, rng)?
+                .with_output_activation(Activation::Relu))
+        };
+        let phi_x = relu_mlp(store, "phi_x", &[x, h, h], rng)?;
+        let phi_z = relu_mlp(store, "phi_z", &[z, h], rng)?;
+        let enc = relu_mlp(store, "enc", &[2 * h, h, h], rng)?;
+        let enc_head = GaussianHead::new(store, &format!("{name}.enc_head"), h, z, config.min_std, rng)?;
+        let prior = relu_mlp(store, "prior", &[h, h], rng)?;
+        let prior_head = GaussianHead::new(store, &format!("{name}.prior_head"), h, z, config.min_std, rng)?;
+        let dec = relu_mlp(store, "dec", &[2 * h, h, h], rng)?;
+        let obs = ObsHead::new(store, &format!("{name}.obs"), config.obs, h, x, rng)?;
+        let rnn = GruCell::new(store, &format!("{name}.rnn"), 2 * h, h, config.gru, config.gru_bias, rng)?;
+        Ok(Vrnn { config, phi_x, phi_z, prior, prior_head, enc, enc_head, dec, obs, rnn })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &VrnnConfig {
+        &self.config
+    }
+
+    /// Runs the filtering posterior over a batch, sampling `z_t` from `rng`.
+    /// Returns the reconstruction and latent totals per sequence, the final states,
+    /// and the step masks.
+    fn run<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        term: LatentTerm,
+        rng: &mut R,
+    ) -> Result<Pass<S::T, S::T>> {
+        let (b, _) = check_batch("Vrnn", xs, masks, Some(self.config.x_dim))?;
+        let mut h = s.constant(Array2::zeros((b, self.config.h_dim)));
+        let mut recon = s.constant(Array2::zeros((b, 1)));
+        let mut latent = s.constant(Array2::zeros((b, 1)));
+        let mut steps = Vec::with_capacity(xs.len());
+        for (x, m) in xs.iter().zip(masks) {
+            let step = row_mask(m);
+            let x = s.constant(x.clone());
+            let px = self.phi_x.forward(s, &x)?;
+            let prior = self.prior_head.forward(s, &self.prior.forward(s, &h)?)?;
+            let q = self.enc_head.forward(s, &self.enc.forward(s, &S::T::concat_cols(&[&px, &h])?)?)?;
+            let z = q.rsample(rng)?;
+            let pz = self.phi_z.forward(s, &z)?;
+            let obs = self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[&pz, &h])?)?)?;
+            recon = recon.add(&obs.log_prob_rows(&x, m)?)?;
+            let lat = match term {
+                LatentTerm::Kl => q.kl_divergence(&prior)?.sum_axis(Axis(1)),
+                LatentTerm::LogRatio => q.log_prob_rows(&z)?.sub(&prior.log_prob_rows(&z)?)?,
+            };
+            latent = latent.add(&lat.mask(&step)?)?;
+            let h_new = self.rnn.step(s, &S::T::concat_cols(&[&px, &pz])?, &h)?;
+            h = masked_update(h_new, &h, &step)?;
+            steps.push(step);
+        }
+        Ok(Pass { recon, latent, carry: h, steps })
+    }
+
+    /// Samples `steps` steps onwards from states `h`: `z_t` from the prior, `x_t` from
+    /// the decoder (Eqs. 5-7).
+    fn continue_from<R: Rng + ?Sized>(
+        &self,
+        s: &NoGrad<'_>,
+        mut h: Array2<f64>,
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>> {
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let z = self.prior_head.forward(s, &self.prior.forward(s, &h)?)?.sample(rng)?;
+            let pz = self.phi_z.forward(s, &z)?;
+            let x =
+                self.obs.forward(s, &self.dec.forward(s, &Array2::concat_cols(&[&pz, &h])?)?)?.sample(rng)?;
+            let px = self.phi_x.forward(s, &x)?;
+            h = self.rnn.step(s, &Array2::concat_cols(&[&px, &pz])?, &h)?;
+            out.push(x);
+        }
+        Ok(out)
+    }
+}
+
+impl SequenceModel for Vrnn {
+    fn x_dim(&self) -> usize {
+        self.config.x_dim
+    }
+
+    fn elbo<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        rng: &mut R,
+    ) -> Result<SeqElbo<S::T>> {
+        Ok(self.run(s, xs, masks, LatentTerm::Kl, rng)?.into_elbo())
+    }
+
+    /// Importance sampling with the filtering posterior as proposal: `K` independent
+    /// latent paths per sequence (run as one batch of `K B` rows), log-weights
+    /// `sum_t ln p(x_t | z_{<=t}, x_{<t}) + ln p(z_t | ..) - ln q(z_t | ..)`.
+    fn log_likelihood<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        particles: usize,
+        rng: &mut R,
+    ) -> Result<Array2<f64>> {
+        let (rep_x, rep_m) = repeat_batch(xs, masks, particles)?;
+        self.run(&NoGrad::new(store), &rep_x, &rep_m, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
+    }
+
+    fn generate<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        batch: usize,
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>> {
+        self.continue_from(&NoGrad::new(store), Array2::zeros((batch, self.config.h_dim)), steps, rng)
+    }
+
+    fn forecast<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        prefix: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>> {
+        let s = NoGrad::new(store);
+        let h = self.run(&s, prefix, masks, LatentTerm::Kl, rng)?.carry;
+        self.continue_from(&s, h, steps, rng)
+    }
+}

@@ -1,0 +1,137 @@
+//! The recurrent cells against values worked out by hand.
+
+use autodiff::{NoGrad, ParamStore};
+use ndarray::{Array2, array};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use seqmodels::cells::{masked_update, run_cell};
+use seqmodels::{Cell, GruCell, GruConvention, RnnCell};
+
+fn close(a: &Array2<f64>, b: &Array2<f64>) {
+    assert!(autodiff::gradcheck::all_close(a, b, 1e-14, 1e-15), "{a} vs {b}");
+}
+
+/// A 1-input, 2-unit GRU whose gates are constants set by biases:
+/// `w_rz = u_rz = 0` and `b_rz = [ln 3, -ln 3, 0, 0]`, so `r = [sigma(ln 3), sigma(-ln 3)]
+/// = [3/4, 1/4]` and `z = [1/2, 1/2]`; `w_n = 0`, `u_n = [[1, 2], [3, 4]]` (in x out).
+fn gru(convention: GruConvention, bh_n: [f64; 2]) -> (ParamStore, GruCell) {
+    let mut store = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let cell = GruCell::new(&mut store, "gru", 1, 2, convention, true, &mut rng).unwrap();
+    let (w_rz, w_n, u_rz, u_n) = cell.weights();
+    let ((b_rz, b_n), hidden) = match cell.biases() {
+        (Some(b), h) => (b, h),
+        _ => unreachable!("built with biases"),
+    };
+    let ln3 = 3f64.ln();
+    store.get_mut(w_rz).fill(0.0);
+    store.get_mut(w_n).fill(0.0);
+    store.get_mut(u_rz).fill(0.0);
+    store.get_mut(u_n).assign(&array![[1.0, 2.0], [3.0, 4.0]]);
+    store.get_mut(b_rz).assign(&array![[ln3, -ln3, 0.0, 0.0]]);
+    store.get_mut(b_n).fill(0.0);
+    if let Some((bh_rz, bh_n_id)) = hidden {
+        store.get_mut(bh_rz).fill(0.0);
+        store.get_mut(bh_n_id).assign(&array![[bh_n[0], bh_n[1]]]);
+    }
+    (store, cell)
+}
+
+#[test]
+fn gru_textbook_matches_hand_values() {
+    let (store, cell) = gru(GruConvention::Textbook, [0.0; 2]);
+    let h = array![[1.0, 1.0]];
+    let out = cell.step(&NoGrad::new(&store), &array![[0.7]], &h).unwrap();
+    // r * h = [3/4, 1/4]; (r * h) U_n = [3/4 * 1 + 1/4 * 3, 3/4 * 2 + 1/4 * 4] = [1.5, 2.5];
+    // g = tanh([1.5, 2.5]); h' = z h + (1 - z) g = 0.5 + 0.5 tanh([1.5, 2.5]).
+    let want = array![[0.5 + 0.5 * 1.5f64.tanh(), 0.5 + 0.5 * 2.5f64.tanh()]];
+    close(&out, &want);
+}
+
+#[test]
+fn gru_pytorch_matches_hand_values() {
+    let (store, cell) = gru(GruConvention::PyTorch, [0.0; 2]);
+    let h = array![[1.0, 1.0]];
+    let out = cell.step(&NoGrad::new(&store), &array![[0.7]], &h).unwrap();
+    // h U_n = [1 + 3, 2 + 4] = [4, 6]; r * (h U_n) = [3/4 * 4, 1/4 * 6] = [3, 1.5];
+    // n = tanh([3, 1.5]); h' = (1 - z) n + z h = 0.5 tanh([3, 1.5]) + 0.5.
+    let want = array![[0.5 * 3f64.tanh() + 0.5, 0.5 * 1.5f64.tanh() + 0.5]];
+    close(&out, &want);
+
+    // The hidden bias sits inside the reset product: b_hn = [1, -1] gives
+    // r * (h U_n + b_hn) = [3/4 * 5, 1/4 * 5] = [3.75, 1.25].
+    let (store, cell) = gru(GruConvention::PyTorch, [1.0, -1.0]);
+    let out = cell.step(&NoGrad::new(&store), &array![[0.7]], &h).unwrap();
+    let want = array![[0.5 * 3.75f64.tanh() + 0.5, 0.5 * 1.25f64.tanh() + 0.5]];
+    close(&out, &want);
+}
+
+#[test]
+fn rnn_cell_matches_hand_values() {
+    let mut store = ParamStore::new();
+    let cell = RnnCell::new(&mut store, "rnn", 1, 2, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    store.get_mut(store.id("rnn.in.weight").unwrap()).assign(&array![[0.5, -1.0]]);
+    store.get_mut(store.id("rnn.in.bias").unwrap()).assign(&array![[0.1, 0.2]]);
+    store.get_mut(store.id("rnn.u").unwrap()).assign(&array![[1.0, 0.0], [2.0, -1.0]]);
+    let out = cell.step(&NoGrad::new(&store), &array![[2.0]], &array![[0.5, 0.25]]).unwrap();
+    // x W + b = [1.1, -1.8]; h U = [0.5 + 0.5, -0.25] = [1.0, -0.25]; h' = tanh([2.1, -2.05]).
+    close(&out, &array![[2.1f64.tanh(), (-2.05f64).tanh()]]);
+}
+
+#[test]
+fn gru_matches_a_torch_style_reference_loop() {
+    // The same cell written out with plain ndarray operations, in PyTorch's formulas,
+    // with random weights: both conventions agree with their own formula everywhere.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for convention in [GruConvention::Textbook, GruConvention::PyTorch] {
+        let mut store = ParamStore::new();
+        let cell = GruCell::new(&mut store, "g", 3, 4, convention, true, &mut rng).unwrap();
+        let (w_rz, w_n, u_rz, u_n) = cell.weights();
+        let (Some((b_rz, b_n)), hb) = cell.biases() else { unreachable!() };
+        let x = array![[0.3, -1.0, 0.5], [1.5, 0.2, -0.7]];
+        let h = array![[0.1, -0.2, 0.3, 0.9], [-0.5, 0.4, 0.0, 0.2]];
+        let p = |id| store.get(id).clone();
+        let sig = |a: Array2<f64>| a.mapv(|v| 1.0 / (1.0 + (-v).exp()));
+        let mut pre = x.dot(&p(w_rz)) + h.dot(&p(u_rz)) + p(b_rz);
+        if let Some((bh_rz, _)) = hb {
+            pre = pre + p(bh_rz);
+        }
+        let g = sig(pre);
+        let (r, z) = (g.slice(ndarray::s![.., 0..4]).to_owned(), g.slice(ndarray::s![.., 4..8]).to_owned());
+        let n = match convention {
+            GruConvention::Textbook => (x.dot(&p(w_n)) + (&r * &h).dot(&p(u_n)) + p(b_n)).mapv(f64::tanh),
+            GruConvention::PyTorch => {
+                let bh_n = p(hb.unwrap().1);
+                (x.dot(&p(w_n)) + p(b_n) + &r * &(h.dot(&p(u_n)) + bh_n)).mapv(f64::tanh)
+            }
+        };
+        let want = &z * &h + (1.0 - &z) * &n;
+        let got = cell.step(&NoGrad::new(&store), &x, &h).unwrap();
+        assert!(autodiff::gradcheck::all_close(&got, &want, 1e-13, 1e-14), "{convention:?}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn masked_update_keeps_finished_rows() {
+    let new = array![[1.0, 2.0], [3.0, 4.0]];
+    let old = array![[-1.0, -2.0], [-3.0, -4.0]];
+    let out = masked_update(new.clone(), &old, &array![[1.0], [0.0]]).unwrap();
+    assert_eq!(out, array![[1.0, 2.0], [-3.0, -4.0]]);
+    assert_eq!(masked_update(new.clone(), &old, &Array2::ones((2, 1))).unwrap(), new);
+}
+
+#[test]
+fn run_cell_backwards_stays_at_the_initial_state_through_padding() {
+    let mut store = ParamStore::new();
+    let cell = RnnCell::new(&mut store, "rnn", 1, 3, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+    let s = NoGrad::new(&store);
+    // Row 0 has 3 steps, row 1 only the first: run backwards, row 1's state is the
+    // initial zero state at steps 2 and 1, and at step 0 equals one step from zero.
+    let xs: Vec<Array2<f64>> = (0..3).map(|t| array![[t as f64], [5.0 + t as f64]]).collect();
+    let masks = vec![array![[1.0], [1.0]], array![[1.0], [0.0]], array![[1.0], [0.0]]];
+    let hs = run_cell(&s, &cell, &xs, &masks, Array2::zeros((2, 3)), true).unwrap();
+    assert_eq!(hs[2].row(1).to_owned(), ndarray::Array1::<f64>::zeros(3));
+    assert_eq!(hs[1].row(1).to_owned(), ndarray::Array1::<f64>::zeros(3));
+    let alone = cell.step(&s, &array![[5.0]], &Array2::zeros((1, 3))).unwrap();
+    assert_eq!(hs[0].row(1), alone.row(0));
+}

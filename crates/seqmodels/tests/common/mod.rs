@@ -1,0 +1,43 @@
+//! Small batches shared by the tests.
+#![allow(dead_code)] // each test file uses part of these helpers
+
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// `lengths.len()` sequences of `dim` entries, padded to the longest: binary values
+/// (or Gaussian-ish reals with `binary = false`), zeros in the padding, `B x 1` masks.
+pub fn batch(lengths: &[usize], dim: usize, binary: bool, seed: u64) -> (Vec<Array2<f64>>, Vec<Array2<f64>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let t_max = *lengths.iter().max().unwrap();
+    let b = lengths.len();
+    let mut xs = vec![Array2::zeros((b, dim)); t_max];
+    let mut masks = vec![Array2::zeros((b, 1)); t_max];
+    for (row, &len) in lengths.iter().enumerate() {
+        for t in 0..len {
+            masks[t][(row, 0)] = 1.0;
+            for j in 0..dim {
+                xs[t][(row, j)] =
+                    if binary { f64::from(rng.random::<bool>()) } else { rng.random_range(-1.5..1.5) };
+            }
+        }
+    }
+    (xs, masks)
+}
+
+/// The same batch with garbage written into the padded steps.
+pub fn with_garbage_padding(xs: &[Array2<f64>], masks: &[Array2<f64>], binary: bool) -> Vec<Array2<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    xs.iter()
+        .zip(masks)
+        .map(|(x, m)| {
+            let mut x = x.clone();
+            for ((r, _), v) in x.indexed_iter_mut() {
+                if m[(r, 0)] == 0.0 {
+                    *v = if binary { 1.0 } else { rng.random_range(-9.0..9.0) };
+                }
+            }
+            x
+        })
+        .collect()
+}

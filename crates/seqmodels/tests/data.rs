@@ -1,0 +1,63 @@
+//! The loaders: well-formed inputs decode exactly, malformed ones are named errors.
+
+use seqmodels::data::{NOTES, parse_digits, parse_polyphonic};
+
+#[test]
+fn piano_rolls_decode_pitch_minus_21() {
+    let json = r#"{"train": [[[21, 60], [], [108]]], "valid": [[[64.0]]], "test": [[[21], [22]], [[23]]]}"#;
+    let rolls = parse_polyphonic(json, "inline").unwrap();
+    assert_eq!(rolls.train.len(), 1);
+    assert_eq!(rolls.train[0].dim(), (3, NOTES));
+    assert_eq!(rolls.train[0].row(0).iter().filter(|&&v| v == 1.0).count(), 2);
+    assert_eq!(rolls.train[0][(0, 0)], 1.0);
+    assert_eq!(rolls.train[0][(0, 39)], 1.0);
+    assert_eq!(rolls.train[0].row(1).iter().copied().sum::<f64>(), 0.0);
+    assert_eq!(rolls.train[0][(2, 87)], 1.0);
+    assert_eq!(rolls.valid[0][(0, 43)], 1.0);
+    assert_eq!(rolls.test.len(), 2);
+    assert_eq!(seqmodels::data::PianoRolls::steps(&rolls.test), 3);
+}
+
+#[test]
+fn malformed_music_files_are_named_errors() {
+    let cases = [
+        (r#"{"train": [[[60]]], "valid": [], "test": "#, "not valid JSON"),
+        (r#"{"train": [[[60]]], "valid": []}"#, "no \"test\" split"),
+        (r#"{"train": 3, "valid": [], "test": []}"#, "split \"train\" is not a list"),
+        (
+            r#"{"train": [[[60], [120]]], "valid": [], "test": []}"#,
+            "train[0][1]: pitch 120 outside the piano range 21..=108",
+        ),
+        (r#"{"train": [], "valid": [[[20]]], "test": []}"#, "valid[0][0]: pitch 20 outside"),
+        (
+            r#"{"train": [], "valid": [], "test": [[[60.5]]]}"#,
+            "test[0][0]: pitch 60.5 is not a non-negative integer",
+        ),
+        (r#"{"train": [[60]], "valid": [], "test": []}"#, "train[0][0]: a time step must be a list"),
+        (r#"{"train": [[]], "valid": [], "test": []}"#, "train[0]: a sequence has no time steps"),
+    ];
+    for (json, want) in cases {
+        let err = parse_polyphonic(json, "bad.json").unwrap_err().to_string();
+        assert!(err.starts_with("bad.json: ") && err.contains(want), "{err:?} should mention {want:?}");
+    }
+    let err = seqmodels::data::load_polyphonic(std::path::Path::new("/nonexistent/x.json")).unwrap_err();
+    assert!(err.to_string().starts_with("/nonexistent/x.json"), "{err}");
+}
+
+#[test]
+fn digits_csv() {
+    let header: Vec<String> = (0..64).map(|i| format!("p{i}")).chain(["label".into()]).collect();
+    let row = |v: u8, label: &str| {
+        (0..64).map(|_| v.to_string()).chain([label.to_owned()]).collect::<Vec<_>>().join(",")
+    };
+    let text = format!("{}\n{}\n{}\n", header.join(","), row(1, "3"), row(0, "7"));
+    let d = parse_digits(&text, "d.csv").unwrap();
+    assert_eq!(d.images.dim(), (2, 64));
+    assert_eq!(d.labels, [3, 7]);
+    assert_eq!(d.images[(0, 10)], 1.0);
+    let err = parse_digits(&format!("{}\n1,2,3\n", header.join(",")), "d.csv").unwrap_err().to_string();
+    assert!(err.contains("line 2: 3 fields"), "{err}");
+    let err =
+        parse_digits(&format!("{}\n{}\n", header.join(","), row(1, "x")), "d.csv").unwrap_err().to_string();
+    assert!(err.contains("label `x`"), "{err}");
+}

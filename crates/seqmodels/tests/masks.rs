@@ -1,0 +1,111 @@
+//! Shapes, masks and generation lengths on variable-length batches.
+
+mod common;
+
+use autodiff::{NoGrad, ParamStore, Tensor};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use seqmodels::seq::{full_masks, step_masks};
+use seqmodels::{
+    CellKind, GruConvention, Inference, ObsKind, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn,
+    VrnnConfig,
+};
+
+const LENGTHS: [usize; 4] = [5, 2, 4, 1];
+
+/// Everything a sequence model must do with a variable-length batch.
+fn behaves<M: SequenceModel>(model: &M, store: &ParamStore, binary: bool) {
+    let d = model.x_dim();
+    let (xs, masks) = common::batch(&LENGTHS, d, binary, 1);
+    let garbage = common::with_garbage_padding(&xs, &masks, binary);
+    let s = NoGrad::new(store);
+    let bound = |xs: &[Array2<f64>]| model.elbo(&s, xs, &masks, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    let clean = bound(&xs);
+    assert_eq!(clean.lengths, LENGTHS);
+    assert_eq!(clean.recon.dim(), (4, 1));
+    assert_eq!(clean.kl.dim(), (4, 1));
+    assert!(clean.kl.iter().all(|&k| k >= 0.0), "{}", clean.kl);
+    // Whatever the padding holds, the bound is the same (to the bit: the padded
+    // terms are multiplied by exactly 0, and states are carried, not updated).
+    let dirty = bound(&garbage);
+    assert_eq!(clean.elbo().unwrap(), dirty.elbo().unwrap());
+    // B x D masks (trainers::SeqBatch) mean the same as B x 1 masks here.
+    let wide: Vec<Array2<f64>> =
+        masks.iter().map(|m| Array2::from_shape_fn((4, d), |(r, _)| m[(r, 0)])).collect();
+    assert_eq!(step_masks(&xs, &wide).unwrap(), masks);
+    let again = model.elbo(&s, &xs, &wide, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    assert_eq!(again.elbo().unwrap(), clean.elbo().unwrap());
+    // The per-step loss is the total bound over the 12 present steps.
+    let per_step = clean.loss_per_step(1.0).unwrap().item().unwrap();
+    assert!((per_step + clean.elbo().unwrap().view().sum() / 12.0).abs() < 1e-12);
+
+    let ll = model.log_likelihood(store, &garbage, &masks, 3, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+    assert_eq!(ll.dim(), (4, 1));
+    assert!(ll.iter().all(|v| v.is_finite()));
+
+    let generated = model.generate(store, 3, 7, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+    assert_eq!(generated.len(), 7);
+    assert!(generated.iter().all(|x| x.dim() == (3, d)));
+    let forecast = model.forecast(store, &garbage, &masks, 6, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+    assert_eq!(forecast.len(), 6);
+    assert!(forecast.iter().all(|x| x.dim() == (4, d)));
+    if binary {
+        assert!(generated.iter().chain(&forecast).flatten().all(|&v| v == 0.0 || v == 1.0));
+    }
+    // Bad inputs are named errors, not panics.
+    assert!(model.elbo(&s, &xs[..2], &masks, &mut ChaCha8Rng::seed_from_u64(0)).is_err());
+    assert!(model.elbo(&s, &[], &[], &mut ChaCha8Rng::seed_from_u64(0)).is_err());
+    let wrong = vec![Array2::zeros((4, d + 1)); 5];
+    let err = model.elbo(&s, &wrong, &full_masks(4, 5), &mut ChaCha8Rng::seed_from_u64(0)).unwrap_err();
+    assert!(err.to_string().contains(&format!("expects {d} features")), "{err}");
+}
+
+#[test]
+fn every_model_handles_variable_lengths() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    for (obs, binary) in [(ObsKind::Bernoulli, true), (ObsKind::Gmm { components: 3, min_std: 0.1 }, false)] {
+        let mut store = ParamStore::new();
+        let rnn = RnnModel::new(
+            &mut store,
+            "rnn",
+            RnnConfig { x_dim: 3, hidden: 5, cell: CellKind::Gru(GruConvention::PyTorch), obs },
+            &mut rng,
+        )
+        .unwrap();
+        behaves(&rnn, &store, binary);
+        let mut store = ParamStore::new();
+        let vrnn =
+            Vrnn::new(&mut store, "vrnn", VrnnConfig { obs, ..VrnnConfig::new(3, 6, 2) }, &mut rng).unwrap();
+        behaves(&vrnn, &store, binary);
+        for inference in [Inference::Smoothing, Inference::Filtering] {
+            let mut store = ParamStore::new();
+            let config = SrnnConfig { obs, inference, ..SrnnConfig::new(3, 6, 2, 5) };
+            let srnn = Srnn::new(&mut store, "srnn", config, &mut rng).unwrap();
+            behaves(&srnn, &store, binary);
+        }
+    }
+}
+
+#[test]
+fn the_rnn_state_after_padding_is_the_state_at_the_sequence_end() {
+    let mut store = ParamStore::new();
+    let config = RnnConfig { x_dim: 2, hidden: 4, cell: CellKind::Rnn, obs: ObsKind::Bernoulli };
+    let model = RnnModel::new(&mut store, "rnn", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
+    let (xs, masks) = common::batch(&LENGTHS, 2, true, 2);
+    let s = NoGrad::new(&store);
+    let (bound, h) = model.filter(&s, &xs, &masks).unwrap();
+    for (row, &len) in LENGTHS.iter().enumerate() {
+        // The same sequence alone, unpadded: same log-likelihood and final state.
+        let alone: Vec<Array2<f64>> =
+            xs[..len].iter().map(|x| x.row(row).to_owned().insert_axis(ndarray::Axis(0))).collect();
+        let (b1, h1) = model.filter(&s, &alone, &full_masks(1, len)).unwrap();
+        assert!((b1.recon[(0, 0)] - bound.recon[(row, 0)]).abs() < 1e-12);
+        assert!(autodiff::gradcheck::all_close(
+            &h1.row(0).to_owned().insert_axis(ndarray::Axis(0)),
+            &h.row(row).to_owned().insert_axis(ndarray::Axis(0)),
+            1e-12,
+            1e-14
+        ));
+    }
+}
