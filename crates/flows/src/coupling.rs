@@ -36,7 +36,7 @@ impl ScaleBound {
     /// The log-scale from the raw network output.
     pub fn log_scale<T: Tensor>(&self, raw: &T) -> T {
         match *self {
-            ScaleBound::Tanh { bound } if bound == 1.0 => raw.tanh(),
+            ScaleBound::Tanh { bound: 1.0 } => raw.tanh(),
             ScaleBound::Tanh { bound } => raw.scale(1.0 / bound).tanh().scale(bound),
             ScaleBound::Softplus { min_scale } => {
                 raw.add_scalar(SOFTPLUS_ONE).softplus().add_scalar(min_scale).log()
@@ -139,7 +139,7 @@ impl Coupling {
     }
 
     /// `(x_m, (1 - m) t(x_m), (1 - m) s(x_m))`; `s` is `None` for the additive layer.
-    fn conditioner<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T, Option<S::T>)> {
+    fn conditioner<S: Session>(&self, s: &S, x: &S::T) -> Result<Conditioned<S::T>> {
         check_dim(NAME, x, self.dim())?;
         let xm = x.mask(&self.mask)?;
         let t = self.shift.forward(s, &xm)?.mask(&self.inv_mask)?;
@@ -150,6 +150,9 @@ impl Coupling {
         Ok((xm, t, log_s))
     }
 }
+
+/// `(x_m, masked shift, masked log-scale if affine)`.
+type Conditioned<T> = (T, T, Option<T>);
 
 fn net(
     store: &mut ParamStore,

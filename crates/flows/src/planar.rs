@@ -23,7 +23,8 @@ use rand::Rng;
 /// **Log-determinant** (eq. 12, matrix determinant lemma): with
 /// `psi = tanh'(w . z + b) w`, `ln|det| = ln|1 + u_hat . psi|`, and since
 /// `u_hat . psi = (1 - tanh^2)(w . u_hat) = (1 - tanh^2) m(w . u)`, this is
-/// `ln(1 + (1 - tanh^2) m(w . u))`: positive argument, one multiply per row.
+/// `ln(tanh^2 + (1 - tanh^2) softplus(w . u))`: a sum of non-negative terms (no
+/// cancellation when `m` is near -1), a few operations per row.
 #[derive(Debug, Clone)]
 pub struct Planar {
     u: ParamId,
@@ -48,11 +49,18 @@ impl Planar {
 
     /// `(u_hat, m(w . u))`, the constrained vector and `w . u_hat`.
     pub fn constrained<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
+        let (u_hat, sp) = self.constrained_sp(s)?;
+        Ok((u_hat, sp.add_scalar(-1.0)))
+    }
+
+    /// `(u_hat, softplus(w . u))`, the latter being `1 + w . u_hat`, kept apart so
+    /// the log-determinant never forms `1 + (-1)`.
+    fn constrained_sp<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
         let (u, w) = (s.param(self.u), s.param(self.w));
         let wu = w.mul(&u)?.sum_axis(Axis(1));
-        let m = wu.softplus().add_scalar(-1.0);
-        let coef = m.sub(&wu)?.div(&w.square().sum_axis(Axis(1)))?;
-        Ok((u.add(&w.mul(&coef)?)?, m))
+        let sp = wu.softplus();
+        let coef = sp.add_scalar(-1.0).sub(&wu)?.div(&w.square().sum_axis(Axis(1)))?;
+        Ok((u.add(&w.mul(&coef)?)?, sp))
     }
 }
 
@@ -68,10 +76,13 @@ impl Flow for Planar {
     }
     fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("planar", z, self.dim)?;
-        let (u_hat, m) = self.constrained(s)?;
+        let (u_hat, sp) = self.constrained_sp(s)?;
         let h = z.matmul_t(&s.param(self.w), false, true)?.add(&s.param(self.b))?.tanh();
         let x = z.add(&h.mul(&u_hat)?)?;
-        let ld = h.square().neg().add_scalar(1.0).mul(&m)?.add_scalar(1.0).log();
+        // 1 + (1 - h^2) m = h^2 + (1 - h^2) softplus(w . u): a sum of non-negative
+        // terms, free of the cancellation in 1 + m when w . u is very negative.
+        let h2 = h.square();
+        let ld = h2.add(&h2.neg().add_scalar(1.0).mul(&sp)?)?.log();
         Ok((x, ld))
     }
     fn cheap_direction(&self) -> Direction {

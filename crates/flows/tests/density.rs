@@ -1,0 +1,143 @@
+//! Densities: a flow density integrates to one, samples and log-densities agree,
+//! the energies match their closed forms, the toy sets look like themselves.
+
+mod common;
+
+use autodiff::{NoGrad, ParamStore, Tensor};
+use common::{randomize, rng};
+use flows::{Chain, Conditioning, Energy, FlowDistribution, Toy, models};
+use ndarray::{Array2, array};
+
+/// Riemann sum of the density on an `n x n` grid over `[-l, l]^2`, plus the
+/// Monte-Carlo fraction of samples falling outside the box: together, 1.
+fn total_mass(dist: &FlowDistribution<Chain>, store: &ParamStore, l: f64, n: usize) -> f64 {
+    let h = 2.0 * l / n as f64;
+    let grid = Array2::from_shape_fn((n * n, 2), |(k, c)| {
+        -l + h * (0.5 + if c == 0 { k % n } else { k / n } as f64)
+    });
+    let lp = dist.log_prob(&NoGrad::new(store), &grid).unwrap();
+    let inside = lp.iter().map(|v| v.exp()).sum::<f64>() * h * h;
+    let xs = dist.sample(store, 20_000, &mut rng(99)).unwrap();
+    let outside =
+        xs.rows().into_iter().filter(|r| r[0].abs() > l || r[1].abs() > l).count() as f64 / 20_000.0;
+    inside + outside
+}
+
+#[test]
+fn flow_densities_integrate_to_one() {
+    type Builder = fn(&mut ParamStore, &mut common::TestRng) -> flows::Result<Chain>;
+    let builders: [(&str, Builder); 3] = [
+        ("realnvp", |s, r| models::real_nvp(s, "nvp", 2, 4, &[16, 16], r)),
+        ("glow", |s, r| models::glow(s, "glow", 2, 2, &[16], r)),
+        ("maf", |s, r| models::autoregressive(s, "maf", 2, 3, &[16], Conditioning::Data, r)),
+    ];
+    for (name, build) in builders {
+        let (mut store, mut r) = (ParamStore::new(), rng(4));
+        let flow = build(&mut store, &mut r).unwrap();
+        randomize(&mut store, 0.2, &mut r);
+        let dist = FlowDistribution::standard(flow);
+        let mass = total_mass(&dist, &store, 6.0, 300);
+        assert!((mass - 1.0).abs() < 0.01, "{name}: total mass {mass}");
+    }
+}
+
+#[test]
+fn samples_carry_their_log_density() {
+    let (mut store, mut r) = (ParamStore::new(), rng(5));
+    let flow = models::glow(&mut store, "glow", 3, 2, &[8], &mut r).unwrap();
+    randomize(&mut store, 0.2, &mut r);
+    let dist = FlowDistribution::standard(flow);
+    let s = NoGrad::new(&store);
+    let (x, lq) = dist.rsample_and_log_prob(&s, 50, &mut r).unwrap();
+    let lp = dist.log_prob(&s, &x).unwrap();
+    assert!(autodiff::gradcheck::all_close(&lq, &lp, 1e-10, 1e-10));
+    // A shifted, scaled base: log-density of the identity-like flow changes accordingly.
+    let base = dists::DiagNormal::new(array![[1.0, 0.0, -1.0]], array![[0.0, 0.5, -0.5]]).unwrap();
+    assert!(FlowDistribution::new(dist.flow().clone(), base).is_ok());
+    let bad = dists::DiagNormal::new(array![[0.0]], array![[0.0]]).unwrap();
+    assert!(FlowDistribution::new(dist.flow().clone(), bad).is_err());
+}
+
+#[test]
+fn planar_distribution_samples_on_the_tape() {
+    let (mut store, mut r) = (ParamStore::new(), rng(6));
+    let flow = models::planar(&mut store, "p", 2, 4, &mut r).unwrap();
+    let dist = FlowDistribution::standard(flow);
+    let tape = autodiff::Tape::new();
+    let s = tape.session(&store);
+    let (x, lq) = dist.rsample_and_log_prob(&s, 32, &mut r).unwrap();
+    // Reverse KL to U1 up to its log-partition: E_q[ln q + U].
+    let loss = lq.add(&Energy::U1.eval(&x).unwrap()).unwrap().mean();
+    let grads = loss.backward().unwrap();
+    assert_eq!(grads.params().count(), store.len());
+    assert!(dist.log_prob(&NoGrad::new(&store), &x.value()).is_err());
+}
+
+#[test]
+fn energies_match_table_1() {
+    let z = array![[0.3, -1.2], [2.0, 0.5], [-1.0, 2.5]];
+    let u = |e: Energy| e.eval(&z).unwrap();
+    for r in 0..3 {
+        let (z1, z2) = (z[(r, 0)], z[(r, 1)]);
+        let norm = (z1 * z1 + z2 * z2).sqrt();
+        let g = |a: f64, s: f64| (-0.5 * (a / s).powi(2)).exp();
+        let w1 = (std::f64::consts::PI * z1 / 2.0).sin();
+        let w2 = 3.0 * g(z1 - 1.0, 0.6);
+        let w3 = 3.0 / (1.0 + (-(z1 - 1.0) / 0.3).exp());
+        let want = [
+            0.5 * ((norm - 2.0) / 0.4).powi(2) - (g(z1 - 2.0, 0.6) + g(z1 + 2.0, 0.6)).ln(),
+            0.5 * ((z2 - w1) / 0.4).powi(2),
+            -(g(z2 - w1, 0.35) + g(z2 - w1 + w2, 0.35)).ln(),
+            -(g(z2 - w1, 0.4) + g(z2 - w1 + w3, 0.35)).ln(),
+        ];
+        for (e, w) in Energy::ALL.into_iter().zip(want) {
+            assert!((u(e)[(r, 0)] - w).abs() < 1e-12, "{} at row {r}", e.name());
+        }
+    }
+    // The wall: zero inside |z1| <= 4, (|z1| - 4)^2 / (2 0.2^2) outside.
+    let far = array![[5.0, 0.0]];
+    let near = array![[4.0, 0.0]];
+    let wall = Energy::U2.eval(&far).unwrap()[(0, 0)]
+        - 0.5 * ((0.0 - (std::f64::consts::PI * 2.5).sin()) / 0.4f64).powi(2);
+    assert!((wall - 12.5).abs() < 1e-9);
+    assert!(
+        (Energy::U2.eval(&near).unwrap()[(0, 0)]
+            - 0.5 * ((0.0 - (2.0 * std::f64::consts::PI).sin()) / 0.4f64).powi(2))
+        .abs()
+            < 1e-12
+    );
+}
+
+#[test]
+fn energies_have_gradients() {
+    let z = array![[0.3, -1.2], [2.0, 0.5], [-4.5, 2.5]];
+    for e in Energy::ALL {
+        autodiff::gradcheck(|v| e.eval(&v[0]), &[z.clone()], &autodiff::GradCheck::default())
+            .unwrap_or_else(|err| panic!("{}: {err}", e.name()));
+    }
+}
+
+#[test]
+fn toy_sets_are_seeded_and_shaped() {
+    for toy in Toy::ALL {
+        let a = toy.sample(2000, &mut rng(1));
+        assert_eq!(a, toy.sample(2000, &mut rng(1)), "{}", toy.name());
+        assert_eq!(a.dim(), (2000, 2));
+        assert!(a.iter().all(|v| v.is_finite() && v.abs() < 10.0), "{}", toy.name());
+        let mean = a.view().mean_axis(ndarray::Axis(0)).unwrap();
+        let spread = a.view().std_axis(ndarray::Axis(0), 0.0);
+        assert!(spread.iter().all(|&s| s > 0.3 && s < 5.0), "{}: spread {spread}", toy.name());
+        // All but two moons are (nearly) centred.
+        if toy != Toy::TwoMoons {
+            assert!(mean.iter().all(|m| m.abs() < 0.5), "{}: mean {mean}", toy.name());
+        }
+    }
+    // Rings: radii 3, 2.25, 1.5, 0.75 in equal shares.
+    let rings = Toy::Rings.sample(4000, &mut rng(2));
+    let near = |r0: f64| {
+        rings.rows().into_iter().filter(|p| ((p[0] * p[0] + p[1] * p[1]).sqrt() - r0).abs() < 0.3).count()
+    };
+    for r0 in [3.0, 2.25, 1.5, 0.75] {
+        assert!((near(r0) as f64 / 1000.0 - 1.0).abs() < 0.1, "ring {r0}: {}", near(r0));
+    }
+}
