@@ -5,22 +5,38 @@ mod common;
 
 use autodiff::{NoGrad, ParamStore, Tensor};
 use common::{randomize, rng};
-use flows::{Chain, Conditioning, Energy, FlowDistribution, Toy, models};
-use ndarray::{Array2, array};
+use flows::{Chain, Conditioning, Energy, FlowDistribution, Grid, Toy, models};
+use ndarray::array;
 
-/// Riemann sum of the density on an `n x n` grid over `[-l, l]^2`, plus the
+/// Midpoint rule for the density on an `n x n` grid over `[-l, l]^2`, plus the
 /// Monte-Carlo fraction of samples falling outside the box: together, 1.
 fn total_mass(dist: &FlowDistribution<Chain>, store: &ParamStore, l: f64, n: usize) -> f64 {
-    let h = 2.0 * l / n as f64;
-    let grid = Array2::from_shape_fn((n * n, 2), |(k, c)| {
-        -l + h * (0.5 + if c == 0 { k % n } else { k / n } as f64)
-    });
-    let lp = dist.log_prob(&NoGrad::new(store), &grid).unwrap();
-    let inside = lp.iter().map(|v| v.exp()).sum::<f64>() * h * h;
+    let grid = Grid::new(l, n).unwrap();
+    let lp = dist.log_prob(&NoGrad::new(store), &grid.points()).unwrap();
+    let inside = grid.integrate(&lp.mapv(f64::exp)).unwrap();
     let xs = dist.sample(store, 20_000, &mut rng(99)).unwrap();
     let outside =
         xs.rows().into_iter().filter(|r| r[0].abs() > l || r[1].abs() > l).count() as f64 / 20_000.0;
     inside + outside
+}
+
+#[test]
+fn grid_integrates_and_draws() {
+    let grid = Grid::new(3.0, 60).unwrap();
+    let pts = grid.points();
+    // The standard normal restricted to [-3, 3]^2 has mass erf(3 / sqrt 2)^2 = 0.994609...
+    let pdf = pts
+        .map_axis(ndarray::Axis(1), |p| {
+            (-(p[0] * p[0] + p[1] * p[1]) / 2.0).exp() / (2.0 * std::f64::consts::PI)
+        })
+        .insert_axis(ndarray::Axis(1));
+    assert!((grid.integrate(&pdf).unwrap() - 0.994_608_9).abs() < 1e-3);
+    let img = grid.image(&pts.column(1).to_owned().insert_axis(ndarray::Axis(1))).unwrap();
+    assert!(img[(0, 0)] > 0.0 && img[(59, 0)] < 0.0, "y points up");
+    let hist = grid.histogram(&array![[0.01, 2.99], [5.0, 0.0]]);
+    // One of two samples in the top cell right of the centre: density 0.5 / h^2.
+    assert!((hist[(0, 30)] - 0.5 / 0.01).abs() < 1e-9 && (hist.view().sum() * 0.01 - 0.5).abs() < 1e-12);
+    assert!(Grid::new(0.0, 3).is_err() && grid.image(&pdf.slice(ndarray::s![..5, ..]).to_owned()).is_err());
 }
 
 #[test]
