@@ -12,9 +12,16 @@
 //!   inputs, loss = sum of all outputs; forward and backward, and forward only
 //!   (plain arrays, no tape).
 //!
-//! Run: `cargo bench -p latent-seq-seqmodels --bench recurrent`.
+//! Both are also run data-parallel over the machine's two cores (`*_2_shards`):
+//! `trainers::evaluate` cuts the batch into two halves whose tapes run on rayon, as
+//! `Trainer::shards(2)` does (the loss is scaled so that the combined loss and
+//! gradient equal the full batch's). PyTorch's reference uses two threads inside
+//! each matrix product instead.
+//!
+//! Run: `cargo bench -p latent-seq-seqmodels --bench recurrent`; PyTorch:
+//! `python ../shared/bench/bench_vrnn.py float64` and `bench_gru.py float64`.
 
-use autodiff::{NoGrad, ParamStore, Session, Tape, Tensor};
+use autodiff::{NoGrad, ParamStore, Session, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -24,7 +31,13 @@ use seqmodels::cells::run_cell;
 use seqmodels::seq::full_masks;
 use seqmodels::{GruCell, GruConvention, SequenceModel, Vrnn, VrnnConfig};
 use std::hint::black_box;
-use trainers::{Adam, Optim, Optimizer, clip_grad_norm};
+use trainers::{Adam, Optim, Optimizer, SeqBatch, StepCtx, clip_grad_norm, evaluate, loss_fn};
+
+/// A time-major batch of full-length sequences.
+fn seq_batch(xs: Vec<Array2<f64>>) -> SeqBatch {
+    let (b, t) = (xs[0].nrows(), xs.len());
+    SeqBatch { masks: full_masks(b, t), steps: xs, lengths: vec![t; b], indices: (0..b).collect() }
+}
 
 fn vrnn(c: &mut Criterion) {
     let (b, t, x, h, z) = (128, 28, 28, 100, 16);
@@ -33,20 +46,29 @@ fn vrnn(c: &mut Criterion) {
     let model = Vrnn::new(&mut store, "vrnn", VrnnConfig::new(x, h, z), &mut rng).expect("valid sizes");
     let xs: Vec<Array2<f64>> =
         (0..t).map(|_| Array2::from_shape_simple_fn((b, x), || rng.random())).collect();
-    let masks = full_masks(b, t);
-    let mut adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() }).expect("valid settings");
-    c.bench_function("vrnn/train_step_b128_t28_x28_h100_z16", |bench| {
-        bench.iter(|| {
-            let tape = Tape::new();
-            let bound = model.elbo(&tape.session(&store), &xs, &masks, &mut rng).expect("a bound");
-            // Summed over the batch, as the reference (the per-step loss times the step count).
-            let loss = bound.elbo().expect("shapes agree").sum().neg();
-            let mut grads = tape.backward(loss).expect("a scalar loss").into();
-            clip_grad_norm(&mut grads, 10.0).expect("a positive bound");
-            adam.step(&mut store, &grads).expect("matching shapes");
-            black_box(&store);
-        })
+    let batch = seq_batch(xs);
+    // Summed over the sequences like the reference: B times the mean over this
+    // shard's rows, so that shards combined with weights n_k / B give the sum.
+    let loss = loss_fn::<SeqBatch, _>(|s, batch, ctx| {
+        let bound = model.elbo(s, &batch.steps, &batch.masks, &mut ctx.rng)?;
+        Ok(bound.loss_per_sequence(1.0)?.scale(b as f64))
     });
+    let mut adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() }).expect("valid settings");
+    let mut group = c.benchmark_group("vrnn_train_step_b128_t28_x28_h100_z16");
+    for shards in [1, 2] {
+        group.bench_function(format!("{shards}_shards"), |bench| {
+            let mut step = 0;
+            bench.iter(|| {
+                let ctx = StepCtx::new(step, 0, 1.0, step);
+                step += 1;
+                let mut grads = evaluate(&store, &batch, shards, &loss, &ctx).expect("a loss").grads;
+                clip_grad_norm(&mut grads, 10.0).expect("a positive bound");
+                adam.step(&mut store, &grads).expect("matching shapes");
+                black_box(&store);
+            })
+        });
+    }
+    group.finish();
 }
 
 fn gru(c: &mut Criterion) {
@@ -57,23 +79,29 @@ fn gru(c: &mut Criterion) {
         GruCell::new(&mut store, "gru", i, h, GruConvention::PyTorch, true, &mut rng).expect("valid sizes");
     let xs: Vec<Array2<f64>> =
         (0..t).map(|_| Array2::from_shape_simple_fn((b, i), || rng.sample(StandardNormal))).collect();
-    let masks = full_masks(b, t);
-    let mut group = c.benchmark_group("gru_t100_b64_i88_h128");
-    group.bench_function("fwd_bwd", |bench| {
-        bench.iter(|| {
-            let tape = Tape::new();
-            let s = tape.session(&store);
-            let inputs: Vec<_> = xs.iter().map(|x| s.constant(x.clone())).collect();
-            let hs = run_cell(&s, &cell, &inputs, &masks, s.constant(Array2::zeros((b, h))), false)
-                .expect("a run");
-            let total = hs.iter().map(Tensor::sum).reduce(|a, v| a.add(&v).expect("1x1")).expect("100 steps");
-            black_box(tape.backward(total).expect("a scalar loss"));
-        })
+    let batch = seq_batch(xs);
+    // The sum of all outputs, scaled by B / n_k so that shards combine to the full sum.
+    let loss = loss_fn::<SeqBatch, _>(|s, batch, _| {
+        let rows = batch.lengths.len();
+        let inputs: Vec<_> = batch.steps.iter().map(|x| s.constant(x.clone())).collect();
+        let h0 = s.constant(Array2::zeros((rows, h)));
+        let hs = run_cell(s, &cell, &inputs, &batch.masks, h0, false)?;
+        let total = hs.iter().map(Tensor::sum).reduce(|a, v| a.add(&v).expect("1x1")).expect("100 steps");
+        Ok(total.scale(b as f64 / rows as f64))
     });
+    let ctx = StepCtx::new(0, 0, 1.0, 0);
+    let mut group = c.benchmark_group("gru_t100_b64_i88_h128");
+    for shards in [1, 2] {
+        group.bench_function(format!("fwd_bwd_{shards}_shards"), |bench| {
+            bench.iter(|| black_box(evaluate(&store, &batch, shards, &loss, &ctx).expect("a loss")))
+        });
+    }
     group.bench_function("fwd_no_grad", |bench| {
         bench.iter(|| {
             let s = NoGrad::new(&store);
-            black_box(run_cell(&s, &cell, &xs, &masks, Array2::zeros((b, h)), false).expect("a run"));
+            black_box(
+                run_cell(&s, &cell, &batch.steps, &batch.masks, Array2::zeros((b, h)), false).expect("a run"),
+            );
         })
     });
     group.finish();

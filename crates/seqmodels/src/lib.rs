@@ -108,6 +108,6 @@ pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind, RowMixture};
 pub use model::SequenceModel;
 pub use rnn::{RnnConfig, RnnModel};
 pub use seq::SeqElbo;
-pub use srnn::{Inference, Srnn, SrnnConfig};
+pub use srnn::{Inference, Srnn, SrnnConfig, SrnnState};
 pub use vae::{Vae, VaeConfig, VaeElbo};
 pub use vrnn::{Vrnn, VrnnConfig};

@@ -12,6 +12,9 @@ use rand::Rng;
 /// Batches are time-major (see [`crate::seq`]): `xs[t]` is `B x D`, `masks[t]` is
 /// `B x 1` or `B x D`. Generated sequences come back in the same layout.
 pub trait SequenceModel {
+    /// What sampling carries from one step to the next (the recurrent states).
+    type State;
+
     /// Observation width `D`.
     fn x_dim(&self) -> usize;
 
@@ -40,6 +43,28 @@ pub trait SequenceModel {
         rng: &mut R,
     ) -> Result<Array2<f64>>;
 
+    /// The state before the first step of `batch` sequences (zeros).
+    fn initial_state(&self, batch: usize) -> Self::State;
+
+    /// The state after each prefix sequence's last present step (prefixes may
+    /// differ in length), with the latent path drawn from the inference network.
+    fn filter_state<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        prefix: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        rng: &mut R,
+    ) -> Result<Self::State>;
+
+    /// `steps` steps of every row sampled from the generative model, starting from `state`.
+    fn sample_from<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        state: Self::State,
+        steps: usize,
+        rng: &mut R,
+    ) -> Result<Vec<Array2<f64>>>;
+
     /// `batch` sequences of `steps` steps sampled from the generative model.
     fn generate<R: Rng + ?Sized>(
         &self,
@@ -47,10 +72,11 @@ pub trait SequenceModel {
         batch: usize,
         steps: usize,
         rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>>;
+    ) -> Result<Vec<Array2<f64>>> {
+        self.sample_from(store, self.initial_state(batch), steps, rng)
+    }
 
-    /// `steps` further steps of each prefix sequence, sampled given the prefix (its
-    /// state after each sequence's last present step; prefixes may differ in length).
+    /// `steps` further steps of each prefix sequence, sampled given the prefix.
     fn forecast<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
@@ -58,5 +84,8 @@ pub trait SequenceModel {
         masks: &[Array2<f64>],
         steps: usize,
         rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>>;
+    ) -> Result<Vec<Array2<f64>>> {
+        let state = self.filter_state(store, prefix, masks, rng)?;
+        self.sample_from(store, state, steps, rng)
+    }
 }

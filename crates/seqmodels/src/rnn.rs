@@ -77,26 +77,11 @@ impl RnnModel {
         let kl = s.constant(Array2::zeros((b, 1)));
         Ok((SeqElbo { recon, kl, lengths: lengths(&steps) }, h))
     }
-
-    /// Samples `steps` steps of each row onwards from states `h` (`B x H`).
-    fn continue_from<R: Rng + ?Sized>(
-        &self,
-        s: &NoGrad<'_>,
-        mut h: Array2<f64>,
-        steps: usize,
-        rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>> {
-        let mut out = Vec::with_capacity(steps);
-        for _ in 0..steps {
-            let x = self.head.forward(s, &h)?.sample(rng)?;
-            h = self.cell.step(s, &x, &h)?;
-            out.push(x);
-        }
-        Ok(out)
-    }
 }
 
 impl SequenceModel for RnnModel {
+    type State = Array2<f64>;
+
     fn x_dim(&self) -> usize {
         self.config.x_dim
     }
@@ -123,26 +108,34 @@ impl SequenceModel for RnnModel {
         self.filter(&NoGrad::new(store), xs, masks)?.0.elbo()
     }
 
-    fn generate<R: Rng + ?Sized>(
-        &self,
-        store: &ParamStore,
-        batch: usize,
-        steps: usize,
-        rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>> {
-        self.continue_from(&NoGrad::new(store), Array2::zeros((batch, self.config.hidden)), steps, rng)
+    fn initial_state(&self, batch: usize) -> Self::State {
+        Array2::zeros((batch, self.config.hidden))
     }
 
-    fn forecast<R: Rng + ?Sized>(
+    fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         prefix: &[Array2<f64>],
         masks: &[Array2<f64>],
+        _rng: &mut R,
+    ) -> Result<Self::State> {
+        Ok(self.filter(&NoGrad::new(store), prefix, masks)?.1)
+    }
+
+    fn sample_from<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        mut h: Self::State,
         steps: usize,
         rng: &mut R,
     ) -> Result<Vec<Array2<f64>>> {
         let s = NoGrad::new(store);
-        let (_, h) = self.filter(&s, prefix, masks)?;
-        self.continue_from(&s, h, steps, rng)
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let x = self.head.forward(&s, &h)?.sample(rng)?;
+            h = self.cell.step(&s, &x, &h)?;
+            out.push(x);
+        }
+        Ok(out)
     }
 }

@@ -117,11 +117,15 @@ pub struct Srnn {
     post_head: GaussianHead,
 }
 
-/// States carried from one step to the next: `d_t`, `z_t` and `x_t` (the next input).
-struct Carry<T> {
-    d: T,
-    z: T,
-    u: T,
+/// What SRNN sampling carries from one step to the next.
+#[derive(Debug, Clone)]
+pub struct SrnnState<T> {
+    /// The deterministic state `d_t`.
+    pub d: T,
+    /// The latent state `z_t`.
+    pub z: T,
+    /// The last observation `x_t`: the next step's input `u_{t+1}`.
+    pub u: T,
 }
 
 impl Srnn {
@@ -176,7 +180,7 @@ impl Srnn {
         masks: &[Array2<f64>],
         log_ratio: bool,
         rng: &mut R,
-    ) -> Result<Pass<S::T, Carry<S::T>>> {
+    ) -> Result<Pass<S::T, SrnnState<S::T>>> {
         let c = &self.config;
         let (b, _) = check_batch("Srnn", xs, masks, Some(c.x_dim))?;
         let steps: Vec<Array2<f64>> = masks.iter().map(row_mask).collect();
@@ -222,29 +226,13 @@ impl Srnn {
             last = masked_update(x.clone(), &last, m)?;
         }
         let d_last = d.last().expect("check_batch ensures a step").clone();
-        Ok(Pass { recon, latent, carry: Carry { d: d_last, z, u: last }, steps })
-    }
-
-    /// Samples `steps` steps onwards from a carried state (Sec. 2, ancestral sampling).
-    fn continue_from<R: Rng + ?Sized>(
-        &self,
-        s: &NoGrad<'_>,
-        mut carry: Carry<Array2<f64>>,
-        steps: usize,
-        rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>> {
-        let mut out = Vec::with_capacity(steps);
-        for _ in 0..steps {
-            carry.d = self.d_rnn.step(s, &carry.u, &carry.d)?;
-            carry.z = self.prior_at(s, &carry.z, &carry.d)?.sample(rng)?;
-            carry.u = self.obs_at(s, &carry.z, &carry.d)?.sample(rng)?;
-            out.push(carry.u.clone());
-        }
-        Ok(out)
+        Ok(Pass { recon, latent, carry: SrnnState { d: d_last, z, u: last }, steps })
     }
 }
 
 impl SequenceModel for Srnn {
+    type State = SrnnState<Array2<f64>>;
+
     fn x_dim(&self) -> usize {
         self.config.x_dim
     }
@@ -274,32 +262,40 @@ impl SequenceModel for Srnn {
         self.run(&NoGrad::new(store), &rep_x, &rep_m, true, rng)?.log_mean_weight(particles)
     }
 
-    fn generate<R: Rng + ?Sized>(
-        &self,
-        store: &ParamStore,
-        batch: usize,
-        steps: usize,
-        rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>> {
+    fn initial_state(&self, batch: usize) -> Self::State {
         let c = &self.config;
-        let carry = Carry {
+        SrnnState {
             d: Array2::zeros((batch, c.d_dim)),
             z: Array2::zeros((batch, c.z_dim)),
             u: Array2::zeros((batch, c.x_dim)),
-        };
-        self.continue_from(&NoGrad::new(store), carry, steps, rng)
+        }
     }
 
-    fn forecast<R: Rng + ?Sized>(
+    fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         prefix: &[Array2<f64>],
         masks: &[Array2<f64>],
+        rng: &mut R,
+    ) -> Result<Self::State> {
+        Ok(self.run(&NoGrad::new(store), prefix, masks, false, rng)?.carry)
+    }
+
+    fn sample_from<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        mut carry: Self::State,
         steps: usize,
         rng: &mut R,
     ) -> Result<Vec<Array2<f64>>> {
         let s = NoGrad::new(store);
-        let carry = self.run(&s, prefix, masks, false, rng)?.carry;
-        self.continue_from(&s, carry, steps, rng)
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            carry.d = self.d_rnn.step(&s, &carry.u, &carry.d)?;
+            carry.z = self.prior_at(&s, &carry.z, &carry.d)?.sample(rng)?;
+            carry.u = self.obs_at(&s, &carry.z, &carry.d)?.sample(rng)?;
+            out.push(carry.u.clone());
+        }
+        Ok(out)
     }
 }

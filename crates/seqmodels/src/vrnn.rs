@@ -158,31 +158,11 @@ impl Vrnn {
         }
         Ok(Pass { recon, latent, carry: h, steps })
     }
-
-    /// Samples `steps` steps onwards from states `h`: `z_t` from the prior, `x_t` from
-    /// the decoder (Eqs. 5-7).
-    fn continue_from<R: Rng + ?Sized>(
-        &self,
-        s: &NoGrad<'_>,
-        mut h: Array2<f64>,
-        steps: usize,
-        rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>> {
-        let mut out = Vec::with_capacity(steps);
-        for _ in 0..steps {
-            let z = self.prior_head.forward(s, &self.prior.forward(s, &h)?)?.sample(rng)?;
-            let pz = self.phi_z.forward(s, &z)?;
-            let x =
-                self.obs.forward(s, &self.dec.forward(s, &Array2::concat_cols(&[&pz, &h])?)?)?.sample(rng)?;
-            let px = self.phi_x.forward(s, &x)?;
-            h = self.rnn.step(s, &Array2::concat_cols(&[&px, &pz])?, &h)?;
-            out.push(x);
-        }
-        Ok(out)
-    }
 }
 
 impl SequenceModel for Vrnn {
+    type State = Array2<f64>;
+
     fn x_dim(&self) -> usize {
         self.config.x_dim
     }
@@ -212,26 +192,40 @@ impl SequenceModel for Vrnn {
         self.run(&NoGrad::new(store), &rep_x, &rep_m, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
     }
 
-    fn generate<R: Rng + ?Sized>(
-        &self,
-        store: &ParamStore,
-        batch: usize,
-        steps: usize,
-        rng: &mut R,
-    ) -> Result<Vec<Array2<f64>>> {
-        self.continue_from(&NoGrad::new(store), Array2::zeros((batch, self.config.h_dim)), steps, rng)
+    fn initial_state(&self, batch: usize) -> Self::State {
+        Array2::zeros((batch, self.config.h_dim))
     }
 
-    fn forecast<R: Rng + ?Sized>(
+    fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         prefix: &[Array2<f64>],
         masks: &[Array2<f64>],
+        rng: &mut R,
+    ) -> Result<Self::State> {
+        Ok(self.run(&NoGrad::new(store), prefix, masks, LatentTerm::Kl, rng)?.carry)
+    }
+
+    fn sample_from<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        mut h: Self::State,
         steps: usize,
         rng: &mut R,
     ) -> Result<Vec<Array2<f64>>> {
         let s = NoGrad::new(store);
-        let h = self.run(&s, prefix, masks, LatentTerm::Kl, rng)?.carry;
-        self.continue_from(&s, h, steps, rng)
+        let mut out = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let z = self.prior_head.forward(&s, &self.prior.forward(&s, &h)?)?.sample(rng)?;
+            let pz = self.phi_z.forward(&s, &z)?;
+            let x = self
+                .obs
+                .forward(&s, &self.dec.forward(&s, &Array2::concat_cols(&[&pz, &h])?)?)?
+                .sample(rng)?;
+            let px = self.phi_x.forward(&s, &x)?;
+            h = self.rnn.step(&s, &Array2::concat_cols(&[&px, &pz])?, &h)?;
+            out.push(x);
+        }
+        Ok(out)
     }
 }
