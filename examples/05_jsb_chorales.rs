@@ -25,7 +25,8 @@
 //! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are
 //! not part of the project). `--minutes` is a training-time budget per model;
 //! `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
-//! Writes `target/runs/05_jsb_chorales/<model>.json` (curves and results),
+//! Writes `target/runs/05_jsb_chorales/<model>.json` (curves and results; quick runs
+//! write to `05_jsb_chorales_quick/` and add `_quick` to the plots' names),
 //! `target/plots/05_jsb_validation.png` (validation bound per epoch of every model
 //! run so far) and `target/plots/05_jsb_<model>_generated.png` (sampled piano rolls,
 //! time to the right, low notes at the bottom).
@@ -147,7 +148,7 @@ fn run<M: SequenceModel + Sync>(
     setup: &Setup,
     args: &Args,
 ) -> BoxResult<()> {
-    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs/05_jsb_chorales");
+    let out_dir = runs_dir(args.quick);
     std::fs::create_dir_all(&out_dir)?;
     let n_params = store.num_scalars();
     let steps_per_epoch = splits.train.len().div_ceil(setup.batch) as u64;
@@ -221,15 +222,22 @@ fn run<M: SequenceModel + Sync>(
         blocks.push(Array2::from_elem((2, samples.len()), 0.5));
     }
     let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
-    let path = plot::plots_dir()?.join(format!("05_jsb_{name}_generated.png"));
+    let quick = if args.quick { "_quick" } else { "" };
+    let path = plot::plots_dir()?.join(format!("05_jsb_{name}_generated{quick}.png"));
     plot::image(&path, &concatenate(Axis(0), &views)?, 3)?;
     println!("{name}: generated piano rolls in {}", path.display());
     Ok(())
 }
 
+/// Where runs write their results; quick runs (CI) keep out of the full runs' way.
+fn runs_dir(quick: bool) -> PathBuf {
+    let name = if quick { "05_jsb_chorales_quick" } else { "05_jsb_chorales" };
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs").join(name)
+}
+
 /// The validation curves of every model whose run file exists, on one chart.
-fn plot_curves() -> BoxResult<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs/05_jsb_chorales");
+fn plot_curves(quick: bool) -> BoxResult<()> {
+    let dir = runs_dir(quick);
     let mut series = Vec::new();
     for name in ["rnn", "vrnn", "srnn"] {
         let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.json"))) else { continue };
@@ -242,7 +250,8 @@ fn plot_curves() -> BoxResult<()> {
             .unwrap_or_default();
         series.push(Series::new(format!("{name} (valid ELBO)"), pts));
     }
-    let path = plot::plots_dir()?.join("05_jsb_validation.png");
+    let path =
+        plot::plots_dir()?.join(if quick { "05_jsb_validation_quick.png" } else { "05_jsb_validation.png" });
     let axes =
         Axes { title: "JSB Chorales: validation bound", x: "epoch", y: "nats per time step", log_y: false };
     plot::line_chart(&path, &axes, &series)?;
@@ -300,5 +309,5 @@ fn main() -> BoxResult<()> {
             other => return Err(format!("unknown model `{other}` (rnn, vrnn, srnn)").into()),
         }
     }
-    plot_curves()
+    plot_curves(args.quick)
 }
