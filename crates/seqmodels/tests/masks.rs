@@ -109,3 +109,33 @@ fn the_rnn_state_after_padding_is_the_state_at_the_sequence_end() {
         ));
     }
 }
+
+#[test]
+fn the_rnn_likelihood_of_a_first_step_is_the_output_bias() {
+    // h_0 = 0, so p(x_1) is Bernoulli with logits equal to the output layer's bias b:
+    // ln p(x_1) = sum_j x_j b_j - softplus(b_j).
+    let mut store = ParamStore::new();
+    let config = RnnConfig { x_dim: 3, hidden: 4, cell: CellKind::Rnn, obs: ObsKind::Bernoulli };
+    let model = RnnModel::new(&mut store, "rnn", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
+    let bias = store.get(store.id("rnn.out.logits.bias").unwrap()).clone();
+    let x = ndarray::array![[1.0, 0.0, 1.0]];
+    let (bound, _) = model.filter(&NoGrad::new(&store), &[x.clone()], &full_masks(1, 1)).unwrap();
+    let want: f64 = (0..3).map(|j| x[(0, j)] * bias[(0, j)] - (1.0 + bias[(0, j)].exp()).ln()).sum();
+    assert!((bound.recon[(0, 0)] - want).abs() < 1e-14, "{} vs {want}", bound.recon[(0, 0)]);
+    assert_eq!(bound.kl[(0, 0)], 0.0);
+}
+
+#[test]
+fn losses_weight_the_kl_term() {
+    // Two sequences of 3 and 1 steps, recon [-4, -2], kl [1, 0.5]:
+    // per step (beta = 0.5): -((-6) - 0.5 * 1.5) / 4 = 1.6875;
+    // per sequence: -mean([-4 - 0.5, -2 - 0.25]) = 3.375.
+    let bound = seqmodels::SeqElbo {
+        recon: ndarray::array![[-4.0], [-2.0]],
+        kl: ndarray::array![[1.0], [0.5]],
+        lengths: vec![3, 1],
+    };
+    assert_eq!(bound.loss_per_step(0.5).unwrap()[(0, 0)], 1.6875);
+    assert_eq!(bound.loss_per_sequence(0.5).unwrap()[(0, 0)], 3.375);
+    assert_eq!(bound.nats_per_step().unwrap(), -7.5 / 4.0);
+}
