@@ -57,7 +57,7 @@ impl GaussianHead {
     }
 
     /// The distribution whose mean is `base + h W_m + b_m`: the residual ("Resq")
-    /// posterior of Fraccaro et al. (2016, Sec. 3.3), which learns the correction of
+    /// posterior of Fraccaro et al. (2016, Sec. 3), which learns the correction of
     /// the prior mean rather than the mean itself.
     pub fn forward_residual<S: Session>(&self, s: &S, h: &S::T, base: &S::T) -> Result<DiagNormal<S::T>> {
         let (delta, log_var) = self.params(s, h)?;
@@ -76,7 +76,7 @@ pub enum ObsKind {
         min_std: f64,
     },
     /// A mixture of `components` diagonal Gaussians per row, with row-wise weights
-    /// (the GMM output of Chung et al. 2015, Sec. 4).
+    /// (the GMM output Chung et al. 2015 use for speech).
     Gmm {
         /// Number of components `K`.
         components: usize,

@@ -24,7 +24,7 @@
 //!    [\mu^{(q)}_t, v^{(q)}_t] = \mathrm{NN}^{(q)}(z_{t-1}, a_t); $$
 //!
 //! the **filtering** variant uses $a_t = \tanh(W [d_t, x_t] + b)$ (present only). With
-//! **Resq** (Sec. 3.3) the posterior mean is a correction of the prior's,
+//! **Resq** (the residual parameterisation of Sec. 3) the posterior mean is a correction of the prior's,
 //! $\mu^{(q)}_t = \mu^{(p)}_t + \tilde\mu^{(q)}_t$, so the network learns only what the
 //! observation adds. The bound is
 //!
