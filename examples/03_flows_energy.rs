@@ -14,16 +14,18 @@
 //! orthogonal Sylvester layers.
 //!
 //! To report `KL(q || p)` itself, `ln Z` is computed by 2-D quadrature (midpoint
-//! rule, 1200 x 1200 cells on `[-7, 7]^2`, where `exp(-U)` is negligible at the
-//! border); the remaining term is a Monte-Carlo mean over 20,000 samples, printed
-//! with its standard error. U2-U4 get the smooth wall of [`flows::Energy`] outside
-//! `|z1| <= 4` (without it they have infinite mass).
+//! rule, 1200 x 1200 cells on `[-7, 7]^2`, 400 x 400 with `--quick`, where `exp(-U)`
+//! is negligible at the border); the remaining term is a Monte-Carlo mean over
+//! 20,000 samples (5,000 with `--quick`), printed with its standard error. U2-U4 get
+//! the smooth wall of [`flows::Energy`] outside `|z1| <= 4` (without it they have
+//! infinite mass).
 //!
 //! Writes `target/plots/03_flows_energy_<U>.png`: the true density, then the fitted
 //! ones (histograms of 400,000 samples), on `[-4, 4]^2`.
 //!
-//! Run: `cargo run --release --example 03_flows_energy` (about a minute on 2 cores;
-//! `--quick` for a few seconds).
+//! Run: `cargo run --release --example 03_flows_energy` (6,000 steps per flow, about
+//! three minutes on 2 shared cores; `--quick`: 150 steps and a quarter of the
+//! planar, radial and Sylvester layers, a few seconds).
 
 use autodiff::ndarray::{Array2, Axis, concatenate};
 use autodiff::{NoGrad, ParamStore, Tensor};
@@ -75,8 +77,8 @@ impl Family {
 
 /// `ln Z = ln ∫ exp(-U)` by the midpoint rule, shifted by the minimum
 /// energy so the exponentials cannot underflow.
-fn log_partition(energy: Energy) -> Result<f64, BoxError> {
-    let grid = Grid::new(7.0, 1200)?;
+fn log_partition(energy: Energy, cells: usize) -> Result<f64, BoxError> {
+    let grid = Grid::new(7.0, cells)?;
     let u = energy.eval(&grid.points())?;
     let u_min = u.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(grid.integrate(&u.mapv(|v| (u_min - v).exp()))?.ln() - u_min)
@@ -116,12 +118,12 @@ fn fit(
         Ok(log_q.add(&energy.eval(&z)?.scale(ctx.kl_weight))?.mean())
     })?;
     let g = NoGrad::new(trainer.store());
-    let n = 20_000;
+    let n = if quick { 5_000 } else { 20_000 };
     let (z, log_q) = dist.rsample_and_log_prob(&g, n, &mut rng)?;
     let terms = log_q + energy.eval(&z)?;
     let mean = terms.view().mean().unwrap_or(f64::NAN);
     let std_err = terms.view().std(1.0) / (n as f64).sqrt();
-    let samples = dist.sample(trainer.store(), if quick { 50_000 } else { 400_000 }, &mut rng)?;
+    let samples = dist.sample(trainer.store(), if quick { 20_000 } else { 400_000 }, &mut rng)?;
     Ok(Fit { kl: mean + log_z, std_err, image: view.histogram(&samples) })
 }
 
@@ -133,7 +135,7 @@ fn main() -> Result<(), BoxError> {
     let names: Vec<String> = Family::ALL.iter().map(|f| format!("{:>16}", f.name())).collect();
     println!("{:<4} {:>8} {}", "U", "ln Z", names.join(" "));
     for (i, energy) in Energy::ALL.into_iter().enumerate() {
-        let log_z = log_partition(energy)?;
+        let log_z = log_partition(energy, if quick { 400 } else { 1200 })?;
         let fits: Vec<Fit> = std::thread::scope(|scope| {
             let handles: Vec<_> = Family::ALL
                 .into_iter()
