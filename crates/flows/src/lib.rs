@@ -5,8 +5,9 @@
 //! has the discrete flows of the literature: NICE, RealNVP, the vector parts of
 //! Glow, planar and radial flows, MADE with MAF and IAF, and Sylvester flows; a
 //! [`FlowDistribution`] over a Gaussian base with `log_prob`, `sample` and
-//! `rsample_and_log_prob`; the 2-D toy data sets of FFJORD ([`Toy`]) and the target
-//! energies of Rezende and Mohamed ([`Energy`]).
+//! `rsample_and_log_prob`; the 2-D toy data sets of FFJORD ([`Toy`]), the target
+//! energies of Rezende and Mohamed ([`Energy`]), and a [`Grid`] to integrate and draw
+//! 2-D densities.
 //!
 //! ## The design in one paragraph
 //!

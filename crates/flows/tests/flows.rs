@@ -180,3 +180,46 @@ fn chain_sums_log_dets_and_rejects_mismatched_layers() {
     let wrong = normal((2, D + 1), 1.0, &mut r);
     assert!(matches!(common::apply(&chain, &store, &wrong, Direction::Forward), Err(Error::Dim { .. })));
 }
+
+#[test]
+fn chain_data_init_reaches_every_actnorm_and_stops_at_generative_layers() {
+    let (mut store, mut r) = (ParamStore::new(), rng(30));
+    let glow = models::glow(&mut store, "glow", D, 2, &[8], &mut r).unwrap();
+    let x = normal((300, D), 2.0, &mut r).mapv(|v| v - 3.0);
+    glow.data_init(&mut store, &x).unwrap();
+    // The input of the second ActNorm (layer 3) leaves it standardised.
+    let head = Chain::new(glow.layers()[..4].to_vec()).unwrap();
+    let (h, _) = common::apply(&head, &store, &x, Direction::Forward).unwrap();
+    for col in h.columns() {
+        assert!(col.mean().unwrap().abs() < 1e-9 && (col.std(0.0) - 1.0).abs() < 1e-5);
+    }
+    let mixed = Chain::new(vec![
+        Layer::from(ElementwiseAffine::actnorm(&mut store, "a", D).unwrap()),
+        Layer::from(Planar::new(&mut store, "p", D, &mut r).unwrap()),
+        Layer::from(ElementwiseAffine::actnorm(&mut store, "b", D).unwrap()),
+    ])
+    .unwrap();
+    mixed.data_init(&mut store, &x).unwrap();
+    assert_ne!(store.get(store.id("a.shift").unwrap()), ndarray::Array2::<f64>::zeros((1, D)));
+    assert_eq!(store.get(store.id("b.shift").unwrap()), ndarray::Array2::<f64>::zeros((1, D)));
+    assert_eq!(mixed.cheap_direction(), Direction::Forward);
+    assert_eq!(models::planar(&mut store, "q", D, 2, &mut r).unwrap().cheap_direction(), Direction::Inverse);
+}
+
+#[test]
+fn configuration_errors_name_the_flow() {
+    let (mut store, mut r) = (ParamStore::new(), rng(31));
+    let err = Coupling::additive(&mut store, "c", &[true, true], &[4], Activation::Tanh, &mut r).unwrap_err();
+    assert!(err.to_string().contains("additive coupling"), "{err}");
+    let bound = ScaleBound::Tanh { bound: -1.0 };
+    let err =
+        Coupling::affine(&mut store, "d", &[true, false], &[4], Activation::Tanh, bound, &mut r).unwrap_err();
+    assert!(err.to_string().contains("affine coupling"), "{err}");
+    let err =
+        Sylvester::new(&mut store, "s", 2, SylvesterKind::Orthogonal { columns: 3 }, &mut r).unwrap_err();
+    assert!(err.to_string().contains("sylvester"), "{err}");
+    assert!(Permutation::new(vec![0, 2]).is_err());
+    let p = Planar::new(&mut store, "p", 2, &mut r).unwrap();
+    let err = common::apply(&p, &store, &normal((1, 3), 1.0, &mut r), Direction::Inverse).unwrap_err();
+    assert_eq!(err, Error::Dim { flow: "planar", got: 3, expected: 2 });
+}
