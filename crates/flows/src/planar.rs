@@ -25,6 +25,22 @@ use rand::Rng;
 /// `u_hat . psi = (1 - tanh^2)(w . u_hat) = (1 - tanh^2) m(w . u)`, this is
 /// `ln(tanh^2 + (1 - tanh^2) softplus(w . u))`: a sum of non-negative terms (no
 /// cancellation when `m` is near -1), a few operations per row.
+///
+/// ```
+/// use autodiff::{NoGrad, ParamStore};
+/// use flows::{Direction, Error, Flow, Planar};
+/// use ndarray::array;
+/// use rand::SeedableRng;
+///
+/// let mut store = ParamStore::new();
+/// let planar = Planar::new(&mut store, "p", 2, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))?;
+/// let s = NoGrad::new(&store);
+/// let (x, log_det) = planar.inverse(&s, &array![[0.5, -1.0], [2.0, 0.0]])?;
+/// assert_eq!((x.dim(), log_det.dim()), ((2, 2), (2, 1)));
+/// let err = planar.forward(&s, &x).unwrap_err();
+/// assert!(matches!(err, Error::NoClosedForm { flow: "planar", direction: Direction::Forward }));
+/// # Ok::<(), flows::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Planar {
     u: ParamId,
