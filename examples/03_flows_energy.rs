@@ -23,8 +23,8 @@
 //! Writes `target/plots/03_flows_energy_<U>.png`: the true density, then the fitted
 //! ones (histograms of 400,000 samples), on `[-4, 4]^2`.
 //!
-//! Run: `cargo run --release --example 03_flows_energy` (6,000 steps per flow, about
-//! three minutes on 2 shared cores; `--quick`: 150 steps and a quarter of the
+//! Run: `cargo run --release --example 03_flows_energy` (6,000 steps per flow, three to
+//! four minutes on 2 cores shared with other jobs; `--quick`: 150 steps and a quarter of the
 //! planar, radial and Sylvester layers, a few seconds).
 
 use autodiff::ndarray::{Array2, Axis, concatenate};
