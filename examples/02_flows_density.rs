@@ -16,8 +16,8 @@
 //! learned densities, on `[-4, 4]^2`.
 //!
 //! Run: `cargo run --release --example 02_flows_density` (8 couplings or 5 steps of
-//! hidden width 64, 1,200 Adam steps per model, about two and a half minutes on 2
-//! shared cores; `--quick` for a few seconds with small models).
+//! hidden width 64, 1,200 Adam steps per model, three to four minutes on 2 cores
+//! shared with other jobs; `--quick` for a few seconds with small models).
 
 use autodiff::ndarray::{Array2, Axis, concatenate};
 use autodiff::{NoGrad, ParamStore, Session, Tensor};
