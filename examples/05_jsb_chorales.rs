@@ -24,7 +24,8 @@
 //! [--models rnn,vrnn,srnn] [--minutes M] [--epochs N] [--quick]`. The data default to
 //! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are
 //! not part of the project). `--minutes` is a training-time budget per model;
-//! `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
+//! `--hidden H` and `--z Z` change the widths, `--tag T` appends `T` to the names of the
+//! run's files; `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
 //! Writes `target/runs/05_jsb_chorales/<model>.json` (curves and results; quick runs
 //! write to `05_jsb_chorales_quick/` and add `_quick` to the plots' names),
 //! `target/plots/05_jsb_validation.png` (validation bound per epoch of every model
@@ -57,6 +58,11 @@ struct Args {
     minutes: f64,
     epochs: u64,
     quick: bool,
+    /// Overrides of the state and latent widths (300 and 100 by default).
+    hidden: Option<usize>,
+    z: Option<usize>,
+    /// A suffix for the names of the run's files, to keep variants apart.
+    tag: String,
 }
 
 fn parse_args() -> BoxResult<Args> {
@@ -67,6 +73,9 @@ fn parse_args() -> BoxResult<Args> {
         minutes: 20.0,
         epochs: 500,
         quick: false,
+        hidden: None,
+        z: None,
+        tag: String::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -76,6 +85,9 @@ fn parse_args() -> BoxResult<Args> {
             "--models" => args.models = value("--models")?.split(',').map(str::to_owned).collect(),
             "--minutes" => args.minutes = value("--minutes")?.parse()?,
             "--epochs" => args.epochs = value("--epochs")?.parse()?,
+            "--hidden" => args.hidden = Some(value("--hidden")?.parse()?),
+            "--z" => args.z = Some(value("--z")?.parse()?),
+            "--tag" => args.tag = value("--tag")?,
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}").into()),
             path => args.path = PathBuf::from(path),
         }
@@ -210,6 +222,7 @@ fn run<M: SequenceModel + Sync>(
         "train_seconds": train_secs, "eval_seconds": eval_secs, "quick": args.quick,
         "curve": curve.iter().map(|c| json!({"epoch": c.0, "train_loss": c.1, "valid_elbo": c.2, "seconds": c.3})).collect::<Vec<_>>(),
     });
+    let name = format!("{name}{}", args.tag);
     std::fs::write(out_dir.join(format!("{name}.json")), serde_json::to_string_pretty(&record)?)?;
 
     // Four sampled chorales of 64 steps, stacked, pitch upwards, separated by a gap.
@@ -235,19 +248,24 @@ fn runs_dir(quick: bool) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs").join(name)
 }
 
-/// The validation curves of every model whose run file exists, on one chart.
+/// The validation curves of every run file in the runs directory, on one chart.
 fn plot_curves(quick: bool) -> BoxResult<()> {
     let dir = runs_dir(quick);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
     let mut series = Vec::new();
-    for name in ["rnn", "vrnn", "srnn"] {
-        let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}.json"))) else { continue };
-        let run: serde_json::Value = serde_json::from_str(&text)?;
+    for file in files {
+        let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
         let pts = run["curve"]
             .as_array()
             .map(|c| {
                 c.iter().filter_map(|p| Some((p["epoch"].as_f64()?, p["valid_elbo"].as_f64()?))).collect()
             })
             .unwrap_or_default();
+        let name = file.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         series.push(Series::new(format!("{name} (valid ELBO)"), pts));
     }
     let path =
@@ -276,11 +294,13 @@ fn main() -> BoxResult<()> {
         splits.test.len(),
         if args.quick { " (quick mode)" } else { "" }
     );
-    let setup = if args.quick {
+    let mut setup = if args.quick {
         Setup { hidden: 16, z: 4, batch: 4, clip: 1.0, particles: 4 }
     } else {
         Setup { hidden: 300, z: 100, batch: 16, clip: 1.0, particles: 100 }
     };
+    setup.hidden = args.hidden.unwrap_or(setup.hidden);
+    setup.z = args.z.unwrap_or(setup.z);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for name in &args.models {
         let mut store = ParamStore::new();
