@@ -197,7 +197,7 @@ impl Tensor for Var<'_> {
         self.tape.constant(value)
     }
     fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
-        let value = self.with_value(|v| v.mapv(f));
+        let value = self.with_value(|v| crate::kernels::map(v, f));
         self.tape.constant(value)
     }
     fn detach(&self) -> Self {

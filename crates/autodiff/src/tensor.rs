@@ -229,7 +229,7 @@ impl Tensor for Array2<f64> {
         value
     }
     fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
-        self.mapv(f)
+        crate::kernels::map(self, f)
     }
     fn detach(&self) -> Self {
         self.clone()
