@@ -72,9 +72,10 @@ impl BinaryOp {
         let mul = |x: &T, y: &T| x.mul(y).expect(SHAPES);
         match self {
             BinaryOp::Add | BinaryOp::Sub => {
-                // The right operand first, so that `g` itself can move into the left one.
+                // The right operand first, reading `g` (a broadcast operand only needs its
+                // sum, not a copy of `g`), so that `g` itself can move into the left one.
                 let db = need.1.then(|| {
-                    let d = back(g.clone(), b);
+                    let d = g.sum_to(b.shape()).expect(SHAPES);
                     if *self == BinaryOp::Sub { d.neg() } else { d }
                 });
                 (need.0.then(|| back(g, a)), db)
