@@ -11,7 +11,12 @@
 //! * **SRNN** (Fraccaro et al. 2016): GRU `d_t` below a state-space layer `z_t`,
 //!   smoothing posterior with Resq, KL annealing from 0.2 over 20 epochs (the
 //!   reference code's settings: d 300, z 100, a 300, Adam 1e-3, batch 16, gradient
-//!   norm 1).
+//!   norm 1);
+//! * **SRNN, reference recipe** (`srnn-ref`): the architecture and schedule of the
+//!   reference code `MainSRNN_midi.py` as far as they differ from the above: a shared
+//!   two-layer input embedding of 500 units, hidden layers of 500 units, the clipped
+//!   leaky rectifier, Adam with `eps = 1e-4`, 50 epochs with the learning rate divided
+//!   by 1.2 per epoch after the 20th.
 //!
 //! Each model is trained on the training split with Adam; the parameters of the
 //! epoch with the best validation bound are kept (early stopping). The test
@@ -21,7 +26,7 @@
 //! split for SRNN.
 //!
 //! Run: `cargo run --release --example 05_jsb_chorales -- [path/to/jsb_chorales.json]
-//! [--models rnn,vrnn,srnn] [--minutes M] [--epochs N] [--quick]`. The data default to
+//! [--models rnn,vrnn,srnn,srnn-ref] [--minutes M] [--epochs N] [--quick]`. The data default to
 //! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are
 //! not part of the project). `--minutes` is a training-time budget per model;
 //! `--hidden H` and `--z Z` change the widths, `--tag T` appends `T` to the names of the
@@ -46,7 +51,8 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use trainers::{
-    Adam, Clip, Control, Dataset, EarlyStopping, KlAnneal, Mode, Optim, SeqBatch, Sequences, Trainer,
+    Adam, Clip, Control, Dataset, EarlyStopping, KlAnneal, Mode, Optim, Schedule, SeqBatch, Sequences,
+    Trainer,
 };
 
 type BoxResult<T> = Result<T, trainers::BoxError>;
@@ -69,7 +75,7 @@ fn parse_args() -> BoxResult<Args> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = Args {
         path: root.join("../shared/data/jsb_chorales/jsb_chorales.json"),
-        models: vec!["rnn".into(), "vrnn".into(), "srnn".into()],
+        models: ["rnn", "vrnn", "srnn", "srnn-ref"].map(String::from).to_vec(),
         minutes: 20.0,
         epochs: 500,
         quick: false,
@@ -103,6 +109,29 @@ struct Setup {
     clip: f64,
     particles: usize,
 }
+
+/// The optimisation recipe of one model.
+struct Recipe {
+    /// Adam's `eps`.
+    adam_eps: f64,
+    /// Most epochs (the command line's `--epochs` caps it further).
+    epochs: u64,
+    /// Learning-rate schedule over steps, given the steps per epoch.
+    schedule: fn(u64) -> Schedule,
+}
+
+/// Adam 1e-3 throughout, until early stopping or the time budget.
+const PLAIN: Recipe = Recipe { adam_eps: 1e-8, epochs: u64::MAX, schedule: |_| Schedule::constant(1e-3) };
+
+/// `MainSRNN_midi.py`: 50 epochs, Adam `eps = 1e-4`, the rate 1e-3 for 20 epochs, then
+/// divided by 1.2 every epoch.
+const REFERENCE: Recipe = Recipe {
+    adam_eps: 1e-4,
+    epochs: 50,
+    schedule: |per_epoch| {
+        Schedule::Step { lr: 1e-3, every: per_epoch, gamma: 1.0 / 1.2 }.with_warmup(20 * per_epoch, 1.0)
+    },
+};
 
 /// The splits as `trainers` sequences, cut to a handful in quick mode.
 struct Splits {
@@ -158,6 +187,7 @@ fn run<M: SequenceModel + Sync>(
     latent: bool,
     splits: &Splits,
     setup: &Setup,
+    recipe: &Recipe,
     args: &Args,
 ) -> BoxResult<()> {
     let out_dir = runs_dir(args.quick);
@@ -167,9 +197,10 @@ fn run<M: SequenceModel + Sync>(
     let curve = RefCell::new(Vec::new());
     let started = Instant::now();
     let budget = args.minutes * 60.0;
-    let adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() })?;
+    let adam = Optim::new(Adam { lr: 1e-3, eps: recipe.adam_eps, ..Adam::default() })?;
     let mut trainer = Trainer::new(store, adam, 0)
-        .epochs(if args.quick { 2 } else { args.epochs })
+        .epochs(if args.quick { 2 } else { args.epochs.min(recipe.epochs) })
+        .schedule((recipe.schedule)(steps_per_epoch))
         .batch_size(setup.batch)
         .clip(Clip::Norm(setup.clip))
         .kl_anneal(KlAnneal::Linear { start: 0.2, end: 1.0, steps: 20 * steps_per_epoch })
@@ -314,19 +345,30 @@ fn main() -> BoxResult<()> {
                     obs: seqmodels::ObsKind::Bernoulli,
                 };
                 let model = RnnModel::new(&mut store, "rnn", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &args)?;
+                run(name, &model, store, false, &splits, &setup, &PLAIN, &args)?;
             }
             "vrnn" => {
                 let config = VrnnConfig { gru_bias: true, ..VrnnConfig::new(NOTES, setup.hidden, setup.z) };
                 let model = Vrnn::new(&mut store, "vrnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &args)?;
+                run(name, &model, store, true, &splits, &setup, &PLAIN, &args)?;
             }
             "srnn" => {
                 let config = SrnnConfig::new(NOTES, setup.hidden, setup.z, setup.hidden);
                 let model = Srnn::new(&mut store, "srnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &args)?;
+                run(name, &model, store, true, &splits, &setup, &PLAIN, &args)?;
             }
-            other => return Err(format!("unknown model `{other}` (rnn, vrnn, srnn)").into()),
+            "srnn-ref" => {
+                // Quick runs keep the recipe but shrink the 500-unit layers.
+                let width = if args.quick { setup.hidden } else { 500 };
+                let config = SrnnConfig {
+                    hidden: width,
+                    embed: Some(width),
+                    ..SrnnConfig::reference(NOTES, setup.hidden, setup.z, setup.hidden)
+                };
+                let model = Srnn::new(&mut store, "srnn_ref", config, &mut rng)?;
+                run(name, &model, store, true, &splits, &setup, &REFERENCE, &args)?;
+            }
+            other => return Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref)").into()),
         }
     }
     plot_curves(args.quick)

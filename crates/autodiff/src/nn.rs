@@ -21,7 +21,16 @@ pub enum Activation {
     Softplus,
     /// The logistic sigmoid.
     Sigmoid,
+    /// `clamp(max(x, x / 3), -3, 3)`: the "clipped very leaky rectifier" of the SRNN
+    /// reference code (Fraccaro et al. 2016), a leaky ReLU of slope 1/3 whose output is
+    /// bounded, which keeps activations of deep stochastic stacks from growing.
+    ClippedLeakyRelu,
 }
+
+/// Negative-side slope of [`Activation::ClippedLeakyRelu`].
+const LEAKY_SLOPE: f64 = 1.0 / 3.0;
+/// Output bound of [`Activation::ClippedLeakyRelu`].
+const LEAKY_CLIP: f64 = 3.0;
 
 impl Activation {
     /// Applies the nonlinearity.
@@ -32,6 +41,12 @@ impl Activation {
             Activation::Relu => x.relu(),
             Activation::Softplus => x.softplus(),
             Activation::Sigmoid => x.sigmoid(),
+            // max(x, a x) = a x + (1 - a) relu(x) for 0 < a < 1.
+            Activation::ClippedLeakyRelu => x
+                .scale(LEAKY_SLOPE)
+                .add(&x.relu().scale(1.0 - LEAKY_SLOPE))
+                .expect("same shapes")
+                .clamp(-LEAKY_CLIP, LEAKY_CLIP),
         }
     }
 }

@@ -14,7 +14,7 @@ fn data(rows: usize, cols: usize) -> Array2<f64> {
 
 #[test]
 fn mlp_parameter_gradients_match_finite_differences() {
-    for act in [Activation::Tanh, Activation::Softplus, Activation::Sigmoid] {
+    for act in [Activation::Tanh, Activation::Softplus, Activation::Sigmoid, Activation::ClippedLeakyRelu] {
         let mut store = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mlp = Mlp::new(&mut store, "mlp", &[3, 5, 4, 2], act, &mut rng).unwrap();
@@ -74,4 +74,11 @@ fn linear_without_bias_is_a_plain_product() {
     let y = lin.forward(&NoGrad::new(&store), &array![[1.0, 3.0]]).unwrap();
     assert_eq!(y, array![[2.0]]);
     assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn clipped_leaky_relu_values() {
+    let x = array![[-12.0, -3.0, 0.0, 0.5, 5.0]];
+    let y = Activation::ClippedLeakyRelu.apply(&x);
+    assert_eq!(y, array![[-3.0, -1.0, 0.0, 0.5, 3.0]]);
 }

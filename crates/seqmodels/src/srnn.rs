@@ -75,6 +75,12 @@ pub struct SrnnConfig {
     pub gru: GruConvention,
     /// Floor of the prior and posterior standard deviations.
     pub min_std: f64,
+    /// Nonlinearity of every hidden layer.
+    pub activation: Activation,
+    /// Width of an optional feature extractor: two layers that map `u_t` before the
+    /// GRU of `d` and `x_t` before the inference network, shared between the two (the
+    /// reference code's input embedding; `None` feeds the raw observations).
+    pub embed: Option<usize>,
 }
 
 impl SrnnConfig {
@@ -92,6 +98,20 @@ impl SrnnConfig {
             resq: true,
             gru: GruConvention::PyTorch,
             min_std: 1e-4,
+            activation: Activation::Relu,
+            embed: None,
+        }
+    }
+
+    /// The architecture of the reference code (`MainSRNN_midi.py` of Fraccaro et al.):
+    /// hidden layers of 500 units, the clipped leaky rectifier, a two-layer input
+    /// embedding of 500 units; smoothing with Resq.
+    pub fn reference(x_dim: usize, d_dim: usize, z_dim: usize, a_dim: usize) -> Self {
+        SrnnConfig {
+            hidden: 500,
+            activation: Activation::ClippedLeakyRelu,
+            embed: Some(500),
+            ..SrnnConfig::new(x_dim, d_dim, z_dim, a_dim)
         }
     }
 }
@@ -107,6 +127,7 @@ enum Summary {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Srnn {
     config: SrnnConfig,
+    embed: Option<Mlp>,
     d_rnn: GruCell,
     prior: Mlp,
     prior_head: GaussianHead,
@@ -132,34 +153,46 @@ impl Srnn {
     /// Registers the parameters under `{name}.d_rnn`, `.prior`, `.dec`, `.obs`,
     /// `.a_rnn` (or `.a`), `.post`.
     pub fn new(store: &mut ParamStore, name: &str, config: SrnnConfig, rng: &mut impl Rng) -> Result<Self> {
-        let SrnnConfig { x_dim: x, d_dim: d, z_dim: z, a_dim: a, hidden: hid, .. } = config;
-        if [x, d, z, a, hid].contains(&0) {
+        let SrnnConfig { x_dim: x, d_dim: d, z_dim: z, a_dim: a, hidden: hid, activation: act, .. } = config;
+        if [x, d, z, a, hid].contains(&0) || config.embed == Some(0) {
             return Err(Error::config("Srnn::new", format!("sizes must be positive, got {config:?}")));
         }
         let n = |part: &str| format!("{name}.{part}");
-        let relu = |store: &mut ParamStore, part: &str, input: usize, rng: &mut _| -> Result<Mlp> {
-            Ok(Mlp::new(store, &n(part), &[input, hid], Activation::Relu, rng)?
-                .with_output_activation(Activation::Relu))
+        let layer = |store: &mut ParamStore, part: &str, widths: &[usize], rng: &mut _| -> Result<Mlp> {
+            Ok(Mlp::new(store, &n(part), widths, act, rng)?.with_output_activation(act))
         };
-        let d_rnn = GruCell::new(store, &n("d_rnn"), x, d, config.gru, true, rng)?;
-        let prior = relu(store, "prior", z + d, rng)?;
+        let embed = config.embed.map(|e| layer(store, "embed", &[x, e, e], rng)).transpose()?;
+        let feat = config.embed.unwrap_or(x);
+        let one_layer = |store: &mut ParamStore, part: &str, input: usize, rng: &mut _| {
+            layer(store, part, &[input, hid], rng)
+        };
+        let d_rnn = GruCell::new(store, &n("d_rnn"), feat, d, config.gru, true, rng)?;
+        let prior = one_layer(store, "prior", z + d, rng)?;
         let prior_head = GaussianHead::new(store, &n("prior_head"), hid, z, config.min_std, rng)?;
-        let dec = relu(store, "dec", z + d, rng)?;
+        let dec = one_layer(store, "dec", z + d, rng)?;
         let obs = ObsHead::new(store, &n("obs"), config.obs, hid, x, rng)?;
         let summary = match config.inference {
             Inference::Smoothing => {
-                Summary::Backward(GruCell::new(store, &n("a_rnn"), d + x, a, config.gru, true, rng)?)
+                Summary::Backward(GruCell::new(store, &n("a_rnn"), d + feat, a, config.gru, true, rng)?)
             }
-            Inference::Filtering => Summary::Present(Linear::new(store, &n("a"), d + x, a, rng)?),
+            Inference::Filtering => Summary::Present(Linear::new(store, &n("a"), d + feat, a, rng)?),
         };
-        let post = relu(store, "post", z + a, rng)?;
+        let post = one_layer(store, "post", z + a, rng)?;
         let post_head = GaussianHead::new(store, &n("post_head"), hid, z, config.min_std, rng)?;
-        Ok(Srnn { config, d_rnn, prior, prior_head, dec, obs, summary, post, post_head })
+        Ok(Srnn { config, embed, d_rnn, prior, prior_head, dec, obs, summary, post, post_head })
     }
 
     /// The settings.
     pub fn config(&self) -> &SrnnConfig {
         &self.config
+    }
+
+    /// The features of an observation: the embedding if there is one, else itself.
+    fn features<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
+        Ok(match &self.embed {
+            Some(mlp) => mlp.forward(s, x)?,
+            None => x.clone(),
+        })
     }
 
     fn prior_at<S: Session>(&self, s: &S, z_prev: &S::T, d: &S::T) -> Result<DiagNormal<S::T>> {
@@ -185,12 +218,14 @@ impl Srnn {
         let (b, _) = check_batch("Srnn", xs, masks, Some(c.x_dim))?;
         let steps: Vec<Array2<f64>> = masks.iter().map(row_mask).collect();
         let x: Vec<S::T> = xs.iter().map(|x| s.constant(x.clone())).collect();
-        // d_t over u_t = x_{t-1}: the inputs are x shifted one step to the right.
-        let mut u = vec![s.constant(Array2::zeros((b, c.x_dim)))];
-        u.extend(x[..x.len() - 1].iter().cloned());
+        // Features of every x_t, and of u_t = x_{t-1}: the same features shifted one
+        // step to the right, after those of u_1 = 0.
+        let fx: Vec<S::T> = x.iter().map(|x| self.features(s, x)).collect::<Result<_>>()?;
+        let mut u = vec![self.features(s, &s.constant(Array2::zeros((b, c.x_dim))))?];
+        u.extend(fx[..fx.len() - 1].iter().cloned());
         let d = run_cell(s, &self.d_rnn, &u, &steps, s.constant(Array2::zeros((b, c.d_dim))), false)?;
         let dx: Vec<S::T> =
-            d.iter().zip(&x).map(|(d, x)| S::T::concat_cols(&[d, x])).collect::<autodiff::Result<_>>()?;
+            d.iter().zip(&fx).map(|(d, f)| S::T::concat_cols(&[d, f])).collect::<autodiff::Result<_>>()?;
         let a = match &self.summary {
             Summary::Backward(cell) => {
                 run_cell(s, cell, &dx, &steps, s.constant(Array2::zeros((b, c.a_dim))), true)?
@@ -291,7 +326,7 @@ impl SequenceModel for Srnn {
         let s = NoGrad::new(store);
         let mut out = Vec::with_capacity(steps);
         for _ in 0..steps {
-            carry.d = self.d_rnn.step(&s, &carry.u, &carry.d)?;
+            carry.d = self.d_rnn.step(&s, &self.features(&s, &carry.u)?, &carry.d)?;
             carry.z = self.prior_at(&s, &carry.z, &carry.d)?.sample(rng)?;
             carry.u = self.obs_at(&s, &carry.z, &carry.d)?.sample(rng)?;
             out.push(carry.u.clone());

@@ -84,6 +84,16 @@ fn srnn() {
     }
 }
 
+/// The reference code's architecture: input embedding and clipped leaky rectifiers.
+#[test]
+fn srnn_reference_architecture() {
+    let mut store = ParamStore::new();
+    let config = SrnnConfig { hidden: 4, embed: Some(5), ..SrnnConfig::reference(3, 4, 2, 3) };
+    let model = Srnn::new(&mut store, "srnn", config, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+    assert!(store.iter().any(|(_, name, _)| name.starts_with("srnn.embed")));
+    check(&model, &store, ObsKind::Bernoulli);
+}
+
 #[test]
 fn vae() {
     for obs in [ObsKind::Bernoulli, GAUSS] {
