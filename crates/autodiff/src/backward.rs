@@ -82,7 +82,11 @@ impl Tape {
                         |j| node(j).0,
                         |j| node(j).2,
                         |j, d| match &mut grads[j] {
-                            Some(acc) => *acc += &d,
+                            Some(acc) => {
+                                *acc += &d;
+                                // Spent: its buffer serves the next kernel (see `pool`).
+                                crate::pool::recycle(d);
+                            }
                             slot => *slot = Some(d),
                         },
                     ),

@@ -34,6 +34,21 @@ pub(crate) fn map2(
     out
 }
 
+/// An owned copy of a view (a column block, a transpose, a broadcast), in
+/// standard layout.
+pub(crate) fn copy(x: &ArrayView2<'_, f64>) -> Array2<f64> {
+    let mut out = pool::uninit(x.dim());
+    out.assign(x);
+    out
+}
+
+/// A matrix of zeros.
+pub(crate) fn zeros(shape: (usize, usize)) -> Array2<f64> {
+    let mut out = pool::uninit(shape);
+    out.fill(0.0);
+    out
+}
+
 /// `a b` for views whose inner dimensions agree.
 pub(crate) fn matmul(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
     // beta = 0: general_mat_mul overwrites `out` without reading it.

@@ -214,7 +214,7 @@ impl Tensor for Var<'_> {
         self.derive2(rhs, "matmul", |a, b| mm.forward(a, b), Op::MatMul(mm, self.id, rhs.id))
     }
     fn transpose(&self) -> Self {
-        self.derive(|x| Ok(x.t().to_owned()), Op::Transpose(self.id)).expect("transpose cannot fail")
+        self.derive(|x| Ok(crate::kernels::copy(&x.t())), Op::Transpose(self.id)).expect("transpose cannot fail")
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
         if self.shape() == shape {

@@ -244,7 +244,7 @@ impl Tensor for Array2<f64> {
         MatMul { ta, tb }.forward(self, rhs)
     }
     fn transpose(&self) -> Self {
-        self.t().to_owned()
+        crate::kernels::copy(&self.t())
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
         reduce::sum_to(self, shape)

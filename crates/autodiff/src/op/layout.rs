@@ -2,6 +2,7 @@
 //! row selection. Each one's gradient is another of them: slicing and zero-padding
 //! columns are adjoint, and so are gathering rows and scatter-adding them.
 
+use crate::kernels;
 use crate::{Error, Result, Tensor};
 use ndarray::{Array2, Axis, s};
 
@@ -13,7 +14,7 @@ pub fn slice_cols(x: &Array2<f64>, start: usize, end: usize) -> Result<Array2<f6
             reason: format!("column range {start}..{end} does not fit in {} columns", x.ncols()),
         });
     }
-    Ok(x.slice(s![.., start..end]).to_owned())
+    Ok(kernels::copy(&x.slice(s![.., start..end])))
 }
 
 /// A `rows x width` matrix of zeros with `x` written into columns `offset..`.
@@ -24,7 +25,7 @@ pub fn pad_cols(x: &Array2<f64>, width: usize, offset: usize) -> Result<Array2<f
             reason: format!("{} columns at offset {offset} do not fit in width {width}", x.ncols()),
         });
     }
-    let mut out = Array2::zeros((x.nrows(), width));
+    let mut out = kernels::zeros((x.nrows(), width));
     out.slice_mut(s![.., offset..offset + x.ncols()]).assign(x);
     Ok(out)
 }
@@ -37,8 +38,13 @@ pub fn concat_cols(parts: &[&Array2<f64>]) -> Result<Array2<f64>> {
     if let Some(bad) = parts.iter().find(|p| p.nrows() != first.nrows()) {
         return Err(Error::Shape { op: "concat_cols", lhs: first.dim(), rhs: bad.dim() });
     }
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    Ok(ndarray::concatenate(Axis(1), &views).expect("rows checked above"))
+    let mut out = crate::pool::uninit((first.nrows(), parts.iter().map(|p| p.ncols()).sum()));
+    let mut at = 0;
+    for p in parts {
+        out.slice_mut(s![.., at..at + p.ncols()]).assign(*p);
+        at += p.ncols();
+    }
+    Ok(out)
 }
 
 fn check_rows(op: &'static str, index: &[usize], len: usize) -> Result<()> {
