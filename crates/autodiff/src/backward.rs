@@ -46,6 +46,18 @@ impl Gradients {
     }
 }
 
+/// Adds a gradient contribution into an input's slot.
+fn accumulate(slot: &mut Option<Array2<f64>>, d: Array2<f64>) {
+    match slot {
+        Some(acc) => {
+            *acc += &d;
+            // Spent: its buffer serves the next kernel (see `pool`).
+            crate::pool::recycle(d);
+        }
+        None => *slot = Some(d),
+    }
+}
+
 fn check_loss(loss: &Var<'_>) -> Result<()> {
     match loss.shape() {
         (1, 1) if loss.is_tracked() => Ok(()),
@@ -76,20 +88,13 @@ impl Tape {
                         }
                         out.params[p.index()] = Some(g);
                     }
-                    _ => op.vjp(
-                        g,
-                        y,
-                        |j| node(j).0,
-                        |j| node(j).2,
-                        |j, d| match &mut grads[j] {
-                            Some(acc) => {
-                                *acc += &d;
-                                // Spent: its buffer serves the next kernel (see `pool`).
-                                crate::pool::recycle(d);
-                            }
-                            slot => *slot = Some(d),
-                        },
-                    ),
+                    Op::Function(f, inputs) => {
+                        let need: Vec<bool> = inputs.iter().map(|&j| node(j).2).collect();
+                        for (&j, d) in inputs.iter().zip(f.rule.vjp(&g, &need)) {
+                            d.into_iter().for_each(|d| accumulate(&mut grads[j], d));
+                        }
+                    }
+                    _ => op.vjp(g, y, |j| node(j).0, |j| node(j).2, |j, d| accumulate(&mut grads[j], d)),
                 }
             }
         });
@@ -117,6 +122,15 @@ impl Tape {
             let Some(g) = grads[i].filter(|_| tracked) else {
                 continue;
             };
+            if let Op::Function(f, _) = &op {
+                return Err(Error::Invalid {
+                    op: "grad",
+                    reason: format!(
+                        "function `{}` has a first-order gradient only (use Tape::backward)",
+                        f.name
+                    ),
+                });
+            }
             let need = |j: Id| self.inspect(j, |_, _, t| t);
             let mut contributions = Vec::new();
             op.vjp(g, &self.var(i), |j| self.var(j), need, |j, d| contributions.push((j, d)));

@@ -63,6 +63,7 @@
 
 mod backward;
 mod error;
+pub mod function;
 pub mod gradcheck;
 mod init;
 mod kernels;
@@ -80,6 +81,7 @@ pub mod testing;
 
 pub use backward::Gradients;
 pub use error::{Error, Result};
+pub use function::{Function, Vjp};
 pub use gradcheck::{GradCheck, GradCheckReport, gradcheck, gradcheck_params};
 pub use init::Init;
 pub use nn::{Activation, Linear, Mlp};

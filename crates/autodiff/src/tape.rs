@@ -6,8 +6,9 @@
 //! reverse walk over the arena (see [`crate::backward`]). An op whose inputs are all
 //! constants records a constant: nothing is kept for the backward pass.
 
+use crate::function::Recorded;
 use crate::op::{BinaryOp, Id, MatMul, Op, UnaryOp, layout, reduce};
-use crate::{Error, ParamId, Result, Shape, Tensor};
+use crate::{Error, Function, ParamId, Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
 use std::cell::RefCell;
 use std::ops::Range;
@@ -214,7 +215,8 @@ impl Tensor for Var<'_> {
         self.derive2(rhs, "matmul", |a, b| mm.forward(a, b), Op::MatMul(mm, self.id, rhs.id))
     }
     fn transpose(&self) -> Self {
-        self.derive(|x| Ok(crate::kernels::copy(&x.t())), Op::Transpose(self.id)).expect("transpose cannot fail")
+        self.derive(|x| Ok(crate::kernels::copy(&x.t())), Op::Transpose(self.id))
+            .expect("transpose cannot fail")
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
         if self.shape() == shape {
@@ -259,5 +261,24 @@ impl Tensor for Var<'_> {
     }
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
         self.derive(|x| layout::scatter_add_rows(x, index, nrows), Op::ScatterAddRows(self.id, index.into()))
+    }
+    fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self> {
+        let Some(first) = inputs.first() else {
+            return Err(Error::Invalid { op: function.name(), reason: "a function needs inputs".into() });
+        };
+        for x in inputs {
+            first.same_tape(x, function.name())?;
+        }
+        let tape = first.tape;
+        let (result, tracked) = tape.with_nodes(|node| {
+            let values: Vec<_> = inputs.iter().map(|x| node(x.id).0).collect();
+            (function.forward(&values), inputs.iter().any(|x| node(x.id).2))
+        });
+        let (value, rule) = result?;
+        let op = Op::Function(
+            Recorded { name: function.name(), rule: rule.into() },
+            inputs.iter().map(|x| x.id).collect(),
+        );
+        Ok(tape.record(value, op, tracked))
     }
 }

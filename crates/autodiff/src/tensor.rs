@@ -10,7 +10,7 @@
 //! else (`sub`, `mean`, `softmax`, masking, ...) is derived from them once, here.
 
 use crate::op::{BinaryOp, MatMul, UnaryOp, layout, reduce};
-use crate::{Error, Result, Shape};
+use crate::{Error, Function, Result, Shape};
 use ndarray::{Array2, Axis};
 use std::ops::Range;
 
@@ -56,6 +56,8 @@ pub trait Tensor: Clone + Sized {
     fn gather_rows(&self, index: &[usize]) -> Result<Self>;
     /// `nrows` zero rows, to which row `k` of `self` is added at row `index[k]`.
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self>;
+    /// A [`Function`] of `inputs` (recorded as one node on a tape).
+    fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self>;
 
     // ---- derived element-wise arithmetic ----
 
@@ -269,5 +271,11 @@ impl Tensor for Array2<f64> {
     }
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
         layout::scatter_add_rows(self, index, nrows)
+    }
+    fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self> {
+        if inputs.is_empty() {
+            return Err(Error::Invalid { op: function.name(), reason: "a function needs inputs".into() });
+        }
+        Ok(function.forward(inputs)?.0)
     }
 }

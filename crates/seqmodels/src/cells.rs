@@ -9,6 +9,7 @@
 //! `w_rz = weight_ih[0..2H]^T` and `w_n = weight_ih[2H..3H]^T`. Splitting saves the
 //! column slices (and their zero-padded gradients) a single `3H` block would need.
 
+use crate::gru_gates::GruGates;
 use crate::{Error, Result};
 use autodiff::{Init, Linear, ParamId, ParamStore, Session, Tensor};
 use ndarray::Array2;
@@ -169,23 +170,33 @@ impl Cell for GruCell {
         self.hidden
     }
     fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
-        let hid = self.hidden;
-        let (b_rz, b_n) = (self.bias.map(|b| b.0), self.bias.map(|b| b.1));
-        let (bh_rz, bh_n) = (self.hidden_bias.map(|b| b.0), self.hidden_bias.map(|b| b.1));
-        let gates = x.matmul(&s.param(self.w_rz))?.add(&h.matmul(&s.param(self.u_rz))?)?;
-        let gates = add_opt(s, add_opt(s, gates, b_rz)?, bh_rz)?.sigmoid();
-        let (r, z) = (gates.slice_cols(0..hid)?, gates.slice_cols(hid..2 * hid)?);
-        let xn = add_opt(s, x.matmul(&s.param(self.w_n))?, b_n)?;
-        let n = match self.convention {
-            GruConvention::Textbook => xn.add(&r.mul(h)?.matmul(&s.param(self.u_n))?)?,
+        let p = |id: ParamId| s.param(id);
+        let (xrz, hrz) = (x.matmul(&p(self.w_rz))?, h.matmul(&p(self.u_rz))?);
+        let xn = x.matmul(&p(self.w_n))?;
+        match self.convention {
+            // The gate arithmetic after the four products is one fused node.
             GruConvention::PyTorch => {
-                let hn = add_opt(s, h.matmul(&s.param(self.u_n))?, bh_n)?;
-                xn.add(&r.mul(&hn)?)?
+                let hn = h.matmul(&p(self.u_n))?;
+                let biases: Vec<S::T> =
+                    self.bias.iter().chain(&self.hidden_bias).flat_map(|&(rz, n)| [p(rz), p(n)]).collect();
+                let mut inputs = vec![&xrz, &xn, &hrz, &hn, h];
+                // Inputs [b_rz, b_n, b_hrz, b_hn]: the fused rule expects that order.
+                if let [b_rz, b_n, bh_rz, bh_n] = biases.as_slice() {
+                    inputs.extend([b_rz, b_n, bh_rz, bh_n]);
+                }
+                Ok(S::T::apply(&GruGates { biases: biases.len() == 4 }, &inputs)?)
+            }
+            // The candidate needs a second product after the reset gate: composed ops.
+            GruConvention::Textbook => {
+                let hid = self.hidden;
+                let b_n = self.bias.map(|b| b.1);
+                let gates = add_opt(s, xrz.add(&hrz)?, self.bias.map(|b| b.0))?.sigmoid();
+                let (r, z) = (gates.slice_cols(0..hid)?, gates.slice_cols(hid..2 * hid)?);
+                let n = add_opt(s, xn, b_n)?.add(&r.mul(h)?.matmul(&p(self.u_n))?)?.tanh();
+                // z * h + (1 - z) * n = n + z * (h - n): one product instead of two.
+                Ok(n.add(&z.mul(&h.sub(&n)?)?)?)
             }
         }
-        .tanh();
-        // z * h + (1 - z) * n = n + z * (h - n): one product instead of two.
-        Ok(n.add(&z.mul(&h.sub(&n)?)?)?)
     }
 }
 

@@ -94,6 +94,7 @@
 pub mod cells;
 pub mod data;
 mod error;
+mod gru_gates;
 pub mod heads;
 mod model;
 pub mod rnn;

@@ -1,6 +1,6 @@
 //! The recurrent cells against values worked out by hand.
 
-use autodiff::{NoGrad, ParamStore};
+use autodiff::{NoGrad, ParamStore, Session, Tensor};
 use ndarray::{Array2, array};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -134,4 +134,53 @@ fn run_cell_backwards_stays_at_the_initial_state_through_padding() {
     assert_eq!(hs[1].row(1).to_owned(), ndarray::Array1::<f64>::zeros(3));
     let alone = cell.step(&s, &array![[5.0]], &Array2::zeros((1, 3))).unwrap();
     assert_eq!(hs[0].row(1), alone.row(0));
+}
+
+/// The fused gate block of the PyTorch convention (and the composed textbook cell):
+/// gradients with respect to inputs, initial state and every parameter, with and
+/// without biases, against central differences.
+#[test]
+fn gru_gradients_match_finite_differences() {
+    use autodiff::{GradCheck, gradcheck, gradcheck_params};
+    for convention in [GruConvention::PyTorch, GruConvention::Textbook] {
+        for bias in [true, false] {
+            let mut store = ParamStore::new();
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            let cell = GruCell::new(&mut store, "g", 3, 4, convention, bias, &mut rng).unwrap();
+            let xs: Vec<Array2<f64>> = (0..3)
+                .map(|t| Array2::from_shape_fn((2, 3), |(i, j)| ((t * 7 + i * 3 + j) as f64 * 0.9).sin()))
+                .collect();
+            let h0 = Array2::from_shape_fn((2, 4), |(i, j)| ((i * 4 + j) as f64 * 0.6).cos() * 0.5);
+            let masks = seqmodels::seq::full_masks(2, 3);
+            let cfg = GradCheck::default();
+            let mut inputs = xs.clone();
+            inputs.push(h0.clone());
+            let report = gradcheck(
+                |v| {
+                    let s = v[0].tape().session(&store);
+                    let hs = run_cell(&s, &cell, &v[..3], &masks, v[3], false).map_err(as_autodiff)?;
+                    hs[2].square().sum().add(&hs[0].sum())
+                },
+                &inputs,
+                &cfg,
+            )
+            .unwrap_or_else(|e| panic!("{convention:?}, bias {bias}: {e}"));
+            assert_eq!(report.checked, 3 * 6 + 8);
+            gradcheck_params(
+                |s| {
+                    let x: Vec<_> = xs.iter().map(|x| s.constant(x.clone())).collect();
+                    let hs =
+                        run_cell(s, &cell, &x, &masks, s.constant(h0.clone()), false).map_err(as_autodiff)?;
+                    hs[2].square().sum().add(&hs[1].sum())
+                },
+                &store,
+                &cfg,
+            )
+            .unwrap_or_else(|e| panic!("{convention:?}, bias {bias}: {e}"));
+        }
+    }
+}
+
+fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
+    autodiff::Error::Invalid { op: "run_cell", reason: e.to_string() }
 }

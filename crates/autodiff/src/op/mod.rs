@@ -10,6 +10,7 @@ pub mod linalg;
 pub mod reduce;
 pub mod unary;
 
+use crate::function::Recorded;
 use crate::{ParamId, Tensor};
 use std::borrow::Borrow;
 use std::rc::Rc;
@@ -46,6 +47,9 @@ pub(crate) enum Op {
     },
     GatherRows(Id, Rc<[usize]>),
     ScatterAddRows(Id, Rc<[usize]>),
+    /// A [`Function`](crate::Function) of the listed inputs, differentiated by its
+    /// own rule in [`Tape::backward`](crate::Tape::backward) only.
+    Function(Recorded, Rc<[Id]>),
 }
 
 impl Op {
@@ -107,6 +111,9 @@ impl Op {
                 emit(*x, g.scatter_add_rows(index, rows).expect(SHAPES));
             }
             Op::ScatterAddRows(x, index) => emit(*x, g.gather_rows(index).expect(SHAPES)),
+            Op::Function(f, _) => {
+                unreachable!("function `{}`: its rule runs on arrays in Tape::backward only", f.name)
+            }
         }
     }
 }
