@@ -26,11 +26,12 @@
 //! split for SRNN.
 //!
 //! Run: `cargo run --release --example 05_jsb_chorales -- [path/to/jsb_chorales.json]
-//! [--models rnn,vrnn,srnn,srnn-ref] [--minutes M] [--epochs N] [--quick]`. The data default to
-//! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are
-//! not part of the project). `--minutes` is a training-time budget per model;
-//! `--hidden H` and `--z Z` change the widths, `--tag T` appends `T` to the names of the
-//! run's files; `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
+//! [--models rnn,vrnn,srnn,srnn-ref] [--minutes M] [--epochs N] [--shards K] [--quick]`.
+//! The data default to `../shared/data/jsb_chorales/jsb_chorales.json` beside the
+//! workspace (they are not part of the project). `--minutes` is a training-time
+//! budget per model; `--hidden H` and `--z Z` change the widths, `--tag T` appends `T`
+//! to the names of the run's files, `--shards K` splits each batch over `K` threads;
+//! `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
 //! Writes `target/runs/05_jsb_chorales/<model>.json` (curves and results; quick runs
 //! write to `05_jsb_chorales_quick/` and add `_quick` to the plots' names),
 //! `target/plots/05_jsb_validation.png` (validation bound per epoch of every model
@@ -69,6 +70,8 @@ struct Args {
     z: Option<usize>,
     /// A suffix for the names of the run's files, to keep variants apart.
     tag: String,
+    /// Data-parallel shards per training step (one per core helps with long sequences).
+    shards: usize,
 }
 
 fn parse_args() -> BoxResult<Args> {
@@ -82,6 +85,7 @@ fn parse_args() -> BoxResult<Args> {
         hidden: None,
         z: None,
         tag: String::new(),
+        shards: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -94,6 +98,7 @@ fn parse_args() -> BoxResult<Args> {
             "--hidden" => args.hidden = Some(value("--hidden")?.parse()?),
             "--z" => args.z = Some(value("--z")?.parse()?),
             "--tag" => args.tag = value("--tag")?,
+            "--shards" => args.shards = value("--shards")?.parse()?,
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}").into()),
             path => args.path = PathBuf::from(path),
         }
@@ -202,6 +207,7 @@ fn run<M: SequenceModel + Sync>(
         .epochs(if args.quick { 2 } else { args.epochs.min(recipe.epochs) })
         .schedule((recipe.schedule)(steps_per_epoch))
         .batch_size(setup.batch)
+        .shards(args.shards)
         .clip(Clip::Norm(setup.clip))
         .kl_anneal(KlAnneal::Linear { start: 0.2, end: 1.0, steps: 20 * steps_per_epoch })
         .early_stopping(EarlyStopping::new(if args.quick { 5 } else { 40 }, 0.0, Mode::Max)?, "val_elbo")

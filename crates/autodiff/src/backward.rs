@@ -88,6 +88,17 @@ impl Tape {
                         }
                         out.params[p.index()] = Some(g);
                     }
+                    // A slice's gradient is the input's shape with `g` in the slice
+                    // and zeros elsewhere: add `g` in place instead of building that.
+                    // (A sequence sliced into T steps would otherwise cost T full-size
+                    // arrays.)
+                    &Op::Slice { x, axis, start } => {
+                        let (input, _, _) = node(x);
+                        let slot = grads[x].get_or_insert_with(|| crate::kernels::zeros(input.dim()));
+                        let mut block = slot.slice_axis_mut(axis, (start..start + g.len_of(axis)).into());
+                        block += &g;
+                        crate::pool::recycle(g);
+                    }
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| node(j).2).collect();
                         for (&j, d) in inputs.iter().zip(f.rule.vjp(&g, &need)) {

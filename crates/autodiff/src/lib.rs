@@ -58,6 +58,8 @@
 //! [`Session`]: a [`TapeSession`] for training, [`NoGrad`] for inference. Every op's
 //! gradient is checked against central differences by [`gradcheck()`] in this crate's
 //! property tests, and the crates above use the same function for their models.
+//! A hot block of arithmetic can be given its own gradient rule as a [`Function`]
+//! (one tape node instead of one per op), checked the same way.
 
 #![deny(missing_docs)]
 

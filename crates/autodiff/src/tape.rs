@@ -234,27 +234,27 @@ impl Tensor for Var<'_> {
         self.derive(|x| Ok(reduce::logsumexp(x, axis)), Op::LogSumExp(self.id))
             .expect("logsumexp cannot fail")
     }
-    fn concat_cols(parts: &[&Self]) -> Result<Self> {
+    fn concat_along(parts: &[&Self], axis: Axis) -> Result<Self> {
         let Some(first) = parts.first() else {
-            return Err(Error::Invalid { op: "concat_cols", reason: "no parts to concatenate".into() });
+            return Err(Error::Invalid { op: "concat", reason: "no parts to concatenate".into() });
         };
         for p in parts {
-            first.same_tape(p, "concat_cols")?;
+            first.same_tape(p, "concat")?;
         }
         let tape = first.tape;
         let (value, tracked) = tape.with_nodes(|node| {
             let values: Vec<_> = parts.iter().map(|p| node(p.id).0).collect();
-            (layout::concat_cols(&values), parts.iter().any(|p| node(p.id).2))
+            (layout::concat(&values, axis), parts.iter().any(|p| node(p.id).2))
         });
         let ids: Rc<[Id]> = parts.iter().map(|p| p.id).collect();
-        Ok(tape.record(value?, Op::ConcatCols(ids), tracked))
+        Ok(tape.record(value?, Op::Concat(axis, ids), tracked))
     }
-    fn slice_cols(&self, range: Range<usize>) -> Result<Self> {
+    fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self> {
         let start = range.start;
-        self.derive(|x| layout::slice_cols(x, range.start, range.end), Op::SliceCols { x: self.id, start })
+        self.derive(|x| layout::slice(x, axis, range.start, range.end), Op::Slice { x: self.id, axis, start })
     }
-    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self> {
-        self.derive(|x| layout::pad_cols(x, width, offset), Op::PadCols { x: self.id, offset })
+    fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self> {
+        self.derive(|x| layout::pad(x, axis, len, offset), Op::Pad { x: self.id, axis, offset })
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
         self.derive(|x| layout::gather_rows(x, index), Op::GatherRows(self.id, index.into()))

@@ -46,12 +46,12 @@ pub trait Tensor: Clone + Sized {
     fn broadcast_to(&self, shape: Shape) -> Result<Self>;
     /// Stable `ln sum exp` along `axis`, keeping it with length 1.
     fn logsumexp(&self, axis: Axis) -> Self;
-    /// Columns of all parts side by side (all with the same number of rows).
-    fn concat_cols(parts: &[&Self]) -> Result<Self>;
-    /// The columns in `range`.
-    fn slice_cols(&self, range: Range<usize>) -> Result<Self>;
-    /// A `rows x width` matrix of zeros holding `self` from column `offset` on.
-    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self>;
+    /// All parts one after another along `axis` (they agree along the other axis).
+    fn concat_along(parts: &[&Self], axis: Axis) -> Result<Self>;
+    /// The entries in `range` along `axis`: a block of rows or of columns.
+    fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self>;
+    /// Zeros of length `len` along `axis` holding `self` from index `offset` on.
+    fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self>;
     /// The rows listed in `index`, in that order (repeats allowed).
     fn gather_rows(&self, index: &[usize]) -> Result<Self>;
     /// `nrows` zero rows, to which row `k` of `self` is added at row `index[k]`.
@@ -191,6 +191,32 @@ pub trait Tensor: Clone + Sized {
     fn masked_sum(&self, mask: &Array2<f64>) -> Result<Self> {
         Ok(self.mask(mask)?.sum())
     }
+    /// Length along `axis`.
+    fn shape_of(&self, axis: Axis) -> usize {
+        let (rows, cols) = self.shape();
+        if axis == Axis(0) { rows } else { cols }
+    }
+    /// Columns of all parts side by side (all with the same number of rows).
+    fn concat_cols(parts: &[&Self]) -> Result<Self> {
+        Self::concat_along(parts, Axis(1))
+    }
+    /// Rows of all parts stacked (all with the same number of columns): e.g. the
+    /// steps of a sequence, so one product serves them all.
+    fn concat_rows(parts: &[&Self]) -> Result<Self> {
+        Self::concat_along(parts, Axis(0))
+    }
+    /// The columns in `range`.
+    fn slice_cols(&self, range: Range<usize>) -> Result<Self> {
+        self.slice_along(Axis(1), range)
+    }
+    /// The rows in `range`.
+    fn slice_rows(&self, range: Range<usize>) -> Result<Self> {
+        self.slice_along(Axis(0), range)
+    }
+    /// A `rows x width` matrix of zeros holding `self` from column `offset` on.
+    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self> {
+        self.pad_along(Axis(1), width, offset)
+    }
     /// Splits the columns into consecutive blocks of the given widths (which must add
     /// up to the number of columns).
     fn split_cols(&self, widths: &[usize]) -> Result<Vec<Self>> {
@@ -257,14 +283,14 @@ impl Tensor for Array2<f64> {
     fn logsumexp(&self, axis: Axis) -> Self {
         reduce::logsumexp(self, axis)
     }
-    fn concat_cols(parts: &[&Self]) -> Result<Self> {
-        layout::concat_cols(parts)
+    fn concat_along(parts: &[&Self], axis: Axis) -> Result<Self> {
+        layout::concat(parts, axis)
     }
-    fn slice_cols(&self, range: Range<usize>) -> Result<Self> {
-        layout::slice_cols(self, range.start, range.end)
+    fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self> {
+        layout::slice(self, axis, range.start, range.end)
     }
-    fn pad_cols(&self, width: usize, offset: usize) -> Result<Self> {
-        layout::pad_cols(self, width, offset)
+    fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self> {
+        layout::pad(self, axis, len, offset)
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
         layout::gather_rows(self, index)

@@ -109,6 +109,11 @@ proptest! {
         check(|v| Tensor::concat_cols(&[&v[0], &v[1], &v[0]]), &[a.clone(), b.clone()])?;
         check(move |v| v[0].slice_cols(c / 2..c), &[a.clone()])?;
         check(move |v| v[0].pad_cols(c + 3, 2), &[a.clone()])?;
+        check(|v| Tensor::concat_rows(&[&v[0], &v[0], &v[0]]), &[a.clone()])?;
+        check(move |v| v[0].slice_rows(r / 2..r), &[a.clone()])?;
+        check(move |v| v[0].pad_along(Axis(0), r + 2, 1), &[a.clone()])?;
+        // Two slices of one value: both land in its gradient (the in-place path).
+        check(move |v| v[0].slice_rows(0..r)?.add(&v[0].slice_rows(0..r)?.square()), &[a.clone()])?;
         let split = vec![c / 2, c - c / 2];
         check(move |v| Ok(v[0].split_cols(&split)?[1]), &[a.clone()])?;
         let g = rows.clone();

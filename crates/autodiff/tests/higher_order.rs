@@ -80,8 +80,24 @@ impl Objective for EverySmoothOp {
     }
 }
 
+/// Stacking, slicing and padding rows and columns between smooth ops.
+struct LayoutChain;
+
+impl Objective for LayoutChain {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
+        let y = Var::concat_rows(&[&x, &x.square()]).unwrap();
+        let z = y.slice_rows(1..3).unwrap().pad_along(Axis(1), 5, 1).unwrap();
+        z.tanh().square().sum().add(&y.slice_cols(0..2).unwrap().exp().sum()).unwrap()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn hvp_through_layout_ops(x in matrix(2, 3, -1.0, 1.0), v in matrix(2, 3, -1.0, 1.0)) {
+        assert_close(&hvp_tape(&LayoutChain, &x, &v), &hvp_fd(&LayoutChain, &x, &v), 1e-6, 1e-8)?;
+    }
 
     #[test]
     fn hvp_of_logsumexp(x in matrix(3, 4, -2.0, 2.0), v in matrix(3, 4, -1.0, 1.0)) {

@@ -1,48 +1,61 @@
-//! Operations that move elements without arithmetic: transpose, column blocks, and
-//! row selection. Each one's gradient is another of them: slicing and zero-padding
-//! columns are adjoint, and so are gathering rows and scatter-adding them.
+//! Operations that move elements without arithmetic: transpose, blocks of rows or
+//! columns, and row selection. Each one's gradient is another of them: slicing and
+//! zero-padding are adjoint, and so are gathering rows and scatter-adding them.
 
 use crate::kernels;
 use crate::{Error, Result, Tensor};
-use ndarray::{Array2, Axis, s};
+use ndarray::{Array2, Axis};
 
-/// Columns `start..end` of `x`.
-pub fn slice_cols(x: &Array2<f64>, start: usize, end: usize) -> Result<Array2<f64>> {
-    if start > end || end > x.ncols() {
-        return Err(Error::Invalid {
-            op: "slice_cols",
-            reason: format!("column range {start}..{end} does not fit in {} columns", x.ncols()),
-        });
-    }
-    Ok(kernels::copy(&x.slice(s![.., start..end])))
+/// The name of an axis in error messages: rows or columns.
+fn axis_name(axis: Axis) -> &'static str {
+    if axis == Axis(0) { "rows" } else { "columns" }
 }
 
-/// A `rows x width` matrix of zeros with `x` written into columns `offset..`.
-pub fn pad_cols(x: &Array2<f64>, width: usize, offset: usize) -> Result<Array2<f64>> {
-    if offset + x.ncols() > width {
+/// Entries `start..end` of `x` along `axis` (a block of rows or of columns).
+pub fn slice(x: &Array2<f64>, axis: Axis, start: usize, end: usize) -> Result<Array2<f64>> {
+    let len = x.len_of(axis);
+    if start > end || end > len {
         return Err(Error::Invalid {
-            op: "pad_cols",
-            reason: format!("{} columns at offset {offset} do not fit in width {width}", x.ncols()),
+            op: "slice",
+            reason: format!("range {start}..{end} does not fit in {len} {}", axis_name(axis)),
         });
     }
-    let mut out = kernels::zeros((x.nrows(), width));
-    out.slice_mut(s![.., offset..offset + x.ncols()]).assign(x);
+    Ok(kernels::copy(&x.slice_axis(axis, (start..end).into())))
+}
+
+/// Zeros of length `len` along `axis` with `x` written from index `offset` on.
+pub fn pad(x: &Array2<f64>, axis: Axis, len: usize, offset: usize) -> Result<Array2<f64>> {
+    let n = x.len_of(axis);
+    if offset + n > len {
+        return Err(Error::Invalid {
+            op: "pad",
+            reason: format!("{n} {} at offset {offset} do not fit in {len}", axis_name(axis)),
+        });
+    }
+    let mut shape = [x.nrows(), x.ncols()];
+    shape[axis.index()] = len;
+    let mut out = kernels::zeros((shape[0], shape[1]));
+    out.slice_axis_mut(axis, (offset..offset + n).into()).assign(x);
     Ok(out)
 }
 
-/// The columns of all `parts` side by side; all parts must have the same rows.
-pub fn concat_cols(parts: &[&Array2<f64>]) -> Result<Array2<f64>> {
+/// All `parts` one after another along `axis`; they must agree along the other axis.
+pub fn concat(parts: &[&Array2<f64>], axis: Axis) -> Result<Array2<f64>> {
     let Some(first) = parts.first() else {
-        return Err(Error::Invalid { op: "concat_cols", reason: "no parts to concatenate".into() });
+        return Err(Error::Invalid { op: "concat", reason: "no parts to concatenate".into() });
     };
-    if let Some(bad) = parts.iter().find(|p| p.nrows() != first.nrows()) {
-        return Err(Error::Shape { op: "concat_cols", lhs: first.dim(), rhs: bad.dim() });
+    let other = Axis(1 - axis.index());
+    if let Some(bad) = parts.iter().find(|p| p.len_of(other) != first.len_of(other)) {
+        return Err(Error::Shape { op: "concat", lhs: first.dim(), rhs: bad.dim() });
     }
-    let mut out = crate::pool::uninit((first.nrows(), parts.iter().map(|p| p.ncols()).sum()));
+    let mut shape = [first.nrows(), first.ncols()];
+    shape[axis.index()] = parts.iter().map(|p| p.len_of(axis)).sum();
+    let mut out = crate::pool::uninit((shape[0], shape[1]));
     let mut at = 0;
     for p in parts {
-        out.slice_mut(s![.., at..at + p.ncols()]).assign(*p);
-        at += p.ncols();
+        let n = p.len_of(axis);
+        out.slice_axis_mut(axis, (at..at + n).into()).assign(*p);
+        at += n;
     }
     Ok(out)
 }
@@ -77,14 +90,13 @@ pub fn scatter_add_rows(x: &Array2<f64>, index: &[usize], nrows: usize) -> Resul
     Ok(out)
 }
 
-/// Gradients of `concat_cols`: the slice of `g` that each part occupied.
-pub fn concat_cols_vjp<T: Tensor>(g: &T, widths: impl Iterator<Item = usize>) -> Vec<T> {
+/// Gradients of `concat`: the block of `g` that each part occupied along `axis`.
+pub fn concat_vjp<T: Tensor>(g: &T, axis: Axis, lens: impl Iterator<Item = usize>) -> Vec<T> {
     let mut start = 0;
-    widths
-        .map(|w| {
-            let part = g.slice_cols(start..start + w).expect("concat vjp: widths add up");
-            start += w;
-            part
-        })
-        .collect()
+    lens.map(|n| {
+        let part = g.slice_along(axis, start..start + n).expect("concat vjp: lengths add up");
+        start += n;
+        part
+    })
+    .collect()
 }

@@ -12,6 +12,7 @@ pub mod unary;
 
 use crate::function::Recorded;
 use crate::{ParamId, Tensor};
+use ndarray::Axis;
 use std::borrow::Borrow;
 use std::rc::Rc;
 
@@ -36,13 +37,15 @@ pub(crate) enum Op {
     SumTo(Id),
     BroadcastTo(Id),
     LogSumExp(Id),
-    ConcatCols(Rc<[Id]>),
-    SliceCols {
+    Concat(Axis, Rc<[Id]>),
+    Slice {
         x: Id,
+        axis: Axis,
         start: usize,
     },
-    PadCols {
+    Pad {
         x: Id,
+        axis: Axis,
         offset: usize,
     },
     GatherRows(Id, Rc<[usize]>),
@@ -90,21 +93,21 @@ impl Op {
             Op::SumTo(x) => emit(*x, reduce::sum_to_vjp(&g, val(*x).borrow())),
             Op::BroadcastTo(x) => emit(*x, reduce::broadcast_to_vjp(&g, val(*x).borrow())),
             Op::LogSumExp(x) => emit(*x, reduce::logsumexp_vjp(&g, val(*x).borrow(), y)),
-            Op::ConcatCols(parts) => {
-                let widths = parts.iter().map(|&p| val(p).borrow().shape().1);
-                for (&p, d) in parts.iter().zip(layout::concat_cols_vjp(&g, widths)) {
+            Op::Concat(axis, parts) => {
+                let lens = parts.iter().map(|&p| val(p).borrow().shape_of(*axis));
+                for (&p, d) in parts.iter().zip(layout::concat_vjp(&g, *axis, lens)) {
                     if need(p) {
                         emit(p, d);
                     }
                 }
             }
-            Op::SliceCols { x, start } => {
-                let width = val(*x).borrow().shape().1;
-                emit(*x, g.pad_cols(width, *start).expect(SHAPES));
+            Op::Slice { x, axis, start } => {
+                let len = val(*x).borrow().shape_of(*axis);
+                emit(*x, g.pad_along(*axis, len, *start).expect(SHAPES));
             }
-            Op::PadCols { x, offset } => {
-                let width = val(*x).borrow().shape().1;
-                emit(*x, g.slice_cols(*offset..*offset + width).expect(SHAPES));
+            Op::Pad { x, axis, offset } => {
+                let n = val(*x).borrow().shape_of(*axis);
+                emit(*x, g.slice_along(*axis, *offset..*offset + n).expect(SHAPES));
             }
             Op::GatherRows(x, index) => {
                 let rows = val(*x).borrow().shape().0;
