@@ -77,8 +77,10 @@ impl Function for GruGates {
         let b_rz = bias_or_zero(inputs, 5, 2 * hid) + bias_or_zero(inputs, 7, 2 * hid);
         let (b_n, bh_n) = (bias_or_zero(inputs, 6, hid), bias_or_zero(inputs, 8, hid));
         let pre_rz = xrz + hrz + &b_rz;
-        let r = pre_rz.slice(s![.., ..hid]).mapv(sigmoid);
-        let z = pre_rz.slice(s![.., hid..]).mapv(sigmoid);
+        // Zip runs along contiguous rows of the column blocks (`mapv` on a strided view
+        // goes element by element).
+        let gate = |cols| Zip::from(pre_rz.slice(s![.., cols])).map_collect(|&v| sigmoid(v));
+        let (r, z) = (gate(0..hid), gate(hid..2 * hid));
         let m = hn + &bh_n;
         let n = Zip::from(xn)
             .and(&m)
