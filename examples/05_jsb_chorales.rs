@@ -26,11 +26,14 @@
 //! split for SRNN.
 //!
 //! Run: `cargo run --release --example 05_jsb_chorales -- [path/to/jsb_chorales.json]
-//! [--models rnn,vrnn,srnn,srnn-ref] [--minutes M] [--epochs N] [--shards K] [--quick]`.
+//! [--models rnn,vrnn,srnn,srnn-ref] [--minutes M] [--epochs N] [--decay G] [--shards K]
+//! [--quick]`.
 //! The data default to `../shared/data/jsb_chorales/jsb_chorales.json` beside the
 //! workspace (they are not part of the project). `--minutes` is a training-time
 //! budget per model; `--hidden H` and `--z Z` change the widths, `--tag T` appends `T`
-//! to the names of the run's files, `--shards K` splits each batch over `K` threads;
+//! to the names of the run's files, `--epochs N` and `--decay G` override the recipe
+//! (the rate is divided by `G` per epoch after the 20th), `--shards K` splits each
+//! batch over `K` threads;
 //! `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
 //! Writes `target/runs/05_jsb_chorales/<model>.json` (curves and results; quick runs
 //! write to `05_jsb_chorales_quick/` and add `_quick` to the plots' names),
@@ -63,7 +66,9 @@ struct Args {
     path: PathBuf,
     models: Vec<String>,
     minutes: f64,
-    epochs: u64,
+    /// Overrides of the recipe's epochs and learning-rate decay.
+    epochs: Option<u64>,
+    decay: Option<f64>,
     quick: bool,
     /// Overrides of the state and latent widths (300 and 100 by default).
     hidden: Option<usize>,
@@ -80,7 +85,8 @@ fn parse_args() -> BoxResult<Args> {
         path: root.join("../shared/data/jsb_chorales/jsb_chorales.json"),
         models: ["rnn", "vrnn", "srnn", "srnn-ref"].map(String::from).to_vec(),
         minutes: 20.0,
-        epochs: 500,
+        epochs: None,
+        decay: None,
         quick: false,
         hidden: None,
         z: None,
@@ -94,7 +100,14 @@ fn parse_args() -> BoxResult<Args> {
             "--quick" => args.quick = true,
             "--models" => args.models = value("--models")?.split(',').map(str::to_owned).collect(),
             "--minutes" => args.minutes = value("--minutes")?.parse()?,
-            "--epochs" => args.epochs = value("--epochs")?.parse()?,
+            "--epochs" => args.epochs = Some(value("--epochs")?.parse()?),
+            "--decay" => {
+                let g: f64 = value("--decay")?.parse()?;
+                if !(g.is_finite() && g > 0.0) {
+                    return Err(format!("--decay must be a positive factor, got {g}").into());
+                }
+                args.decay = Some(g);
+            }
             "--hidden" => args.hidden = Some(value("--hidden")?.parse()?),
             "--z" => args.z = Some(value("--z")?.parse()?),
             "--tag" => args.tag = value("--tag")?,
@@ -115,28 +128,33 @@ struct Setup {
     particles: usize,
 }
 
-/// The optimisation recipe of one model.
+/// The optimisation recipe of one model: Adam at 1e-3 for 20 epochs, then the rate
+/// divided by `decay` every epoch.
+#[derive(Clone, Copy)]
 struct Recipe {
     /// Adam's `eps`.
     adam_eps: f64,
-    /// Most epochs (the command line's `--epochs` caps it further).
+    /// Most epochs (`--epochs` overrides).
     epochs: u64,
-    /// Learning-rate schedule over steps, given the steps per epoch.
-    schedule: fn(u64) -> Schedule,
+    /// Division of the learning rate per epoch after the 20th (1: constant; `--decay`
+    /// overrides).
+    decay: f64,
+}
+
+impl Recipe {
+    /// The learning rate over steps, given the steps per epoch.
+    fn schedule(&self, per_epoch: u64) -> Schedule {
+        Schedule::Step { lr: 1e-3, every: per_epoch, gamma: 1.0 / self.decay }
+            .with_warmup(20 * per_epoch, 1.0)
+    }
 }
 
 /// Adam 1e-3 throughout, until early stopping or the time budget.
-const PLAIN: Recipe = Recipe { adam_eps: 1e-8, epochs: u64::MAX, schedule: |_| Schedule::constant(1e-3) };
+const PLAIN: Recipe = Recipe { adam_eps: 1e-8, epochs: 500, decay: 1.0 };
 
 /// `MainSRNN_midi.py`: 50 epochs, Adam `eps = 1e-4`, the rate 1e-3 for 20 epochs, then
 /// divided by 1.2 every epoch.
-const REFERENCE: Recipe = Recipe {
-    adam_eps: 1e-4,
-    epochs: 50,
-    schedule: |per_epoch| {
-        Schedule::Step { lr: 1e-3, every: per_epoch, gamma: 1.0 / 1.2 }.with_warmup(20 * per_epoch, 1.0)
-    },
-};
+const REFERENCE: Recipe = Recipe { adam_eps: 1e-4, epochs: 50, decay: 1.2 };
 
 /// The splits as `trainers` sequences, cut to a handful in quick mode.
 struct Splits {
@@ -202,10 +220,15 @@ fn run<M: SequenceModel + Sync>(
     let curve = RefCell::new(Vec::new());
     let started = Instant::now();
     let budget = args.minutes * 60.0;
+    let recipe = Recipe {
+        epochs: args.epochs.unwrap_or(recipe.epochs),
+        decay: args.decay.unwrap_or(recipe.decay),
+        ..*recipe
+    };
     let adam = Optim::new(Adam { lr: 1e-3, eps: recipe.adam_eps, ..Adam::default() })?;
     let mut trainer = Trainer::new(store, adam, 0)
-        .epochs(if args.quick { 2 } else { args.epochs.min(recipe.epochs) })
-        .schedule((recipe.schedule)(steps_per_epoch))
+        .epochs(if args.quick { 2 } else { recipe.epochs })
+        .schedule(recipe.schedule(steps_per_epoch))
         .batch_size(setup.batch)
         .shards(args.shards)
         .clip(Clip::Norm(setup.clip))

@@ -10,7 +10,6 @@
 //! which the crates above use.
 
 use crate::pool;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 
 /// `f` applied to every element.
@@ -49,10 +48,7 @@ pub(crate) fn zeros(shape: (usize, usize)) -> Array2<f64> {
     out
 }
 
-/// `a b` for views whose inner dimensions agree.
+/// `a b` for views whose inner dimensions agree (see [`crate::gemm`]).
 pub(crate) fn matmul(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
-    // beta = 0: general_mat_mul overwrites `out` without reading it.
-    let mut out = pool::uninit((a.nrows(), b.ncols()));
-    general_mat_mul(1.0, a, b, 0.0, &mut out);
-    out
+    crate::gemm::matmul(a, b)
 }

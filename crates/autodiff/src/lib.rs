@@ -66,6 +66,7 @@
 mod backward;
 mod error;
 pub mod function;
+mod gemm;
 pub mod gradcheck;
 mod init;
 mod kernels;
