@@ -12,24 +12,78 @@
 use crate::pool;
 use ndarray::{Array2, ArrayView2, Zip};
 
+/// Runs `work` compiled for AVX-512 when the CPU has it, else as it is.
+///
+/// The kernels are built for baseline x86-64 (two `f64` lanes); `work` is inlined
+/// into a function compiled with the AVX-512 features, so its loops (and the
+/// `autodiff::math` functions they call) use eight lanes. The arithmetic is the same
+/// in both (no fused multiply-adds are introduced), so results do not depend on the
+/// path taken.
+#[inline(always)]
+pub(crate) fn wide<R>(work: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has the features `avx512` is compiled for (checked just above).
+        return unsafe { avx512(work) };
+    }
+    work()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw")]
+fn avx512<R>(work: impl FnOnce() -> R) -> R {
+    work()
+}
+
 /// `f` applied to every element.
+#[inline(always)]
 pub(crate) fn map(x: &Array2<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
     if x.len() < pool::MIN_LEN {
         return x.mapv(f);
     }
     let mut out = pool::uninit(x.dim());
-    Zip::from(&mut out).and(x).for_each(|o, &v| *o = f(v));
+    match (x.as_slice(), out.as_slice_mut()) {
+        (Some(src), Some(dst)) => wide(
+            #[inline(always)]
+            || dst.iter_mut().zip(src).for_each(|(o, &v)| *o = f(v)),
+        ),
+        _ => Zip::from(&mut out).and(x).for_each(|o, &v| *o = f(v)),
+    }
     out
 }
 
-/// `f` applied to pairs of elements of two views of the same shape.
+/// `f` applied to pairs of elements of two views of the same shape (either may be
+/// a broadcast row, column or scalar).
+#[inline(always)]
 pub(crate) fn map2(
     a: &ArrayView2<'_, f64>,
     b: &ArrayView2<'_, f64>,
     f: impl Fn(f64, f64) -> f64,
 ) -> Array2<f64> {
     let mut out = pool::uninit(a.dim());
-    Zip::from(&mut out).and(a).and(b).for_each(|o, &x, &y| *o = f(x, y));
+    // Row by row: each row of `out` is contiguous, and so is each row of an operand
+    // (a broadcast row included) unless it is a broadcast column or scalar, whose rows
+    // have stride 0: those take the general loop.
+    let row_of = |v: &ArrayView2<'_, f64>| v.strides()[1] == 1 || v.ncols() == 1;
+    if row_of(a) && row_of(b) {
+        wide(
+            #[inline(always)]
+            || {
+                for ((mut o, x), y) in out.rows_mut().into_iter().zip(a.rows()).zip(b.rows()) {
+                    let o = o.as_slice_mut().expect("a fresh array is in standard layout");
+                    match (x.as_slice(), y.as_slice()) {
+                        (Some(x), Some(y)) => {
+                            o.iter_mut().zip(x).zip(y).for_each(|((o, &x), &y)| *o = f(x, y))
+                        }
+                        _ => o.iter_mut().zip(x).zip(y).for_each(|((o, &x), &y)| *o = f(x, y)),
+                    }
+                }
+            },
+        );
+    } else {
+        Zip::from(&mut out).and(a).and(b).for_each(|o, &x, &y| *o = f(x, y));
+    }
     out
 }
 

@@ -58,6 +58,10 @@ pub trait Tensor: Clone + Sized {
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self>;
     /// A [`Function`] of `inputs` (recorded as one node on a tape).
     fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self>;
+    /// Ends this value's use: a plain array gives its buffer to the next kernel that
+    /// needs one of its size (see the crate's buffer pool); a tape value does nothing.
+    /// The backward pass calls it on spent gradients.
+    fn release(self) {}
 
     // ---- derived element-wise arithmetic ----
 
@@ -297,6 +301,9 @@ impl Tensor for Array2<f64> {
     }
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
         layout::scatter_add_rows(self, index, nrows)
+    }
+    fn release(self) {
+        crate::pool::recycle(self);
     }
     fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self> {
         if inputs.is_empty() {

@@ -39,17 +39,6 @@ impl BinaryOp {
         }
     }
 
-    fn apply(&self, x: f64, y: f64) -> f64 {
-        match self {
-            BinaryOp::Add => x + y,
-            BinaryOp::Sub => x - y,
-            BinaryOp::Mul => x * y,
-            BinaryOp::Div => x / y,
-            BinaryOp::TanhGrad => x * (1.0 - y * y),
-            BinaryOp::SigmoidGrad => x * y * (1.0 - y),
-        }
-    }
-
     /// The shape of `a op b`, or a shape error naming this op and both shapes.
     pub fn output_shape(&self, a: Shape, b: Shape) -> Result<Shape> {
         broadcast_shape(self.name(), a, b)
@@ -60,17 +49,32 @@ impl BinaryOp {
         let shape = self.output_shape(a.dim(), b.dim())?;
         let a = a.broadcast(shape).expect("shape checked by output_shape");
         let b = b.broadcast(shape).expect("shape checked by output_shape");
-        Ok(kernels::map2(&a, &b, |x, y| self.apply(x, y)))
+        // One loop per op (a `match` inside the loop would block vectorisation).
+        Ok(match self {
+            BinaryOp::Add => kernels::map2(&a, &b, |x, y| x + y),
+            BinaryOp::Sub => kernels::map2(&a, &b, |x, y| x - y),
+            BinaryOp::Mul => kernels::map2(&a, &b, |x, y| x * y),
+            BinaryOp::Div => kernels::map2(&a, &b, |x, y| x / y),
+            BinaryOp::TanhGrad => kernels::map2(&a, &b, |x, y| x * (1.0 - y * y)),
+            BinaryOp::SigmoidGrad => kernels::map2(&a, &b, |x, y| x * y * (1.0 - y)),
+        })
     }
 
     /// The gradient rule for `y = a op b`: `(dL/da, dL/db)`, each computed only when
     /// `need` asks for it and summed back to its operand's shape.
     pub fn vjp<T: Tensor>(&self, g: T, a: &T, b: &T, y: &T, need: (bool, bool)) -> (Option<T>, Option<T>) {
         const SHAPES: &str = "binary vjp: operands broadcast by construction";
-        let back =
-            |d: T, to: &T| if d.shape() == to.shape() { d } else { d.sum_to(to.shape()).expect(SHAPES) };
+        // Sums `d` back to `to`'s shape where `to` was broadcast (releasing the full-size `d`).
+        let back = |d: T, to: &T| {
+            if d.shape() == to.shape() {
+                return d;
+            }
+            let summed = d.sum_to(to.shape()).expect(SHAPES);
+            d.release();
+            summed
+        };
         let mul = |x: &T, y: &T| x.mul(y).expect(SHAPES);
-        match self {
+        let grads = match self {
             BinaryOp::Add | BinaryOp::Sub => {
                 // The right operand first, reading `g` (a broadcast operand only needs its
                 // sum, not a copy of `g`), so that `g` itself can move into the left one.
@@ -78,7 +82,7 @@ impl BinaryOp {
                     let d = g.sum_to(b.shape()).expect(SHAPES);
                     if *self == BinaryOp::Sub { d.neg() } else { d }
                 });
-                (need.0.then(|| back(g, a)), db)
+                return (need.0.then(|| back(g, a)), db);
             }
             BinaryOp::Mul => (need.0.then(|| back(mul(&g, b), a)), need.1.then(|| back(mul(&g, a), b))),
             BinaryOp::Div => (
@@ -96,6 +100,8 @@ impl BinaryOp {
                 need.0.then(|| back(g.binary(BinaryOp::SigmoidGrad, b).expect(SHAPES), a)),
                 need.1.then(|| back(mul(&mul(&g, a), &b.scale(-2.0).add_scalar(1.0)), b)),
             ),
-        }
+        };
+        g.release();
+        grads
     }
 }

@@ -70,18 +70,22 @@ impl Op {
         R: Borrow<T>,
     {
         const SHAPES: &str = "vjp: shapes agree by construction";
+        // The rules of `Unary` and `Binary` may pass `g` on; every other arm only reads
+        // it, and it is released once the contributions are out.
         match self {
-            Op::Leaf | Op::Param(_) => {}
+            Op::Leaf | Op::Param(_) => return,
             Op::Unary(op, x) => {
                 if need(*x) {
                     emit(*x, op.vjp(g, val(*x).borrow(), y));
                 }
+                return;
             }
             Op::Binary(op, a, b) => {
                 let (va, vb) = (val(*a), val(*b));
                 let (da, db) = op.vjp(g, va.borrow(), vb.borrow(), y, (need(*a), need(*b)));
                 da.into_iter().for_each(|d| emit(*a, d));
                 db.into_iter().for_each(|d| emit(*b, d));
+                return;
             }
             Op::MatMul(mm, a, b) => {
                 let (va, vb) = (val(*a), val(*b));
@@ -118,5 +122,6 @@ impl Op {
                 unreachable!("function `{}`: its rule runs on arrays in Tape::backward only", f.name)
             }
         }
+        g.release();
     }
 }

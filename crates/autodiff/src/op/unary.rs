@@ -100,25 +100,34 @@ impl UnaryOp {
 
     /// The gradient rule: given `g = dL/dy` for `y = f(x)`, returns `dL/dx`.
     pub fn vjp<T: Tensor>(&self, g: T, x: &T, y: &T) -> T {
-        let mul = |a: T, b: &T| a.mul(b).expect("unary vjp: g and x share a shape");
-        match *self {
+        const SHAPES: &str = "unary vjp: g, x and y share a shape";
+        let mul = |a: &T, b: &T| a.mul(b).expect(SHAPES);
+        // `g` times a factor computed from `x` for this purpose only: both released.
+        let times = |g: &T, factor: T| {
+            let d = mul(g, &factor);
+            factor.release();
+            d
+        };
+        let d = match *self {
+            UnaryOp::AddScalar(_) => return g,
             UnaryOp::Neg => g.neg(),
-            UnaryOp::Exp => mul(g, y),
-            UnaryOp::Log => g.div(x).expect("unary vjp: g and x share a shape"),
-            UnaryOp::Sqrt => g.div(y).expect("unary vjp: g and y share a shape").scale(0.5),
-            UnaryOp::Powf(p) => mul(g, &x.powf(p - 1.0)).scale(p),
-            UnaryOp::Tanh => g.binary(BinaryOp::TanhGrad, y).expect("unary vjp: g and y share a shape"),
-            UnaryOp::Sigmoid => g.binary(BinaryOp::SigmoidGrad, y).expect("unary vjp: g and y share a shape"),
-            UnaryOp::Relu => mul(g, &x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })),
-            UnaryOp::Softplus => mul(g, &x.sigmoid()),
-            UnaryOp::LogSigmoid => mul(g, &x.neg().sigmoid()),
-            UnaryOp::Abs => mul(g, &x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })),
-            UnaryOp::Square => mul(g, x).scale(2.0),
-            UnaryOp::Sin => mul(g, &x.cos()),
-            UnaryOp::Cos => mul(g, &x.sin()).neg(),
+            UnaryOp::Exp => mul(&g, y),
+            UnaryOp::Log => g.div(x).expect(SHAPES),
+            UnaryOp::Sqrt => g.div(y).expect(SHAPES).scale(0.5),
+            UnaryOp::Powf(p) => times(&g, x.powf(p - 1.0)).scale(p),
+            UnaryOp::Tanh => g.binary(BinaryOp::TanhGrad, y).expect(SHAPES),
+            UnaryOp::Sigmoid => g.binary(BinaryOp::SigmoidGrad, y).expect(SHAPES),
+            UnaryOp::Relu => times(&g, x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })),
+            UnaryOp::Softplus => times(&g, x.sigmoid()),
+            UnaryOp::LogSigmoid => times(&g, x.neg().sigmoid()),
+            UnaryOp::Abs => times(&g, x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })),
+            UnaryOp::Square => mul(&g, x).scale(2.0),
+            UnaryOp::Sin => times(&g, x.cos()),
+            UnaryOp::Cos => times(&g, x.sin()).neg(),
             UnaryOp::Scale(c) => g.scale(c),
-            UnaryOp::AddScalar(_) => g,
-            UnaryOp::Clamp(lo, hi) => mul(g, &x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })),
-        }
+            UnaryOp::Clamp(lo, hi) => times(&g, x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })),
+        };
+        g.release();
+        d
     }
 }
