@@ -1,6 +1,7 @@
 //! Scalar kernels for the transcendental functions on the hot path (`exp`,
-//! `expm1`, `tanh`, `sigmoid`), written branch-free so that the compiler can
-//! vectorise the element-wise loops that call them.
+//! `expm1`, `tanh`, `sigmoid`, `softplus` and the `ln(1 + u)` inside it), written
+//! branch-free so that the compiler can vectorise the element-wise loops that call
+//! them.
 //!
 //! The platform's `libm` functions are accurate but opaque calls, one element at a
 //! time; in a tanh MLP they were half of the training time. These kernels use the
@@ -129,5 +130,20 @@ pub fn sigmoid(x: f64) -> f64 {
 /// `ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|)`, finite for every finite `x`.
 #[inline(always)]
 pub fn softplus(x: f64) -> f64 {
-    x.max(0.0) + exp(-x.abs()).ln_1p()
+    x.max(0.0) + ln_1p_unit(exp(-x.abs()))
+}
+
+/// `ln(1 + u)` for `u` in `[0, 1]`, vectorisable: with `s = u / (2 + u)` (at most
+/// 1/3), `ln(1 + u) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...)`; seventeen terms put
+/// the truncation error (`(1/9)^17 / 35`) below rounding. Relative accuracy holds down
+/// to the smallest `u`, where `ln(1 + u) ~ u`.
+#[inline(always)]
+pub fn ln_1p_unit(u: f64) -> f64 {
+    let s = u / (2.0 + u);
+    let w = s * s;
+    let mut p = 1.0 / 33.0;
+    for k in (0..16).rev() {
+        p = p * w + 1.0 / (2 * k + 1) as f64;
+    }
+    2.0 * s * p
 }

@@ -61,6 +61,14 @@ fn tanh_within_a_few_ulps() {
 }
 
 #[test]
+fn ln_1p_unit_within_a_few_ulps() {
+    let (u, at) = max_ulps(math::ln_1p_unit, f64::ln_1p, grid(0.0, 1.0, 200_001));
+    assert!(u <= 3, "ln_1p_unit: {u} ulps at {at}");
+    let (u, at) = max_ulps(math::ln_1p_unit, f64::ln_1p, grid(1e-300, 1e-6, 20_001));
+    assert!(u <= 3, "ln_1p_unit near 0: {u} ulps at {at}");
+}
+
+#[test]
 fn sigmoid_and_softplus_against_their_definitions() {
     for x in grid(-30.0, 30.0, 60_001) {
         let s = 1.0 / (1.0 + (-x).exp());
