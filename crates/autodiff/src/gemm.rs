@@ -43,26 +43,16 @@ pub(crate) fn matmul(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2
     out
 }
 
-/// `a` copied into row panels: panel `p` holds rows `p MR ..`, column by column
-/// (`MR` values per column of `a`, zero past the last row).
-fn pack_a(a: &ArrayView2<'_, f64>) -> Vec<f64> {
-    let (m, k) = a.dim();
-    let mut packed = pool::uninit((1, m.div_ceil(MR) * MR * k)).into_raw_vec_and_offset().0;
-    for (p, panel) in packed.chunks_exact_mut(MR * k).enumerate() {
-        let rows = (p * MR)..(p * MR + MR).min(m);
-        pack_panel::<MR>(&a.slice(s![rows, ..]).t(), panel);
-    }
-    packed
-}
-
-/// `b` copied into column panels: panel `p` holds columns `p NR ..`, row by row
-/// (`NR` values per row of `b`, zero past the last column).
-fn pack_b(b: &ArrayView2<'_, f64>) -> Vec<f64> {
-    let (k, n) = b.dim();
-    let mut packed = pool::uninit((1, n.div_ceil(NR) * NR * k)).into_raw_vec_and_offset().0;
-    for (p, panel) in packed.chunks_exact_mut(NR * k).enumerate() {
-        let cols = (p * NR)..(p * NR + NR).min(n);
-        pack_panel::<NR>(&b.slice(s![.., cols]), panel);
+/// `src` (`k x n`) copied into column panels of width `W`: panel `p` holds columns
+/// `p W ..`, row by row (`W` values per row, zero past the last column). `B` is
+/// packed as it is; `A` as its transpose, so that its panels are `MR` rows of `A`,
+/// column by column.
+fn pack<const W: usize>(src: &ArrayView2<'_, f64>) -> Vec<f64> {
+    let (k, n) = src.dim();
+    let mut packed = pool::uninit((1, n.div_ceil(W) * W * k)).into_raw_vec_and_offset().0;
+    for (p, panel) in packed.chunks_exact_mut(W * k).enumerate() {
+        let cols = (p * W)..(p * W + W).min(n);
+        pack_panel::<W>(&src.slice(s![.., cols]), panel);
     }
     packed
 }
@@ -151,7 +141,7 @@ fn packed_product(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>, tile: Tile) 
         out.fill(0.0);
         return out;
     }
-    let (pa, pb) = (pack_a(a), pack_b(b));
+    let (pa, pb) = (pack::<MR>(&a.t()), pack::<NR>(b));
     // A row panel (MR x k) stays in L1 while the column panels of B stream by.
     for (p, a_panel) in pa.chunks_exact(MR * k).enumerate() {
         let rows = p * MR..(p * MR + MR).min(m);
