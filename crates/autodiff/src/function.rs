@@ -9,10 +9,10 @@
 //! single node for it.
 //!
 //! The rule works on plain arrays, so a function is differentiable once:
-//! [`Tape::backward`](crate::Tape::backward) (and so [`gradcheck`](crate::gradcheck))
+//! [`Tape::backward`](crate::Tape::backward) (and so [`gradcheck`](crate::gradcheck()))
 //! runs it, while [`Tape::grad`](crate::Tape::grad) (gradients of gradients) returns
 //! an error naming the function, like PyTorch's `once_differentiable`. Check every
-//! function's rule with [`gradcheck`](crate::gradcheck).
+//! function's rule with [`gradcheck`](crate::gradcheck()).
 
 use crate::Result;
 use ndarray::Array2;
