@@ -15,7 +15,7 @@
 //! log `target/runs/01_mlp_regression/metrics.jsonl` and checkpoints beside it.
 
 use autodiff::ndarray::{Array2, Axis};
-use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
 use latent_seq::plot::{self, Axes, Series};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -36,8 +36,8 @@ fn dataset(n: usize, rng: &mut ChaCha8Rng) -> (Array2<f64>, Array2<f64>) {
     (x, y)
 }
 
-fn mse<S: Session>(net: &Mlp, s: &S, x: &S::T, y: &S::T) -> autodiff::Result<S::T> {
-    Ok(net.forward(s, x)?.sub(y)?.square().mean())
+fn mse<S: Session>(net: &Mlp, s: &S, x: &S::T, y: &S::T) -> autodiff::Result<Loss<S::T>> {
+    Ok(Loss::mean(&net.forward(s, x)?.sub(y)?.square()))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .keep_checkpoints(2)
         .on_epoch(|report| {
             let s = NoGrad::new(report.store);
-            let val = mse(&net, &s, &x_val, &y_val)?.item()?;
+            let val = mse(&net, &s, &x_val, &y_val)?.value()?;
             report.metrics.insert("val_mse".into(), val);
             val_curve.borrow_mut().push((report.epoch as f64, val));
             Ok(trainers::Control::Continue)

@@ -20,7 +20,7 @@
 //! shared with other jobs; `--quick` for a few seconds with small models).
 
 use autodiff::ndarray::{Array2, Axis, concatenate};
-use autodiff::{NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
 use flows::{Chain, Conditioning, Flow, FlowDistribution, Grid, Toy, models};
 use latent_seq::plot;
 use rand::SeedableRng;
@@ -90,7 +90,7 @@ fn fit(
         .progress_bar(false);
     trainer.fit(&Rows::new(vec![train.clone()])?, |s, b, _ctx| {
         let x = s.constant(b.arrays[0].clone());
-        Ok(dist.log_prob(s, &x)?.mean().neg())
+        Ok(Loss::mean(&dist.log_prob(s, &x)?.neg()))
     })?;
     let s = NoGrad::new(trainer.store());
     let test_nll = -dist.log_prob(&s, test)?.view().mean().unwrap_or(f64::NAN);

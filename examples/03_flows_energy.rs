@@ -28,7 +28,7 @@
 //! planar, radial and Sylvester layers, a few seconds).
 
 use autodiff::ndarray::{Array2, Axis, concatenate};
-use autodiff::{NoGrad, ParamStore, Tensor};
+use autodiff::{Loss, NoGrad, ParamStore, Tensor};
 use flows::{Chain, Conditioning, Energy, FlowDistribution, Grid, SylvesterKind, models};
 use latent_seq::plot;
 use rand::SeedableRng;
@@ -115,7 +115,7 @@ fn fit(
         .progress_bar(false);
     trainer.fit(&dummy, |s, _, ctx| {
         let (z, log_q) = dist.rsample_and_log_prob(s, 256, &mut ctx.rng)?;
-        Ok(log_q.add(&energy.eval(&z)?.scale(ctx.kl_weight))?.mean())
+        Ok(Loss::mean(&log_q.add(&energy.eval(&z)?.scale(ctx.kl_weight))?))
     })?;
     let g = NoGrad::new(trainer.store());
     let n = if quick { 5_000 } else { 20_000 };

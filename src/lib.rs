@@ -9,7 +9,7 @@
 //! | [`dists`] | Gaussian, mixture and Bernoulli log-likelihoods, KL divergences, sampling |
 //! | [`odesolve`] | Euler, midpoint, RK4, Dopri5 with dense output, the adjoint method |
 //! | [`flows`] | normalizing flows |
-//! | [`seqmodels`] | RNN, GRU, VRNN, SRNN, Latent ODE, GRU-ODE-Bayes |
+//! | [`seqmodels`] | RNN, GRU, VAE, VRNN, SRNN |
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
 //!
 //! The [`plot`] module writes the examples' figures (PNG, font embedded).

@@ -204,8 +204,9 @@ pub trait Tensor: Clone + Sized {
     fn concat_cols(parts: &[&Self]) -> Result<Self> {
         Self::concat_along(parts, Axis(1))
     }
-    /// Rows of all parts stacked (all with the same number of columns): e.g. the
-    /// steps of a sequence, so one product serves them all.
+    /// Rows of all parts stacked (all with the same number of columns). Stacking a
+    /// sequence's steps so that one product serves them all was measured slower than
+    /// a product per step here (`docs/architecture.md`, "Performance notes").
     fn concat_rows(parts: &[&Self]) -> Result<Self> {
         Self::concat_along(parts, Axis(0))
     }

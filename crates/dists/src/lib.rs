@@ -2,9 +2,10 @@
 //!
 //! The probability layer that every latent-variable model's loss is made of: the
 //! Gaussian reconstruction and KL terms of a VAE's ELBO (Kingma & Welling 2014), the
-//! per-step KL of a VRNN (Chung et al. 2015), the masked Gaussian likelihood of a
-//! Latent ODE (Rubanova et al. 2019), the Bayes update of GRU-ODE-Bayes (De Brouwer
-//! et al. 2019), and Gaussian mixtures fitted by EM.
+//! per-step KL of a VRNN (Chung et al. 2015), Gaussian mixtures fitted by EM, and
+//! what the planned continuous-time models need: the masked Gaussian likelihood of a
+//! Latent ODE (Rubanova et al. 2019) and the Bayes update that GRU-ODE-Bayes learns
+//! to approximate (De Brouwer et al. 2019).
 //!
 //! ## The design in one paragraph
 //!

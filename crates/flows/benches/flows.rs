@@ -13,7 +13,7 @@
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
-use autodiff::{ParamStore, Tape, TapeSession, Tensor, Var};
+use autodiff::{Loss, ParamStore, Tape, TapeSession, Tensor, Var};
 use criterion::{Criterion, criterion_group, criterion_main};
 use flows::{Chain, Energy, FlowDistribution, models};
 use ndarray::Array2;
@@ -36,12 +36,13 @@ fn two_moons(n: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
     x
 }
 
-fn nll<'t>(
+/// `-ln p(x)` per row.
+fn nll_terms<'t>(
     dist: &FlowDistribution<Chain>,
     s: &TapeSession<'t, '_>,
     x: &Array2<f64>,
 ) -> flows::Result<Var<'t>> {
-    Ok(dist.log_prob(s, &s.tape().constant(x.clone()))?.mean().neg())
+    Ok(dist.log_prob(s, &s.tape().constant(x.clone()))?.neg())
 }
 
 fn realnvp(c: &mut Criterion) {
@@ -55,7 +56,7 @@ fn realnvp(c: &mut Criterion) {
         b.iter(|| {
             let tape = Tape::new();
             let s = tape.session(&store);
-            let loss = nll(&dist, &s, &data).unwrap();
+            let loss = nll_terms(&dist, &s, &data).unwrap().mean();
             let grads = loss.backward().unwrap();
             adam.step(&mut store, &grads.into()).unwrap();
             black_box(loss.item().unwrap())
@@ -71,7 +72,7 @@ fn realnvp(c: &mut Criterion) {
                 &batch,
                 2,
                 &|s: &TapeSession<'_, '_>, b: &trainers::RowBatch, _: &mut StepCtx| {
-                    Ok(nll(&dist, s, &b.arrays[0])?)
+                    Ok(Loss::mean(&nll_terms(&dist, s, &b.arrays[0])?))
                 },
                 &ctx,
             )

@@ -20,8 +20,9 @@
 //! closed form returns the typed [`Error::NoClosedForm`], and
 //! [`Flow::cheap_direction`] says which direction costs one pass. Flows compose
 //! into a [`Chain`] (log-determinants add); [`Layer`] wraps every flow here so that
-//! mixed stacks are one type. A continuous flow (FFJORD) fits the same trait: both
-//! of its directions are one ODE solve, its log-determinant the integrated trace.
+//! mixed stacks are one type. The trait is shaped so that a continuous flow (FFJORD,
+//! planned in `docs/roadmap.md`) can implement it: both of its directions would be one
+//! ODE solve, its log-determinant the integrated trace.
 //!
 //! ## The math in plain words
 //!

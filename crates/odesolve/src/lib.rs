@@ -1,12 +1,13 @@
 //! # odesolve: Runge-Kutta solvers, dense output and the adjoint method
 //!
-//! The solver layer under Neural ODEs, Latent ODEs, GRU-ODE-Bayes and continuous
-//! flows. It gives what torchdiffeq's `odeint` / `odeint_adjoint` and diffrax give
-//! (fixed-step and adaptive Runge-Kutta methods on batched states, backprop through the
-//! solver, the adjoint method) plus what they lack: Dopri5 that takes *the same steps as
-//! Hairer's Fortran code* (tested against its published work counts), per-sample time
-//! grids, typed errors naming the time, step and sample, and a seminorm option for the
-//! adjoint.
+//! The solver layer of latent-seq, for neural ODEs: fixed-step and adaptive
+//! Runge-Kutta methods on batched states, backprop through the solver, and the adjoint
+//! method, as torchdiffeq's `odeint` / `odeint_adjoint` and diffrax give them; Dopri5
+//! takes *the same steps as Hairer's Fortran code* (tested against its published work
+//! counts), time grids may differ per sample, errors are typed and name the time, step
+//! and sample, and the adjoint has the seminorm option of Kidger et al. (as torchdiffeq
+//! and diffrax do). The continuous-time models that will use it (ODE-RNN, Latent ODE,
+//! GRU-ODE-Bayes, continuous flows) are planned in `docs/roadmap.md`.
 //!
 //! ## Runge-Kutta methods as data
 //!

@@ -21,7 +21,7 @@
 //! Run: `cargo bench -p latent-seq-seqmodels --bench recurrent`; PyTorch:
 //! `python ../shared/bench/bench_vrnn.py float64` and `bench_gru.py float64`.
 
-use autodiff::{NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -47,11 +47,11 @@ fn vrnn(c: &mut Criterion) {
     let xs: Vec<Array2<f64>> =
         (0..t).map(|_| Array2::from_shape_simple_fn((b, x), || rng.random())).collect();
     let batch = seq_batch(xs);
-    // Summed over the sequences like the reference: B times the mean over this
-    // shard's rows, so that shards combined with weights n_k / B give the sum.
+    // The reference sums over the sequences; this is the mean, which is the same
+    // work (and Adam's steps do not depend on the loss's scale).
     let loss = loss_fn::<SeqBatch, _>(|s, batch, ctx| {
         let bound = model.elbo(s, &batch.steps, &batch.masks, &mut ctx.rng)?;
-        Ok(bound.loss_per_sequence(1.0)?.scale(b as f64))
+        Ok(bound.loss_per_sequence(1.0)?)
     });
     let mut adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() }).expect("valid settings");
     let mut group = c.benchmark_group("vrnn_train_step_b128_t28_x28_h100_z16");
@@ -80,14 +80,15 @@ fn gru(c: &mut Criterion) {
     let xs: Vec<Array2<f64>> =
         (0..t).map(|_| Array2::from_shape_simple_fn((b, i), || rng.sample(StandardNormal))).collect();
     let batch = seq_batch(xs);
-    // The sum of all outputs, scaled by B / n_k so that shards combine to the full sum.
+    // The sum of all outputs, as bench_gru.py: each shard's weight is its share
+    // n_k / B of the batch, so the weights add up to 1 and shards combine to the sum.
     let loss = loss_fn::<SeqBatch, _>(|s, batch, _| {
         let rows = batch.lengths.len();
         let inputs: Vec<_> = batch.steps.iter().map(|x| s.constant(x.clone())).collect();
         let h0 = s.constant(Array2::zeros((rows, h)));
         let hs = run_cell(s, &cell, &inputs, &batch.masks, h0, false)?;
         let total = hs.iter().map(Tensor::sum).reduce(|a, v| a.add(&v).expect("1x1")).expect("100 steps");
-        Ok(total.scale(b as f64 / rows as f64))
+        Ok(Loss::new(total, rows as f64 / b as f64)?)
     });
     let ctx = StepCtx::new(0, 0, 1.0, 0);
     let mut group = c.benchmark_group("gru_t100_b64_i88_h128");

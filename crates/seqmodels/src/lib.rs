@@ -69,7 +69,7 @@
 //! let bound = model.elbo(&tape.session(&store), &xs, &masks, &mut rng)?;
 //! assert_eq!(bound.lengths, [3, 2]);
 //! let loss = bound.loss_per_step(1.0)?;
-//! let grads = loss.backward()?;
+//! let grads = loss.normalised()?.backward()?;
 //! assert!(grads.params().count() > 0);
 //!
 //! // Importance-sampled log-likelihood (100 particles) and 2 generated sequences of 5 steps.

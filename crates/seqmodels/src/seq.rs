@@ -7,7 +7,7 @@
 //! observed.
 
 use crate::{Error, Result};
-use autodiff::Tensor;
+use autodiff::{Loss, Tensor};
 use ndarray::{Array2, Axis};
 
 /// The `B x 1` step masks of `B x 1` or `B x D` observation masks (1 where any entry
@@ -98,17 +98,23 @@ impl<T: Tensor> SeqElbo<T> {
         self.lengths.iter().sum()
     }
 
-    /// The training loss per time step, `-(sum recon - beta sum kl) / sum_b T_b`
-    /// (`1 x 1`), with KL weight `beta` (1 for the true bound; smaller while annealing).
-    pub fn loss_per_step(&self, beta: f64) -> Result<T> {
-        let total = self.recon.sum().sub(&self.kl.sum().scale(beta))?;
-        Ok(total.scale(-1.0 / self.steps().max(1) as f64))
+    /// The negated bound with KL weight `beta` (1 for the true bound; smaller while
+    /// annealing), summed over the batch: `-(sum recon - beta sum kl)` (`1 x 1`).
+    fn negated_sum(&self, beta: f64) -> Result<T> {
+        Ok(self.recon.sum().sub(&self.kl.sum().scale(beta))?.neg())
     }
 
-    /// The training loss per sequence, `-mean_b(recon_b - beta kl_b)` (`1 x 1`): a mean
-    /// over the batch's rows, as `trainers` expects for data-parallel shards.
-    pub fn loss_per_sequence(&self, beta: f64) -> Result<T> {
-        Ok(self.recon.sub(&self.kl.scale(beta))?.mean().neg())
+    /// The training loss per time step, `-(sum recon - beta sum kl) / sum_b T_b`: the
+    /// sum with the number of present steps as its weight, so data-parallel shards of
+    /// ragged sequences combine exactly (see [`Loss`]).
+    pub fn loss_per_step(&self, beta: f64) -> Result<Loss<T>> {
+        Ok(Loss::new(self.negated_sum(beta)?, self.steps() as f64)?)
+    }
+
+    /// The training loss per sequence, `-mean_b(recon_b - beta kl_b)`: the sum with
+    /// the number of sequences as its weight.
+    pub fn loss_per_sequence(&self, beta: f64) -> Result<Loss<T>> {
+        Ok(Loss::new(self.negated_sum(beta)?, self.lengths.len() as f64)?)
     }
 
     /// The bound in nats per time step over the batch (`sum elbo / sum T_b`).

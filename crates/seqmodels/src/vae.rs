@@ -20,7 +20,7 @@
 use crate::heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 use crate::seq::{log_mean_exp_blocks, repeat_rows};
 use crate::{Error, Result};
-use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
 use ndarray::{Array2, Axis};
 use rand::Rng;
@@ -66,9 +66,10 @@ impl<T: Tensor> VaeElbo<T> {
     pub fn elbo(&self) -> Result<T> {
         Ok(self.recon.sub(&self.kl)?)
     }
-    /// The training loss `-mean(recon - beta kl)` (`1 x 1`).
-    pub fn loss(&self, beta: f64) -> Result<T> {
-        Ok(self.recon.sub(&self.kl.scale(beta))?.mean().neg())
+    /// The training loss `-mean(recon - beta kl)`, as the sum over rows with their
+    /// count as its weight (see [`Loss`]).
+    pub fn loss(&self, beta: f64) -> Result<Loss<T>> {
+        Ok(Loss::mean(&self.recon.sub(&self.kl.scale(beta))?.neg()))
     }
 }
 

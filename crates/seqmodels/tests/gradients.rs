@@ -30,7 +30,12 @@ fn check<M: SequenceModel>(model: &M, store: &ParamStore, obs: ObsKind) {
     let report = gradcheck_params(
         |s| {
             let mut rng = ChaCha8Rng::seed_from_u64(11);
-            model.elbo(s, &xs, &masks, &mut rng).map_err(as_autodiff)?.loss_per_step(0.7).map_err(as_autodiff)
+            model
+                .elbo(s, &xs, &masks, &mut rng)
+                .map_err(as_autodiff)?
+                .loss_per_step(0.7)
+                .map_err(as_autodiff)?
+                .normalised()
         },
         store,
         &CFG,
@@ -111,7 +116,12 @@ fn vae() {
         let report = gradcheck_params(
             |s| {
                 let mut rng = ChaCha8Rng::seed_from_u64(11);
-                model.elbo(s, &xs[0], &mut rng).map_err(as_autodiff)?.loss(0.5).map_err(as_autodiff)
+                model
+                    .elbo(s, &xs[0], &mut rng)
+                    .map_err(as_autodiff)?
+                    .loss(0.5)
+                    .map_err(as_autodiff)?
+                    .normalised()
             },
             &store,
             &CFG,

@@ -7,7 +7,7 @@
 //! the ratio of the two medians.
 
 use autodiff::ndarray::Array2;
-use autodiff::{Activation, Mlp, ParamStore, Session, Tensor};
+use autodiff::{Activation, Loss, Mlp, ParamStore, Session, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +23,7 @@ fn data_parallel(c: &mut Criterion) {
     let data = Rows::new(vec![x]).expect("finite data");
     let batch = data.batch(&(0..4096).collect::<Vec<_>>());
     let loss = loss_fn::<RowBatch, _>(|s, b, _| {
-        Ok(net.forward(s, &s.constant(b.arrays[0].clone()))?.square().mean())
+        Ok(Loss::mean(&net.forward(s, &s.constant(b.arrays[0].clone()))?.square()))
     });
     let ctx = StepCtx::new(0, 0, 1.0, 0);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a 2-thread pool");

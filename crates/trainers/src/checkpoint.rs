@@ -38,10 +38,10 @@ pub struct TrainState {
     pub step: u64,
     /// Batches of the current epoch already taken.
     pub batch_in_epoch: u64,
-    /// Sum over the current epoch's batches of loss times rows (for the epoch mean).
+    /// Sum over the current epoch's batches of their loss sums (for the epoch mean).
     pub epoch_loss_sum: f64,
-    /// Rows seen in the current epoch.
-    pub epoch_rows: u64,
+    /// The loss weights (rows, steps or observed values) seen in the current epoch.
+    pub epoch_weight: f64,
     /// Seconds spent training, across resumptions.
     pub elapsed_s: f64,
     /// The shuffling generator as it was at the start of the current epoch (the

@@ -68,7 +68,7 @@
 //! Least squares $y = 2x - 1$ with Adam:
 //!
 //! ```
-//! use autodiff::{ParamStore, Session, Tensor};
+//! use autodiff::{Loss, ParamStore, Session, Tensor};
 //! use autodiff::ndarray::Array2;
 //! use trainers::{Adam, Optim, Rows, Trainer};
 //!
@@ -85,7 +85,7 @@
 //! let summary = trainer.fit(&data, |s, batch, _ctx| {
 //!     let (x, y) = (s.constant(batch.arrays[0].clone()), s.constant(batch.arrays[1].clone()));
 //!     let pred = x.matmul(&s.param(w))?.add(&s.param(b))?;
-//!     Ok(pred.sub(&y)?.square().mean())
+//!     Ok(Loss::mean(&pred.sub(&y)?.square()))
 //! })?;
 //! assert_eq!(summary.steps, 150 * 4);
 //! assert!((trainer.store().get(w)[(0, 0)] - 2.0).abs() < 1e-3);

@@ -1,23 +1,26 @@
 //! The loss of a batch and its gradient, on one tape or on several in parallel.
 //!
 //! A [`Tape`] is single-threaded, so data parallelism gives each shard its own: the
-//! batch of $n$ rows is cut into $K$ consecutive shards of $n_k$ rows
-//! ([`Shard::split`]), each shard's loss $L_k$ is recorded and differentiated on a
-//! tape created inside its own rayon task (the [`ParamStore`] is only read, and is
-//! `Sync`), and the results are combined in shard order with weights $n_k/n$:
+//! batch is cut into $K$ consecutive shards ([`Shard::split`]), each shard's loss is
+//! recorded and differentiated on a tape created inside its own rayon task (the
+//! [`ParamStore`] is only read, and is `Sync`), and the results are combined in shard
+//! order.
 //!
-//! $$ L = \sum_k \frac{n_k}{n} L_k, \qquad \nabla L = \sum_k \frac{n_k}{n} \nabla L_k. $$
+//! A loss function returns a [`Loss`]: the sum $S_k$ of its terms and the weight $W_k$
+//! that normalises it (rows for a per-row mean, present steps for a per-step loss,
+//! observed values for a masked mean). Each shard differentiates its sum, and the
+//! normalisation happens once, after combining:
 //!
-//! When the loss is a **mean over the rows of the batch** (the convention of this
-//! crate), $L$ is exactly the full-batch loss and $\nabla L$ its gradient; only the
-//! order of floating-point additions differs, so the two agree to about $10^{-15}$
-//! relative (tests use $10^{-12}$). A loss that is not a per-row mean (a sum, or a
-//! mean over masked entries whose count differs between shards) is weighted wrongly:
-//! use one shard for it. With one shard the tape is the plain single-tape gradient,
-//! bit for bit.
+//! $$ L = \frac{\sum_k S_k}{\sum_k W_k}, \qquad \nabla L = \frac{\sum_k \nabla S_k}{\sum_k W_k}. $$
+//!
+//! So any reduction of per-unit terms shards exactly: $L$ is the full-batch loss and
+//! $\nabla L$ its gradient, up to the order of floating-point additions (about
+//! $10^{-15}$ relative; tests require $10^{-12}$ for per-row, per-step and
+//! per-observed-value losses on ragged sequences). Metrics recorded through
+//! [`StepCtx::record`] are combined with the shards' weights $W_k / \sum_k W_k$.
 
 use crate::{BoxError, Error, Grads, Result, Shard};
-use autodiff::{ParamStore, Tape, TapeSession, Tensor, Var};
+use autodiff::{Loss, ParamStore, Tape, TapeSession, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -46,7 +49,7 @@ impl StepCtx {
     }
 
     /// Records a named scalar (a loss term, an accuracy) for the metrics log; shards'
-    /// values are averaged with the same weights as the loss.
+    /// values are averaged with the shards' loss weights (see the module docs).
     pub fn record(&mut self, name: impl Into<String>, value: f64) {
         self.records.push((name.into(), value));
     }
@@ -66,7 +69,7 @@ impl StepCtx {
 /// `let loss = loss_fn::<RowBatch, _>(|s, batch, ctx| ...);`.
 pub fn loss_fn<B, F>(f: F) -> F
 where
-    F: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+    F: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError> + Sync,
 {
     f
 }
@@ -74,8 +77,10 @@ where
 /// The loss, gradient and recorded metrics of one batch.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
-    /// The batch loss $L$.
+    /// The batch loss $L = S / W$.
     pub loss: f64,
+    /// The total weight $W$ the loss was divided by.
+    pub weight: f64,
     /// Its gradient with respect to every parameter the loss used.
     pub grads: Grads,
     /// The metrics recorded through [`StepCtx::record`], averaged over shards.
@@ -94,38 +99,50 @@ pub fn evaluate<B, L>(
 ) -> Result<Evaluation>
 where
     B: Shard + Sync,
-    L: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+    L: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError> + Sync,
 {
-    let n = batch.rows();
-    if shards <= 1 {
-        return evaluate_one(store, batch, loss, ctx.for_shard(0), 0).map(|(l, g, r)| Evaluation {
-            loss: l,
-            grads: g,
-            records: r,
+    let parts = match shards <= 1 {
+        true => None,
+        false => Some(batch.split(shards)),
+    };
+    let results: Vec<ShardResult> = match &parts {
+        None => vec![evaluate_one(store, batch, loss, ctx.for_shard(0), 0)?],
+        Some(parts) => parts
+            .par_iter()
+            .enumerate()
+            .map(|(k, part)| evaluate_one(store, part, loss, ctx.for_shard(k), k))
+            .collect::<Result<_>>()?,
+    };
+    let weight: f64 = results.iter().map(|r| r.weight).sum();
+    if !(weight > 0.0) {
+        return Err(Error::NonFinite {
+            step: ctx.step,
+            what: format!("loss weight {weight}: nothing to average over"),
         });
     }
-    let parts = batch.split(shards);
-    let results: Vec<_> = parts
-        .par_iter()
-        .enumerate()
-        .map(|(k, part)| evaluate_one(store, part, loss, ctx.for_shard(k), k))
-        .collect::<Result<_>>()?;
-    let mut total = Evaluation { loss: 0.0, grads: Grads::default(), records: Vec::new() };
-    for (part, (l, g, records)) in parts.iter().zip(results) {
-        let w = part.rows() as f64 / n as f64;
-        total.loss += w * l;
-        total.grads.add_scaled(&g, w)?;
-        for (name, v) in records {
+    let mut total = Evaluation { loss: 0.0, weight, grads: Grads::default(), records: Vec::new() };
+    for r in results {
+        total.loss += r.sum;
+        total.grads.add_scaled(&r.grads, 1.0 / weight)?;
+        for (name, v) in r.records {
+            let w = r.weight / weight;
             match total.records.iter_mut().find(|(m, _)| *m == name) {
                 Some((_, acc)) => *acc += w * v,
                 None => total.records.push((name, w * v)),
             }
         }
     }
+    total.loss /= weight;
     Ok(total)
 }
 
-type ShardResult = (f64, Grads, Vec<(String, f64)>);
+/// One shard's loss sum, weight, gradient of the sum, and recorded metrics.
+struct ShardResult {
+    sum: f64,
+    weight: f64,
+    grads: Grads,
+    records: Vec<(String, f64)>,
+}
 
 fn evaluate_one<B, L>(
     store: &ParamStore,
@@ -135,16 +152,19 @@ fn evaluate_one<B, L>(
     k: usize,
 ) -> Result<ShardResult>
 where
-    L: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Var<'t>, BoxError>,
+    L: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>,
 {
     let step = ctx.step;
     let tape = Tape::new();
     let s = tape.session(store);
     let l = loss(&s, batch, &mut ctx).map_err(|source| Error::Loss { step, source })?;
-    let value = l.item().map_err(Error::autodiff(format!("step {step}: the loss")))?;
-    if !value.is_finite() {
-        return Err(Error::NonFinite { step, what: format!("loss = {value} (shard {k})") });
+    let sum = l.sum.item().map_err(Error::autodiff(format!("step {step}: the loss")))?;
+    if !sum.is_finite() || !(l.weight.is_finite() && l.weight >= 0.0) {
+        return Err(Error::NonFinite {
+            step,
+            what: format!("loss sum {sum}, weight {} (shard {k})", l.weight),
+        });
     }
-    let grads = tape.backward(l).map_err(Error::autodiff(format!("step {step}: backward")))?;
-    Ok((value, grads.into(), ctx.records))
+    let grads = tape.backward(l.sum).map_err(Error::autodiff(format!("step {step}: backward")))?;
+    Ok(ShardResult { sum, weight: l.weight, grads: grads.into(), records: ctx.records })
 }

@@ -11,7 +11,7 @@ use crate::{
     BoxError, Dataset, EarlyStopping, Error, KlAnneal, Result, Schedule, Shard, Verdict, clip_grad_norm,
     clip_grad_value,
 };
-use autodiff::{ParamStore, TapeSession, Var};
+use autodiff::{Loss, ParamStore, TapeSession, Var};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -57,6 +57,8 @@ pub struct StepReport {
     pub epoch: u64,
     /// The batch loss.
     pub loss: f64,
+    /// The weight the batch loss was divided by (see [`autodiff::Loss`]).
+    pub weight: f64,
     /// Learning rate used.
     pub lr: f64,
     /// Global gradient norm before clipping.
@@ -180,7 +182,7 @@ impl<'a> Trainer<'a> {
                 step: 0,
                 batch_in_epoch: 0,
                 epoch_loss_sum: 0.0,
-                epoch_rows: 0,
+                epoch_weight: 0.0,
                 elapsed_s: 0.0,
                 data_rng: ChaCha8Rng::seed_from_u64(seed),
                 noise_rng,
@@ -377,7 +379,8 @@ impl<'a> Trainer<'a> {
     pub fn fit<D, L>(&mut self, data: &D, loss: L) -> Result<FitSummary>
     where
         D: Dataset,
-        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
+            + Sync,
     {
         self.validate()?;
         if data.is_empty() {
@@ -413,7 +416,8 @@ impl<'a> Trainer<'a> {
     ) -> Result<()>
     where
         D: Dataset,
-        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
+            + Sync,
     {
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
@@ -427,8 +431,8 @@ impl<'a> Trainer<'a> {
                 let batch = data.batch(idx);
                 let report = self.step(&batch, loss, run)?;
                 self.state.batch_in_epoch += 1;
-                self.state.epoch_loss_sum += report.loss * batch.rows() as f64;
-                self.state.epoch_rows += batch.rows() as u64;
+                self.state.epoch_loss_sum += report.loss * report.weight;
+                self.state.epoch_weight += report.weight;
                 run.after_step(&report)?;
                 summary.step_losses.push((report.step, report.loss));
                 let mut control = Control::Continue;
@@ -476,7 +480,7 @@ impl<'a> Trainer<'a> {
     fn step<B, L>(&mut self, batch: &B, loss: &L, run: &Run) -> Result<StepReport>
     where
         B: Shard + Sync,
-        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Var<'t>, BoxError> + Sync,
+        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &B, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError> + Sync,
     {
         let step = self.state.step;
         if let Some(s) = &self.schedule {
@@ -484,7 +488,8 @@ impl<'a> Trainer<'a> {
         }
         let kl_weight = self.kl.as_ref().map_or(1.0, |k| k.weight(step));
         let ctx = StepCtx::new(step, self.state.epoch, kl_weight, self.state.noise_rng.next_u64());
-        let Evaluation { loss, mut grads, records } = evaluate(&self.store, batch, self.shards, loss, &ctx)?;
+        let Evaluation { loss, weight, mut grads, records } =
+            evaluate(&self.store, batch, self.shards, loss, &ctx)?;
         if let Some(what) = grads.first_non_finite(&self.store) {
             return Err(Error::NonFinite { step, what });
         }
@@ -516,6 +521,7 @@ impl<'a> Trainer<'a> {
             step: self.state.step,
             epoch: self.state.epoch,
             loss,
+            weight,
             lr: self.optimizer.lr(),
             grad_norm,
             kl_weight,
@@ -526,11 +532,15 @@ impl<'a> Trainer<'a> {
 
     /// Closes the epoch: counters, callbacks, early stopping, log. Returns why to stop, if so.
     fn end_epoch(&mut self, run: &mut Run, summary: &mut FitSummary) -> Result<Option<StopReason>> {
-        let train_loss = self.state.epoch_loss_sum / self.state.epoch_rows.max(1) as f64;
+        // The epoch's loss as one batch of all its data would give it (weights add).
+        let train_loss = match self.state.epoch_weight > 0.0 {
+            true => self.state.epoch_loss_sum / self.state.epoch_weight,
+            false => f64::NAN,
+        };
         self.state.epoch += 1;
         self.state.batch_in_epoch = 0;
         self.state.epoch_loss_sum = 0.0;
-        self.state.epoch_rows = 0;
+        self.state.epoch_weight = 0.0;
         summary.epoch_losses.push(train_loss);
         let mut report = EpochReport {
             epoch: self.state.epoch,

@@ -4,7 +4,7 @@
 mod common;
 
 use autodiff::ndarray::Array2;
-use autodiff::{ParamStore, Session, Tensor};
+use autodiff::{Loss, ParamStore, Session, Tensor};
 use common::{TempDir, mlp_loss, mlp_problem};
 use trainers::{
     Adam, AdamW, Adamax, Clip, Error, Every, KlAnneal, Optim, Optimizer, RmsProp, RowBatch, Schedule, Sgd,
@@ -129,7 +129,11 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
     let err = t
         .fit(&data, |s, b, ctx| {
             let mse = mlp_loss(&net, s, b, ctx)?;
-            if ctx.step < 5 { Ok(mse) } else { Ok(mse.add(&s.param(gate).sqrt())?) }
+            if ctx.step < 5 {
+                Ok(mse)
+            } else {
+                Ok(Loss::new(mse.sum.add(&s.param(gate).sqrt())?, mse.weight)?)
+            }
         })
         .unwrap_err();
     assert!(matches!(err, Error::NonFinite { step: 5, .. }));
@@ -151,6 +155,6 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
     let err = t.fit(&data, |s, b, ctx| Ok(mlp_loss(&net, s, b, ctx)?.scale(f64::NAN))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "step 5: non-finite loss = NaN (shard 0); training stopped before the update (no checkpoint written)"
+        "step 5: non-finite loss sum NaN, weight 32 (shard 0); training stopped before the update (no checkpoint written)"
     );
 }

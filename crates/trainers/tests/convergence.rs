@@ -3,7 +3,7 @@
 mod common;
 
 use autodiff::ndarray::{Array2, array};
-use autodiff::{ParamStore, Session, Tensor};
+use autodiff::{Loss, ParamStore, Session, Tensor};
 use common::randn;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,7 +26,7 @@ fn least_squares_recovers_its_coefficients() {
     let summary = trainer
         .fit(&data, |s, batch, _| {
             let pred = s.constant(batch.arrays[0].clone()).matmul(&s.param(w))?.add(&s.param(b))?;
-            Ok(pred.sub(&s.constant(batch.arrays[1].clone()))?.square().mean())
+            Ok(Loss::mean(&pred.sub(&s.constant(batch.arrays[1].clone()))?.square()))
         })
         .unwrap();
     assert_eq!(summary.steps, 60 * 8);
@@ -67,7 +67,7 @@ fn noisy_least_squares_reaches_the_normal_equations_solution() {
     trainer
         .fit(&data, |s, batch, _| {
             let pred = s.constant(batch.arrays[0].clone()).matmul(&s.param(w))?.add(&s.param(b))?;
-            Ok(pred.sub(&s.constant(batch.arrays[1].clone()))?.square().mean())
+            Ok(Loss::mean(&pred.sub(&s.constant(batch.arrays[1].clone()))?.square()))
         })
         .unwrap();
     let (gw, gb) = (trainer.store().get(w)[(0, 0)], trainer.store().get(b)[(0, 0)]);
@@ -97,8 +97,8 @@ fn logistic_regression_separates_separable_data() {
             let z = s.constant(batch.arrays[0].clone()).matmul(&s.param(w))?.add(&s.param(b))?;
             let t = s.constant(batch.arrays[1].clone());
             // Binary cross-entropy with logits: softplus(z) - t z.
-            let bce = z.softplus().sub(&t.mul(&z)?)?.mean();
-            ctx.record("bce", bce.item()?);
+            let bce = Loss::mean(&z.softplus().sub(&t.mul(&z)?)?);
+            ctx.record("bce", bce.value()?);
             Ok(bce)
         })
         .unwrap();

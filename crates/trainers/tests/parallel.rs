@@ -1,18 +1,19 @@
-//! Data-parallel gradients equal the single-tape gradient.
+//! Data-parallel gradients equal the single-tape gradient, for any reduction.
 //!
-//! Tolerance: the shards' gradients are summed with weights `n_k / n` in shard order,
-//! while the single tape sums the same terms in another order, so they differ by
-//! floating-point rounding only: we require `|a - b| <= 1e-12 * max|a|` per parameter.
+//! Tolerance: each shard differentiates its loss sum, the sums are added in shard
+//! order and divided by the total weight once, while the single tape sums the same
+//! terms in another order, so they differ by floating-point rounding only: we require
+//! `|a - b| <= 1e-12 * max|a|` per parameter.
 
 mod common;
 
 use autodiff::ndarray::Array2;
-use autodiff::{Activation, Mlp, ParamStore, Session, Tape, Tensor};
+use autodiff::{Activation, Loss, Mlp, ParamStore, Session, Tape, Tensor};
 use common::randn;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use trainers::{Dataset, Grads, RowBatch, Rows, SeqBatch, Sequences, StepCtx, evaluate, loss_fn};
+use trainers::{BoxError, Dataset, Grads, RowBatch, Rows, SeqBatch, Sequences, StepCtx, evaluate, loss_fn};
 
 fn assert_grads_close(a: &Grads, b: &Grads, store: &ParamStore) {
     for (id, ga) in a.iter() {
@@ -42,19 +43,21 @@ proptest! {
         let batch = data.batch(&(0..n).collect::<Vec<_>>());
         let loss = loss_fn::<RowBatch, _>(|s, b, ctx| {
             let err = net.forward(s, &s.constant(b.arrays[0].clone()))?.sub(&s.constant(b.arrays[1].clone()))?;
-            let mse = err.square().mean();
-            ctx.record("mse", mse.item()?);
+            let mse = Loss::mean(&err.square());
+            ctx.record("mse", mse.value()?);
             Ok(mse)
         });
         let ctx = StepCtx::new(0, 0, 1.0, 0);
 
-        // The reference: one tape, by hand.
+        // The reference: one tape, by hand: the gradient of the sum, divided by the count.
         let tape = Tape::new();
         let s = tape.session(&store);
-        let l = net.forward(&s, &s.constant(batch.arrays[0].clone()))
-            .unwrap().sub(&s.constant(batch.arrays[1].clone())).unwrap().square().mean();
-        let reference: Grads = tape.backward(l).unwrap().into();
-        let value = l.item().unwrap();
+        let err = net.forward(&s, &s.constant(batch.arrays[0].clone()))
+            .unwrap().sub(&s.constant(batch.arrays[1].clone())).unwrap();
+        let l = Loss::mean(&err.square());
+        let mut reference = Grads::default();
+        reference.add_scaled(&tape.backward(l.sum).unwrap().into(), 1.0 / l.weight).unwrap();
+        let value = l.value().unwrap();
 
         let one = evaluate(&store, &batch, 1, &loss, &ctx).unwrap();
         // One shard is the single tape, bit for bit.
@@ -69,35 +72,99 @@ proptest! {
     }
 }
 
-/// Sequences of different lengths: shards are padded to their own longest sequence,
-/// and a loss that is a per-sequence mean (masked sum over time, divided by the batch
-/// size) still splits exactly.
+/// The three reductions a sequence model trains with, on one recurrence
+/// `h_t = tanh(x_t W + h_{t-1} U)` with per-entry terms `e = |h_t - x_t|^2`:
+/// a mean over sequences, over present steps, and over observed values.
+#[derive(Debug, Clone, Copy)]
+enum Reduction {
+    PerSequence,
+    PerStep,
+    PerObservedValue,
+}
+
+fn recurrence_loss<'t>(
+    s: &autodiff::TapeSession<'t, '_>,
+    b: &SeqBatch,
+    (w, u): (autodiff::ParamId, autodiff::ParamId),
+    reduction: Reduction,
+) -> Result<Loss<autodiff::Var<'t>>, BoxError> {
+    let rows = b.steps[0].nrows();
+    let mut h = s.constant(Array2::zeros((rows, 2)));
+    let mut total = s.constant(Array2::zeros((1, 1)));
+    let (mut steps, mut observed) = (0.0, 0.0);
+    for (x, m) in b.steps.iter().zip(&b.masks) {
+        let x = s.constant(x.clone());
+        h = x.matmul(&s.param(w))?.add(&h.matmul(&s.param(u))?)?.tanh();
+        total = total.add(&h.sub(&x)?.square().masked_sum(m)?)?;
+        observed += m.iter().sum::<f64>();
+        steps += m.rows().into_iter().filter(|r| r.iter().any(|&v| v != 0.0)).count() as f64;
+    }
+    let weight = match reduction {
+        Reduction::PerSequence => rows as f64,
+        Reduction::PerStep => steps,
+        Reduction::PerObservedValue => observed,
+    };
+    Ok(Loss::new(total, weight)?)
+}
+
+/// Ragged sequences with per-dimension masks (some entries unobserved): shards are
+/// padded to their own longest sequence and hold different numbers of sequences,
+/// steps and observed values, and every reduction still splits exactly.
 #[test]
-fn sharded_sequence_gradient_equals_single_tape() {
+fn sharded_sequence_gradient_equals_single_tape_for_every_reduction() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let seqs: Vec<Array2<f64>> = (0..9).map(|i| randn(1 + (i * 5) % 7, 2, &mut rng)).collect();
-    let data = Sequences::new(seqs).unwrap();
+    // Every third entry unobserved, so observed counts differ from steps x dims.
+    let masks: Vec<Array2<f64>> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, x)| Array2::from_shape_fn(x.dim(), |(t, d)| if (i + t + d) % 3 == 0 { 0.0 } else { 1.0 }))
+        .collect();
+    let data = Sequences::with_masks(seqs, masks).unwrap();
     let mut store = ParamStore::new();
     let w = store.add("w", randn(2, 2, &mut rng)).unwrap();
     let u = store.add("u", randn(2, 2, &mut rng) * 0.5).unwrap();
-    // h_t = tanh(x_t W + h_{t-1} U); loss = (1/B) sum_t sum_b mask * |h_t - x_t|^2.
-    let loss = loss_fn::<SeqBatch, _>(|s, b, _| {
-        let rows = b.steps[0].nrows();
-        let mut h = s.constant(Array2::zeros((rows, 2)));
-        let mut total = s.constant(Array2::zeros((1, 1)));
-        for (x, m) in b.steps.iter().zip(&b.masks) {
-            let x = s.constant(x.clone());
-            h = x.matmul(&s.param(w))?.add(&h.matmul(&s.param(u))?)?.tanh();
-            total = total.add(&h.sub(&x)?.square().masked_sum(m)?)?;
-        }
-        Ok(total.scale(1.0 / rows as f64))
-    });
     let batch = data.batch(&[4, 0, 8, 2, 6, 1, 3, 7, 5]);
     let ctx = StepCtx::new(0, 0, 1.0, 0);
-    let one = evaluate(&store, &batch, 1, &loss, &ctx).unwrap();
-    for shards in 2..=4 {
-        let many = evaluate(&store, &batch, shards, &loss, &ctx).unwrap();
-        assert_grads_close(&many.grads, &one.grads, &store);
-        assert!((many.loss - one.loss).abs() <= 1e-12 * one.loss);
+    for reduction in [Reduction::PerSequence, Reduction::PerStep, Reduction::PerObservedValue] {
+        let loss = loss_fn::<SeqBatch, _>(|s, b, _| recurrence_loss(s, b, (w, u), reduction));
+        let one = evaluate(&store, &batch, 1, &loss, &ctx).unwrap();
+        for shards in 2..=5 {
+            let many = evaluate(&store, &batch, shards, &loss, &ctx).unwrap();
+            assert_grads_close(&many.grads, &one.grads, &store);
+            assert!((many.loss - one.loss).abs() <= 1e-12 * one.loss, "{reduction:?}, {shards} shards");
+            assert_eq!(many.weight, one.weight, "{reduction:?}: weights add up");
+        }
     }
+}
+
+/// Weighting shard means by rows (the old contract) would be wrong for a per-step
+/// loss on ragged sequences: this checks that the shards really differ in their
+/// steps per sequence, so the test above is not passing by coincidence.
+#[test]
+fn shards_of_the_ragged_batch_differ_in_steps_per_sequence() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let seqs: Vec<Array2<f64>> = (0..9).map(|i| randn(1 + (i * 5) % 7, 2, &mut rng)).collect();
+    let data = Sequences::new(seqs).unwrap();
+    let batch = data.batch(&[4, 0, 8, 2, 6, 1, 3, 7, 5]);
+    let ratio = |b: &SeqBatch| {
+        let steps: f64 = b.masks.iter().map(|m| m.column(0).sum()).sum();
+        steps / b.steps[0].nrows() as f64
+    };
+    let parts = trainers::Shard::split(&batch, 2);
+    assert!((ratio(&parts[0]) - ratio(&parts[1])).abs() > 0.5);
+}
+
+/// A loss whose shards all have weight 0 is an error, not a NaN.
+#[test]
+fn zero_total_weight_is_an_error() {
+    let (net, store, data) = setup(4, 0);
+    let batch = data.batch(&[0, 1, 2, 3]);
+    // Every entry masked out: the sum is 0 and so is the weight.
+    let loss = loss_fn::<RowBatch, _>(|s, b, _| {
+        let out = net.forward(s, &s.constant(b.arrays[0].clone()))?;
+        Ok(Loss::masked_mean(&out, &Array2::zeros((1, 1)))?)
+    });
+    let err = evaluate(&store, &batch, 2, &loss, &StepCtx::new(7, 0, 1.0, 0)).unwrap_err();
+    assert!(err.to_string().contains("weight 0"), "{err}");
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use autodiff::ndarray::Array2;
-use autodiff::{Activation, Mlp, ParamStore, Session, TapeSession, Tensor, Var};
+use autodiff::{Activation, Loss, Mlp, ParamStore, Session, TapeSession, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -56,11 +56,11 @@ pub fn mlp_loss<'t>(
     s: &TapeSession<'t, '_>,
     b: &RowBatch,
     ctx: &mut StepCtx,
-) -> Result<Var<'t>, BoxError> {
+) -> Result<Loss<Var<'t>>, BoxError> {
     let noise = randn(b.arrays[0].nrows(), 2, &mut ctx.rng) * 0.01;
     let x = s.constant(&b.arrays[0] + &noise);
     let err = net.forward(s, &x)?.sub(&s.constant(b.arrays[1].clone()))?;
-    let mse = err.square().mean();
-    ctx.record("mse", mse.item()?);
+    let mse = Loss::mean(&err.square());
+    ctx.record("mse", mse.value()?);
     Ok(mse)
 }
