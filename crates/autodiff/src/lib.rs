@@ -65,6 +65,7 @@
 
 mod backward;
 mod error;
+pub mod finite;
 pub mod function;
 mod gemm;
 pub mod gradcheck;

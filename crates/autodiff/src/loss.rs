@@ -10,8 +10,8 @@
 //!
 //! Combining the ratios $S_k / W_k$ with weights would need the weights to be known in
 //! advance, and they are not when shards hold different numbers of steps or observed
-//! values. `trainers` differentiates each shard's $S_k$ and divides once after adding
-//! them.
+//! values. A data-parallel trainer differentiates each shard's $S_k$ and divides once
+//! after adding them.
 //!
 //! ```
 //! use autodiff::{Loss, Tensor};

@@ -77,25 +77,51 @@ pub fn solve_lower_rows(l: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>>
     Ok(z)
 }
 
-/// [`solve_lower_rows`] written with tape operations, so on [`autodiff::Var`] the
-/// solution is differentiable in both `L` and `b`.
+/// Which triangle of a square matrix holds its entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Triangle {
+    /// Entries on and below the diagonal.
+    Lower,
+    /// Entries on and above the diagonal.
+    Upper,
+}
+
+/// Solves `X M = Y` for `X` (`n x d`), with `M` (`d x d`) triangular and its
+/// diagonal non-zero; entries outside the triangle are ignored.
 ///
-/// Column `i` of the solution is `z_i = (b_i - Z_{<i} L_{i,<i}^T) / L_ii`, one
-/// matrix-vector product and one division per column: `O(d)` tape nodes, each of
-/// `O(n d)` work.
-pub fn solve_lower_rows_t<T: Tensor>(l: &T, b: &T) -> Result<T> {
-    let d = check_solve_shapes(l.shape(), b.shape())?;
-    let mut cols: Vec<T> = Vec::with_capacity(d);
-    for i in 0..d {
-        let l_row = l.gather_rows(&[i])?;
-        let mut rhs = b.slice_cols(i..i + 1)?;
-        if i > 0 {
-            let prev = T::concat_cols(&cols.iter().collect::<Vec<_>>())?;
-            rhs = rhs.sub(&prev.matmul_t(&l_row.slice_cols(0..i)?, false, true)?)?;
-        }
-        cols.push(rhs.div(&l_row.slice_cols(i..i + 1)?)?);
+/// Written with tape operations, so on [`autodiff::Var`] the solution is
+/// differentiable in `M` and `Y`. Solving `L z_r = b_r` for every row of `B` (a
+/// Gaussian's whitening) is `Z L^T = B`: `solve_right_triangular(B, L^T, Upper)`. For upper `M`, column `j` of `Y` is
+/// `sum_{i <= j} X_i M_ij`, so `X_j = (Y_j - X_{<j} M_{<j, j}) / M_jj` in ascending
+/// `j`; for lower `M` the same in descending `j`: `O(d)` nodes of `O(n d)` work.
+pub fn solve_right_triangular<T: Tensor>(y: &T, m: &T, triangle: Triangle) -> Result<T> {
+    let d = m.shape().0;
+    if m.shape() != (d, d) || y.shape().1 != d {
+        return Err(Error::Shape {
+            dist: "solve_right_triangular",
+            what: "M and Y",
+            got: m.shape(),
+            expected: format!("square, matching the {} columns of Y", y.shape().1),
+        });
     }
-    Ok(T::concat_cols(&cols.iter().collect::<Vec<_>>())?)
+    let order: Vec<usize> = match triangle {
+        Triangle::Upper => (0..d).collect(),
+        Triangle::Lower => (0..d).rev().collect(),
+    };
+    let mut cols: Vec<Option<T>> = vec![None; d];
+    for (step, &j) in order.iter().enumerate() {
+        let m_col = m.slice_cols(j..j + 1)?;
+        let mut rhs = y.slice_cols(j..j + 1)?;
+        let done = &order[..step];
+        if !done.is_empty() {
+            let xs: Vec<&T> = done.iter().map(|&i| cols[i].as_ref().expect("solved earlier")).collect();
+            let x_done = T::concat_cols(&xs)?;
+            rhs = rhs.sub(&x_done.matmul(&m_col.gather_rows(done)?)?)?;
+        }
+        cols[j] = Some(rhs.div(&m_col.gather_rows(&[j])?)?);
+    }
+    let parts: Vec<&T> = cols.iter().map(|c| c.as_ref().expect("every column solved")).collect();
+    Ok(T::concat_cols(&parts)?)
 }
 
 /// The diagonal of a square value as a `1 x d` row (differentiable).

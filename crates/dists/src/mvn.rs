@@ -1,7 +1,7 @@
 //! The multivariate normal with full covariance, parameterised by its mean and a
 //! lower-triangular scale (Cholesky factor).
 
-use crate::linalg::{cholesky, diag_row, solve_lower_rows_t};
+use crate::linalg::{Triangle, cholesky, diag_row, solve_right_triangular};
 use crate::normal::{LN_2PI, standard_normal};
 use crate::traits::{LogProb, Sample};
 use crate::{Error, Result, validate};
@@ -17,7 +17,7 @@ const DIST: &str = "MultivariateNormal";
 /// diagonal. Data are `n x d` (one point per row). Every method is generic over the
 /// value type: on the tape the log-density, entropy, samples and KL are
 /// differentiable in `loc` and `L` (the triangular solve is itself written with tape
-/// operations, see [`solve_lower_rows_t`]).
+/// operations, see [`solve_right_triangular`]).
 ///
 /// # Formula
 ///
@@ -97,7 +97,7 @@ impl<T: Tensor> MultivariateNormal<T> {
         if x.shape().1 != d {
             return Err(Error::Shape { dist: DIST, what: "x", got: x.shape(), expected: format!("n x {d}") });
         }
-        let z = solve_lower_rows_t(&self.scale_tril, &x.sub(&self.loc)?)?;
+        let z = whiten(&self.scale_tril, &x.sub(&self.loc)?)?;
         let maha = z.square().sum_axis(Axis(1));
         Ok(maha.add_scalar(d as f64 * LN_2PI).scale(-0.5).sub(&self.half_log_det()?)?)
     }
@@ -146,8 +146,8 @@ impl<T: Tensor> MultivariateNormal<T> {
             });
         }
         // Rows of the solve are the columns of L_q^{-1} L_p; the Frobenius norm does not care.
-        let m = solve_lower_rows_t(&q.scale_tril, &self.scale_tril.transpose())?;
-        let z = solve_lower_rows_t(&q.scale_tril, &q.loc.sub(&self.loc)?)?;
+        let m = whiten(&q.scale_tril, &self.scale_tril.transpose())?;
+        let z = whiten(&q.scale_tril, &q.loc.sub(&self.loc)?)?;
         let quad = m.square().sum().add(&z.square().sum())?.add_scalar(-(d as f64)).scale(0.5);
         Ok(quad.add(&q.half_log_det()?)?.sub(&self.half_log_det()?)?)
     }
@@ -176,4 +176,9 @@ impl Sample for MultivariateNormal<Array2<f64>> {
     fn sample_n<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Result<Array2<f64>> {
         self.rsample(n, rng)
     }
+}
+
+/// The rows `z_r` solving `L z_r = b_r` (`Z L^T = B`), differentiable in `L` and `B`.
+fn whiten<T: Tensor>(l: &T, b: &T) -> Result<T> {
+    solve_right_triangular(b, &l.transpose(), Triangle::Upper)
 }

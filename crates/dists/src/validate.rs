@@ -12,8 +12,8 @@ pub(crate) fn finite<'a>(
     param: &'static str,
     a: impl Into<ArrayView2<'a, f64>>,
 ) -> Result<()> {
-    match a.into().indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((row, col), &value)) => Err(Error::NonFinite { dist, param, row, col, value }),
+    match autodiff::finite::first_non_finite(a) {
+        Some(((row, col), value)) => Err(Error::NonFinite { dist, param, row, col, value }),
         None => Ok(()),
     }
 }
@@ -51,16 +51,13 @@ pub(crate) fn mask(dist: &'static str, m: &Array2<f64>) -> Result<()> {
     }
 }
 
-/// The NumPy broadcast of two shapes, or a shape error naming `what`.
+/// The broadcast of two shapes (the tape's rule, `autodiff::shape::broadcast_shape`),
+/// or a shape error naming the distribution and `what`.
 pub(crate) fn broadcast(dist: &'static str, what: &'static str, a: Shape, b: Shape) -> Result<Shape> {
-    let axis = |x: usize, y: usize| match (x, y) {
-        _ if x == y => Some(x),
-        (1, _) => Some(y),
-        (_, 1) => Some(x),
-        _ => None,
-    };
-    match (axis(a.0, b.0), axis(a.1, b.1)) {
-        (Some(r), Some(c)) => Ok((r, c)),
-        _ => Err(Error::Shape { dist, what, got: b, expected: format!("broadcastable with {a:?}") }),
-    }
+    autodiff::shape::broadcast_shape(what, a, b).map_err(|_| Error::Shape {
+        dist,
+        what,
+        got: b,
+        expected: format!("broadcastable with {a:?}"),
+    })
 }

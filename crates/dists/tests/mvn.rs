@@ -8,7 +8,7 @@ use autodiff::Tensor;
 use autodiff::gradcheck::all_close;
 use autodiff::testing::{matrix, seed};
 use common::{grad_ok, grid_2d, rng};
-use dists::linalg::{cholesky, log_det_from_cholesky, solve_lower_rows, solve_lower_rows_t};
+use dists::linalg::{Triangle, cholesky, log_det_from_cholesky, solve_lower_rows, solve_right_triangular};
 use dists::{DiagNormal, Error, MultivariateNormal, Sample, kl_divergence, monte_carlo_kl};
 use ndarray::{Array2, Axis, array};
 use proptest::prelude::*;
@@ -131,9 +131,24 @@ fn gradients_in_mean_scale_and_data_pass_gradcheck() {
     grad_ok(|v| mvn(v[0], v[1])?.rsample_with(&eps), &[loc.clone(), l.clone()]);
     grad_ok(|v| mvn(v[0], v[1])?.kl_divergence(&mvn(v[2], v[3])?), &[loc, l, loc2, l2]);
     let mask = tril(3);
-    // The tape solve itself, in L and the right-hand side.
+    // The tape solve itself, in M and the right-hand side, for both triangles.
     let b = array![[1.0, 2.0, -1.0], [0.3, 0.0, 0.7]];
-    grad_ok(|v| solve_lower_rows_t(&v[0].mask(&mask)?, &v[1]), &[tril(3) + Array2::<f64>::eye(3), b]);
+    let m = tril(3) + Array2::<f64>::eye(3);
+    grad_ok(|v| solve_right_triangular(&v[1], &v[0].mask(&mask)?, Triangle::Lower), &[m.clone(), b.clone()]);
+    let upper = mask.t().to_owned();
+    grad_ok(|v| solve_right_triangular(&v[1], &v[0].mask(&upper)?, Triangle::Upper), &[m.t().to_owned(), b]);
+}
+
+/// `X M = Y` solved back for `Y = X M`, with `M` upper and lower triangular.
+#[test]
+fn triangular_solves_invert_products() {
+    let u = array![[2.0, -1.0, 0.5], [0.0, 1.5, 0.3], [0.0, 0.0, -0.7]];
+    let x = array![[0.3, -1.0, 2.0], [1.0, 0.0, -0.5]];
+    let back = solve_right_triangular(&x.dot(&u), &u, Triangle::Upper).unwrap();
+    assert!(all_close(&back, &x, 1e-12, 1e-12));
+    let l = u.t().to_owned();
+    let back = solve_right_triangular(&x.dot(&l), &l, Triangle::Lower).unwrap();
+    assert!(all_close(&back, &x, 1e-12, 1e-12));
 }
 
 proptest! {
@@ -147,7 +162,9 @@ proptest! {
         prop_assert!(l.iter().enumerate().all(|(k, v)| k % 4 <= k / 4 || *v == 0.0));
         let z = solve_lower_rows(&l, &r).unwrap();
         prop_assert!(all_close(&z.dot(&l.t()), &r, 1e-10, 1e-10));
-        prop_assert!(all_close(&solve_lower_rows_t(&l, &r).unwrap(), &z, 1e-12, 1e-12));
+        // The tape solve: L z_r = r_r for every row is Z L^T = R.
+        let tape_solve = solve_right_triangular(&r, &l.t().to_owned(), Triangle::Upper).unwrap();
+        prop_assert!(all_close(&tape_solve, &z, 1e-12, 1e-12));
     }
 
     #[test]

@@ -134,54 +134,6 @@ pub(crate) fn check_permutation(flow: &'static str, perm: &[usize]) -> Result<()
     Ok(())
 }
 
-/// Which triangle of a square matrix holds its entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Triangle {
-    /// Entries on and below the diagonal.
-    Lower,
-    /// Entries on and above the diagonal.
-    Upper,
-}
-
-/// Solves `X M = Y` for `X` (`n x d`), with `M` (`d x d`) triangular and its
-/// diagonal non-zero; entries outside the triangle are ignored.
-///
-/// Written with tape operations, so on [`autodiff::Var`] the solution is
-/// differentiable in `M` and `Y`. For upper `M`, column `j` of `Y` is
-/// `sum_{i <= j} X_i M_ij`, so `X_j = (Y_j - X_{<j} M_{<j, j}) / M_jj` in ascending
-/// `j`; for lower `M` the same in descending `j`: `O(d)` nodes of `O(n d)` work.
-pub fn solve_right_triangular<T: Tensor>(y: &T, m: &T, triangle: Triangle) -> Result<T> {
-    let d = m.shape().0;
-    if m.shape() != (d, d) || y.shape().1 != d {
-        return Err(Error::Config {
-            flow: "solve_right_triangular",
-            reason: format!(
-                "need a square M matching Y's columns, got M {:?} and Y {:?}",
-                m.shape(),
-                y.shape()
-            ),
-        });
-    }
-    let order: Vec<usize> = match triangle {
-        Triangle::Upper => (0..d).collect(),
-        Triangle::Lower => (0..d).rev().collect(),
-    };
-    let mut cols: Vec<Option<T>> = vec![None; d];
-    for (step, &j) in order.iter().enumerate() {
-        let m_col = m.slice_cols(j..j + 1)?;
-        let mut rhs = y.slice_cols(j..j + 1)?;
-        let done = &order[..step];
-        if !done.is_empty() {
-            let xs: Vec<&T> = done.iter().map(|&i| cols[i].as_ref().expect("solved earlier")).collect();
-            let x_done = T::concat_cols(&xs)?;
-            rhs = rhs.sub(&x_done.matmul(&m_col.gather_rows(done)?)?)?;
-        }
-        cols[j] = Some(rhs.div(&m_col.gather_rows(&[j])?)?);
-    }
-    let parts: Vec<&T> = cols.iter().map(|c| c.as_ref().expect("every column solved")).collect();
-    Ok(T::concat_cols(&parts)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,17 +147,6 @@ mod tests {
         let (l, s) = log_abs_det(&a).unwrap();
         assert!((l - 5f64.ln()).abs() < 1e-14 && s == -1.0);
         assert!(matches!(log_abs_det(&array![[1.0, 2.0], [2.0, 4.0]]), Err(Error::Singular { .. })));
-    }
-
-    #[test]
-    fn triangular_solves_invert_products() {
-        let u = array![[2.0, -1.0, 0.5], [0.0, 1.5, 0.3], [0.0, 0.0, -0.7]];
-        let x = array![[0.3, -1.0, 2.0], [1.0, 0.0, -0.5]];
-        let back = solve_right_triangular(&x.dot(&u), &u, Triangle::Upper).unwrap();
-        assert!(autodiff::gradcheck::all_close(&back, &x, 1e-12, 1e-12));
-        let l = u.t().to_owned();
-        let back = solve_right_triangular(&x.dot(&l), &l, Triangle::Lower).unwrap();
-        assert!(autodiff::gradcheck::all_close(&back, &x, 1e-12, 1e-12));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! Kingma and Dhariwal 2018, Sec. 3.2, with its LU parameterisation).
 
 use crate::flow::{Direction, Flow, broadcast_logdet, check_dim};
-use crate::linalg::{Triangle, gram_schmidt, lu, permutation_matrix, solve_right_triangular};
+use crate::linalg::{gram_schmidt, lu, permutation_matrix};
 use crate::{Error, Result};
 use autodiff::{ParamId, ParamStore, Session, Tensor};
+use dists::linalg::{Triangle, solve_right_triangular};
 use ndarray::{Array2, Axis};
 use rand::Rng;
 use rand_distr::StandardNormal;

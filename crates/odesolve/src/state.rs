@@ -109,5 +109,5 @@ impl State for Var<'_> {
 
 /// The first row holding a NaN or an infinity.
 pub(crate) fn first_nonfinite_row(a: &Array2<f64>) -> Option<usize> {
-    a.rows().into_iter().position(|r| r.iter().any(|x| !x.is_finite()))
+    autodiff::finite::first_non_finite(a).map(|((row, _), _)| row)
 }

@@ -14,10 +14,9 @@
 //!
 //! Every model keeps its parameters in an [`autodiff::ParamStore`] and computes on
 //! an [`autodiff::Session`]: on a tape to train, on plain arrays to evaluate and
-//! sample, from the same code. Batches are **time-major**, as
-//! `trainers::SeqBatch`: `xs[t]` is the `B x D` matrix of step `t` of all `B`
-//! sequences, padded with zeros after a sequence ends, with a `B x 1` or `B x D`
-//! 0/1 mask per step. Padded steps contribute nothing to any loss, and a
+//! sample, from the same code. Batches are **time-major**: `xs[t]` is the `B x D`
+//! matrix of step `t` of all `B` sequences, padded with zeros after a sequence ends,
+//! with a `B x 1` or `B x D` 0/1 mask per step. Padded steps contribute nothing to any loss, and a
 //! recurrent state stops changing at its sequence's end ([`cells::masked_update`]),
 //! which also keeps a backward RNN at its initial state through the padding. Every
 //! sequence model implements [`SequenceModel`]: a differentiable bound per sequence

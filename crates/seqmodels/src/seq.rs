@@ -2,9 +2,8 @@
 //!
 //! A batch of `B` sequences padded to `T` steps is a slice of `T` matrices `xs[t]`
 //! (`B x D`, row `b` = sequence `b` at step `t`), with masks `masks[t]` that are either
-//! `B x 1` (step `t` of sequence `b` exists) or `B x D` (which entries are observed;
-//! this is `trainers::SeqBatch`'s layout). A step counts when any entry of its row is
-//! observed.
+//! `B x 1` (step `t` of sequence `b` exists) or `B x D` (which entries are observed).
+//! A step counts when any entry of its row is observed.
 
 use crate::{Error, Result};
 use autodiff::{Loss, Tensor};

@@ -17,6 +17,7 @@
 //! reproducible from its seed and a checkpointed RNG resumes the same order.
 
 use crate::{Error, Result};
+use autodiff::finite::{first_non_finite, first_non_finite_observed};
 use autodiff::ndarray::{Array2, Axis, s};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -87,9 +88,12 @@ pub(crate) fn shard_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>
 
 /// Fails on the first NaN or infinity, naming `what`, the row and the column.
 fn check_finite(what: &dyn Fn() -> String, a: &Array2<f64>, mask: Option<&Array2<f64>>) -> Result<()> {
-    let bad = a.indexed_iter().find(|(ix, v)| !v.is_finite() && mask.is_none_or(|m| m[*ix] != 0.0));
+    let bad = match mask {
+        Some(m) => first_non_finite_observed(a, m),
+        None => first_non_finite(a),
+    };
     match bad {
-        Some(((row, col), &value)) => Err(Error::NonFiniteData { what: what(), row, col, value }),
+        Some(((row, col), value)) => Err(Error::NonFiniteData { what: what(), row, col, value }),
         None => Ok(()),
     }
 }

@@ -2,6 +2,7 @@
 //! whole-set operations training needs (norm, scaling, weighted sums, finiteness).
 
 use crate::{Error, Result};
+use autodiff::finite::first_non_finite;
 use autodiff::ndarray::{Array2, Zip};
 use autodiff::{Gradients, ParamId, ParamStore};
 
@@ -89,9 +90,4 @@ impl Grads {
                 .map(|((r, c), v)| format!("gradient of parameter `{}` at ({r}, {c}) = {v}", store.name(id)))
         })
     }
-}
-
-/// Position and value of the first NaN or infinity of `a`, in row-major order.
-pub(crate) fn first_non_finite(a: &Array2<f64>) -> Option<((usize, usize), f64)> {
-    a.indexed_iter().find(|(_, v)| !v.is_finite()).map(|(ix, v)| (ix, *v))
 }

@@ -506,7 +506,7 @@ impl<'a> Trainer<'a> {
         self.optimizer.step(&mut updated, &grads)?;
         // Keep the last good parameters if the update itself overflowed.
         for (id, _, value) in updated.iter() {
-            if let Some(((r, c), v)) = crate::grads::first_non_finite(value) {
+            if let Some(((r, c), v)) = autodiff::finite::first_non_finite(value) {
                 let name = updated.name(id);
                 return Err(Error::NonFinite {
                     step,
