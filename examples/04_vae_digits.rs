@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     let data = Rows::new(vec![train])?;
     let summary = trainer.fit(&data, |s, batch: &RowBatch, ctx| {
-        Ok(vae.elbo(s, &batch.arrays[0], &mut ctx.rng)?.loss(1.0)?)
+        Ok(vae.elbo(s, &batch.arrays[0], &mut ctx.rng)?.loss_per_sequence(1.0)?)
     })?;
     let store = trainer.into_store();
     let (best, best_epoch) = summary.best.unwrap_or((f64::NAN, 0));

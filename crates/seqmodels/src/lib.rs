@@ -20,7 +20,7 @@
 //! recurrent state stops changing at its sequence's end ([`cells::masked_update`]),
 //! which also keeps a backward RNN at its initial state through the padding. Every
 //! sequence model implements [`SequenceModel`]: a differentiable bound per sequence
-//! ([`SeqElbo`], with losses per time step and per sequence, and a KL weight for
+//! ([`Elbo`], with losses per time step and per sequence, and a KL weight for
 //! annealing), an importance-sampled log-likelihood for evaluation, generation,
 //! and forecasting from a prefix.
 //!
@@ -90,6 +90,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bound;
 pub mod cells;
 pub mod data;
 mod error;
@@ -102,12 +103,12 @@ pub mod srnn;
 pub mod vae;
 pub mod vrnn;
 
+pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
 pub use error::{Error, Result};
 pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind, RowMixture};
 pub use model::SequenceModel;
 pub use rnn::{RnnConfig, RnnModel};
-pub use seq::SeqElbo;
 pub use srnn::{Inference, Srnn, SrnnConfig, SrnnState};
-pub use vae::{Vae, VaeConfig, VaeElbo};
+pub use vae::{Vae, VaeConfig};
 pub use vrnn::{Vrnn, VrnnConfig};

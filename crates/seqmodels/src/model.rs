@@ -2,7 +2,7 @@
 //! estimate to evaluate with, and sampling.
 
 use crate::Result;
-use crate::seq::SeqElbo;
+use crate::bound::Elbo;
 use autodiff::{ParamStore, Session};
 use ndarray::Array2;
 use rand::Rng;
@@ -20,14 +20,14 @@ pub trait SequenceModel {
 
     /// The evidence lower bound per sequence on the session's tape (one reparameterised
     /// sample of the latent path, drawn from `rng`): train on
-    /// [`SeqElbo::loss_per_step`] or [`SeqElbo::loss_per_sequence`].
+    /// [`Elbo::loss_per_step`] or [`Elbo::loss_per_sequence`].
     fn elbo<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
         rng: &mut R,
-    ) -> Result<SeqElbo<S::T>>;
+    ) -> Result<Elbo<S::T>>;
 
     /// An estimate of `ln p(x_{1:T})` per sequence (`B x 1`): importance sampling
     /// with `particles` samples of the latent path from the inference network,

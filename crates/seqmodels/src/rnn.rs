@@ -11,9 +11,10 @@
 //! affine in `h_{t-1}` (the "RNN" rows of the tables of Chung et al. 2015 and
 //! Fraccaro et al. 2016). The log-likelihood is exact: no latent variable, no bound.
 
+use crate::bound::Elbo;
 use crate::cells::{AnyCell, Cell, CellKind, masked_update};
 use crate::heads::{ObsHead, ObsKind};
-use crate::seq::{SeqElbo, check_batch, lengths, row_mask};
+use crate::seq::{check_batch, lengths, row_mask};
 use crate::{Result, SequenceModel};
 use autodiff::{NoGrad, ParamStore, Session, Tensor};
 use ndarray::Array2;
@@ -62,7 +63,7 @@ impl RnnModel {
         s: &S,
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
-    ) -> Result<(SeqElbo<S::T>, S::T)> {
+    ) -> Result<(Elbo<S::T>, S::T)> {
         let (b, _) = check_batch("RnnModel", xs, masks, Some(self.config.x_dim))?;
         let mut h = s.constant(Array2::zeros((b, self.config.hidden)));
         let mut recon = s.constant(Array2::zeros((b, 1)));
@@ -75,7 +76,7 @@ impl RnnModel {
             steps.push(step);
         }
         let kl = s.constant(Array2::zeros((b, 1)));
-        Ok((SeqElbo { recon, kl, lengths: lengths(&steps) }, h))
+        Ok((Elbo { recon, kl, lengths: lengths(&steps) }, h))
     }
 }
 
@@ -92,7 +93,7 @@ impl SequenceModel for RnnModel {
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
         _rng: &mut R,
-    ) -> Result<SeqElbo<S::T>> {
+    ) -> Result<Elbo<S::T>> {
         Ok(self.filter(s, xs, masks)?.0)
     }
 

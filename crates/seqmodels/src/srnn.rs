@@ -32,11 +32,12 @@
 //!
 //! each KL in closed form given the sampled $z_{t-1}$. KL annealing (the reference
 //! code's "temperature" from 0.2 to 1) multiplies the KL term by a weight:
-//! [`SeqElbo::loss_per_step`]`(kl_weight)`.
+//! [`Elbo::loss_per_step`]`(kl_weight)`.
 
+use crate::bound::{Elbo, Pass, repeat_batch};
 use crate::cells::{GruCell, GruConvention, masked_update, run_cell};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
-use crate::seq::{Pass, SeqElbo, check_batch, repeat_batch, row_mask};
+use crate::seq::{check_batch, row_mask};
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Linear, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
@@ -278,7 +279,7 @@ impl SequenceModel for Srnn {
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
         rng: &mut R,
-    ) -> Result<SeqElbo<S::T>> {
+    ) -> Result<Elbo<S::T>> {
         Ok(self.run(s, xs, masks, false, rng)?.into_elbo())
     }
 

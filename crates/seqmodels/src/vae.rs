@@ -17,10 +17,10 @@
 //!
 //! whose expectation is at least $\mathcal L$ and rises with $K$ to $\ln p(x)$.
 
+use crate::bound::{Elbo, log_mean_exp_blocks, repeat_rows};
 use crate::heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
-use crate::seq::{log_mean_exp_blocks, repeat_rows};
 use crate::{Error, Result};
-use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
 use ndarray::{Array2, Axis};
 use rand::Rng;
@@ -50,27 +50,6 @@ pub struct Vae {
     enc_head: GaussianHead,
     dec: Mlp,
     obs: ObsHead,
-}
-
-/// The terms of the bound per example (each `B x 1`).
-#[derive(Debug, Clone)]
-pub struct VaeElbo<T> {
-    /// `ln p(x | z)` at the sampled `z`.
-    pub recon: T,
-    /// `KL(q(z | x) || N(0, I))` in closed form.
-    pub kl: T,
-}
-
-impl<T: Tensor> VaeElbo<T> {
-    /// The bound per example, `recon - kl`.
-    pub fn elbo(&self) -> Result<T> {
-        Ok(self.recon.sub(&self.kl)?)
-    }
-    /// The training loss `-mean(recon - beta kl)`, as the sum over rows with their
-    /// count as its weight (see [`Loss`]).
-    pub fn loss(&self, beta: f64) -> Result<Loss<T>> {
-        Ok(Loss::mean(&self.recon.sub(&self.kl.scale(beta))?.neg()))
-    }
 }
 
 impl Vae {
@@ -114,14 +93,15 @@ impl Vae {
         s: &S,
         x: &Array2<f64>,
         rng: &mut R,
-    ) -> Result<VaeElbo<S::T>> {
+    ) -> Result<Elbo<S::T>> {
         self.check(x)?;
         let xt = s.constant(x.clone());
         let q = self.encode(s, &xt)?;
         let z = q.rsample(rng)?;
         let ones = Array2::ones((x.nrows(), 1));
         let recon = self.decode(s, &z)?.log_prob_rows(&xt, &ones)?;
-        Ok(VaeElbo { recon, kl: q.kl_to_standard_normal()?.sum_axis(Axis(1)) })
+        let kl = q.kl_to_standard_normal()?.sum_axis(Axis(1));
+        Ok(Elbo { lengths: vec![1; recon.shape().0], recon, kl })
     }
 
     /// The decoder's mean at the posterior mean: `E[x | z = mu(x)]`.

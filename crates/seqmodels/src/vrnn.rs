@@ -25,9 +25,10 @@
 //! (`bench_vrnn.py`): $\varphi^x$ two ReLU layers, $\varphi^z$ one, encoder and decoder
 //! two ReLU layers on the concatenated inputs, prior one.
 
+use crate::bound::{Elbo, Pass, repeat_batch};
 use crate::cells::{GruCell, GruConvention, masked_update};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
-use crate::seq::{Pass, SeqElbo, check_batch, repeat_batch, row_mask};
+use crate::seq::{check_batch, row_mask};
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use ndarray::{Array2, Axis};
@@ -173,7 +174,7 @@ impl SequenceModel for Vrnn {
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
         rng: &mut R,
-    ) -> Result<SeqElbo<S::T>> {
+    ) -> Result<Elbo<S::T>> {
         Ok(self.run(s, xs, masks, LatentTerm::Kl, rng)?.into_elbo())
     }
 

@@ -8,7 +8,7 @@ use dists::DiagNormal;
 use ndarray::{Array2, array};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use seqmodels::seq::repeat_rows;
+use seqmodels::bound::repeat_rows;
 use seqmodels::{ObsKind, RowMixture, SequenceModel, Srnn, SrnnConfig, Vae, VaeConfig, Vrnn, VrnnConfig};
 
 /// Mean and standard error of the ELBO over `reps` independent draws per sequence

@@ -119,7 +119,7 @@ fn vae() {
                 model
                     .elbo(s, &xs[0], &mut rng)
                     .map_err(as_autodiff)?
-                    .loss(0.5)
+                    .loss_per_sequence(0.5)
                     .map_err(as_autodiff)?
                     .normalised()
             },

@@ -130,7 +130,7 @@ fn losses_weight_the_kl_term() {
     // Two sequences of 3 and 1 steps, recon [-4, -2], kl [1, 0.5]:
     // per step (beta = 0.5): -((-6) - 0.5 * 1.5) / 4 = 1.6875;
     // per sequence: -mean([-4 - 0.5, -2 - 0.25]) = 3.375.
-    let bound = seqmodels::SeqElbo {
+    let bound = seqmodels::Elbo {
         recon: ndarray::array![[-4.0], [-2.0]],
         kl: ndarray::array![[1.0], [0.5]],
         lengths: vec![3, 1],

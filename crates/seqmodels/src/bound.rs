@@ -1,0 +1,115 @@
+//! The bound every latent-variable model returns, its training losses, and the
+//! importance-sampled estimate of `ln p(x)` built from `K` particles.
+
+use crate::seq::lengths;
+use crate::{Error, Result};
+use autodiff::{Loss, Tensor};
+use ndarray::{Array2, Axis};
+
+/// A model's bound on `ln p(x)`, per sequence: the expected reconstruction term and
+/// the KL term, each `B x 1` and summed over the present steps. For a deterministic
+/// model the KL is zero and the reconstruction is the exact log-likelihood; for the
+/// [`Vae`](crate::Vae) every example is a sequence of one step, so both losses are the
+/// per-example mean.
+#[derive(Debug, Clone)]
+pub struct Elbo<T> {
+    /// `sum_t E_q[ln p(x_t | ...)]` per sequence (`B x 1`).
+    pub recon: T,
+    /// `sum_t KL(q(z_t | ...) || p(z_t | ...))` per sequence (`B x 1`).
+    pub kl: T,
+    /// Number of present steps of each sequence.
+    pub lengths: Vec<usize>,
+}
+
+impl<T: Tensor> Elbo<T> {
+    /// The bound per sequence, `recon - kl` (`B x 1`).
+    pub fn elbo(&self) -> Result<T> {
+        Ok(self.recon.sub(&self.kl)?)
+    }
+
+    /// Total number of present steps in the batch.
+    pub fn steps(&self) -> usize {
+        self.lengths.iter().sum()
+    }
+
+    /// The negated bound with KL weight `beta` (1 for the true bound; smaller while
+    /// annealing), summed over the batch: `-(sum recon - beta sum kl)` (`1 x 1`).
+    fn negated_sum(&self, beta: f64) -> Result<T> {
+        Ok(self.recon.sum().sub(&self.kl.sum().scale(beta))?.neg())
+    }
+
+    /// The training loss per time step, `-(sum recon - beta sum kl) / sum_b T_b`: the
+    /// sum with the number of present steps as its weight, so data-parallel shards of
+    /// ragged sequences combine exactly (see [`Loss`]).
+    pub fn loss_per_step(&self, beta: f64) -> Result<Loss<T>> {
+        Ok(Loss::new(self.negated_sum(beta)?, self.steps() as f64)?)
+    }
+
+    /// The training loss per sequence, `-mean_b(recon_b - beta kl_b)`: the sum with
+    /// the number of sequences as its weight.
+    pub fn loss_per_sequence(&self, beta: f64) -> Result<Loss<T>> {
+        Ok(Loss::new(self.negated_sum(beta)?, self.lengths.len() as f64)?)
+    }
+
+    /// The bound in nats per time step over the batch (`sum elbo / sum T_b`).
+    pub fn nats_per_step(&self) -> Result<f64> {
+        Ok(self.elbo()?.sum().item()? / self.steps().max(1) as f64)
+    }
+}
+
+/// `ln (1/K) sum_k exp(lw_k)` for each row of `K` stacked blocks of `B` rows (`lw` is
+/// `KB x 1`, row `k B + b` the `k`-th weight of sequence `b`): the importance-sampled
+/// estimate of `ln p(x)` from `K` log-weights (Burda et al. 2016, Eq. 8).
+pub fn log_mean_exp_blocks<T: Tensor>(lw: &T, k: usize) -> Result<T> {
+    let rows = lw.shape().0;
+    if k == 0 || !rows.is_multiple_of(k) {
+        return Err(Error::config("log_mean_exp_blocks", format!("{rows} rows are not {k} blocks")));
+    }
+    let b = rows / k;
+    let cols = (0..k)
+        .map(|j| lw.gather_rows(&(j * b..(j + 1) * b).collect::<Vec<_>>()))
+        .collect::<autodiff::Result<Vec<_>>>()?;
+    let stacked = T::concat_cols(&cols.iter().collect::<Vec<_>>())?;
+    Ok(stacked.logsumexp(Axis(1)).add_scalar(-(k as f64).ln()))
+}
+
+/// Time-major steps (or masks) of a batch: `T` matrices of `B` rows.
+pub type Steps = Vec<Array2<f64>>;
+
+/// What a model's pass over a batch accumulates: per-sequence totals (`B x 1`) of
+/// the reconstruction term and of the latent term (a KL, or the log-ratio
+/// `ln q(z) - ln p(z)` at the sampled path), the state after each sequence's last
+/// present step, and the step masks.
+#[derive(Debug, Clone)]
+pub(crate) struct Pass<T, C> {
+    pub recon: T,
+    pub latent: T,
+    pub carry: C,
+    pub steps: Steps,
+}
+
+impl<T: Tensor, C> Pass<T, C> {
+    /// The bound, when `latent` holds the KL terms.
+    pub fn into_elbo(self) -> Elbo<T> {
+        Elbo { recon: self.recon, kl: self.latent, lengths: lengths(&self.steps) }
+    }
+
+    /// `K` importance weights per sequence combined, when `latent` holds log-ratios.
+    pub fn log_mean_weight(&self, particles: usize) -> Result<T> {
+        log_mean_exp_blocks(&self.recon.sub(&self.latent)?, particles)
+    }
+}
+
+/// Every step and mask repeated `k` times as row blocks (for `k` particles).
+pub(crate) fn repeat_batch(xs: &[Array2<f64>], masks: &[Array2<f64>], k: usize) -> Result<(Steps, Steps)> {
+    if k == 0 {
+        return Err(Error::config("log_likelihood", "needs at least one particle"));
+    }
+    Ok((xs.iter().map(|x| repeat_rows(x, k)).collect(), masks.iter().map(|m| repeat_rows(m, k)).collect()))
+}
+
+/// The rows of `a` repeated `k` times as blocks (row `j B + b` is row `b`).
+pub fn repeat_rows(a: &Array2<f64>, k: usize) -> Array2<f64> {
+    let views: Vec<_> = (0..k).map(|_| a.view()).collect();
+    ndarray::concatenate(Axis(0), &views).expect("copies of one array share their width")
+}
