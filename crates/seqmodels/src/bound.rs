@@ -3,8 +3,10 @@
 
 use crate::seq::lengths;
 use crate::{Error, Result};
-use autodiff::{Loss, Tensor};
+use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
+use dists::DiagNormal;
 use ndarray::{Array2, Axis};
+use rand::Rng;
 
 /// A model's bound on `ln p(x)`, per sequence: the expected reconstruction term and
 /// the KL term, each `B x 1` and summed over the present steps. For a deterministic
@@ -112,4 +114,83 @@ pub(crate) fn repeat_batch(xs: &[Array2<f64>], masks: &[Array2<f64>], k: usize) 
 pub fn repeat_rows(a: &Array2<f64>, k: usize) -> Array2<f64> {
     let views: Vec<_> = (0..k).map(|_| a.view()).collect();
     ndarray::concatenate(Axis(0), &views).expect("copies of one array share their width")
+}
+
+/// How the latent terms of a step enter the running totals of a latent-variable
+/// sequence model's pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LatentTerm {
+    /// The closed-form `KL(q(z_t | ..) || p(z_t | ..))` (the ELBO, for training).
+    Kl,
+    /// `ln q(z_t) - ln p(z_t)` at the sampled `z_t` (for importance weights).
+    LogRatio,
+}
+
+impl LatentTerm {
+    /// This step's term per row (`B x 1`), for posterior `q`, prior `p` and the
+    /// sample `z` drawn from `q`.
+    pub(crate) fn of<T: Tensor>(self, q: &DiagNormal<T>, p: &DiagNormal<T>, z: &T) -> Result<T> {
+        Ok(match self {
+            LatentTerm::Kl => q.kl_divergence(p)?.sum_axis(Axis(1)),
+            LatentTerm::LogRatio => q.log_prob_rows(z)?.sub(&p.log_prob_rows(z)?)?,
+        })
+    }
+}
+
+/// What [`LatentScan::scan`] returns: the pass's totals, carry and step masks.
+pub(crate) type ScanResult<M, T> = Result<Pass<T, <M as LatentScan>::Carry<T>>>;
+
+/// A latent-variable sequence model's pass over a batch: the one method such a model
+/// writes, from which [`elbo_of`], [`log_likelihood_of`] and [`filter_state_of`]
+/// give its [`SequenceModel`](crate::SequenceModel) methods.
+pub(crate) trait LatentScan {
+    /// The state a pass carries past each sequence's last present step.
+    type Carry<T>;
+
+    /// Runs the model over `xs` (with `masks`), sampling `z_t` from the inference
+    /// network with `rng` and accumulating the latent terms as `term` says.
+    fn scan<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        xs: &[Array2<f64>],
+        masks: &[Array2<f64>],
+        term: LatentTerm,
+        rng: &mut R,
+    ) -> ScanResult<Self, S::T>;
+}
+
+/// The bound per sequence, with the closed-form KL terms.
+pub(crate) fn elbo_of<M: LatentScan, S: Session, R: Rng + ?Sized>(
+    model: &M,
+    s: &S,
+    xs: &[Array2<f64>],
+    masks: &[Array2<f64>],
+    rng: &mut R,
+) -> Result<Elbo<S::T>> {
+    Ok(model.scan(s, xs, masks, LatentTerm::Kl, rng)?.into_elbo())
+}
+
+/// The importance-sampled `ln p(x)` per sequence, with the inference network as
+/// proposal: `K = particles` latent paths per sequence, run as one batch of `K B` rows.
+pub(crate) fn log_likelihood_of<M: LatentScan, R: Rng + ?Sized>(
+    model: &M,
+    store: &ParamStore,
+    xs: &[Array2<f64>],
+    masks: &[Array2<f64>],
+    particles: usize,
+    rng: &mut R,
+) -> Result<Array2<f64>> {
+    let (rep_x, rep_m) = repeat_batch(xs, masks, particles)?;
+    model.scan(&NoGrad::new(store), &rep_x, &rep_m, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
+}
+
+/// The state after filtering `prefix` (for generation and forecasting).
+pub(crate) fn filter_state_of<M: LatentScan, R: Rng + ?Sized>(
+    model: &M,
+    store: &ParamStore,
+    prefix: &[Array2<f64>],
+    masks: &[Array2<f64>],
+    rng: &mut R,
+) -> Result<M::Carry<Array2<f64>>> {
+    Ok(model.scan(&NoGrad::new(store), prefix, masks, LatentTerm::Kl, rng)?.carry)
 }

@@ -34,14 +34,16 @@
 //! code's "temperature" from 0.2 to 1) multiplies the KL term by a weight:
 //! [`Elbo::loss_per_step`]`(kl_weight)`.
 
-use crate::bound::{Elbo, Pass, repeat_batch};
+use crate::bound::{
+    Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of, log_likelihood_of,
+};
 use crate::cells::{GruCell, GruConvention, masked_update, run_cell};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
 use crate::seq::{check_batch, row_mask};
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Linear, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use rand::Rng;
 
 /// Which posterior the inference network computes.
@@ -203,18 +205,22 @@ impl Srnn {
     fn obs_at<S: Session>(&self, s: &S, z: &S::T, d: &S::T) -> Result<crate::ObsDist<S::T>> {
         self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[z, d])?)?)
     }
+}
+
+impl LatentScan for Srnn {
+    type Carry<T> = SrnnState<T>;
 
     /// Runs the inference network and the bound over a batch, sampling `z_t` from
     /// `rng`; returns the reconstruction and latent totals per sequence, the state
     /// after each sequence's last present step, and the step masks.
-    fn run<S: Session, R: Rng + ?Sized>(
+    fn scan<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
-        log_ratio: bool,
+        term: LatentTerm,
         rng: &mut R,
-    ) -> Result<Pass<S::T, SrnnState<S::T>>> {
+    ) -> ScanResult<Self, S::T> {
         let c = &self.config;
         let (b, _) = check_batch("Srnn", xs, masks, Some(c.x_dim))?;
         let steps: Vec<Array2<f64>> = masks.iter().map(row_mask).collect();
@@ -248,11 +254,7 @@ impl Srnn {
             };
             let z_new = q.rsample(rng)?;
             recon = recon.add(&self.obs_at(s, &z_new, &d[t])?.log_prob_rows(&x[t], &masks[t])?)?;
-            let lat = if log_ratio {
-                q.log_prob_rows(&z_new)?.sub(&prior.log_prob_rows(&z_new)?)?
-            } else {
-                q.kl_divergence(&prior)?.sum_axis(Axis(1))
-            };
+            let lat = term.of(&q, &prior, &z_new)?;
             latent = latent.add(&lat.mask(&steps[t])?)?;
             z = masked_update(z_new, &z, &steps[t])?;
         }
@@ -280,7 +282,7 @@ impl SequenceModel for Srnn {
         masks: &[Array2<f64>],
         rng: &mut R,
     ) -> Result<Elbo<S::T>> {
-        Ok(self.run(s, xs, masks, false, rng)?.into_elbo())
+        elbo_of(self, s, xs, masks, rng)
     }
 
     /// Importance sampling with the inference network (smoothing or filtering) as
@@ -294,8 +296,7 @@ impl SequenceModel for Srnn {
         particles: usize,
         rng: &mut R,
     ) -> Result<Array2<f64>> {
-        let (rep_x, rep_m) = repeat_batch(xs, masks, particles)?;
-        self.run(&NoGrad::new(store), &rep_x, &rep_m, true, rng)?.log_mean_weight(particles)
+        log_likelihood_of(self, store, xs, masks, particles, rng)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {
@@ -314,7 +315,7 @@ impl SequenceModel for Srnn {
         masks: &[Array2<f64>],
         rng: &mut R,
     ) -> Result<Self::State> {
-        Ok(self.run(&NoGrad::new(store), prefix, masks, false, rng)?.carry)
+        filter_state_of(self, store, prefix, masks, rng)
     }
 
     fn sample_from<R: Rng + ?Sized>(

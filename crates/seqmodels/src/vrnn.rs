@@ -25,13 +25,15 @@
 //! (`bench_vrnn.py`): $\varphi^x$ two ReLU layers, $\varphi^z$ one, encoder and decoder
 //! two ReLU layers on the concatenated inputs, prior one.
 
-use crate::bound::{Elbo, Pass, repeat_batch};
+use crate::bound::{
+    Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of, log_likelihood_of,
+};
 use crate::cells::{GruCell, GruConvention, masked_update};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
 use crate::seq::{check_batch, row_mask};
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use rand::Rng;
 
 /// Sizes and families of a [`Vrnn`].
@@ -84,15 +86,6 @@ pub struct Vrnn {
     rnn: GruCell,
 }
 
-/// How the latent terms of a step enter the running totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LatentTerm {
-    /// The closed-form KL (the ELBO for training).
-    Kl,
-    /// `ln q(z_t) - ln p(z_t)` at the sampled `z_t` (importance weights).
-    LogRatio,
-}
-
 impl Vrnn {
     /// Registers the parameters under `{name}.phi_x`, `.phi_z`, `.prior`, `.enc`,
     /// `.dec`, `.obs`, `.rnn`.
@@ -121,18 +114,22 @@ impl Vrnn {
     pub fn config(&self) -> &VrnnConfig {
         &self.config
     }
+}
+
+impl LatentScan for Vrnn {
+    type Carry<T> = T;
 
     /// Runs the filtering posterior over a batch, sampling `z_t` from `rng`.
     /// Returns the reconstruction and latent totals per sequence, the final states,
     /// and the step masks.
-    fn run<S: Session, R: Rng + ?Sized>(
+    fn scan<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
         xs: &[Array2<f64>],
         masks: &[Array2<f64>],
         term: LatentTerm,
         rng: &mut R,
-    ) -> Result<Pass<S::T, S::T>> {
+    ) -> ScanResult<Self, S::T> {
         let (b, _) = check_batch("Vrnn", xs, masks, Some(self.config.x_dim))?;
         let mut h = s.constant(Array2::zeros((b, self.config.h_dim)));
         let mut recon = s.constant(Array2::zeros((b, 1)));
@@ -148,10 +145,7 @@ impl Vrnn {
             let pz = self.phi_z.forward(s, &z)?;
             let obs = self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[&pz, &h])?)?)?;
             recon = recon.add(&obs.log_prob_rows(&x, m)?)?;
-            let lat = match term {
-                LatentTerm::Kl => q.kl_divergence(&prior)?.sum_axis(Axis(1)),
-                LatentTerm::LogRatio => q.log_prob_rows(&z)?.sub(&prior.log_prob_rows(&z)?)?,
-            };
+            let lat = term.of(&q, &prior, &z)?;
             latent = latent.add(&lat.mask(&step)?)?;
             let h_new = self.rnn.step(s, &S::T::concat_cols(&[&px, &pz])?, &h)?;
             h = masked_update(h_new, &h, &step)?;
@@ -175,7 +169,7 @@ impl SequenceModel for Vrnn {
         masks: &[Array2<f64>],
         rng: &mut R,
     ) -> Result<Elbo<S::T>> {
-        Ok(self.run(s, xs, masks, LatentTerm::Kl, rng)?.into_elbo())
+        elbo_of(self, s, xs, masks, rng)
     }
 
     /// Importance sampling with the filtering posterior as proposal: `K` independent
@@ -189,8 +183,7 @@ impl SequenceModel for Vrnn {
         particles: usize,
         rng: &mut R,
     ) -> Result<Array2<f64>> {
-        let (rep_x, rep_m) = repeat_batch(xs, masks, particles)?;
-        self.run(&NoGrad::new(store), &rep_x, &rep_m, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
+        log_likelihood_of(self, store, xs, masks, particles, rng)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {
@@ -204,7 +197,7 @@ impl SequenceModel for Vrnn {
         masks: &[Array2<f64>],
         rng: &mut R,
     ) -> Result<Self::State> {
-        Ok(self.run(&NoGrad::new(store), prefix, masks, LatentTerm::Kl, rng)?.carry)
+        filter_state_of(self, store, prefix, masks, rng)
     }
 
     fn sample_from<R: Rng + ?Sized>(

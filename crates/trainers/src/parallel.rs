@@ -114,7 +114,8 @@ where
             .collect::<Result<_>>()?,
     };
     let weight: f64 = results.iter().map(|r| r.weight).sum();
-    if !(weight > 0.0) {
+    // Also catches a NaN weight.
+    if weight.is_nan() || weight <= 0.0 {
         return Err(Error::NonFinite {
             step: ctx.step,
             what: format!("loss weight {weight}: nothing to average over"),
@@ -159,7 +160,7 @@ where
     let s = tape.session(store);
     let l = loss(&s, batch, &mut ctx).map_err(|source| Error::Loss { step, source })?;
     let sum = l.sum.item().map_err(Error::autodiff(format!("step {step}: the loss")))?;
-    if !sum.is_finite() || !(l.weight.is_finite() && l.weight >= 0.0) {
+    if !(sum.is_finite() && l.weight.is_finite() && l.weight >= 0.0) {
         return Err(Error::NonFinite {
             step,
             what: format!("loss sum {sum}, weight {} (shard {k})", l.weight),

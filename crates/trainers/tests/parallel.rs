@@ -77,9 +77,9 @@ proptest! {
 /// a mean over sequences, over present steps, and over observed values.
 #[derive(Debug, Clone, Copy)]
 enum Reduction {
-    PerSequence,
-    PerStep,
-    PerObservedValue,
+    Sequences,
+    Steps,
+    ObservedValues,
 }
 
 fn recurrence_loss<'t>(
@@ -100,9 +100,9 @@ fn recurrence_loss<'t>(
         steps += m.rows().into_iter().filter(|r| r.iter().any(|&v| v != 0.0)).count() as f64;
     }
     let weight = match reduction {
-        Reduction::PerSequence => rows as f64,
-        Reduction::PerStep => steps,
-        Reduction::PerObservedValue => observed,
+        Reduction::Sequences => rows as f64,
+        Reduction::Steps => steps,
+        Reduction::ObservedValues => observed,
     };
     Ok(Loss::new(total, weight)?)
 }
@@ -126,7 +126,7 @@ fn sharded_sequence_gradient_equals_single_tape_for_every_reduction() {
     let u = store.add("u", randn(2, 2, &mut rng) * 0.5).unwrap();
     let batch = data.batch(&[4, 0, 8, 2, 6, 1, 3, 7, 5]);
     let ctx = StepCtx::new(0, 0, 1.0, 0);
-    for reduction in [Reduction::PerSequence, Reduction::PerStep, Reduction::PerObservedValue] {
+    for reduction in [Reduction::Sequences, Reduction::Steps, Reduction::ObservedValues] {
         let loss = loss_fn::<SeqBatch, _>(|s, b, _| recurrence_loss(s, b, (w, u), reduction));
         let one = evaluate(&store, &batch, 1, &loss, &ctx).unwrap();
         for shards in 2..=5 {
