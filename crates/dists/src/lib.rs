@@ -117,9 +117,9 @@ mod validate;
 
 pub use bernoulli::{Bernoulli, PROB_EPS};
 pub use error::{Error, Result};
-pub use gmm::GaussianMixture;
 pub use gmm::em::{EmConfig, EmFit, EmInit};
 pub use gmm::kernel::Parallelism;
+pub use gmm::{GaussianMixture, RowMixture};
 pub use kl::{KlDivergence, kl_divergence};
 pub use mvn::MultivariateNormal;
 pub use normal::DiagNormal;

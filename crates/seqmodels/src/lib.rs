@@ -106,7 +106,7 @@ pub mod vrnn;
 pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
 pub use error::{Error, Result};
-pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind, RowMixture};
+pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 pub use model::SequenceModel;
 pub use rnn::{RnnConfig, RnnModel};
 pub use srnn::{Inference, Srnn, SrnnConfig, SrnnState};

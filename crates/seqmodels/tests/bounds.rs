@@ -5,11 +5,11 @@ mod common;
 
 use autodiff::{Activation, NoGrad, ParamStore, Tensor};
 use dists::DiagNormal;
-use ndarray::{Array2, array};
+use ndarray::Array2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::bound::repeat_rows;
-use seqmodels::{ObsKind, RowMixture, SequenceModel, Srnn, SrnnConfig, Vae, VaeConfig, Vrnn, VrnnConfig};
+use seqmodels::{ObsKind, SequenceModel, Srnn, SrnnConfig, Vae, VaeConfig, Vrnn, VrnnConfig};
 
 /// Mean and standard error of the ELBO over `reps` independent draws per sequence
 /// (the batch repeated `reps` times), and the mean importance-sampled estimate with
@@ -90,46 +90,4 @@ fn vae_elbo_is_below_the_importance_weighted_bound() {
     let log_p = (lik + prior).logsumexp(ndarray::Axis(0))[(0, 0)] + 2.0 * h.ln();
     let iw0 = vae.log_likelihood(&store, &row, 20_000, &mut rng).unwrap()[(0, 0)];
     assert!((iw0 - log_p).abs() < 0.02, "IWAE {iw0} vs quadrature {log_p}");
-}
-
-#[test]
-fn row_mixture_matches_its_formula() {
-    // Two components in one row, d = 1: weights softmax([0, ln 3]) = [1/4, 3/4],
-    // N(x; 0, 1) and N(x; 2, e^{ln 4} = 4); at x = 1:
-    // p = 1/4 * e^{-1/2}/sqrt(2 pi) + 3/4 * e^{-1/8}/sqrt(8 pi).
-    let mix =
-        RowMixture::new(array![[0.0, 3f64.ln()]], array![[0.0, 2.0]], array![[0.0, 4f64.ln()]], 1).unwrap();
-    let got = mix.log_prob_rows(&array![[1.0]]).unwrap()[(0, 0)];
-    let pi = std::f64::consts::PI;
-    let want =
-        (0.25 * (-0.5f64).exp() / (2.0 * pi).sqrt() + 0.75 * (-0.125f64).exp() / (8.0 * pi).sqrt()).ln();
-    assert!((got - want).abs() < 1e-14, "{got} vs {want}");
-    assert!((mix.mean().unwrap()[(0, 0)] - 1.5).abs() < 1e-15);
-    // One component is the diagonal normal itself.
-    let one = RowMixture::new(
-        array![[0.3], [0.0]],
-        array![[0.5, -1.0], [0.0, 0.0]],
-        array![[0.1, -0.2], [0.0, 0.0]],
-        2,
-    )
-    .unwrap();
-    let x = array![[0.2, 0.7], [1.0, -1.0]];
-    let normal = DiagNormal::new(array![[0.5, -1.0], [0.0, 0.0]], array![[0.1, -0.2], [0.0, 0.0]]).unwrap();
-    assert!(autodiff::gradcheck::all_close(
-        &one.log_prob_rows(&x).unwrap(),
-        &normal.log_prob_rows(&x).unwrap(),
-        1e-14,
-        1e-14
-    ));
-    // Samples have the mixture's mean.
-    let many = RowMixture::new(
-        repeat_rows(&array![[0.0, 3f64.ln()]], 20_000),
-        repeat_rows(&array![[0.0, 2.0]], 20_000),
-        repeat_rows(&array![[0.0, 4f64.ln()]], 20_000),
-        1,
-    )
-    .unwrap();
-    let draws = many.sample(&mut ChaCha8Rng::seed_from_u64(0));
-    // Variance of the mixture: 1/4 (1 + 0) + 3/4 (4 + 4) - 1.5^2 = 4.0; standard error 2/sqrt(20000) ~ 0.014.
-    assert!((draws.view().mean().unwrap() - 1.5).abs() < 0.06);
 }

@@ -3,6 +3,9 @@
 
 pub mod em;
 pub mod kernel;
+mod rows;
+
+pub use rows::RowMixture;
 
 use crate::normal::{DiagNormal, standard_normal};
 use crate::traits::{LogProb, Sample};
