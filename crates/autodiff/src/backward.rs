@@ -52,7 +52,7 @@ fn accumulate(slot: &mut Option<Array2<f64>>, d: Array2<f64>) {
         Some(acc) => {
             *acc += &d;
             // Spent: its buffer serves the next kernel (see `pool`).
-            crate::pool::recycle(d);
+            crate::fast::pool::recycle(d);
         }
         None => *slot = Some(d),
     }
@@ -94,10 +94,10 @@ impl Tape {
                     // arrays.)
                     &Op::Slice { x, axis, start } => {
                         let (input, _, _) = node(x);
-                        let slot = grads[x].get_or_insert_with(|| crate::kernels::zeros(input.dim()));
+                        let slot = grads[x].get_or_insert_with(|| crate::fast::kernels::zeros(input.dim()));
                         let mut block = slot.slice_axis_mut(axis, (start..start + g.len_of(axis)).into());
                         block += &g;
-                        crate::pool::recycle(g);
+                        crate::fast::pool::recycle(g);
                     }
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| node(j).2).collect();

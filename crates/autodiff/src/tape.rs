@@ -34,7 +34,7 @@ impl Drop for Tape {
     fn drop(&mut self) {
         // The next step will need buffers of the same sizes: keep them.
         for node in self.nodes.get_mut().drain(..) {
-            crate::pool::recycle(node.value);
+            crate::fast::pool::recycle(node.value);
         }
     }
 }
@@ -198,7 +198,7 @@ impl Tensor for Var<'_> {
         self.tape.constant(value)
     }
     fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
-        let value = self.with_value(|v| crate::kernels::map(v, f));
+        let value = self.with_value(|v| crate::fast::kernels::map(v, f));
         self.tape.constant(value)
     }
     fn detach(&self) -> Self {
@@ -215,7 +215,7 @@ impl Tensor for Var<'_> {
         self.derive2(rhs, "matmul", |a, b| mm.forward(a, b), Op::MatMul(mm, self.id, rhs.id))
     }
     fn transpose(&self) -> Self {
-        self.derive(|x| Ok(crate::kernels::copy(&x.t())), Op::Transpose(self.id))
+        self.derive(|x| Ok(crate::fast::kernels::copy(&x.t())), Op::Transpose(self.id))
             .expect("transpose cannot fail")
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {

@@ -262,7 +262,7 @@ impl Tensor for Array2<f64> {
         value
     }
     fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
-        crate::kernels::map(self, f)
+        crate::fast::kernels::map(self, f)
     }
     fn detach(&self) -> Self {
         self.clone()
@@ -277,7 +277,7 @@ impl Tensor for Array2<f64> {
         MatMul { ta, tb }.forward(self, rhs)
     }
     fn transpose(&self) -> Self {
-        crate::kernels::copy(&self.t())
+        crate::fast::kernels::copy(&self.t())
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
         reduce::sum_to(self, shape)
@@ -304,7 +304,7 @@ impl Tensor for Array2<f64> {
         layout::scatter_add_rows(self, index, nrows)
     }
     fn release(self) {
-        crate::pool::recycle(self);
+        crate::fast::pool::recycle(self);
     }
     fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self> {
         if inputs.is_empty() {

@@ -4,8 +4,9 @@
 //! the gradient rule computes the element-wise partial derivative at the broadcast
 //! shape and then sums it back to each operand's own shape.
 
+use crate::fast::kernels;
 use crate::shape::broadcast_shape;
-use crate::{Result, Shape, Tensor, kernels};
+use crate::{Result, Shape, Tensor};
 use ndarray::Array2;
 
 /// An element-wise operation of two values.

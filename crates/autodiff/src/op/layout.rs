@@ -2,7 +2,7 @@
 //! columns, and row selection. Each one's gradient is another of them: slicing and
 //! zero-padding are adjoint, and so are gathering rows and scatter-adding them.
 
-use crate::kernels;
+use crate::fast::kernels;
 use crate::{Error, Result, Tensor};
 use ndarray::{Array2, Axis};
 
@@ -50,7 +50,7 @@ pub fn concat(parts: &[&Array2<f64>], axis: Axis) -> Result<Array2<f64>> {
     }
     let mut shape = [first.nrows(), first.ncols()];
     shape[axis.index()] = parts.iter().map(|p| p.len_of(axis)).sum();
-    let mut out = crate::pool::uninit((shape[0], shape[1]));
+    let mut out = crate::fast::pool::uninit((shape[0], shape[1]));
     let mut at = 0;
     for p in parts {
         let n = p.len_of(axis);

@@ -4,7 +4,8 @@
 //! gradient of `C = A B` is `dA = G B^T` and `dB = A^T G`, which are again products
 //! with transpose flags, so the rule is closed under differentiation.
 
-use crate::{Error, Result, Shape, Tensor, kernels};
+use crate::fast::kernels;
+use crate::{Error, Result, Shape, Tensor};
 use ndarray::{Array2, ArrayView2};
 
 /// `op(A) op(B)` where `op` transposes when its flag is set.

@@ -21,7 +21,7 @@ pub fn sum_to(x: &Array2<f64>, to: Shape) -> Result<Array2<f64>> {
 /// Repeats `x` along every axis where it has length 1 and `to` does not.
 pub fn broadcast_to(x: &Array2<f64>, to: Shape) -> Result<Array2<f64>> {
     check_stretch("broadcast_to", x.dim(), to)?;
-    Ok(crate::kernels::copy(&x.broadcast(to).expect("checked by check_stretch")))
+    Ok(crate::fast::kernels::copy(&x.broadcast(to).expect("checked by check_stretch")))
 }
 
 /// Gradient of `y = sum_to(x)`: spread `g` back to the shape of `x`.

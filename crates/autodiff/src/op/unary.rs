@@ -7,9 +7,10 @@
 //! `abs`, the window of `clamp`) enter as constants, whose own derivative is zero
 //! almost everywhere.
 
-use crate::math::{exp, sigmoid, softplus, tanh};
+use crate::Tensor;
+use crate::fast::kernels;
+use crate::fast::math::{exp, sigmoid, softplus, tanh};
 use crate::op::BinaryOp;
-use crate::{Tensor, kernels};
 use ndarray::Array2;
 
 /// An element-wise function of one value.

@@ -1,5 +1,5 @@
 //! The loops behind the element-wise ops and matrix products, writing into buffers
-//! recycled by [`crate::pool`].
+//! recycled by [`pool`](super::pool).
 //!
 //! They run on one core. Splitting these kernels with rayon was measured on the MLP
 //! benchmark (`benches/tape.rs`, 2-64-64-2, batch 512, two cores): the forward pass
@@ -9,7 +9,7 @@
 //! at a coarser grain (data-parallel shards, per-sample solves, mixture E-steps),
 //! which the crates above use.
 
-use crate::pool;
+use super::pool;
 use ndarray::{Array2, ArrayView2, Zip};
 
 /// Runs `work` compiled for AVX-512 when the CPU has it, else as it is.
@@ -102,7 +102,7 @@ pub(crate) fn zeros(shape: (usize, usize)) -> Array2<f64> {
     out
 }
 
-/// `a b` for views whose inner dimensions agree (see [`crate::gemm`]).
+/// `a b` for views whose inner dimensions agree (see [`gemm`](super::gemm)).
 pub(crate) fn matmul(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
-    crate::gemm::matmul(a, b)
+    super::gemm::matmul(a, b)
 }

@@ -14,7 +14,7 @@
 //! runs only after the CPU's AVX-512 support has been detected. Products too small
 //! to repay the packing go to `matrixmultiply`.
 
-use crate::pool;
+use super::pool;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 

@@ -1,0 +1,27 @@
+//! The speed layer: buffer recycling, element-wise kernels with AVX-512 dispatch, a
+//! packed matrix product and vectorisable transcendental functions.
+//!
+//! The core of the crate (the tape in [`crate::Tape`], the ops in [`crate::op`]
+//! and the backward sweeps) says *what* is computed; this layer only says *how
+//! fast*. The core can be read without it: every kernel here computes the same
+//! values as the plain ndarray expression it stands for (`kernels::map(x, f)` is
+//! `x.mapv(f)`, `kernels::map2` is `Zip` over two broadcast views, `gemm::matmul(a, b)`
+//! is `a.dot(b)` up to the order of the additions in each dot product), so a
+//! gradient rule in `op/` reads like its derivation in `docs/autodiff.md`.
+//!
+//! * `pool`: a per-thread pool of large array buffers, fed by dropped tapes and by
+//!   the backward sweep's spent gradients, so that a training step does not pay page
+//!   faults for the arrays the previous step just freed.
+//! * `kernels`: the loops behind the element-wise ops, writing into pooled buffers
+//!   and compiled a second time for AVX-512 (chosen at run time; the arithmetic is the
+//!   same on both paths).
+//! * `gemm`: `C = A B` with a packed AVX-512 micro-kernel where the CPU has one, and
+//!   `matrixmultiply` (through ndarray) elsewhere.
+//! * [`math`]: branch-free `exp`, `expm1`, `tanh`, `sigmoid` and `softplus`, within a
+//!   few units in the last place of `libm`, which the compiler can vectorise. This
+//!   one is public (as `autodiff::math`), for crates that fuse their own kernels.
+
+pub(crate) mod gemm;
+pub(crate) mod kernels;
+pub mod math;
+pub(crate) mod pool;
