@@ -113,18 +113,23 @@ where
             .map(|(k, part)| evaluate_one(store, part, loss, ctx.for_shard(k), k))
             .collect::<Result<_>>()?,
     };
+    // Each shard's weight was checked finite and non-negative, so only 0 is left.
     let weight: f64 = results.iter().map(|r| r.weight).sum();
-    // Also catches a NaN weight.
-    if weight.is_nan() || weight <= 0.0 {
+    if weight <= 0.0 {
         return Err(Error::NonFinite {
             step: ctx.step,
             what: format!("loss weight {weight}: nothing to average over"),
         });
     }
     let mut total = Evaluation { loss: 0.0, weight, grads: Grads::default(), records: Vec::new() };
-    for r in results {
+    for (k, r) in results.into_iter().enumerate() {
         total.loss += r.sum;
-        total.grads.add_scaled(&r.grads, 1.0 / weight)?;
+        // The first shard's gradients are taken as they are, the others added to them;
+        // the division by the total weight is one in-place pass at the end.
+        match k {
+            0 => total.grads = r.grads,
+            _ => total.grads.add_scaled(&r.grads, 1.0)?,
+        }
         for (name, v) in r.records {
             let w = r.weight / weight;
             match total.records.iter_mut().find(|(m, _)| *m == name) {
@@ -134,6 +139,7 @@ where
         }
     }
     total.loss /= weight;
+    total.grads.scale(1.0 / weight);
     Ok(total)
 }
 
