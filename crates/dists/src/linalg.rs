@@ -66,7 +66,7 @@ pub fn log_det_from_cholesky(l: &Array2<f64>) -> f64 {
 /// substitution, returning the rows `z_r` (`n x d`). `L` is `d x d`
 /// lower-triangular with non-zero diagonal; entries above the diagonal are ignored.
 pub fn solve_lower_rows(l: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
-    check_solve_shapes(l.dim(), b.dim())?;
+    check_solve_shapes("solve_lower_rows", l.dim(), b.dim())?;
     let mut z = b.clone();
     for mut row in z.axis_iter_mut(Axis(0)) {
         for i in 0..l.nrows() {
@@ -90,20 +90,14 @@ pub enum Triangle {
 /// diagonal non-zero; entries outside the triangle are ignored.
 ///
 /// Written with tape operations, so on [`autodiff::Var`] the solution is
-/// differentiable in `M` and `Y`. Solving `L z_r = b_r` for every row of `B` (a
-/// Gaussian's whitening) is `Z L^T = B`: `solve_right_triangular(B, L^T, Upper)`. For upper `M`, column `j` of `Y` is
+/// differentiable in `M` and `Y`. For upper `M`, column `j` of `Y` is
 /// `sum_{i <= j} X_i M_ij`, so `X_j = (Y_j - X_{<j} M_{<j, j}) / M_jj` in ascending
 /// `j`; for lower `M` the same in descending `j`: `O(d)` nodes of `O(n d)` work.
+///
+/// Solving `L z_r = b_r` for every row of `B` (a Gaussian's whitening) is
+/// `Z L^T = B`: `solve_right_triangular(B, L^T, Upper)`.
 pub fn solve_right_triangular<T: Tensor>(y: &T, m: &T, triangle: Triangle) -> Result<T> {
-    let d = m.shape().0;
-    if m.shape() != (d, d) || y.shape().1 != d {
-        return Err(Error::Shape {
-            dist: "solve_right_triangular",
-            what: "M and Y",
-            got: m.shape(),
-            expected: format!("square, matching the {} columns of Y", y.shape().1),
-        });
-    }
+    let d = check_solve_shapes("solve_right_triangular", m.shape(), y.shape())?;
     let order: Vec<usize> = match triangle {
         Triangle::Upper => (0..d).collect(),
         Triangle::Lower => (0..d).rev().collect(),
@@ -131,17 +125,24 @@ pub fn diag_row<T: Tensor>(l: &T) -> Result<T> {
     Ok(l.mul(&eye)?.sum_axis(Axis(0)))
 }
 
-fn check_solve_shapes(l: (usize, usize), b: (usize, usize)) -> Result<usize> {
-    if l.0 != l.1 {
-        return Err(Error::Shape { dist: "solve_lower", what: "L", got: l, expected: "square".into() });
-    }
-    if b.1 != l.0 {
+/// The order `d` of the square triangular matrix, whose right-hand side (one system
+/// per row) must have `d` columns; a shape error naming `routine` otherwise.
+fn check_solve_shapes(routine: &'static str, matrix: (usize, usize), rhs: (usize, usize)) -> Result<usize> {
+    if matrix.0 != matrix.1 {
         return Err(Error::Shape {
-            dist: "solve_lower",
-            what: "right-hand side",
-            got: b,
-            expected: format!("{} columns (the order of L)", l.0),
+            dist: routine,
+            what: "triangular matrix",
+            got: matrix,
+            expected: "square".into(),
         });
     }
-    Ok(l.0)
+    if rhs.1 != matrix.0 {
+        return Err(Error::Shape {
+            dist: routine,
+            what: "right-hand side",
+            got: rhs,
+            expected: format!("{} columns (the order of the matrix)", matrix.0),
+        });
+    }
+    Ok(matrix.0)
 }
