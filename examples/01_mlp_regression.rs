@@ -14,13 +14,14 @@
 //! few-second run). Writes `target/plots/01_mlp_regression_loss.png`, the metrics
 //! log `target/runs/01_mlp_regression/metrics.jsonl` and checkpoints beside it.
 
+use autodiff::data::Rows;
 use autodiff::ndarray::{Array2, Axis};
 use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
 use latent_seq::plot::{self, Axes, Series};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
-use trainers::{Adam, Optim, Rows, Schedule, Trainer};
+use trainers::{Adam, Optim, Schedule, Trainer};
 
 const NOISE_STD: f64 = 0.05;
 

@@ -19,6 +19,7 @@
 //! hidden width 64, 1,200 Adam steps per model, three to four minutes on 2 cores
 //! shared with other jobs; `--quick` for a few seconds with small models).
 
+use autodiff::data::Rows;
 use autodiff::ndarray::{Array2, Axis, concatenate};
 use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
 use flows::{Chain, Conditioning, Flow, FlowDistribution, Grid, Toy, models};
@@ -26,7 +27,7 @@ use latent_seq::plot;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
-use trainers::{Adam, Optim, Rows, Schedule, Trainer};
+use trainers::{Adam, Optim, Schedule, Trainer};
 
 /// The three model families.
 #[derive(Debug, Clone, Copy)]

@@ -27,6 +27,7 @@
 //! four minutes on 2 cores shared with other jobs; `--quick`: 150 steps and a quarter of the
 //! planar, radial and Sylvester layers, a few seconds).
 
+use autodiff::data::Rows;
 use autodiff::ndarray::{Array2, Axis, concatenate};
 use autodiff::{Loss, NoGrad, ParamStore, Tensor};
 use flows::{Chain, Conditioning, Energy, FlowDistribution, Grid, SylvesterKind, models};
@@ -34,7 +35,7 @@ use latent_seq::plot;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
-use trainers::{Adam, KlAnneal, Optim, Rows, Schedule, Trainer};
+use trainers::{Adam, KlAnneal, Optim, Schedule, Trainer};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -18,6 +18,7 @@
 //! five rows of samples from the prior, decoder means) and
 //! `target/plots/04_vae_digits_elbo.png` (training and validation ELBO per epoch).
 
+use autodiff::data::{RowBatch, Rows, split};
 use autodiff::ndarray::{Array2, Axis, concatenate};
 use autodiff::{Activation, NoGrad, ParamStore};
 use latent_seq::plot::{self, Axes, Series};
@@ -27,7 +28,7 @@ use seqmodels::data::load_digits;
 use seqmodels::{ObsKind, Vae, VaeConfig};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use trainers::{Adam, Control, EarlyStopping, Mode, Optim, RowBatch, Rows, Trainer, split};
+use trainers::{Adam, Control, EarlyStopping, Mode, Optim, Trainer};
 
 /// The mean ELBO per image of `x`, averaged over `draws` samples of `z` per image.
 fn mean_elbo(

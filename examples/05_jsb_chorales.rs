@@ -41,6 +41,7 @@
 //! run so far, from epoch 5) and `target/plots/05_jsb_<model>_generated.png` (sampled piano rolls,
 //! time to the right, low notes at the bottom).
 
+use autodiff::data::Dataset;
 use autodiff::ndarray::{Array2, Axis, concatenate};
 use autodiff::{NoGrad, ParamStore};
 use latent_seq::plot::{self, Axes, Series};
@@ -50,14 +51,12 @@ use seqmodels::data::{NOTES, load_polyphonic};
 use seqmodels::{
     CellKind, GruConvention, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn, VrnnConfig,
 };
+use seqmodels::{SeqBatch, Sequences};
 use serde_json::json;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use trainers::{
-    Adam, Clip, Control, Dataset, EarlyStopping, KlAnneal, Mode, Optim, Schedule, SeqBatch, Sequences,
-    Trainer,
-};
+use trainers::{Adam, Clip, Control, EarlyStopping, KlAnneal, Mode, Optim, Schedule, Trainer};
 
 type BoxResult<T> = Result<T, trainers::BoxError>;
 
@@ -173,7 +172,7 @@ where
     for chunk in idx.chunks(32) {
         let batch = data.batch(chunk);
         total += f(&batch)?.view().sum();
-        steps += batch.lengths.iter().sum::<usize>();
+        steps += batch.lengths().iter().sum::<usize>();
     }
     Ok(total / steps as f64)
 }
@@ -187,7 +186,7 @@ fn elbo_per_step<M: SequenceModel>(
 ) -> BoxResult<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let s = NoGrad::new(store);
-    score(data, |b| Ok(model.elbo(&s, &b.steps, &b.masks, &mut rng)?.elbo()?))
+    score(data, |b| Ok(model.elbo(&s, b, &mut rng)?.elbo()?))
 }
 
 /// The importance-sampled log-likelihood in nats per step over a split.
@@ -198,7 +197,7 @@ fn is_per_step<M: SequenceModel>(
     k: usize,
 ) -> BoxResult<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
-    score(data, |b| Ok(model.log_likelihood(store, &b.steps, &b.masks, k, &mut rng)?))
+    score(data, |b| Ok(model.log_likelihood(store, b, k, &mut rng)?))
 }
 
 /// Trains `model`, keeps the best epoch on validation, evaluates on test, writes the
@@ -251,7 +250,7 @@ fn run<M: SequenceModel + Sync>(
             Ok(Control::Continue)
         });
     let summary = trainer.fit(&splits.train, |s, batch: &SeqBatch, ctx| {
-        let bound = model.elbo(s, &batch.steps, &batch.masks, &mut ctx.rng)?;
+        let bound = model.elbo(s, batch, &mut ctx.rng)?;
         Ok(bound.loss_per_step(ctx.kl_weight)?)
     })?;
     let train_secs = started.elapsed().as_secs_f64();

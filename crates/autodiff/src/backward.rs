@@ -13,14 +13,14 @@
 //!   again: Hessian-vector products, gradient penalties, FFJORD's trace estimator.
 
 use crate::op::{Id, Op};
-use crate::{Error, ParamId, Result, Tape, Tensor, Var};
+use crate::{Error, ParamGrads, ParamId, Result, Tape, Tensor, Var};
 use ndarray::Array2;
 
 /// Gradients of a scalar loss with respect to the tracked leaves of its tape.
 #[derive(Debug, Clone, Default)]
 pub struct Gradients {
     leaves: Vec<(Id, Array2<f64>)>,
-    params: Vec<Option<Array2<f64>>>,
+    params: ParamGrads,
 }
 
 impl Gradients {
@@ -32,16 +32,16 @@ impl Gradients {
 
     /// The gradient with respect to a parameter, or `None` if the loss does not use it.
     pub fn param(&self, id: ParamId) -> Option<&Array2<f64>> {
-        self.params.get(id.index()).and_then(Option::as_ref)
+        self.params.get(id)
     }
 
     /// Every parameter gradient, by parameter.
     pub fn params(&self) -> impl Iterator<Item = (ParamId, &Array2<f64>)> {
-        self.params.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (ParamId::from_index(i), g)))
+        self.params.iter()
     }
 
-    /// Takes the parameter gradients out, indexed by [`ParamId::index`].
-    pub fn into_params(self) -> Vec<Option<Array2<f64>>> {
+    /// Takes the parameter gradients out (what an optimizer steps with).
+    pub fn into_params(self) -> ParamGrads {
         self.params
     }
 }
@@ -82,12 +82,7 @@ impl Tape {
                 };
                 match op {
                     Op::Leaf => out.leaves.push((i, g)),
-                    Op::Param(p) => {
-                        if out.params.len() <= p.index() {
-                            out.params.resize(p.index() + 1, None);
-                        }
-                        out.params[p.index()] = Some(g);
-                    }
+                    Op::Param(p) => out.params.set(*p, g),
                     // A slice's gradient is the input's shape with `g` in the slice
                     // and zeros elsewhere: add `g` in place instead of building that.
                     // (A sequence sliced into T steps would otherwise cost T full-size

@@ -37,6 +37,26 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Input data that cannot be batched: no examples, ragged or misaligned arrays.
+    #[error("{what}: {reason}")]
+    Data {
+        /// The data set, constructor or argument.
+        what: String,
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// A NaN or infinity in input data.
+    #[error("{what}: non-finite value {value} at row {row}, column {col}")]
+    NonFiniteData {
+        /// Which array or sequence (e.g. "Rows::new array 1", "sequence 17").
+        what: String,
+        /// Row (time step, for a sequence).
+        row: usize,
+        /// Column (feature).
+        col: usize,
+        /// The offending value.
+        value: f64,
+    },
     /// `backward` was called on a value that is not 1x1.
     #[error("backward: the loss must be a 1x1 value, got shape {0:?}")]
     NotScalar(Shape),

@@ -59,7 +59,9 @@
 //! gradient is checked against central differences by [`gradcheck()`] in this crate's
 //! property tests, and the crates above use the same function for their models.
 //! A hot block of arithmetic can be given its own gradient rule as a [`Function`]
-//! (one tape node instead of one per op), checked the same way.
+//! (one tape node instead of one per op), checked the same way. What a data set and
+//! a mini-batch are is said once, in [`data`], so that the model crates above can
+//! own their batch types and any training loop can consume them.
 //!
 //! ## Where the speed comes from
 //!
@@ -72,6 +74,7 @@
 #![deny(missing_docs)]
 
 mod backward;
+pub mod data;
 mod error;
 mod fast;
 pub mod finite;
@@ -81,6 +84,7 @@ mod init;
 mod loss;
 pub mod nn;
 pub mod op;
+mod param_grads;
 mod params;
 mod session;
 pub mod shape;
@@ -97,6 +101,7 @@ pub use gradcheck::{GradCheck, GradCheckReport, gradcheck, gradcheck_params};
 pub use init::Init;
 pub use loss::Loss;
 pub use nn::{Activation, Linear, Mlp};
+pub use param_grads::ParamGrads;
 pub use params::{ParamId, ParamStore};
 pub use session::{NoGrad, Session, TapeSession};
 pub use shape::Shape;

@@ -13,6 +13,7 @@
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
+use autodiff::data::Rows;
 use autodiff::{Loss, ParamStore, Tape, TapeSession, Tensor, Var};
 use criterion::{Criterion, criterion_group, criterion_main};
 use flows::{Chain, Energy, FlowDistribution, models};
@@ -22,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use std::f64::consts::PI;
 use std::hint::black_box;
-use trainers::{Adam, Optim, Optimizer, Rows, StepCtx, evaluate};
+use trainers::{Adam, Optim, Optimizer, StepCtx, evaluate};
 
 /// The bench script's two moons: half circles, Gaussian noise 0.05.
 fn two_moons(n: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
@@ -58,12 +59,12 @@ fn realnvp(c: &mut Criterion) {
             let s = tape.session(&store);
             let loss = nll_terms(&dist, &s, &data).unwrap().mean();
             let grads = loss.backward().unwrap();
-            adam.step(&mut store, &grads.into()).unwrap();
+            adam.step(&mut store, &grads.into_params()).unwrap();
             black_box(loss.item().unwrap())
         })
     });
     let rows = Rows::new(vec![data.clone()]).unwrap();
-    let batch = trainers::Dataset::batch(&rows, &(0..512).collect::<Vec<_>>());
+    let batch = autodiff::data::Dataset::batch(&rows, &(0..512).collect::<Vec<_>>());
     c.bench_function("realnvp_8x64_b512_mle_step_2_shards", |b| {
         b.iter(|| {
             let ctx = StepCtx::new(0, 0, 1.0, 0);
@@ -71,7 +72,7 @@ fn realnvp(c: &mut Criterion) {
                 &store,
                 &batch,
                 2,
-                &|s: &TapeSession<'_, '_>, b: &trainers::RowBatch, _: &mut StepCtx| {
+                &|s: &TapeSession<'_, '_>, b: &autodiff::data::RowBatch, _: &mut StepCtx| {
                     Ok(Loss::mean(&nll_terms(&dist, s, &b.arrays[0])?))
                 },
                 &ctx,
@@ -95,7 +96,7 @@ fn planar(c: &mut Criterion) {
             let (x, lq) = dist.rsample_and_log_prob(&s, 256, &mut rng).unwrap();
             let loss = lq.add(&Energy::U1.eval(&x).unwrap()).unwrap().mean();
             let grads = loss.backward().unwrap();
-            adam.step(&mut store, &grads.into()).unwrap();
+            adam.step(&mut store, &grads.into_params()).unwrap();
             black_box(loss.item().unwrap())
         })
     });

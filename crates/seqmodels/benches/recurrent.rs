@@ -28,16 +28,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use seqmodels::cells::run_cell;
-use seqmodels::seq::full_masks;
-use seqmodels::{GruCell, GruConvention, SequenceModel, Vrnn, VrnnConfig};
+use seqmodels::{GruCell, GruConvention, SeqBatch, SequenceModel, Vrnn, VrnnConfig};
 use std::hint::black_box;
-use trainers::{Adam, Optim, Optimizer, SeqBatch, StepCtx, clip_grad_norm, evaluate, loss_fn};
-
-/// A time-major batch of full-length sequences.
-fn seq_batch(xs: Vec<Array2<f64>>) -> SeqBatch {
-    let (b, t) = (xs[0].nrows(), xs.len());
-    SeqBatch { masks: full_masks(b, t), steps: xs, lengths: vec![t; b], indices: (0..b).collect() }
-}
+use trainers::{Adam, Optim, Optimizer, StepCtx, clip_grad_norm, evaluate, loss_fn};
 
 fn vrnn(c: &mut Criterion) {
     let (b, t, x, h, z) = (128, 28, 28, 100, 16);
@@ -46,11 +39,11 @@ fn vrnn(c: &mut Criterion) {
     let model = Vrnn::new(&mut store, "vrnn", VrnnConfig::new(x, h, z), &mut rng).expect("valid sizes");
     let xs: Vec<Array2<f64>> =
         (0..t).map(|_| Array2::from_shape_simple_fn((b, x), || rng.random())).collect();
-    let batch = seq_batch(xs);
+    let batch = SeqBatch::fully_observed(xs).expect("equal steps");
     // The reference sums over the sequences; this is the mean, which is the same
     // work (and Adam's steps do not depend on the loss's scale).
     let loss = loss_fn::<SeqBatch, _>(|s, batch, ctx| {
-        let bound = model.elbo(s, &batch.steps, &batch.masks, &mut ctx.rng)?;
+        let bound = model.elbo(s, batch, &mut ctx.rng)?;
         Ok(bound.loss_per_sequence(1.0)?)
     });
     let mut adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() }).expect("valid settings");
@@ -79,14 +72,14 @@ fn gru(c: &mut Criterion) {
         GruCell::new(&mut store, "gru", i, h, GruConvention::PyTorch, true, &mut rng).expect("valid sizes");
     let xs: Vec<Array2<f64>> =
         (0..t).map(|_| Array2::from_shape_simple_fn((b, i), || rng.sample(StandardNormal))).collect();
-    let batch = seq_batch(xs);
+    let batch = SeqBatch::fully_observed(xs).expect("equal steps");
     // The sum of all outputs, as bench_gru.py: each shard's weight is its share
     // n_k / B of the batch, so the weights add up to 1 and shards combine to the sum.
     let loss = loss_fn::<SeqBatch, _>(|s, batch, _| {
-        let rows = batch.lengths.len();
-        let inputs: Vec<_> = batch.steps.iter().map(|x| s.constant(x.clone())).collect();
+        let rows = batch.batch_size();
+        let inputs: Vec<_> = batch.steps().iter().map(|x| s.constant(x.clone())).collect();
         let h0 = s.constant(Array2::zeros((rows, h)));
-        let hs = run_cell(s, &cell, &inputs, &batch.masks, h0, false)?;
+        let hs = run_cell(s, &cell, &inputs, batch.step_masks(), h0, false)?;
         let total = hs.iter().map(Tensor::sum).reduce(|a, v| a.add(&v).expect("1x1")).expect("100 steps");
         Ok(Loss::new(total, rows as f64 / b as f64)?)
     });
@@ -101,7 +94,8 @@ fn gru(c: &mut Criterion) {
         bench.iter(|| {
             let s = NoGrad::new(&store);
             black_box(
-                run_cell(&s, &cell, &batch.steps, &batch.masks, Array2::zeros((b, h)), false).expect("a run"),
+                run_cell(&s, &cell, batch.steps(), batch.step_masks(), Array2::zeros((b, h)), false)
+                    .expect("a run"),
             );
         })
     });

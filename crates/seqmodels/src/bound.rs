@@ -1,7 +1,7 @@
 //! The bound every latent-variable model returns, its training losses, and the
 //! importance-sampled estimate of `ln p(x)` built from `K` particles.
 
-use crate::seq::lengths;
+use crate::batch::SeqBatch;
 use crate::{Error, Result};
 use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
@@ -75,45 +75,27 @@ pub fn log_mean_exp_blocks<T: Tensor>(lw: &T, k: usize) -> Result<T> {
     Ok(stacked.logsumexp(Axis(1)).add_scalar(-(k as f64).ln()))
 }
 
-/// Time-major steps (or masks) of a batch: `T` matrices of `B` rows.
-pub type Steps = Vec<Array2<f64>>;
-
 /// What a model's pass over a batch accumulates: per-sequence totals (`B x 1`) of
 /// the reconstruction term and of the latent term (a KL, or the log-ratio
-/// `ln q(z) - ln p(z)` at the sampled path), the state after each sequence's last
-/// present step, and the step masks.
+/// `ln q(z) - ln p(z)` at the sampled path), and the state after each sequence's
+/// last present step.
 #[derive(Debug, Clone)]
 pub(crate) struct Pass<T, C> {
     pub recon: T,
     pub latent: T,
     pub carry: C,
-    pub steps: Steps,
 }
 
 impl<T: Tensor, C> Pass<T, C> {
-    /// The bound, when `latent` holds the KL terms.
-    pub fn into_elbo(self) -> Elbo<T> {
-        Elbo { recon: self.recon, kl: self.latent, lengths: lengths(&self.steps) }
+    /// The bound, when `latent` holds the KL terms of `batch`.
+    pub fn into_elbo(self, batch: &SeqBatch) -> Elbo<T> {
+        Elbo { recon: self.recon, kl: self.latent, lengths: batch.lengths().to_vec() }
     }
 
     /// `K` importance weights per sequence combined, when `latent` holds log-ratios.
     pub fn log_mean_weight(&self, particles: usize) -> Result<T> {
         log_mean_exp_blocks(&self.recon.sub(&self.latent)?, particles)
     }
-}
-
-/// Every step and mask repeated `k` times as row blocks (for `k` particles).
-pub(crate) fn repeat_batch(xs: &[Array2<f64>], masks: &[Array2<f64>], k: usize) -> Result<(Steps, Steps)> {
-    if k == 0 {
-        return Err(Error::config("log_likelihood", "needs at least one particle"));
-    }
-    Ok((xs.iter().map(|x| repeat_rows(x, k)).collect(), masks.iter().map(|m| repeat_rows(m, k)).collect()))
-}
-
-/// The rows of `a` repeated `k` times as blocks (row `j B + b` is row `b`).
-pub fn repeat_rows(a: &Array2<f64>, k: usize) -> Array2<f64> {
-    let views: Vec<_> = (0..k).map(|_| a.view()).collect();
-    ndarray::concatenate(Axis(0), &views).expect("copies of one array share their width")
 }
 
 /// How the latent terms of a step enter the running totals of a latent-variable
@@ -137,7 +119,7 @@ impl LatentTerm {
     }
 }
 
-/// What [`LatentScan::scan`] returns: the pass's totals, carry and step masks.
+/// What [`LatentScan::scan`] returns: the pass's totals and carry.
 pub(crate) type ScanResult<M, T> = Result<Pass<T, <M as LatentScan>::Carry<T>>>;
 
 /// A latent-variable sequence model's pass over a batch: the one method such a model
@@ -147,13 +129,12 @@ pub(crate) trait LatentScan {
     /// The state a pass carries past each sequence's last present step.
     type Carry<T>;
 
-    /// Runs the model over `xs` (with `masks`), sampling `z_t` from the inference
-    /// network with `rng` and accumulating the latent terms as `term` says.
+    /// Runs the model over `batch`, sampling `z_t` from the inference network with
+    /// `rng` and accumulating the latent terms as `term` says.
     fn scan<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         term: LatentTerm,
         rng: &mut R,
     ) -> ScanResult<Self, S::T>;
@@ -163,11 +144,10 @@ pub(crate) trait LatentScan {
 pub(crate) fn elbo_of<M: LatentScan, S: Session, R: Rng + ?Sized>(
     model: &M,
     s: &S,
-    xs: &[Array2<f64>],
-    masks: &[Array2<f64>],
+    batch: &SeqBatch,
     rng: &mut R,
 ) -> Result<Elbo<S::T>> {
-    Ok(model.scan(s, xs, masks, LatentTerm::Kl, rng)?.into_elbo())
+    Ok(model.scan(s, batch, LatentTerm::Kl, rng)?.into_elbo(batch))
 }
 
 /// The importance-sampled `ln p(x)` per sequence, with the inference network as
@@ -175,22 +155,23 @@ pub(crate) fn elbo_of<M: LatentScan, S: Session, R: Rng + ?Sized>(
 pub(crate) fn log_likelihood_of<M: LatentScan, R: Rng + ?Sized>(
     model: &M,
     store: &ParamStore,
-    xs: &[Array2<f64>],
-    masks: &[Array2<f64>],
+    batch: &SeqBatch,
     particles: usize,
     rng: &mut R,
 ) -> Result<Array2<f64>> {
-    let (rep_x, rep_m) = repeat_batch(xs, masks, particles)?;
-    model.scan(&NoGrad::new(store), &rep_x, &rep_m, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
+    if particles == 0 {
+        return Err(Error::config("log_likelihood", "needs at least one particle"));
+    }
+    let repeated = batch.repeat(particles)?;
+    model.scan(&NoGrad::new(store), &repeated, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
 }
 
 /// The state after filtering `prefix` (for generation and forecasting).
 pub(crate) fn filter_state_of<M: LatentScan, R: Rng + ?Sized>(
     model: &M,
     store: &ParamStore,
-    prefix: &[Array2<f64>],
-    masks: &[Array2<f64>],
+    prefix: &SeqBatch,
     rng: &mut R,
 ) -> Result<M::Carry<Array2<f64>>> {
-    Ok(model.scan(&NoGrad::new(store), prefix, masks, LatentTerm::Kl, rng)?.carry)
+    Ok(model.scan(&NoGrad::new(store), prefix, LatentTerm::Kl, rng)?.carry)
 }

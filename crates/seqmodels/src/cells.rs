@@ -268,7 +268,7 @@ pub fn masked_update<T: Tensor>(new: T, old: &T, mask: &Array2<f64>) -> Result<T
 
 /// Runs `cell` over time-major inputs `xs[t]` (`B x I`) from `h0`, forwards or (with
 /// `reverse`) backwards, and returns the states `h_t` in time order. `masks[t]` is a
-/// `B x 1` step mask (see [`crate::seq::step_masks`]): where it is 0 the state is
+/// `B x 1` step mask (see [`SeqBatch::step_masks`](crate::SeqBatch::step_masks)): where it is 0 the state is
 /// carried unchanged ([`masked_update`]).
 pub fn run_cell<S: Session, C: Cell>(
     s: &S,

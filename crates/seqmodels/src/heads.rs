@@ -164,7 +164,7 @@ impl<T: Tensor> ObsDist<T> {
         let lp = match self {
             ObsDist::Bernoulli(d) => d.log_prob(x)?,
             ObsDist::Gaussian(d) => d.log_prob(x)?,
-            ObsDist::Gmm(d) => return Ok(d.log_prob_rows(x)?.mask(&crate::seq::row_mask(mask))?),
+            ObsDist::Gmm(d) => return Ok(d.log_prob_rows(x)?.mask(&crate::batch::any_observed(mask))?),
         };
         Ok(lp.mask(mask)?.sum_axis(Axis(1)))
     }

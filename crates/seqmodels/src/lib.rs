@@ -14,9 +14,10 @@
 //!
 //! Every model keeps its parameters in an [`autodiff::ParamStore`] and computes on
 //! an [`autodiff::Session`]: on a tape to train, on plain arrays to evaluate and
-//! sample, from the same code. Batches are **time-major**: `xs[t]` is the `B x D`
-//! matrix of step `t` of all `B` sequences, padded with zeros after a sequence ends,
-//! with a `B x 1` or `B x D` 0/1 mask per step. Padded steps contribute nothing to any loss, and a
+//! sample, from the same code. Every model reads a [`SeqBatch`], drawn from a data set
+//! of [`Sequences`] or built from its steps: **time-major**, step `t` being the
+//! `B x D` matrix of all `B` sequences at that step, padded with zeros after a
+//! sequence ends, with a `B x 1` or `B x D` 0/1 mask per step. Padded steps contribute nothing to any loss, and a
 //! recurrent state stops changing at its sequence's end ([`cells::masked_update`]),
 //! which also keeps a backward RNN at its initial state through the padding. Every
 //! sequence model implements [`SequenceModel`]: a differentiable bound per sequence
@@ -55,7 +56,7 @@
 //! use autodiff::{ParamStore, Tape, Tensor};
 //! use ndarray::Array2;
 //! use rand::SeedableRng;
-//! use seqmodels::{SequenceModel, Vrnn, VrnnConfig};
+//! use seqmodels::{SeqBatch, SequenceModel, Vrnn, VrnnConfig};
 //!
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 //! let mut store = ParamStore::new();
@@ -63,16 +64,17 @@
 //! // Three steps of 2 sequences of 3 binary entries; the second sequence has 2 steps.
 //! let xs = vec![Array2::from_elem((2, 3), 1.0), Array2::zeros((2, 3)), Array2::from_elem((2, 3), 1.0)];
 //! let masks = vec![Array2::ones((2, 1)), Array2::ones((2, 1)), ndarray::array![[1.0], [0.0]]];
+//! let batch = SeqBatch::new(xs, masks)?;
 //!
 //! let tape = Tape::new();
-//! let bound = model.elbo(&tape.session(&store), &xs, &masks, &mut rng)?;
+//! let bound = model.elbo(&tape.session(&store), &batch, &mut rng)?;
 //! assert_eq!(bound.lengths, [3, 2]);
 //! let loss = bound.loss_per_step(1.0)?;
 //! let grads = loss.normalised()?.backward()?;
 //! assert!(grads.params().count() > 0);
 //!
 //! // Importance-sampled log-likelihood (100 particles) and 2 generated sequences of 5 steps.
-//! let ll = model.log_likelihood(&store, &xs, &masks, 100, &mut rng)?;
+//! let ll = model.log_likelihood(&store, &batch, 100, &mut rng)?;
 //! assert!(ll.iter().all(|v| v.is_finite() && *v < 0.0));
 //! let generated = model.generate(&store, 2, 5, &mut rng)?;
 //! assert_eq!(generated.len(), 5);
@@ -90,6 +92,7 @@
 
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod bound;
 pub mod cells;
 pub mod data;
@@ -98,11 +101,11 @@ mod gru_gates;
 pub mod heads;
 mod model;
 pub mod rnn;
-pub mod seq;
 pub mod srnn;
 pub mod vae;
 pub mod vrnn;
 
+pub use batch::{SeqBatch, Sequences};
 pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
 pub use error::{Error, Result};

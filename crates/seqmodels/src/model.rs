@@ -2,6 +2,7 @@
 //! estimate to evaluate with, and sampling.
 
 use crate::Result;
+use crate::batch::SeqBatch;
 use crate::bound::Elbo;
 use autodiff::{ParamStore, Session};
 use ndarray::Array2;
@@ -9,8 +10,8 @@ use rand::Rng;
 
 /// A generative model of sequences `x_{1:T}` with `D`-dimensional steps.
 ///
-/// Batches are time-major (see [`crate::seq`]): `xs[t]` is `B x D`, `masks[t]` is
-/// `B x 1` or `B x D`. Generated sequences come back in the same layout.
+/// Every method reads a [`SeqBatch`] (time-major, see [`crate::batch`]); generated
+/// sequences come back time-major too, `T` matrices of `B x D`.
 pub trait SequenceModel {
     /// What sampling carries from one step to the next (the recurrent states).
     type State;
@@ -21,13 +22,7 @@ pub trait SequenceModel {
     /// The evidence lower bound per sequence on the session's tape (one reparameterised
     /// sample of the latent path, drawn from `rng`): train on
     /// [`Elbo::loss_per_step`] or [`Elbo::loss_per_sequence`].
-    fn elbo<S: Session, R: Rng + ?Sized>(
-        &self,
-        s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
-        rng: &mut R,
-    ) -> Result<Elbo<S::T>>;
+    fn elbo<S: Session, R: Rng + ?Sized>(&self, s: &S, batch: &SeqBatch, rng: &mut R) -> Result<Elbo<S::T>>;
 
     /// An estimate of `ln p(x_{1:T})` per sequence (`B x 1`): importance sampling
     /// with `particles` samples of the latent path from the inference network,
@@ -37,8 +32,7 @@ pub trait SequenceModel {
     fn log_likelihood<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         particles: usize,
         rng: &mut R,
     ) -> Result<Array2<f64>>;
@@ -51,8 +45,7 @@ pub trait SequenceModel {
     fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        prefix: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        prefix: &SeqBatch,
         rng: &mut R,
     ) -> Result<Self::State>;
 
@@ -80,12 +73,11 @@ pub trait SequenceModel {
     fn forecast<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        prefix: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        prefix: &SeqBatch,
         steps: usize,
         rng: &mut R,
     ) -> Result<Vec<Array2<f64>>> {
-        let state = self.filter_state(store, prefix, masks, rng)?;
+        let state = self.filter_state(store, prefix, rng)?;
         self.sample_from(store, state, steps, rng)
     }
 }

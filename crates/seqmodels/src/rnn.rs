@@ -11,10 +11,10 @@
 //! affine in `h_{t-1}` (the "RNN" rows of the tables of Chung et al. 2015 and
 //! Fraccaro et al. 2016). The log-likelihood is exact: no latent variable, no bound.
 
-use crate::bound::Elbo;
+use crate::batch::SeqBatch;
+use crate::bound::{Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of};
 use crate::cells::{AnyCell, Cell, CellKind, masked_update};
 use crate::heads::{ObsHead, ObsKind};
-use crate::seq::{check_batch, lengths, row_mask};
 use crate::{Result, SequenceModel};
 use autodiff::{NoGrad, ParamStore, Session, Tensor};
 use ndarray::Array2;
@@ -58,25 +58,40 @@ impl RnnModel {
     /// Runs the network over a batch: the exact log-likelihood per sequence (in
     /// `recon`; `kl` is zero) and the final states (each sequence's state after its
     /// last present step).
-    pub fn filter<S: Session>(
-        &self,
-        s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
-    ) -> Result<(Elbo<S::T>, S::T)> {
-        let (b, _) = check_batch("RnnModel", xs, masks, Some(self.config.x_dim))?;
+    pub fn filter<S: Session>(&self, s: &S, batch: &SeqBatch) -> Result<(Elbo<S::T>, S::T)> {
+        let pass = self.run(s, batch)?;
+        let h = pass.carry.clone();
+        Ok((pass.into_elbo(batch), h))
+    }
+
+    fn run<S: Session>(&self, s: &S, batch: &SeqBatch) -> ScanResult<Self, S::T> {
+        batch.expect_dim("RnnModel", self.config.x_dim)?;
+        let b = batch.batch_size();
         let mut h = s.constant(Array2::zeros((b, self.config.hidden)));
         let mut recon = s.constant(Array2::zeros((b, 1)));
-        let mut steps = Vec::with_capacity(xs.len());
-        for (x, m) in xs.iter().zip(masks) {
-            let step = row_mask(m);
-            let x = s.constant(x.clone());
-            recon = recon.add(&self.head.forward(s, &h)?.log_prob_rows(&x, m)?)?;
-            h = masked_update(self.cell.step(s, &x, &h)?, &h, &step)?;
-            steps.push(step);
+        for step in batch.iter() {
+            let x = s.constant(step.x.clone());
+            recon = recon.add(&self.head.forward(s, &h)?.log_prob_rows(&x, step.mask)?)?;
+            h = masked_update(self.cell.step(s, &x, &h)?, &h, step.present)?;
         }
-        let kl = s.constant(Array2::zeros((b, 1)));
-        Ok((Elbo { recon, kl, lengths: lengths(&steps) }, h))
+        let latent = s.constant(Array2::zeros((b, 1)));
+        Ok(Pass { recon, latent, carry: h })
+    }
+}
+
+/// The pass of a model without latent variables: its latent term is zero, and
+/// nothing is sampled.
+impl LatentScan for RnnModel {
+    type Carry<T> = T;
+
+    fn scan<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        batch: &SeqBatch,
+        _term: LatentTerm,
+        _rng: &mut R,
+    ) -> ScanResult<Self, S::T> {
+        self.run(s, batch)
     }
 }
 
@@ -87,26 +102,19 @@ impl SequenceModel for RnnModel {
         self.config.x_dim
     }
 
-    fn elbo<S: Session, R: Rng + ?Sized>(
-        &self,
-        s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
-        _rng: &mut R,
-    ) -> Result<Elbo<S::T>> {
-        Ok(self.filter(s, xs, masks)?.0)
+    fn elbo<S: Session, R: Rng + ?Sized>(&self, s: &S, batch: &SeqBatch, rng: &mut R) -> Result<Elbo<S::T>> {
+        elbo_of(self, s, batch, rng)
     }
 
     /// The exact log-likelihood (no sampling: `particles` is ignored).
     fn log_likelihood<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         _particles: usize,
         _rng: &mut R,
     ) -> Result<Array2<f64>> {
-        self.filter(&NoGrad::new(store), xs, masks)?.0.elbo()
+        Ok(self.run(&NoGrad::new(store), batch)?.recon)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {
@@ -116,11 +124,10 @@ impl SequenceModel for RnnModel {
     fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        prefix: &[Array2<f64>],
-        masks: &[Array2<f64>],
-        _rng: &mut R,
+        prefix: &SeqBatch,
+        rng: &mut R,
     ) -> Result<Self::State> {
-        Ok(self.filter(&NoGrad::new(store), prefix, masks)?.1)
+        filter_state_of(self, store, prefix, rng)
     }
 
     fn sample_from<R: Rng + ?Sized>(

@@ -34,12 +34,12 @@
 //! code's "temperature" from 0.2 to 1) multiplies the KL term by a weight:
 //! [`Elbo::loss_per_step`]`(kl_weight)`.
 
+use crate::batch::SeqBatch;
 use crate::bound::{
     Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of, log_likelihood_of,
 };
 use crate::cells::{GruCell, GruConvention, masked_update, run_cell};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
-use crate::seq::{check_batch, row_mask};
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Linear, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
@@ -211,31 +211,31 @@ impl LatentScan for Srnn {
     type Carry<T> = SrnnState<T>;
 
     /// Runs the inference network and the bound over a batch, sampling `z_t` from
-    /// `rng`; returns the reconstruction and latent totals per sequence, the state
-    /// after each sequence's last present step, and the step masks.
+    /// `rng`; returns the reconstruction and latent totals per sequence and the state
+    /// after each sequence's last present step.
     fn scan<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         term: LatentTerm,
         rng: &mut R,
     ) -> ScanResult<Self, S::T> {
         let c = &self.config;
-        let (b, _) = check_batch("Srnn", xs, masks, Some(c.x_dim))?;
-        let steps: Vec<Array2<f64>> = masks.iter().map(row_mask).collect();
-        let x: Vec<S::T> = xs.iter().map(|x| s.constant(x.clone())).collect();
+        batch.expect_dim("Srnn", c.x_dim)?;
+        let b = batch.batch_size();
+        let steps = batch.step_masks();
+        let x: Vec<S::T> = batch.steps().iter().map(|x| s.constant(x.clone())).collect();
         // Features of every x_t, and of u_t = x_{t-1}: the same features shifted one
         // step to the right, after those of u_1 = 0.
         let fx: Vec<S::T> = x.iter().map(|x| self.features(s, x)).collect::<Result<_>>()?;
         let mut u = vec![self.features(s, &s.constant(Array2::zeros((b, c.x_dim))))?];
         u.extend(fx[..fx.len() - 1].iter().cloned());
-        let d = run_cell(s, &self.d_rnn, &u, &steps, s.constant(Array2::zeros((b, c.d_dim))), false)?;
+        let d = run_cell(s, &self.d_rnn, &u, steps, s.constant(Array2::zeros((b, c.d_dim))), false)?;
         let dx: Vec<S::T> =
             d.iter().zip(&fx).map(|(d, f)| S::T::concat_cols(&[d, f])).collect::<autodiff::Result<_>>()?;
         let a = match &self.summary {
             Summary::Backward(cell) => {
-                run_cell(s, cell, &dx, &steps, s.constant(Array2::zeros((b, c.a_dim))), true)?
+                run_cell(s, cell, &dx, steps, s.constant(Array2::zeros((b, c.a_dim))), true)?
             }
             Summary::Present(lin) => {
                 dx.iter().map(|v| Ok(lin.forward(s, v)?.tanh())).collect::<Result<_>>()?
@@ -244,7 +244,7 @@ impl LatentScan for Srnn {
         let mut z = s.constant(Array2::zeros((b, c.z_dim)));
         let mut recon = s.constant(Array2::zeros((b, 1)));
         let mut latent = s.constant(Array2::zeros((b, 1)));
-        for t in 0..xs.len() {
+        for (t, step) in batch.iter().enumerate() {
             let prior = self.prior_at(s, &z, &d[t])?;
             let h = self.post.forward(s, &S::T::concat_cols(&[&z, &a[t]])?)?;
             let q = if c.resq {
@@ -253,18 +253,18 @@ impl LatentScan for Srnn {
                 self.post_head.forward(s, &h)?
             };
             let z_new = q.rsample(rng)?;
-            recon = recon.add(&self.obs_at(s, &z_new, &d[t])?.log_prob_rows(&x[t], &masks[t])?)?;
+            recon = recon.add(&self.obs_at(s, &z_new, &d[t])?.log_prob_rows(&x[t], step.mask)?)?;
             let lat = term.of(&q, &prior, &z_new)?;
-            latent = latent.add(&lat.mask(&steps[t])?)?;
-            z = masked_update(z_new, &z, &steps[t])?;
+            latent = latent.add(&lat.mask(step.present)?)?;
+            z = masked_update(z_new, &z, step.present)?;
         }
         // The last present input of each row: x_t where the step is present.
         let mut last = s.constant(Array2::zeros((b, c.x_dim)));
-        for (x, m) in x.iter().zip(&steps) {
+        for (x, m) in x.iter().zip(steps) {
             last = masked_update(x.clone(), &last, m)?;
         }
-        let d_last = d.last().expect("check_batch ensures a step").clone();
-        Ok(Pass { recon, latent, carry: SrnnState { d: d_last, z, u: last }, steps })
+        let d_last = d.last().expect("a built SeqBatch has a step").clone();
+        Ok(Pass { recon, latent, carry: SrnnState { d: d_last, z, u: last } })
     }
 }
 
@@ -275,14 +275,8 @@ impl SequenceModel for Srnn {
         self.config.x_dim
     }
 
-    fn elbo<S: Session, R: Rng + ?Sized>(
-        &self,
-        s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
-        rng: &mut R,
-    ) -> Result<Elbo<S::T>> {
-        elbo_of(self, s, xs, masks, rng)
+    fn elbo<S: Session, R: Rng + ?Sized>(&self, s: &S, batch: &SeqBatch, rng: &mut R) -> Result<Elbo<S::T>> {
+        elbo_of(self, s, batch, rng)
     }
 
     /// Importance sampling with the inference network (smoothing or filtering) as
@@ -291,12 +285,11 @@ impl SequenceModel for Srnn {
     fn log_likelihood<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         particles: usize,
         rng: &mut R,
     ) -> Result<Array2<f64>> {
-        log_likelihood_of(self, store, xs, masks, particles, rng)
+        log_likelihood_of(self, store, batch, particles, rng)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {
@@ -311,11 +304,10 @@ impl SequenceModel for Srnn {
     fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        prefix: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        prefix: &SeqBatch,
         rng: &mut R,
     ) -> Result<Self::State> {
-        filter_state_of(self, store, prefix, masks, rng)
+        filter_state_of(self, store, prefix, rng)
     }
 
     fn sample_from<R: Rng + ?Sized>(

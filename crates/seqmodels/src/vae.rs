@@ -17,7 +17,8 @@
 //!
 //! whose expectation is at least $\mathcal L$ and rises with $K$ to $\ln p(x)$.
 
-use crate::bound::{Elbo, log_mean_exp_blocks, repeat_rows};
+use crate::batch::repeat_rows;
+use crate::bound::{Elbo, log_mean_exp_blocks};
 use crate::heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 use crate::{Error, Result};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};

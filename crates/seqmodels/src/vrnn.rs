@@ -25,12 +25,12 @@
 //! (`bench_vrnn.py`): $\varphi^x$ two ReLU layers, $\varphi^z$ one, encoder and decoder
 //! two ReLU layers on the concatenated inputs, prior one.
 
+use crate::batch::SeqBatch;
 use crate::bound::{
     Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of, log_likelihood_of,
 };
 use crate::cells::{GruCell, GruConvention, masked_update};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
-use crate::seq::{check_batch, row_mask};
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use ndarray::Array2;
@@ -120,38 +120,34 @@ impl LatentScan for Vrnn {
     type Carry<T> = T;
 
     /// Runs the filtering posterior over a batch, sampling `z_t` from `rng`.
-    /// Returns the reconstruction and latent totals per sequence, the final states,
-    /// and the step masks.
+    /// Returns the reconstruction and latent totals per sequence and the final states.
     fn scan<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         term: LatentTerm,
         rng: &mut R,
     ) -> ScanResult<Self, S::T> {
-        let (b, _) = check_batch("Vrnn", xs, masks, Some(self.config.x_dim))?;
+        batch.expect_dim("Vrnn", self.config.x_dim)?;
+        let b = batch.batch_size();
         let mut h = s.constant(Array2::zeros((b, self.config.h_dim)));
         let mut recon = s.constant(Array2::zeros((b, 1)));
         let mut latent = s.constant(Array2::zeros((b, 1)));
-        let mut steps = Vec::with_capacity(xs.len());
-        for (x, m) in xs.iter().zip(masks) {
-            let step = row_mask(m);
-            let x = s.constant(x.clone());
+        for step in batch.iter() {
+            let x = s.constant(step.x.clone());
             let px = self.phi_x.forward(s, &x)?;
             let prior = self.prior_head.forward(s, &self.prior.forward(s, &h)?)?;
             let q = self.enc_head.forward(s, &self.enc.forward(s, &S::T::concat_cols(&[&px, &h])?)?)?;
             let z = q.rsample(rng)?;
             let pz = self.phi_z.forward(s, &z)?;
             let obs = self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[&pz, &h])?)?)?;
-            recon = recon.add(&obs.log_prob_rows(&x, m)?)?;
+            recon = recon.add(&obs.log_prob_rows(&x, step.mask)?)?;
             let lat = term.of(&q, &prior, &z)?;
-            latent = latent.add(&lat.mask(&step)?)?;
+            latent = latent.add(&lat.mask(step.present)?)?;
             let h_new = self.rnn.step(s, &S::T::concat_cols(&[&px, &pz])?, &h)?;
-            h = masked_update(h_new, &h, &step)?;
-            steps.push(step);
+            h = masked_update(h_new, &h, step.present)?;
         }
-        Ok(Pass { recon, latent, carry: h, steps })
+        Ok(Pass { recon, latent, carry: h })
     }
 }
 
@@ -162,14 +158,8 @@ impl SequenceModel for Vrnn {
         self.config.x_dim
     }
 
-    fn elbo<S: Session, R: Rng + ?Sized>(
-        &self,
-        s: &S,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
-        rng: &mut R,
-    ) -> Result<Elbo<S::T>> {
-        elbo_of(self, s, xs, masks, rng)
+    fn elbo<S: Session, R: Rng + ?Sized>(&self, s: &S, batch: &SeqBatch, rng: &mut R) -> Result<Elbo<S::T>> {
+        elbo_of(self, s, batch, rng)
     }
 
     /// Importance sampling with the filtering posterior as proposal: `K` independent
@@ -178,12 +168,11 @@ impl SequenceModel for Vrnn {
     fn log_likelihood<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        xs: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        batch: &SeqBatch,
         particles: usize,
         rng: &mut R,
     ) -> Result<Array2<f64>> {
-        log_likelihood_of(self, store, xs, masks, particles, rng)
+        log_likelihood_of(self, store, batch, particles, rng)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {
@@ -193,11 +182,10 @@ impl SequenceModel for Vrnn {
     fn filter_state<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
-        prefix: &[Array2<f64>],
-        masks: &[Array2<f64>],
+        prefix: &SeqBatch,
         rng: &mut R,
     ) -> Result<Self::State> {
-        filter_state_of(self, store, prefix, masks, rng)
+        filter_state_of(self, store, prefix, rng)
     }
 
     fn sample_from<R: Rng + ?Sized>(

@@ -8,23 +8,23 @@ use dists::DiagNormal;
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use seqmodels::bound::repeat_rows;
-use seqmodels::{ObsKind, SequenceModel, Srnn, SrnnConfig, Vae, VaeConfig, Vrnn, VrnnConfig};
+use seqmodels::batch::repeat_rows;
+use seqmodels::{ObsKind, SeqBatch, SequenceModel, Srnn, SrnnConfig, Vae, VaeConfig, Vrnn, VrnnConfig};
 
 /// Mean and standard error of the ELBO over `reps` independent draws per sequence
 /// (the batch repeated `reps` times), and the mean importance-sampled estimate with
 /// `k` particles.
 fn bound_and_estimate<M: SequenceModel>(model: &M, store: &ParamStore, k: usize) -> (f64, f64, f64) {
     let (xs, masks) = common::batch(&[6, 4, 5, 6, 3, 6], model.x_dim(), true, 21);
+    let batch = SeqBatch::new(xs, masks).unwrap();
     let reps = 200;
-    let rx: Vec<Array2<f64>> = xs.iter().map(|x| repeat_rows(x, reps)).collect();
-    let rm: Vec<Array2<f64>> = masks.iter().map(|m| repeat_rows(m, reps)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let elbo = model.elbo(&NoGrad::new(store), &rx, &rm, &mut rng).unwrap().elbo().unwrap();
+    let elbo =
+        model.elbo(&NoGrad::new(store), &batch.repeat(reps).unwrap(), &mut rng).unwrap().elbo().unwrap();
     let n = elbo.len() as f64;
     let mean = elbo.view().sum() / n;
     let se = (elbo.mapv(|v| (v - mean).powi(2)).view().sum() / (n - 1.0) / n).sqrt();
-    let is = model.log_likelihood(store, &xs, &masks, k, &mut rng).unwrap();
+    let is = model.log_likelihood(store, &batch, k, &mut rng).unwrap();
     (mean, se, is.view().mean().unwrap())
 }
 

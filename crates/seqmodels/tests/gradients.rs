@@ -27,11 +27,12 @@ fn binary(obs: ObsKind) -> bool {
 /// every evaluation, so the loss is a deterministic function of the parameters.
 fn check<M: SequenceModel>(model: &M, store: &ParamStore, obs: ObsKind) {
     let (xs, masks) = common::batch(&[3, 1, 2], model.x_dim(), binary(obs), 5);
+    let batch = seqmodels::SeqBatch::new(xs, masks).unwrap();
     let report = gradcheck_params(
         |s| {
             let mut rng = ChaCha8Rng::seed_from_u64(11);
             model
-                .elbo(s, &xs, &masks, &mut rng)
+                .elbo(s, &batch, &mut rng)
                 .map_err(as_autodiff)?
                 .loss_per_step(0.7)
                 .map_err(as_autodiff)?

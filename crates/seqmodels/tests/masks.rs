@@ -6,10 +6,9 @@ use autodiff::{NoGrad, ParamStore};
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use seqmodels::seq::{full_masks, step_masks};
 use seqmodels::{
-    CellKind, GruConvention, Inference, ObsKind, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn,
-    VrnnConfig,
+    CellKind, GruConvention, Inference, ObsKind, RnnConfig, RnnModel, SeqBatch, SequenceModel, Srnn,
+    SrnnConfig, Vrnn, VrnnConfig,
 };
 
 const LENGTHS: [usize; 4] = [5, 2, 4, 1];
@@ -20,44 +19,46 @@ fn behaves<M: SequenceModel>(model: &M, store: &ParamStore, binary: bool) {
     let (xs, masks) = common::batch(&LENGTHS, d, binary, 1);
     let garbage = common::with_garbage_padding(&xs, &masks, binary);
     let s = NoGrad::new(store);
-    let bound = |xs: &[Array2<f64>]| model.elbo(&s, xs, &masks, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
-    let clean = bound(&xs);
+    let batch =
+        |xs: &[Array2<f64>], masks: &[Array2<f64>]| SeqBatch::new(xs.to_vec(), masks.to_vec()).unwrap();
+    let bound = |b: &SeqBatch| model.elbo(&s, b, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    let clean = bound(&batch(&xs, &masks));
     assert_eq!(clean.lengths, LENGTHS);
     assert_eq!(clean.recon.dim(), (4, 1));
     assert_eq!(clean.kl.dim(), (4, 1));
     assert!(clean.kl.iter().all(|&k| k >= 0.0), "{}", clean.kl);
     // Whatever the padding holds, the bound is the same (to the bit: the padded
     // terms are multiplied by exactly 0, and states are carried, not updated).
+    let garbage = batch(&garbage, &masks);
     let dirty = bound(&garbage);
     assert_eq!(clean.elbo().unwrap(), dirty.elbo().unwrap());
-    // B x D masks (trainers::SeqBatch) mean the same as B x 1 masks here.
+    // B x D masks (as drawn from `Sequences`) mean the same as B x 1 masks here.
     let wide: Vec<Array2<f64>> =
         masks.iter().map(|m| Array2::from_shape_fn((4, d), |(r, _)| m[(r, 0)])).collect();
-    assert_eq!(step_masks(&xs, &wide).unwrap(), masks);
-    let again = model.elbo(&s, &xs, &wide, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    let wide = batch(&xs, &wide);
+    assert_eq!(wide.step_masks(), masks);
+    let again = bound(&wide);
     assert_eq!(again.elbo().unwrap(), clean.elbo().unwrap());
     // The per-step loss is the total bound over the 12 present steps.
     let per_step = clean.loss_per_step(1.0).unwrap().value().unwrap();
     assert!((per_step + clean.elbo().unwrap().view().sum() / 12.0).abs() < 1e-12);
 
-    let ll = model.log_likelihood(store, &garbage, &masks, 3, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+    let ll = model.log_likelihood(store, &garbage, 3, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
     assert_eq!(ll.dim(), (4, 1));
     assert!(ll.iter().all(|v| v.is_finite()));
 
     let generated = model.generate(store, 3, 7, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
     assert_eq!(generated.len(), 7);
     assert!(generated.iter().all(|x| x.dim() == (3, d)));
-    let forecast = model.forecast(store, &garbage, &masks, 6, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+    let forecast = model.forecast(store, &garbage, 6, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
     assert_eq!(forecast.len(), 6);
     assert!(forecast.iter().all(|x| x.dim() == (4, d)));
     if binary {
         assert!(generated.iter().chain(&forecast).flatten().all(|&v| v == 0.0 || v == 1.0));
     }
     // Bad inputs are named errors, not panics.
-    assert!(model.elbo(&s, &xs[..2], &masks, &mut ChaCha8Rng::seed_from_u64(0)).is_err());
-    assert!(model.elbo(&s, &[], &[], &mut ChaCha8Rng::seed_from_u64(0)).is_err());
-    let wrong = vec![Array2::zeros((4, d + 1)); 5];
-    let err = model.elbo(&s, &wrong, &full_masks(4, 5), &mut ChaCha8Rng::seed_from_u64(0)).unwrap_err();
+    let wrong = SeqBatch::fully_observed(vec![Array2::zeros((4, d + 1)); 5]).unwrap();
+    let err = model.elbo(&s, &wrong, &mut ChaCha8Rng::seed_from_u64(0)).unwrap_err();
     assert!(err.to_string().contains(&format!("expects {d} features")), "{err}");
 }
 
@@ -94,12 +95,12 @@ fn the_rnn_state_after_padding_is_the_state_at_the_sequence_end() {
     let model = RnnModel::new(&mut store, "rnn", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
     let (xs, masks) = common::batch(&LENGTHS, 2, true, 2);
     let s = NoGrad::new(&store);
-    let (bound, h) = model.filter(&s, &xs, &masks).unwrap();
+    let (bound, h) = model.filter(&s, &SeqBatch::new(xs.clone(), masks).unwrap()).unwrap();
     for (row, &len) in LENGTHS.iter().enumerate() {
         // The same sequence alone, unpadded: same log-likelihood and final state.
         let alone: Vec<Array2<f64>> =
             xs[..len].iter().map(|x| x.row(row).to_owned().insert_axis(ndarray::Axis(0))).collect();
-        let (b1, h1) = model.filter(&s, &alone, &full_masks(1, len)).unwrap();
+        let (b1, h1) = model.filter(&s, &SeqBatch::fully_observed(alone).unwrap()).unwrap();
         assert!((b1.recon[(0, 0)] - bound.recon[(row, 0)]).abs() < 1e-12);
         assert!(autodiff::gradcheck::all_close(
             &h1.row(0).to_owned().insert_axis(ndarray::Axis(0)),
@@ -119,7 +120,8 @@ fn the_rnn_likelihood_of_a_first_step_is_the_output_bias() {
     let model = RnnModel::new(&mut store, "rnn", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
     let bias = store.get(store.id("rnn.out.logits.bias").unwrap()).clone();
     let x = ndarray::array![[1.0, 0.0, 1.0]];
-    let (bound, _) = model.filter(&NoGrad::new(&store), &[x.clone()], &full_masks(1, 1)).unwrap();
+    let (bound, _) =
+        model.filter(&NoGrad::new(&store), &SeqBatch::fully_observed(vec![x.clone()]).unwrap()).unwrap();
     let want: f64 = (0..3).map(|j| x[(0, j)] * bias[(0, j)] - (1.0 + bias[(0, j)].exp()).ln()).sum();
     assert!((bound.recon[(0, 0)] - want).abs() < 1e-14, "{} vs {want}", bound.recon[(0, 0)]);
     assert_eq!(bound.kl[(0, 0)], 0.0);

@@ -6,6 +6,7 @@
 //! Run: `cargo bench -p latent-seq-trainers --bench data_parallel`. The speed-up is
 //! the ratio of the two medians.
 
+use autodiff::data::{Dataset, RowBatch, Rows};
 use autodiff::ndarray::Array2;
 use autodiff::{Activation, Loss, Mlp, ParamStore, Session, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -13,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::hint::black_box;
-use trainers::{Dataset, RowBatch, Rows, StepCtx, evaluate, loss_fn};
+use trainers::{StepCtx, evaluate, loss_fn};
 
 fn data_parallel(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);

@@ -1,13 +1,14 @@
 //! Gradient clipping, as `torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`.
 
-use crate::{Error, Grads, Result};
+use crate::{Error, Result};
+use autodiff::ParamGrads;
 
 /// Rescales all gradients together so that their global Euclidean norm is at most
 /// `max_norm`, and returns the norm *before* clipping (as PyTorch does, so it can be
 /// logged). The factor is `max_norm / (norm + 1e-6)`, applied only when below 1,
 /// PyTorch's exact rule. A non-finite norm is returned unchanged, gradients untouched
 /// (the NaN guard reports it).
-pub fn clip_grad_norm(grads: &mut Grads, max_norm: f64) -> Result<f64> {
+pub fn clip_grad_norm(grads: &mut ParamGrads, max_norm: f64) -> Result<f64> {
     if max_norm.is_nan() || max_norm <= 0.0 {
         return Err(Error::config("clip_grad_norm", format!("max_norm must be positive, got {max_norm}")));
     }
@@ -20,7 +21,7 @@ pub fn clip_grad_norm(grads: &mut Grads, max_norm: f64) -> Result<f64> {
 }
 
 /// Clamps every gradient entry to `[-clip, clip]`.
-pub fn clip_grad_value(grads: &mut Grads, clip: f64) -> Result<()> {
+pub fn clip_grad_value(grads: &mut ParamGrads, clip: f64) -> Result<()> {
     if clip.is_nan() || clip <= 0.0 {
         return Err(Error::config("clip_grad_value", format!("clip must be positive, got {clip}")));
     }
@@ -36,8 +37,8 @@ mod tests {
     use autodiff::ParamId;
     use autodiff::ndarray::array;
 
-    fn grads() -> Grads {
-        let mut g = Grads::default();
+    fn grads() -> ParamGrads {
+        let mut g = ParamGrads::default();
         g.set(ParamId::from_index(0), array![[3.0, 0.0]]);
         g.set(ParamId::from_index(2), array![[0.0], [-4.0]]);
         g

@@ -47,26 +47,6 @@ pub enum Error {
         /// Which data set or argument.
         what: String,
     },
-    /// Arrays or sequences that disagree in length or width.
-    #[error("{what}: {reason}")]
-    Mismatch {
-        /// Which data set or argument.
-        what: String,
-        /// What disagrees with what.
-        reason: String,
-    },
-    /// A NaN or infinity in input data.
-    #[error("{what}: non-finite value {value} at row {row}, column {col}")]
-    NonFiniteData {
-        /// Which array or sequence (e.g. "Rows array 1", "sequence 17").
-        what: String,
-        /// Row (time step, for a sequence).
-        row: usize,
-        /// Column (feature).
-        col: usize,
-        /// The offending value.
-        value: f64,
-    },
     /// A hyper-parameter outside its valid range.
     #[error("{what}: {reason}")]
     Config {

@@ -17,8 +17,11 @@
 //!   (step, exponential with a floor, cosine with optional warm restarts, linear
 //!   warm-up composed with any of them); [`KlAnneal`] for the KL weight of an ELBO
 //!   (linear and cyclical); [`EarlyStopping`].
-//! * [`data`]: [`Rows`] of i.i.d. examples and variable-length [`Sequences`] (zero
-//!   padded, with 0/1 masks, time-major batches), seeded shuffling, [`split`].
+//! * Data: [`Trainer::fit`] takes any [`autodiff::data::Dataset`], whose batches
+//!   are [`Shard`](autodiff::data::Shard)s it can cut for data parallelism: the
+//!   i.i.d. [`Rows`](autodiff::data::Rows) of `autodiff`, or a model crate's own
+//!   batch type (the sequence batches of `seqmodels`, say). Each epoch's order is a
+//!   permutation drawn from the trainer's seeded generator.
 //! * [`parallel`]: the loss and gradient of a batch, optionally split into shards
 //!   whose tapes run in parallel on rayon.
 //! * [`Trainer`]: epochs, steps, callbacks, a progress bar, a [`metrics`] log,
@@ -70,7 +73,8 @@
 //! ```
 //! use autodiff::{Loss, ParamStore, Session, Tensor};
 //! use autodiff::ndarray::Array2;
-//! use trainers::{Adam, Optim, Rows, Trainer};
+//! use autodiff::data::Rows;
+//! use trainers::{Adam, Optim, Trainer};
 //!
 //! let x = Array2::from_shape_fn((64, 1), |(i, _)| i as f64 / 32.0 - 1.0);
 //! let y = x.mapv(|v| 2.0 * v - 1.0);
@@ -98,10 +102,8 @@
 mod anneal;
 pub mod checkpoint;
 mod clip;
-pub mod data;
 mod early_stop;
 mod error;
-mod grads;
 pub mod metrics;
 pub mod optim;
 pub mod parallel;
@@ -112,10 +114,8 @@ mod trainer;
 pub use anneal::KlAnneal;
 pub use checkpoint::TrainState;
 pub use clip::{clip_grad_norm, clip_grad_value};
-pub use data::{Dataset, RowBatch, Rows, SeqBatch, Sequences, Shard, Split, split};
 pub use early_stop::{EarlyStopping, Mode, Verdict};
 pub use error::{BoxError, Error, Result};
-pub use grads::Grads;
 pub use optim::{Adam, AdamW, Adamax, Optim, Optimizer, OptimizerState, RmsProp, Sgd, UpdateRule};
 pub use parallel::{Evaluation, StepCtx, evaluate, loss_fn};
 pub use schedule::Schedule;

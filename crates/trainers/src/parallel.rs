@@ -19,7 +19,9 @@
 //! per-observed-value losses on ragged sequences). Metrics recorded through
 //! [`StepCtx::record`] are combined with the shards' weights $W_k / \sum_k W_k$.
 
-use crate::{BoxError, Error, Grads, Result, Shard};
+use crate::{BoxError, Error, Result};
+use autodiff::ParamGrads;
+use autodiff::data::Shard;
 use autodiff::{Loss, ParamStore, Tape, TapeSession, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -82,7 +84,7 @@ pub struct Evaluation {
     /// The total weight $W$ the loss was divided by.
     pub weight: f64,
     /// Its gradient with respect to every parameter the loss used.
-    pub grads: Grads,
+    pub grads: ParamGrads,
     /// The metrics recorded through [`StepCtx::record`], averaged over shards.
     pub records: Vec<(String, f64)>,
 }
@@ -121,14 +123,14 @@ where
             what: format!("loss weight {weight}: nothing to average over"),
         });
     }
-    let mut total = Evaluation { loss: 0.0, weight, grads: Grads::default(), records: Vec::new() };
+    let mut total = Evaluation { loss: 0.0, weight, grads: ParamGrads::default(), records: Vec::new() };
     for (k, r) in results.into_iter().enumerate() {
         total.loss += r.sum;
         // The first shard's gradients are taken as they are, the others added to them;
         // the division by the total weight is one in-place pass at the end.
         match k {
             0 => total.grads = r.grads,
-            _ => total.grads.add_scaled(&r.grads, 1.0)?,
+            _ => total.grads.add_scaled(&r.grads, 1.0).map_err(Error::autodiff("evaluate"))?,
         }
         for (name, v) in r.records {
             let w = r.weight / weight;
@@ -147,7 +149,7 @@ where
 struct ShardResult {
     sum: f64,
     weight: f64,
-    grads: Grads,
+    grads: ParamGrads,
     records: Vec<(String, f64)>,
 }
 
@@ -173,5 +175,5 @@ where
         });
     }
     let grads = tape.backward(l.sum).map_err(Error::autodiff(format!("step {step}: backward")))?;
-    Ok(ShardResult { sum, weight: l.weight, grads: grads.into(), records: ctx.records })
+    Ok(ShardResult { sum, weight: l.weight, grads: grads.into_params(), records: ctx.records })
 }

@@ -8,9 +8,9 @@ use crate::metrics::{MetricsLog, Row};
 use crate::optim::Optimizer;
 use crate::parallel::{Evaluation, StepCtx, evaluate};
 use crate::{
-    BoxError, Dataset, EarlyStopping, Error, KlAnneal, Result, Schedule, Shard, Verdict, clip_grad_norm,
-    clip_grad_value,
+    BoxError, EarlyStopping, Error, KlAnneal, Result, Schedule, Verdict, clip_grad_norm, clip_grad_value,
 };
+use autodiff::data::{Dataset, Shard};
 use autodiff::{Loss, ParamStore, TapeSession, Var};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{RngCore, SeedableRng};
@@ -421,7 +421,8 @@ impl<'a> Trainer<'a> {
     {
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
-            let order = crate::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)?;
+            let order = autodiff::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)
+                .map_err(Error::autodiff("Trainer::fit"))?;
             run.bar.set_prefix(format!("{}/{}", self.state.epoch + 1, self.epochs));
             for idx in order.iter().skip(self.state.batch_in_epoch as usize) {
                 if self.max_steps.is_some_and(|m| self.state.step >= m) {

@@ -3,12 +3,13 @@
 
 mod common;
 
+use autodiff::data::RowBatch;
 use autodiff::ndarray::Array2;
 use autodiff::{Loss, ParamStore, Session, Tensor};
 use common::{TempDir, mlp_loss, mlp_problem};
 use trainers::{
-    Adam, AdamW, Adamax, Clip, Error, Every, KlAnneal, Optim, Optimizer, RmsProp, RowBatch, Schedule, Sgd,
-    Trainer, checkpoint, loss_fn, safetensors,
+    Adam, AdamW, Adamax, Clip, Error, Every, KlAnneal, Optim, Optimizer, RmsProp, Schedule, Sgd, Trainer,
+    checkpoint, loss_fn, safetensors,
 };
 
 fn optimizers() -> Vec<Box<dyn Optimizer>> {

@@ -2,12 +2,13 @@
 
 mod common;
 
+use autodiff::data::Rows;
 use autodiff::ndarray::{Array2, array};
 use autodiff::{Loss, ParamStore, Session, Tensor};
 use common::randn;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use trainers::{Adam, Clip, Optim, Rows, Schedule, Sgd, Trainer};
+use trainers::{Adam, Clip, Optim, Schedule, Sgd, Trainer};
 
 /// Noise-free least squares `y = X beta + c`: every mini-batch has the same exact
 /// minimiser, so SGD with Nesterov momentum converges to it linearly.

@@ -7,15 +7,18 @@
 
 mod common;
 
+use autodiff::ParamGrads;
+use autodiff::data::{Dataset, RowBatch, Rows};
 use autodiff::ndarray::Array2;
 use autodiff::{Activation, Loss, Mlp, ParamStore, Session, Tape, Tensor};
 use common::randn;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use trainers::{BoxError, Dataset, Grads, RowBatch, Rows, SeqBatch, Sequences, StepCtx, evaluate, loss_fn};
+use seqmodels::{SeqBatch, Sequences};
+use trainers::{BoxError, StepCtx, evaluate, loss_fn};
 
-fn assert_grads_close(a: &Grads, b: &Grads, store: &ParamStore) {
+fn assert_grads_close(a: &ParamGrads, b: &ParamGrads, store: &ParamStore) {
     for (id, ga) in a.iter() {
         let gb = b.get(id).expect("same parameters used");
         let scale = ga.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -55,8 +58,8 @@ proptest! {
         let err = net.forward(&s, &s.constant(batch.arrays[0].clone()))
             .unwrap().sub(&s.constant(batch.arrays[1].clone())).unwrap();
         let l = Loss::mean(&err.square());
-        let mut reference = Grads::default();
-        reference.add_scaled(&tape.backward(l.sum).unwrap().into(), 1.0 / l.weight).unwrap();
+        let mut reference = ParamGrads::default();
+        reference.add_scaled(&tape.backward(l.sum).unwrap().into_params(), 1.0 / l.weight).unwrap();
         let value = l.value().unwrap();
 
         let one = evaluate(&store, &batch, 1, &loss, &ctx).unwrap();
@@ -88,11 +91,11 @@ fn recurrence_loss<'t>(
     (w, u): (autodiff::ParamId, autodiff::ParamId),
     reduction: Reduction,
 ) -> Result<Loss<autodiff::Var<'t>>, BoxError> {
-    let rows = b.steps[0].nrows();
+    let rows = b.steps()[0].nrows();
     let mut h = s.constant(Array2::zeros((rows, 2)));
     let mut total = s.constant(Array2::zeros((1, 1)));
     let (mut steps, mut observed) = (0.0, 0.0);
-    for (x, m) in b.steps.iter().zip(&b.masks) {
+    for (x, m) in b.steps().iter().zip(b.masks()) {
         let x = s.constant(x.clone());
         h = x.matmul(&s.param(w))?.add(&h.matmul(&s.param(u))?)?.tanh();
         total = total.add(&h.sub(&x)?.square().masked_sum(m)?)?;
@@ -148,10 +151,10 @@ fn shards_of_the_ragged_batch_differ_in_steps_per_sequence() {
     let data = Sequences::new(seqs).unwrap();
     let batch = data.batch(&[4, 0, 8, 2, 6, 1, 3, 7, 5]);
     let ratio = |b: &SeqBatch| {
-        let steps: f64 = b.masks.iter().map(|m| m.column(0).sum()).sum();
-        steps / b.steps[0].nrows() as f64
+        let steps: f64 = b.masks().iter().map(|m| m.column(0).sum()).sum();
+        steps / b.steps()[0].nrows() as f64
     };
-    let parts = trainers::Shard::split(&batch, 2);
+    let parts = autodiff::data::Shard::split(&batch, 2);
     assert!((ratio(&parts[0]) - ratio(&parts[1])).abs() > 0.5);
 }
 

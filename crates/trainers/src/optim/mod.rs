@@ -27,7 +27,8 @@ pub use adam::{Adam, AdamW, Adamax};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
-use crate::{Error, Grads, Result};
+use crate::{Error, Result};
+use autodiff::ParamGrads;
 use autodiff::ParamStore;
 use autodiff::ndarray::Array2;
 use serde::Serialize;
@@ -42,7 +43,7 @@ pub trait Optimizer: Send {
     fn kind(&self) -> &'static str;
     /// Updates every parameter that has a gradient. Gradient shapes are checked
     /// against the store first: on error nothing has changed.
-    fn step(&mut self, store: &mut ParamStore, grads: &Grads) -> Result<()>;
+    fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) -> Result<()>;
     /// The current learning rate.
     fn lr(&self) -> f64;
     /// Sets the learning rate (schedules call this before each step).
@@ -58,7 +59,7 @@ impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
     fn kind(&self) -> &'static str {
         (**self).kind()
     }
-    fn step(&mut self, store: &mut ParamStore, grads: &Grads) -> Result<()> {
+    fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) -> Result<()> {
         (**self).step(store, grads)
     }
     fn lr(&self) -> f64 {
@@ -127,7 +128,7 @@ impl<R: UpdateRule> Optim<R> {
         &self.rule
     }
 
-    fn check(&self, store: &ParamStore, grads: &Grads) -> Result<()> {
+    fn check(&self, store: &ParamStore, grads: &ParamGrads) -> Result<()> {
         for (id, g) in grads.iter() {
             if id.index() >= store.len() {
                 return Err(Error::State(format!(
@@ -156,7 +157,7 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
         R::KIND
     }
 
-    fn step(&mut self, store: &mut ParamStore, grads: &Grads) -> Result<()> {
+    fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) -> Result<()> {
         self.check(store, grads)?;
         self.steps.resize(store.len().max(self.steps.len()), 0);
         self.buffers.resize(store.len().max(self.buffers.len()), None);
@@ -269,7 +270,7 @@ pub(crate) mod test_support {
         grads
             .iter()
             .map(|g| {
-                let mut gr = Grads::default();
+                let mut gr = ParamGrads::default();
                 gr.set(id, array![[g[0], g[1]]]);
                 opt.step(&mut s, &gr).expect("shapes match");
                 let w = s.get(id);

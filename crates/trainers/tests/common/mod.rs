@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: temporary directories and a small model.
 #![allow(dead_code)] // each test binary uses a different subset
 
+use autodiff::data::{RowBatch, Rows};
 use autodiff::ndarray::Array2;
 use autodiff::{Activation, Loss, Mlp, ParamStore, Session, TapeSession, Tensor, Var};
 use rand::SeedableRng;
@@ -8,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use trainers::{BoxError, RowBatch, Rows, StepCtx};
+use trainers::{BoxError, StepCtx};
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
