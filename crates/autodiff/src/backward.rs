@@ -96,14 +96,19 @@ impl Tape {
                     }
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| node(j).2).collect();
-                        for (&j, d) in inputs.iter().zip(f.rule.vjp(&g, &need)) {
+                        let ds = f.rule.vjp(&g, &need).map_err(|e| Error::Function {
+                            name: f.name,
+                            reason: e.to_string(),
+                        })?;
+                        for (&j, d) in inputs.iter().zip(ds) {
                             d.into_iter().for_each(|d| accumulate(&mut grads[j], d));
                         }
                     }
                     _ => op.vjp(g, y, |j| node(j).0, |j| node(j).2, |j, d| accumulate(&mut grads[j], d)),
                 }
             }
-        });
+            Ok::<(), Error>(())
+        })?;
         out.leaves.reverse();
         Ok(out)
     }

@@ -57,6 +57,14 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// The gradient rule of a [`Function`](crate::Function) failed during `backward`.
+    #[error("backward through `{name}`: {reason}")]
+    Function {
+        /// The function's name.
+        name: &'static str,
+        /// What its rule reported.
+        reason: String,
+    },
     /// `backward` was called on a value that is not 1x1.
     #[error("backward: the loss must be a 1x1 value, got shape {0:?}")]
     NotScalar(Shape),

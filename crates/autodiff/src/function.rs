@@ -22,8 +22,10 @@ use std::rc::Rc;
 /// The gradient rule of one application of a [`Function`].
 pub trait Vjp {
     /// `dL/d(input_i)` for every input `i` with `need[i]` (`None` for the others),
-    /// given `g = dL/dy`. Each gradient has its input's shape.
-    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> Vec<Option<Array2<f64>>>;
+    /// given `g = dL/dy`. Each gradient has its input's shape. A rule that can fail
+    /// (one that runs a solver, say) returns the error, and
+    /// [`Tape::backward`](crate::Tape::backward) returns it, naming the function.
+    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> Result<Vec<Option<Array2<f64>>>>;
 }
 
 /// A function of several matrices with its own gradient rule.

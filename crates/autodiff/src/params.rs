@@ -122,6 +122,18 @@ impl ParamStore {
         Ok(())
     }
 
+    /// A copy holding the values of `ids` only, under the same ids and names (every
+    /// other parameter is an empty `0 x 0` array): what an operation that outlives the
+    /// borrow of its store, such as an ODE solve recorded as one tape node, keeps of
+    /// the parameters it reads.
+    pub fn snapshot(&self, ids: &[ParamId]) -> ParamStore {
+        let mut values = vec![Array2::zeros((0, 0)); self.values.len()];
+        for id in ids {
+            values[id.0] = self.values[id.0].clone();
+        }
+        ParamStore { names: self.names.clone(), values, by_name: self.by_name.clone() }
+    }
+
     /// The shape of a parameter.
     pub fn shape(&self, id: ParamId) -> Shape {
         self.values[id.0].dim()

@@ -27,11 +27,11 @@ impl Function for GatedProduct {
 }
 
 impl Vjp for GatedProductVjp {
-    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> Vec<Option<Array2<f64>>> {
+    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> autodiff::Result<Vec<Option<Array2<f64>>>> {
         let da = need[0].then(|| g * &self.s);
         let db = need[1]
             .then(|| Zip::from(g).and(&self.a).and(&self.s).map_collect(|&g, &a, &s| g * a * s * (1.0 - s)));
-        vec![da, db]
+        Ok(vec![da, db])
     }
 }
 
@@ -73,4 +73,34 @@ fn only_tracked_inputs_get_gradients_and_create_graph_is_refused() {
     assert!(err.contains("gated_product") && err.contains("first-order"), "{err}");
     let bad = Var::apply(&GatedProduct, &[&va, &tape.constant(Array2::zeros((1, 1)))]).unwrap_err();
     assert!(bad.to_string().contains("gated_product"), "{bad}");
+}
+
+/// The identity, whose gradient rule always fails (as a solver's can).
+struct FailingRule;
+
+impl Function for FailingRule {
+    fn name(&self) -> &'static str {
+        "failing_rule"
+    }
+    fn forward(&self, inputs: &[&Array2<f64>]) -> autodiff::Result<(Array2<f64>, Box<dyn Vjp>)> {
+        Ok((inputs[0].clone(), Box::new(FailingRule)))
+    }
+}
+
+impl Vjp for FailingRule {
+    fn vjp(&self, _g: &Array2<f64>, _need: &[bool]) -> autodiff::Result<Vec<Option<Array2<f64>>>> {
+        Err(Error::Invalid { op: "inner solve", reason: "step size underflow at t = 0.5".into() })
+    }
+}
+
+#[test]
+fn a_failing_rule_is_an_error_of_backward_naming_the_function() {
+    let tape = Tape::new();
+    let x = tape.leaf(array![[1.0, 2.0]]);
+    let y = Var::apply(&FailingRule, &[&x]).unwrap().sum();
+    let err = tape.backward(y).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "backward through `failing_rule`: inner solve: step size underflow at t = 0.5"
+    );
 }

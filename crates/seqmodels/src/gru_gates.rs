@@ -94,7 +94,7 @@ impl Function for GruGates {
 }
 
 impl Vjp for Saved {
-    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> Vec<Option<Array2<f64>>> {
+    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> autodiff::Result<Vec<Option<Array2<f64>>>> {
         let (b, hid) = g.dim();
         // d(argument of the tanh) and the gate pre-activations, side by side.
         let da =
@@ -129,6 +129,6 @@ impl Vjp for Saved {
             need[4].then(|| g * &self.z),
         ];
         out.extend(bias_grads);
-        out
+        Ok(out)
     }
 }
