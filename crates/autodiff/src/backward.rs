@@ -96,10 +96,10 @@ impl Tape {
                     }
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| node(j).2).collect();
-                        let ds = f.rule.vjp(&g, &need).map_err(|e| Error::Function {
-                            name: f.name,
-                            reason: e.to_string(),
-                        })?;
+                        let ds = f
+                            .rule
+                            .vjp(&g, &need)
+                            .map_err(|e| Error::Function { name: f.name, reason: e.to_string() })?;
                         for (&j, d) in inputs.iter().zip(ds) {
                             d.into_iter().for_each(|d| accumulate(&mut grads[j], d));
                         }

@@ -88,6 +88,7 @@
 #![deny(missing_docs)]
 
 mod adjoint;
+mod checkpoint;
 mod controller;
 mod error;
 mod func;
@@ -95,10 +96,13 @@ mod grids;
 mod methods;
 mod norm;
 mod options;
+mod replay;
 mod solve;
 mod state;
 mod stepper;
 mod tableau;
+mod tape_op;
+mod trace;
 
 pub use adjoint::{AdjointGradients, AdjointOptions, AugmentedLayout, adjoint_backward};
 pub use controller::{PiController, PiState, StepDecision};
@@ -110,3 +114,4 @@ pub use options::{ErrorNorm, FixedStep, Solution, SolveOptions, Stats, Tolerance
 pub use solve::{odeint, odeint_session};
 pub use state::State;
 pub use tableau::{ButcherTableau, DenseOutput};
+pub use tape_op::{Gradient, OdeStats, TapeSolution, Times, odeint_tape};

@@ -133,7 +133,9 @@ pub struct Stats {
     pub nfev: usize,
     /// Accepted steps (`NACCPT`).
     pub naccept: usize,
-    /// Rejected steps (`NREJCT`).
+    /// Rejected steps, every one of them. Hairer's `NREJCT` leaves out rejections
+    /// before the first accepted step (its `NSTEP` counts them), so this can exceed
+    /// `NREJCT` when the first step guess is too large; `nsteps()` equals `NSTEP`.
     pub nreject: usize,
 }
 

@@ -6,6 +6,7 @@ use crate::norm::Scale;
 use crate::options::check_times;
 use crate::state::first_nonfinite_row;
 use crate::stepper::Workspace;
+use crate::trace::{Trace, TracedStep};
 use crate::{
     ButcherTableau, FixedStep, NeuralOdeFunc, OdeError, OdeFunc, Result, Sample, Solution, SolveOptions,
     State, Stats,
@@ -57,6 +58,18 @@ pub(crate) fn solve<T: State, F: Field<T>>(
     ts: &[f64],
     opts: &SolveOptions,
 ) -> Result<Solution<T>> {
+    solve_traced(f, y0, ts, opts, None)
+}
+
+/// [`solve`], recording into `trace` (when given) every accepted step and the
+/// outputs it produced, so that the steps can be replayed exactly.
+pub(crate) fn solve_traced<T: State, F: Field<T>>(
+    f: &F,
+    y0: &T,
+    ts: &[f64],
+    opts: &SolveOptions,
+    mut trace: Option<&mut Trace>,
+) -> Result<Solution<T>> {
     let dir = check_times(ts)?;
     if let Some(e) = nonfinite_error("state", ts[0], 0.0, &y0.array()) {
         return Err(e);
@@ -71,9 +84,12 @@ pub(crate) fn solve<T: State, F: Field<T>>(
     if ts.len() == 1 {
         return Ok(sol);
     }
+    if let Some(trace) = trace.as_deref_mut() {
+        *trace = Trace::keeping(trace.keep_states);
+    }
     match mode {
-        Some(fixed) => fixed_steps(f, &tab, fixed, ts, opts, &mut sol)?,
-        None => adaptive(f, &tab, dir, ts, opts, &mut sol)?,
+        Some(fixed) => fixed_steps(f, &tab, fixed, ts, opts, &mut sol, trace)?,
+        None => adaptive(f, &tab, dir, ts, opts, &mut sol, trace)?,
     }
     Ok(sol)
 }
@@ -85,6 +101,7 @@ fn fixed_steps<T: State, F: Field<T>>(
     ts: &[f64],
     opts: &SolveOptions,
     sol: &mut Solution<T>,
+    mut trace: Option<&mut Trace>,
 ) -> Result<()> {
     if let FixedStep::Size(h) = fixed
         && !(h.is_finite() && h > 0.0)
@@ -93,7 +110,7 @@ fn fixed_steps<T: State, F: Field<T>>(
     }
     let mut y = sol.ys[0].clone();
     let mut ws: Option<Workspace<T>> = None;
-    for w in ts.windows(2) {
+    for (out, w) in ts.windows(2).enumerate() {
         let span = w[1] - w[0];
         let n = match fixed {
             FixedStep::Grid => 1,
@@ -131,6 +148,11 @@ fn fixed_steps<T: State, F: Field<T>>(
             sol.stats.naccept += 1;
             if let Some(e) = nonfinite_error("state", t + h, h, &ws.y1.array()) {
                 return Err(e);
+            }
+            if let Some(trace) = trace.as_deref_mut() {
+                // Every output time is the end of the interval's last step.
+                let outputs = if i + 1 == n { vec![(out + 1, None)] } else { Vec::new() };
+                trace.push(TracedStep { t, h, outputs }, &y.array());
             }
             ws.advance(&mut y);
         }
@@ -176,6 +198,7 @@ fn adaptive<T: State, F: Field<T>>(
     ts: &[f64],
     opts: &SolveOptions,
     sol: &mut Solution<T>,
+    mut trace: Option<&mut Trace>,
 ) -> Result<()> {
     let (t0, tend) = (ts[0], ts[ts.len() - 1]);
     let e = tab.error_weights().expect("adaptive mode needs error weights");
@@ -263,15 +286,16 @@ fn adaptive<T: State, F: Field<T>>(
         }
         // Dense output for every requested time inside (x, x + h]; the step itself is
         // never shortened to hit an output time.
+        let mut outputs = Vec::new();
         while next_out < ts.len() && (ts[next_out] - xph) * dir <= 0.0 {
             let tout = ts[next_out];
-            let yout = if tout == xph {
-                ws.y1.clone()
-            } else {
-                y.lincomb(h, &tab.dense_weights((tout - x) / h), &ws.ks)?
-            };
-            sol.ys.push(yout);
+            let theta = (tout != xph).then(|| (tout - x) / h);
+            sol.ys.push(step_output(tab, &y, &ws, h, theta)?);
+            outputs.push((next_out, theta));
             next_out += 1;
+        }
+        if let Some(trace) = trace.as_deref_mut() {
+            trace.push(TracedStep { t: x, h, outputs }, &y.array());
         }
         ws.advance(&mut y);
         x = xph;
@@ -282,5 +306,20 @@ fn adaptive<T: State, F: Field<T>>(
             return Err(OdeError::StepSizeUnderflow { t: x, h: next_h, sample: Sample(None) });
         }
         h = next_h;
+    }
+}
+
+/// The state at `x + theta h` inside an accepted step from `(x, y)` whose stages are in
+/// `ws`: the step's end when `theta` is `None`, else the method's dense output.
+pub(crate) fn step_output<T: State>(
+    tab: &ButcherTableau,
+    y: &T,
+    ws: &Workspace<T>,
+    h: f64,
+    theta: Option<f64>,
+) -> Result<T> {
+    match theta {
+        None => Ok(ws.y1.clone()),
+        Some(theta) => y.lincomb(h, &tab.dense_weights(theta), &ws.ks),
     }
 }

@@ -135,6 +135,7 @@ impl OdeFunc for VanDerPol {
 
 /// The MLP right-hand side `f(t, y) = W2 tanh(W1 y + b1) + b2` (2 -> 8 -> 2), plus a
 /// small explicit time term `0.1 t * c` so that `df/dt` is not zero.
+#[derive(Debug, Clone)]
 pub struct MlpField {
     pub l1: Linear,
     pub l2: Linear,
