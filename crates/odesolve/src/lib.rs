@@ -101,6 +101,7 @@ mod solve;
 mod state;
 mod stepper;
 mod tableau;
+mod tape_grids;
 mod tape_op;
 mod trace;
 
@@ -114,4 +115,5 @@ pub use options::{ErrorNorm, FixedStep, Solution, SolveOptions, Stats, Tolerance
 pub use solve::{odeint, odeint_session};
 pub use state::State;
 pub use tableau::{ButcherTableau, DenseOutput};
+pub use tape_grids::{PerSampleTape, Starts, odeint_tape_per_sample};
 pub use tape_op::{Gradient, OdeStats, TapeSolution, Times, odeint_tape};
