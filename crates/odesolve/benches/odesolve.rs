@@ -1,6 +1,8 @@
 //! Timings: Lorenz on [0, 100] (plain arrays) and torchdiffeq's ode_demo Neural ODE
-//! iteration (dopri5 backprop, dopri5 adjoint, rk4 fixed grid). Compare in the same
-//! session with `../shared/bench/bench_scipy_lorenz.py` and `bench_neural_ode.py float64`.
+//! iteration through `odeint_tape` with each gradient method (dopri5 backprop, backsolve
+//! adjoint with and without seminorm, checkpointed; rk4 on the grid, checkpointed).
+//! Compare in the same session with `../shared/bench/bench_scipy_lorenz.py` and
+//! `bench_neural_ode.py float64`.
 
 mod common;
 
@@ -24,13 +26,17 @@ fn neural_ode(c: &mut Criterion) {
     let base = NeuralOde::new(10, 20);
     let variants = [
         ("neural_ode dopri5 backprop", Variant::Dopri5Backprop),
-        ("neural_ode dopri5 adjoint", Variant::Dopri5Adjoint { seminorm: false }),
-        ("neural_ode dopri5 adjoint seminorm", Variant::Dopri5Adjoint { seminorm: true }),
-        ("neural_ode rk4 grid", Variant::Rk4Grid),
+        ("neural_ode dopri5 backsolve", Variant::Dopri5Backsolve { seminorm: false }),
+        ("neural_ode dopri5 backsolve seminorm", Variant::Dopri5Backsolve { seminorm: true }),
+        ("neural_ode dopri5 checkpointed c=8", Variant::Dopri5Checkpointed(8)),
+        ("neural_ode rk4 grid checkpointed", Variant::Rk4Grid),
     ];
     for (name, v) in variants {
-        let (_, fwd, bwd) = base.gradients(v);
-        eprintln!("{name}: forward nfev {}, backward nfev {} ({:?} / {:?})", fwd.nfev, bwd.nfev, fwd, bwd);
+        let (_, st) = base.gradients(v);
+        eprintln!(
+            "{name}: forward nfev {}, backward nfev {}, checkpoints {}, recomputed steps {}",
+            st.forward.nfev, st.backward.nfev, st.checkpoints, st.recomputed_steps
+        );
         c.bench_function(name, |b| {
             b.iter_batched(
                 || (base.clone(), base.rms_state()),

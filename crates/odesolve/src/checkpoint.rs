@@ -50,35 +50,57 @@ fn split(len: usize, free: usize) -> usize {
     beta(free, r - 1).min(l - 1) as usize
 }
 
-/// The actions that reverse steps `0..n` holding at most `free` states besides
-/// state 0, which the caller holds throughout.
-pub(crate) fn schedule(n: usize, free: usize) -> Vec<Action> {
-    let mut out = Vec::new();
-    reverse(0, n, free, &mut out);
-    out
+/// Hands `visit` the actions that reverse steps `0..n` holding at most `free` states
+/// besides state 0, which the caller holds throughout; stops at `visit`'s first
+/// error. The actions are produced as they are taken (their number grows like
+/// `n r`), so the schedule itself takes no memory beyond the recursion.
+pub(crate) fn walk<E>(
+    n: usize,
+    free: usize,
+    visit: &mut impl FnMut(Action) -> Result<(), E>,
+) -> Result<(), E> {
+    reverse(0, n, free, visit)
 }
 
-fn reverse(a: usize, b: usize, free: usize, out: &mut Vec<Action>) {
+fn reverse<E>(
+    a: usize,
+    b: usize,
+    free: usize,
+    visit: &mut impl FnMut(Action) -> Result<(), E>,
+) -> Result<(), E> {
     match b - a {
-        0 => {}
-        1 => out.push(Action::Reverse { step: a }),
+        0 => Ok(()),
+        1 => visit(Action::Reverse { step: a }),
         _ if free == 0 => {
             for i in (a..b).rev() {
                 if i > a {
-                    out.push(Action::Advance { from: a, to: i });
+                    visit(Action::Advance { from: a, to: i })?;
                 }
-                out.push(Action::Reverse { step: i });
+                visit(Action::Reverse { step: i })?;
             }
+            Ok(())
         }
         len => {
             let m = a + split(len, free);
-            out.push(Action::Advance { from: a, to: m });
-            out.push(Action::Store { at: m });
-            reverse(m, b, free - 1, out);
-            out.push(Action::Free { at: m });
-            reverse(a, m, free, out);
+            visit(Action::Advance { from: a, to: m })?;
+            visit(Action::Store { at: m })?;
+            reverse(m, b, free - 1, visit)?;
+            visit(Action::Free { at: m })?;
+            reverse(a, m, free, visit)
         }
     }
+}
+
+/// The whole schedule as a list (for tests).
+#[cfg(test)]
+pub(crate) fn schedule(n: usize, free: usize) -> Vec<Action> {
+    let mut out = Vec::new();
+    walk(n, free, &mut |a| {
+        out.push(a);
+        Ok::<(), ()>(())
+    })
+    .expect("collecting cannot fail");
+    out
 }
 
 /// The order in which a schedule evaluates steps, as the golden tables count it:
@@ -97,6 +119,7 @@ pub(crate) fn evaluation_order(actions: &[Action]) -> Vec<usize> {
 }
 
 /// The most states stored at once besides state 0.
+#[cfg(test)]
 pub(crate) fn max_stored(actions: &[Action]) -> usize {
     let (mut now, mut most) = (0usize, 0usize);
     for action in actions {

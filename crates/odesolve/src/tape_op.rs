@@ -24,7 +24,7 @@
 //! the backsolve adjoint integrates the same quantity as its time adjoint).
 
 use crate::adjoint::{AdjointOptions, adjoint_backward};
-use crate::checkpoint::{Action, max_stored, schedule};
+use crate::checkpoint::{Action, walk};
 use crate::func::{ArrayField, SessionField};
 use crate::options::check_times;
 use crate::replay::replay_step;
@@ -417,12 +417,10 @@ impl<F: NeuralOdeFunc> CheckpointedRule<F> {
             stats.checkpoints = n;
             return Ok((acc, stats));
         }
-        let actions = schedule(n, self.free);
-        stats.checkpoints = max_stored(&actions);
         let field = self.field();
         let mut stored: HashMap<usize, Array2<f64>> = HashMap::from([(0, self.y0.clone())]);
         let mut working: Option<(usize, Array2<f64>)> = None;
-        for action in actions {
+        walk(n, self.free, &mut |action| -> Result<()> {
             match action {
                 Action::Advance { from, to } => {
                     let mut y = stored.get(&from).expect("the schedule advances from a stored state").clone();
@@ -438,6 +436,8 @@ impl<F: NeuralOdeFunc> CheckpointedRule<F> {
                     let (i, y) = working.take().expect("the schedule stores the state it advanced to");
                     assert_eq!(i, at, "checkpoint schedule: stored state {i} as {at}");
                     stored.insert(at, y);
+                    // State 0 is the input, held anyway; the others are the checkpoints.
+                    stats.checkpoints = stats.checkpoints.max(stored.len() - 1);
                 }
                 Action::Free { at } => {
                     stored.remove(&at);
@@ -450,7 +450,8 @@ impl<F: NeuralOdeFunc> CheckpointedRule<F> {
                     self.reverse_step(step, &y, g, &mut acc)?;
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok((acc, stats))
     }
 }

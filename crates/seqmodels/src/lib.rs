@@ -105,7 +105,7 @@ pub mod srnn;
 pub mod vae;
 pub mod vrnn;
 
-pub use batch::{SeqBatch, Sequences};
+pub use batch::{IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
 pub use error::{Error, Result};

@@ -5,8 +5,8 @@
 use autodiff::{Activation, Init, Linear, ParamId, ParamStore, Session, Tape, Tensor};
 use ndarray::{Array2, array};
 use odesolve::{
-    AdjointOptions, Method, NeuralOdeFunc, OdeFunc, Result, SolveOptions, Stats, WithParams,
-    adjoint_backward, odeint, odeint_session,
+    AdjointOptions, Gradient, Method, NeuralOdeFunc, OdeFunc, OdeStats, Result, SolveOptions, odeint,
+    odeint_tape,
 };
 use rand::SeedableRng;
 use rand::seq::index::sample;
@@ -64,14 +64,34 @@ pub struct NeuralOde {
     pub y0: Array2<f64>,
     pub ts: Vec<f64>,
     pub targets: Vec<Array2<f64>>,
+    /// Largest Dopri5 step (`None`: the interval), to set the number of steps.
+    pub max_step: Option<f64>,
 }
 
-/// Which gradient the iteration uses.
+/// Which solver and gradient method the iteration uses (all through `odeint_tape`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Variant {
     Dopri5Backprop,
-    Dopri5Adjoint { seminorm: bool },
+    Dopri5Backsolve {
+        seminorm: bool,
+    },
+    /// Dopri5 with binomial checkpointing, at most this many stored states.
+    Dopri5Checkpointed(usize),
+    /// RK4 (3/8 rule) on the output grid, checkpointed with the default budget.
     Rk4Grid,
+}
+
+impl Variant {
+    fn gradient(self, opts: &SolveOptions) -> Gradient {
+        match self {
+            Variant::Dopri5Backprop => Gradient::Backprop,
+            Variant::Dopri5Backsolve { seminorm } => {
+                Gradient::Backsolve(AdjointOptions { seminorm, ..AdjointOptions::new(opts.clone()) })
+            }
+            Variant::Dopri5Checkpointed(c) => Gradient::Checkpointed { checkpoints: Some(c) },
+            Variant::Rk4Grid => Gradient::default(),
+        }
+    }
 }
 
 impl NeuralOde {
@@ -100,20 +120,28 @@ impl NeuralOde {
             y0: rows(0),
             ts: t[..batch_time].to_vec(),
             targets: (0..batch_time).map(rows).collect(),
+            max_step: None,
         }
     }
 
-    /// The same model and batch with two output times `0` and `t_end` (zero targets):
-    /// the number of solver steps grows with `t_end`.
-    pub fn with_horizon(&self, t_end: f64) -> Self {
+    /// The same model and batch with two output times `0` and `t_end` (zero targets)
+    /// and Dopri5 steps of at most `t_end / steps`: about `steps` accepted steps.
+    pub fn with_steps(&self, t_end: f64, steps: usize) -> Self {
         let zeros = Array2::zeros(self.y0.dim());
-        NeuralOde { ts: vec![0.0, t_end], targets: vec![zeros.clone(), zeros], ..self.clone() }
+        NeuralOde {
+            ts: vec![0.0, t_end],
+            targets: vec![zeros.clone(), zeros],
+            max_step: Some(t_end / steps as f64),
+            ..self.clone()
+        }
     }
 
-    fn opts(variant: Variant) -> SolveOptions {
+    fn opts(&self, variant: Variant) -> SolveOptions {
         match variant {
             Variant::Rk4Grid => SolveOptions::new(Method::Rk4ThreeEighths).grid(),
-            _ => SolveOptions::new(Method::Dopri5).tol(1e-7, 1e-9),
+            _ => {
+                SolveOptions { max_step: self.max_step, ..SolveOptions::new(Method::Dopri5).tol(1e-7, 1e-9) }
+            }
         }
     }
 
@@ -128,39 +156,22 @@ impl NeuralOde {
     }
 
     /// Loss, then gradients for every parameter, by the chosen method. Returns the
-    /// gradients in `func.params()` order and the solver work (forward, backward).
-    pub fn gradients(&self, variant: Variant) -> (Vec<Array2<f64>>, Stats, Stats) {
-        let opts = Self::opts(variant);
-        let ids = self.func.params();
-        match variant {
-            Variant::Dopri5Adjoint { seminorm } => {
-                let sol =
-                    odeint(&WithParams { func: &self.func, store: &self.store }, &self.y0, &self.ts, &opts)
-                        .unwrap();
-                // dL/dy(t_i) from the loss on a small tape with the outputs as leaves.
-                let tape = Tape::new();
-                let leaves: Vec<_> = sol.ys.iter().map(|y| tape.leaf(y.clone())).collect();
-                let g = self.loss(&tape, &leaves).backward().unwrap();
-                let grad_ys: Vec<_> = leaves.iter().map(|l| g.wrt(l).unwrap().clone()).collect();
-                let aopts = AdjointOptions { seminorm, ..AdjointOptions::new(opts) };
-                let adj = adjoint_backward(&self.func, &self.store, &sol, &grad_ys, &aopts).unwrap();
-                (ids.iter().map(|id| adj.param(*id).unwrap().clone()).collect(), sol.stats, adj.stats)
-            }
-            _ => {
-                let tape = Tape::new();
-                let s = tape.session(&self.store);
-                let sol =
-                    odeint_session(&self.func, &s, &tape.constant(self.y0.clone()), &self.ts, &opts).unwrap();
-                let g = self.loss(&tape, &sol.ys).backward().unwrap();
-                (ids.iter().map(|id| g.param(*id).unwrap().clone()).collect(), sol.stats, Stats::default())
-            }
-        }
+    /// gradients in `func.params()` order and the solver work.
+    pub fn gradients(&self, variant: Variant) -> (Vec<Array2<f64>>, OdeStats) {
+        let opts = self.opts(variant);
+        let tape = Tape::new();
+        let s = tape.session(&self.store);
+        let y0 = tape.constant(self.y0.clone());
+        let sol = odeint_tape(&self.func, &s, &y0, &self.ts, &opts, &variant.gradient(&opts)).unwrap();
+        let g = self.loss(&tape, &sol.ys).backward().unwrap();
+        let grads = self.func.params().iter().map(|id| g.param(*id).unwrap().clone()).collect();
+        (grads, sol.stats())
     }
 
     /// One training iteration: gradients, then RMSprop (lr 1e-3, alpha 0.99, eps 1e-8,
     /// PyTorch's defaults) on `store` with square averages `sq`.
     pub fn step(&mut self, variant: Variant, sq: &mut [Array2<f64>]) {
-        let (grads, _, _) = self.gradients(variant);
+        let (grads, _) = self.gradients(variant);
         for ((id, g), v) in self.func.params().into_iter().zip(&grads).zip(sq.iter_mut()) {
             v.zip_mut_with(g, |v, g| *v = 0.99 * *v + 0.01 * g * g);
             let mut upd = g.clone();

@@ -10,9 +10,16 @@
 //! A step of a row is *present* when any entry of its mask is 1. The batch derives
 //! its `B x 1` step masks and the number of present steps of each row once, when it
 //! is built, so a model's pass reads them instead of recomputing them.
+//!
+//! Irregularly sampled series ([`IrregularSeries`] of [`Series`], each with its own
+//! times) are batched as an [`IrregularBatch`]: a `SeqBatch` on the sorted union of the
+//! rows' times, with those times.
 
+mod irregular;
 mod padded;
 mod sequences;
+
+pub use irregular::{IrregularBatch, IrregularSeries, Series};
 
 pub(crate) use padded::any_observed;
 pub use padded::{SeqBatch, SeqStep, repeat_rows};
