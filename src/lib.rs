@@ -7,9 +7,9 @@
 //! |---|---|
 //! | [`autodiff`] | the reverse-mode tape, tensor ops, gradient checks, `Linear` and `Mlp` |
 //! | [`dists`] | Gaussian, mixture and Bernoulli log-likelihoods, KL divergences, sampling |
-//! | [`odesolve`] | Euler, midpoint, RK4, Dopri5 with dense output, the adjoint method |
+//! | [`odesolve`] | Euler, midpoint, RK4, Dopri5 with dense output; solves as tape operations (checkpointed, backprop, adjoint) |
 //! | [`flows`] | normalizing flows |
-//! | [`seqmodels`] | RNN, GRU, VAE, VRNN, SRNN |
+//! | [`seqmodels`] | sequence batches; RNN, GRU, VAE, VRNN, SRNN, Latent ODE |
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
 //!
 //! The [`plot`] module writes the examples' figures (PNG, font embedded).

@@ -60,6 +60,15 @@ pub fn plots_dir() -> Result<PathBuf, PlotError> {
     Ok(dir)
 }
 
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A line through the points.
+    Line,
+    /// A dot at each point (observations).
+    Dots,
+}
+
 /// One named curve of `(x, y)` points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -67,13 +76,100 @@ pub struct Series {
     pub label: String,
     /// The points, in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// Line or dots.
+    pub style: Style,
 }
 
 impl Series {
-    /// A series from a label and points.
+    /// A line through the points.
     pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Series { label: label.into(), points }
+        Series { label: label.into(), points, style: Style::Line }
     }
+
+    /// The same points drawn as dots.
+    pub fn dots(self) -> Self {
+        Series { style: Style::Dots, ..self }
+    }
+}
+
+/// Draws `series` on `chart` in the palette's order, each with its legend entry.
+fn draw_series<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    series: &'a [Series],
+    path: &Path,
+) -> Result<(), PlotError> {
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let pts = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+        let drawn = match s.style {
+            Style::Line => chart.draw_series(LineSeries::new(pts, color.stroke_width(2))),
+            Style::Dots => chart.draw_series(pts.map(|p| Circle::new(p, 3, color.filled()))),
+        }
+        .map_err(|e| draw_err(path, e))?;
+        drawn.label(s.label.as_str()).legend(move |(x, y)| match s.style {
+            Style::Line => PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)).into_dyn(),
+            Style::Dots => Circle::new((x + 9, y), 3, color.filled()).into_dyn(),
+        });
+    }
+    Ok(())
+}
+
+/// Draws one small chart per panel (title and series), `cols` to a row, each with
+/// its own axes, into a PNG at `path`: for looking at several trajectories side by
+/// side. The legend is drawn in the first panel.
+pub fn panels(
+    path: &Path,
+    x: &str,
+    y: &str,
+    panels: &[(String, Vec<Series>)],
+    cols: usize,
+) -> Result<(), PlotError> {
+    register_font();
+    if panels.is_empty() || cols == 0 {
+        return Err(PlotError::Empty { path: path.to_owned(), what: "no panel to draw" });
+    }
+    let rows = panels.len().div_ceil(cols);
+    let root = BitMapBackend::new(path, (340 * cols as u32, 320 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw_err(path, e))?;
+    for (k, (area, (title, series))) in root.split_evenly((rows, cols)).iter().zip(panels).enumerate() {
+        let finite =
+            || series.iter().flat_map(|s| s.points.iter()).filter(|(a, b)| a.is_finite() && b.is_finite());
+        let Some(&(x0, y0)) = finite().next() else { continue };
+        let (mut xlo, mut xhi, mut ylo, mut yhi) = (x0, x0, y0, y0);
+        for &(a, b) in finite() {
+            (xlo, xhi, ylo, yhi) = (xlo.min(a), xhi.max(a), ylo.min(b), yhi.max(b));
+        }
+        let (px, py) = (0.05 * (xhi - xlo).max(1e-9), 0.05 * (yhi - ylo).max(1e-9));
+        let mut chart = ChartBuilder::on(area)
+            .caption(title.as_str(), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(40)
+            .build_cartesian_2d((xlo - px)..(xhi + px), (ylo - py)..(yhi + py))
+            .map_err(|e| draw_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x)
+            .y_desc(y)
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| draw_err(path, e))?;
+        draw_series(&mut chart, series, path)?;
+        if k == 0 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 12))
+                .draw()
+                .map_err(|e| draw_err(path, e))?;
+        }
+    }
+    root.present().map_err(|e| draw_err(path, e))
 }
 
 /// Axis labels and scale of a line chart.

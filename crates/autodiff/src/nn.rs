@@ -25,6 +25,9 @@ pub enum Activation {
     /// reference code (Fraccaro et al. 2016), a leaky ReLU of slope 1/3 whose output is
     /// bounded, which keeps activations of deep stochastic stacks from growing.
     ClippedLeakyRelu,
+    /// `x` for `x > 0`, `e^x - 1` otherwise (Clevert et al. 2016): the field of the
+    /// Latent ODE reference code.
+    Elu,
 }
 
 /// Negative-side slope of [`Activation::ClippedLeakyRelu`].
@@ -47,6 +50,10 @@ impl Activation {
                 .add(&x.relu().scale(1.0 - LEAKY_SLOPE))
                 .expect("same shapes")
                 .clamp(-LEAKY_CLIP, LEAKY_CLIP),
+            // relu(x) + e^{min(x, 0)} - 1, with min(x, 0) = -relu(-x): no overflow for large x.
+            Activation::Elu => {
+                x.relu().add(&x.neg().relu().neg().exp().add_scalar(-1.0)).expect("same shapes")
+            }
         }
     }
 }

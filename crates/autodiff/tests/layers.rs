@@ -14,7 +14,13 @@ fn data(rows: usize, cols: usize) -> Array2<f64> {
 
 #[test]
 fn mlp_parameter_gradients_match_finite_differences() {
-    for act in [Activation::Tanh, Activation::Softplus, Activation::Sigmoid, Activation::ClippedLeakyRelu] {
+    for act in [
+        Activation::Tanh,
+        Activation::Softplus,
+        Activation::Sigmoid,
+        Activation::ClippedLeakyRelu,
+        Activation::Elu,
+    ] {
         let mut store = ParamStore::new();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mlp = Mlp::new(&mut store, "mlp", &[3, 5, 4, 2], act, &mut rng).unwrap();
@@ -74,6 +80,14 @@ fn linear_without_bias_is_a_plain_product() {
     let y = lin.forward(&NoGrad::new(&store), &array![[1.0, 3.0]]).unwrap();
     assert_eq!(y, array![[2.0]]);
     assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn elu_values_are_finite_at_the_extremes() {
+    let x = array![[-800.0, -1.0, 0.0, 2.0, 800.0]];
+    let y = Activation::Elu.apply(&x);
+    let want = array![[-1.0, (-1.0f64).exp() - 1.0, 0.0, 2.0, 800.0]];
+    assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-15), "{y}");
 }
 
 #[test]

@@ -139,7 +139,7 @@ impl TapeSolution<'_> {
 }
 
 /// Solves `y' = f(t, y)` from `y0` on the tape, returning the states at `ts` as tape
-/// values; `func`'s parameters come from the session. See the [module docs](self).
+/// values; `func`'s parameters come from the session. See the [crate docs](crate#gradients).
 ///
 /// Errors of the forward solve are returned here; errors of a backward solve (a step
 /// size that underflows, say) are returned by the tape's backward pass, naming this
@@ -532,5 +532,50 @@ impl Vjp for TimeDerivative {
             row
         });
         Ok(vec![need[0].then(|| g.clone()), dt])
+    }
+}
+
+/// A session a model can solve in: on a tape with [`odeint_tape`] (the gradient
+/// method as given), on plain arrays with [`odeint`](crate::odeint) (no gradient, so
+/// the method is ignored). Model code generic over `S: OdeSession` runs a solve in
+/// training and in evaluation alike.
+pub trait OdeSession: Session {
+    /// The states at `ts` (the first is `y0`) and the forward solve's work.
+    fn odeint<F: NeuralOdeFunc + Clone + 'static>(
+        &self,
+        func: &F,
+        y0: &Self::T,
+        ts: &[f64],
+        opts: &SolveOptions,
+        gradient: &Gradient,
+    ) -> Result<(Vec<Self::T>, Stats)>;
+}
+
+impl<'t> OdeSession for TapeSession<'t, '_> {
+    fn odeint<F: NeuralOdeFunc + Clone + 'static>(
+        &self,
+        func: &F,
+        y0: &Var<'t>,
+        ts: &[f64],
+        opts: &SolveOptions,
+        gradient: &Gradient,
+    ) -> Result<(Vec<Var<'t>>, Stats)> {
+        let sol = odeint_tape(func, self, y0, ts, opts, gradient)?;
+        let forward = sol.stats().forward;
+        Ok((sol.ys, forward))
+    }
+}
+
+impl OdeSession for autodiff::NoGrad<'_> {
+    fn odeint<F: NeuralOdeFunc + Clone + 'static>(
+        &self,
+        func: &F,
+        y0: &Array2<f64>,
+        ts: &[f64],
+        opts: &SolveOptions,
+        _gradient: &Gradient,
+    ) -> Result<(Vec<Array2<f64>>, Stats)> {
+        let sol = crate::odeint(&WithParams { func, store: self.store() }, y0, ts, opts)?;
+        Ok((sol.ys, sol.stats))
     }
 }

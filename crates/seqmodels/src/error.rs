@@ -9,6 +9,9 @@ pub enum Error {
     /// An operation on the tape failed (a shape mismatch inside a model, say).
     #[error(transparent)]
     Autodiff(#[from] autodiff::Error),
+    /// An ODE solve failed (a step size that underflows, a step budget exceeded, ...).
+    #[error(transparent)]
+    Ode(#[from] odesolve::OdeError),
     /// A distribution rejected its parameters (a diverging model gives NaN means).
     #[error(transparent)]
     Dist(#[from] dists::Error),

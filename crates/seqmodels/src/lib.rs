@@ -1,6 +1,6 @@
 //! # seqmodels: recurrent and latent-variable models of sequences
 //!
-//! The discrete-time sequence models of latent-seq, from the recurrent cell up:
+//! The sequence models of latent-seq, from the recurrent cell up to the Latent ODE:
 //!
 //! | model | what it is | module |
 //! |---|---|---|
@@ -9,6 +9,7 @@
 //! | [`Vae`] | the variational autoencoder (Kingma & Welling 2013) | [`vae`] |
 //! | [`Vrnn`] | a latent variable at every step of an RNN (Chung et al. 2015) | [`vrnn`] |
 //! | [`Srnn`] | an RNN below a state-space model, smoothing inference (Fraccaro et al. 2016) | [`srnn`] |
+//! | [`LatentOde`] | a latent trajectory evolved by a learned ODE, for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019) | [`latent_ode`] |
 //!
 //! ## The design in one paragraph
 //!
@@ -88,6 +89,8 @@
 //! - Y. Burda, R. Grosse, R. Salakhutdinov, *Importance Weighted Autoencoders*, ICLR 2016.
 //! - J. Chung et al., *A Recurrent Latent Variable Model for Sequential Data*, NeurIPS 2015.
 //! - M. Fraccaro, S. K. Sønderby, U. Paquet, O. Winther, *Sequential Neural Models with Stochastic Layers*, NeurIPS 2016.
+//! - R. T. Q. Chen, Y. Rubanova, J. Bettencourt, D. Duvenaud, *Neural Ordinary Differential Equations*, NeurIPS 2018 (Sec. 5, the spirals).
+//! - Y. Rubanova, R. T. Q. Chen, D. Duvenaud, *Latent ODEs for Irregularly-Sampled Time Series*, NeurIPS 2019 (eqs. 5-9, Sec. 3.4).
 //! - N. Boulanger-Lewandowski, Y. Bengio, P. Vincent, *Modeling Temporal Dependencies in High-Dimensional Sequences*, ICML 2012 (the polyphonic music data).
 
 #![deny(missing_docs)]
@@ -99,9 +102,11 @@ pub mod data;
 mod error;
 mod gru_gates;
 pub mod heads;
+pub mod latent_ode;
 mod model;
 pub mod rnn;
 pub mod srnn;
+pub mod toy;
 pub mod vae;
 pub mod vrnn;
 
@@ -110,6 +115,7 @@ pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
 pub use error::{Error, Result};
 pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
+pub use latent_ode::{LatentOde, LatentOdeConfig};
 pub use model::SequenceModel;
 pub use rnn::{RnnConfig, RnnModel};
 pub use srnn::{Inference, Srnn, SrnnConfig, SrnnState};

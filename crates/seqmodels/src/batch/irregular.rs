@@ -70,16 +70,18 @@ impl IrregularSeries {
                     ),
                 ));
             }
-            for (k, w) in s.times.windows(2).enumerate() {
-                if !(w[1] > w[0]) {
-                    return Err(Error::config(
-                        what,
-                        format!("series {i}: times not strictly increasing at {k}: {} then {}", w[0], w[1]),
-                    ));
-                }
-            }
             if let Some(k) = s.times.iter().position(|t| !t.is_finite()) {
                 return Err(Error::config(what, format!("series {i}: time {k} is {}", s.times[k])));
+            }
+            if let Some(k) = s.times.windows(2).position(|w| w[1] <= w[0]) {
+                return Err(Error::config(
+                    what,
+                    format!(
+                        "series {i}: times not strictly increasing at {k}: {} then {}",
+                        s.times[k],
+                        s.times[k + 1]
+                    ),
+                ));
             }
             if let Some(((r, c), v)) = s.masks.indexed_iter().find(|(_, v)| **v != 0.0 && **v != 1.0) {
                 return Err(Error::config(

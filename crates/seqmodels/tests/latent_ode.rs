@@ -1,0 +1,154 @@
+//! The Latent ODE: gradients against central differences with each gradient method
+//! of the solve, a batch equal to its rows one at a time, padding and unobserved
+//! entries that change nothing, and the bound's terms against closed forms.
+
+use autodiff::{GradCheck, NoGrad, ParamStore, Tape, gradcheck::all_close, gradcheck_params};
+use ndarray::{Array2, array};
+use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use seqmodels::{IrregularBatch, LatentOde, LatentOdeConfig, Series};
+
+fn series() -> Vec<Series> {
+    vec![
+        Series {
+            times: vec![0.0, 0.3, 1.1],
+            values: array![[0.5, -0.2], [0.1, f64::NAN], [-0.4, 0.9]],
+            masks: array![[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+        },
+        Series::observed(vec![0.2, 0.7], array![[1.0, 0.3], [0.8, -0.6]]),
+        Series::observed(vec![0.5], array![[-1.2, 0.4]]),
+    ]
+}
+
+fn model(gradient: Gradient, solver: SolveOptions) -> (LatentOde, ParamStore) {
+    let mut store = ParamStore::new();
+    let config = LatentOdeConfig {
+        z_dim: 3,
+        rnn_hidden: 5,
+        field_hidden: 6,
+        dec_hidden: 4,
+        solver,
+        gradient,
+        ..LatentOdeConfig::new(2)
+    };
+    let m = LatentOde::new(&mut store, "lode", config, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    (m, store)
+}
+
+fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
+    autodiff::Error::Invalid { op: "latent ode", reason: e.to_string() }
+}
+
+#[test]
+fn the_bound_matches_finite_differences_with_every_gradient_method() {
+    let batch = IrregularBatch::new(series()).unwrap();
+    // Fixed steps keep the loss a smooth function of the parameters.
+    let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
+    for gradient in [
+        Gradient::Backprop,
+        Gradient::Checkpointed { checkpoints: Some(2) },
+        Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
+    ] {
+        let (m, store) = model(gradient.clone(), solver.clone());
+        let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+        let rep = gradcheck_params(
+            |s| {
+                let mut rng = ChaCha8Rng::seed_from_u64(9);
+                let (bound, _) = m.elbo(s, &batch, &mut rng).map_err(as_autodiff)?;
+                bound.loss_per_sequence(1.0).map_err(as_autodiff)?.normalised()
+            },
+            &store,
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}");
+    }
+}
+
+#[test]
+fn a_batch_equals_its_rows_one_at_a_time() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default().tol(1e-12, 1e-12));
+    let batch = IrregularBatch::new(series()).unwrap();
+    let tape = Tape::new();
+    let s = tape.session(&store);
+    let eps = Array2::from_shape_fn((3, 3), |(i, j)| ((i * 3 + j) as f64 * 0.7).sin());
+    // The same noise for each row: draw the posterior and sample with fixed eps.
+    let q = m.encode(&s, &batch).unwrap();
+    let z0 = q.rsample_with(&eps).unwrap();
+    let means = m.decode(&s, &z0, batch.times()).unwrap().means;
+    for (b, row) in series().into_iter().enumerate() {
+        let alone = IrregularBatch::new(vec![row]).unwrap();
+        let q1 = m.encode(&s, &alone).unwrap();
+        assert!(all_close(
+            &q1.mean().value(),
+            &q.mean().value().row(b).to_owned().insert_axis(ndarray::Axis(0)),
+            1e-13,
+            1e-14
+        ));
+        let z1 = q1.rsample_with(&eps.row(b).to_owned().insert_axis(ndarray::Axis(0))).unwrap();
+        let m1 = m.decode(&s, &z1, alone.times()).unwrap().means;
+        for (k, t) in alone.times().iter().enumerate() {
+            let j = batch.times().iter().position(|u| u == t).unwrap();
+            let got = means[j].value().row(b).to_owned();
+            let want = m1[k].value().row(0).to_owned();
+            assert!(
+                got.iter().zip(&want).all(|(a, w)| (a - w).abs() < 1e-9),
+                "row {b}, t {t}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_bound_is_the_closed_form_gaussian_likelihood_and_kl() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default());
+    let batch = IrregularBatch::new(series()).unwrap();
+    let s = NoGrad::new(&store);
+    let q = m.encode(&s, &batch).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let (bound, _) = m.elbo(&s, &batch, &mut rng).unwrap();
+    // KL(N(mu, sigma^2) || N(0, 1)) = (sigma^2 + mu^2 - 1 - ln sigma^2) / 2, summed.
+    let (mu, lv) = (q.mean(), q.log_var());
+    for b in 0..3 {
+        let kl: f64 = (0..3).map(|j| 0.5 * (lv[(b, j)].exp() + mu[(b, j)].powi(2) - 1.0 - lv[(b, j)])).sum();
+        assert!((bound.kl[(b, 0)] - kl).abs() < 1e-12);
+    }
+    // The likelihood at the same z0 (same generator state), by hand.
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let z0 = q.rsample(&mut rng).unwrap();
+    let means = m.decode(&s, &z0, batch.times()).unwrap().means;
+    let sigma: f64 = 0.3;
+    for (b, row) in series().iter().enumerate() {
+        let mut ll = 0.0;
+        for (k, t) in row.times.iter().enumerate() {
+            let j = batch.times().iter().position(|u| u == t).unwrap();
+            for c in 0..2 {
+                if row.masks[(k, c)] == 1.0 {
+                    let d = row.values[(k, c)] - means[j][(b, c)];
+                    ll += -0.5 * (d / sigma).powi(2) - sigma.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+                }
+            }
+        }
+        assert!((bound.recon[(b, 0)] - ll).abs() < 1e-10, "row {b}: {} vs {ll}", bound.recon[(b, 0)]);
+    }
+    assert_eq!(bound.lengths, [3, 2, 1]);
+}
+
+#[test]
+fn padding_and_unobserved_values_change_nothing_and_bad_input_is_named() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default());
+    let s = NoGrad::new(&store);
+    let mut other = series();
+    other[0].values[[1, 1]] = 123.0; // unobserved: ignored
+    let a = m.elbo(&s, &IrregularBatch::new(series()).unwrap(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap().0;
+    let b = m.elbo(&s, &IrregularBatch::new(other).unwrap(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap().0;
+    assert_eq!(a.elbo().unwrap(), b.elbo().unwrap());
+    let early = vec![Series::observed(vec![-0.5], array![[0.0, 0.0]])];
+    let err =
+        m.elbo(&s, &IrregularBatch::new(early).unwrap(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap_err();
+    assert!(err.to_string().contains("before t0 = 0"), "{err}");
+    let wide = vec![Series::observed(vec![0.5], array![[0.0, 0.0, 1.0]])];
+    let err = m.elbo(&s, &IrregularBatch::new(wide).unwrap(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap_err();
+    assert!(err.to_string().contains("expects 2 features"), "{err}");
+}
