@@ -12,8 +12,9 @@
 //!   themselves recorded (PyTorch's `create_graph=True`) and can be differentiated
 //!   again: Hessian-vector products, gradient penalties, FFJORD's trace estimator.
 
-use crate::op::{Id, Op};
-use crate::{Error, ParamId, Result, Tape, Tensor, Var};
+use crate::fast::{kernels, pool};
+use crate::op::{Grad, Id, Op};
+use crate::{Error, ParamId, Result, Shape, Tape, Tensor, Var};
 use ndarray::Array2;
 
 /// Gradients of a scalar loss with respect to the tracked leaves of its tape.
@@ -46,15 +47,35 @@ impl Gradients {
     }
 }
 
-/// Adds a gradient contribution into an input's slot.
-fn accumulate(slot: &mut Option<Array2<f64>>, d: Array2<f64>) {
+/// Adds the contribution `d` into the gradient slot of an input of shape `shape`,
+/// first summing it over the axes where the input was broadcast. Whatever buffer is
+/// spent serves the next kernel of its size (see `fast::pool`).
+fn add(slot: &mut Option<Array2<f64>>, shape: Shape, d: Array2<f64>) {
+    let d = if d.dim() == shape {
+        d
+    } else {
+        let summed = d.sum_to(shape).expect("a contribution broadcasts from its input's shape");
+        pool::recycle(d);
+        summed
+    };
     match slot {
         Some(acc) => {
             *acc += &d;
-            // Spent: its buffer serves the next kernel (see `pool`).
-            crate::fast::pool::recycle(d);
+            pool::recycle(d);
         }
         None => *slot = Some(d),
+    }
+}
+
+/// [`add`] for a contribution that is still needed elsewhere (a `g` passed to
+/// several inputs): copied only if it lands in an empty slot as it is.
+fn add_copy(slot: &mut Option<Array2<f64>>, shape: Shape, d: &Array2<f64>) {
+    if d.dim() != shape {
+        add(slot, shape, d.sum_to(shape).expect("a contribution broadcasts from its input's shape"));
+    } else if let Some(acc) = slot {
+        *acc += d;
+    } else {
+        *slot = Some(kernels::copy(&d.view()));
     }
 }
 
@@ -74,13 +95,16 @@ impl Tape {
         let mut grads: Vec<Option<Array2<f64>>> = vec![None; loss.id() + 1];
         grads[loss.id()] = Some(Array2::ones((1, 1)));
         let mut out = Gradients::default();
-        self.with_nodes(|node| {
+        // The inputs that a node's rule passes `g` itself to (kept from node to node
+        // so that it allocates once).
+        let mut passed: Vec<Id> = Vec::new();
+        self.with_nodes(|nodes| {
+            let shape = |j: Id| nodes.value(j).dim();
             for i in (0..=loss.id()).rev() {
-                let (y, op, tracked) = node(i);
-                let Some(g) = grads[i].take().filter(|_| tracked) else {
+                let Some(g) = grads[i].take().filter(|_| nodes.tracked(i)) else {
                     continue;
                 };
-                match op {
+                match nodes.op(i) {
                     Op::Leaf => out.leaves.push((i, g)),
                     Op::Param(p) => {
                         if out.params.len() <= p.index() {
@@ -92,20 +116,37 @@ impl Tape {
                     // and zeros elsewhere: add `g` in place instead of building that.
                     // (A sequence sliced into T steps would otherwise cost T full-size
                     // arrays.)
-                    &Op::Slice { x, axis, start } => {
-                        let (input, _, _) = node(x);
-                        let slot = grads[x].get_or_insert_with(|| crate::fast::kernels::zeros(input.dim()));
-                        let mut block = slot.slice_axis_mut(axis, (start..start + g.len_of(axis)).into());
+                    &Op::Slice(slice, x) => {
+                        let slot = grads[x].get_or_insert_with(|| kernels::zeros(shape(x)));
+                        let mut block = slot.slice_axis_mut(slice.axis, (slice.start..slice.end).into());
                         block += &g;
-                        crate::fast::pool::recycle(g);
+                        pool::recycle(g);
                     }
                     Op::Function(f, inputs) => {
-                        let need: Vec<bool> = inputs.iter().map(|&j| node(j).2).collect();
+                        let need: Vec<bool> = inputs.iter().map(|&j| nodes.tracked(j)).collect();
                         for (&j, d) in inputs.iter().zip(f.rule.vjp(&g, &need)) {
-                            d.into_iter().for_each(|d| accumulate(&mut grads[j], d));
+                            d.into_iter().for_each(|d| add(&mut grads[j], shape(j), d));
+                        }
+                        pool::recycle(g);
+                    }
+                    op => {
+                        let (value, tracked) = (|j| nodes.value(j), |j| nodes.tracked(j));
+                        op.grad(&g, nodes.value(i), value, tracked, |j, d| match d {
+                            Grad::Pass => passed.push(j),
+                            Grad::New(d) => add(&mut grads[j], shape(j), d),
+                        });
+                        // `g` itself: moved into one input of its own shape, added to
+                        // the other inputs it passes to (summed into broadcast ones).
+                        let owner = passed.iter().position(|&j| shape(j) == g.dim());
+                        let owner = owner.map(|k| passed.swap_remove(k));
+                        for j in passed.drain(..) {
+                            add_copy(&mut grads[j], shape(j), &g);
+                        }
+                        match owner {
+                            Some(j) => add(&mut grads[j], shape(j), g),
+                            None => pool::recycle(g),
                         }
                     }
-                    _ => op.vjp(g, y, |j| node(j).0, |j| node(j).2, |j, d| accumulate(&mut grads[j], d)),
                 }
             }
         });
@@ -143,14 +184,19 @@ impl Tape {
                 });
             }
             let need = |j: Id| self.inspect(j, |_, _, t| t);
-            let mut contributions = Vec::new();
-            op.vjp(g, &self.var(i), |j| self.var(j), need, |j, d| contributions.push((j, d)));
-            for (j, d) in contributions {
-                grads[j] = Some(match grads[j] {
-                    Some(acc) => acc.add(&d).expect("grad: contributions match their input's shape"),
-                    None => d,
-                });
-            }
+            op.grad(
+                &g,
+                &self.var(i),
+                |j| self.var(j),
+                need,
+                |j, d| {
+                    let d = d.into_value(&g, self.var(j).shape());
+                    grads[j] = Some(match grads[j] {
+                        Some(acc) => acc.add(&d).expect("grad: contributions match their input's shape"),
+                        None => d,
+                    });
+                },
+            );
         }
         Ok(wrt
             .iter()
