@@ -15,7 +15,7 @@
 use crate::fast::{kernels, pool};
 use crate::op::{Grad, Id, Op};
 use crate::{Error, ParamId, Result, Shape, Tape, Tensor, Var};
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 
 /// Gradients of a scalar loss with respect to the tracked leaves of its tape.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +79,14 @@ fn add_copy(slot: &mut Option<Array2<f64>>, shape: Shape, d: &Array2<f64>) {
     }
 }
 
+/// Adds `g` into the block from `offset` on along `axis` of the gradient slot of an
+/// input of shape `shape` (zeros elsewhere, if the slot is empty).
+fn add_block(slot: &mut Option<Array2<f64>>, shape: Shape, g: &Array2<f64>, axis: Axis, offset: usize) {
+    let acc = slot.get_or_insert_with(|| kernels::zeros(shape));
+    let mut block = acc.slice_axis_mut(axis, (offset..offset + g.len_of(axis)).into());
+    block += g;
+}
+
 fn check_loss(loss: &Var<'_>) -> Result<()> {
     match loss.shape() {
         (1, 1) if loss.is_tracked() => Ok(()),
@@ -112,16 +120,6 @@ impl Tape {
                         }
                         out.params[p.index()] = Some(g);
                     }
-                    // A slice's gradient is the input's shape with `g` in the slice
-                    // and zeros elsewhere: add `g` in place instead of building that.
-                    // (A sequence sliced into T steps would otherwise cost T full-size
-                    // arrays.)
-                    &Op::Slice(slice, x) => {
-                        let slot = grads[x].get_or_insert_with(|| kernels::zeros(shape(x)));
-                        let mut block = slot.slice_axis_mut(slice.axis, (slice.start..slice.end).into());
-                        block += &g;
-                        pool::recycle(g);
-                    }
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| nodes.tracked(j)).collect();
                         for (&j, d) in inputs.iter().zip(f.rule.vjp(&g, &need)) {
@@ -133,6 +131,9 @@ impl Tape {
                         let (value, tracked) = (|j| nodes.value(j), |j| nodes.tracked(j));
                         op.grad(&g, nodes.value(i), value, tracked, |j, d| match d {
                             Grad::Pass => passed.push(j),
+                            Grad::Padded { axis, offset } => {
+                                add_block(&mut grads[j], shape(j), &g, axis, offset)
+                            }
                             Grad::New(d) => add(&mut grads[j], shape(j), d),
                         });
                         // `g` itself: moved into one input of its own shape, added to

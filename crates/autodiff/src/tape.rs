@@ -245,12 +245,12 @@ impl Tensor for Var<'_> {
             first.same_tape(p, "concat")?;
         }
         let (tape, op) = (first.tape, Concat { axis });
-        let (value, tracked) = tape.with_nodes(|nodes| {
+        let (value, placed, tracked) = tape.with_nodes(|nodes| {
             let values: Vec<_> = parts.iter().map(|p| nodes.value(p.id)).collect();
-            (op.value(&values), parts.iter().any(|p| nodes.tracked(p.id)))
+            let placed: Rc<[_]> = op.placements(&values).zip(parts.iter().map(|p| p.id)).collect();
+            (op.value(&values), placed, parts.iter().any(|p| nodes.tracked(p.id)))
         });
-        let ids: Rc<[Id]> = parts.iter().map(|p| p.id).collect();
-        Ok(tape.record(value?, Op::Concat(op, ids), tracked))
+        Ok(tape.record(value?, Op::Concat(placed), tracked))
     }
     fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self> {
         self.record1(Slice { axis, start: range.start, end: range.end }, Op::Slice)

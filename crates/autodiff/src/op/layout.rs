@@ -47,8 +47,8 @@ impl OneInput for Slice {
         Ok(kernels::copy(&x.slice_axis(axis, (start..end).into())))
     }
     /// The slice's entries get `g`, the others nothing: `g` zero-padded back to `x`.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(g.pad_along(self.axis, x.shape_of(self.axis), self.start).expect(SHAPES))
+    fn grad<T: Tensor>(&self, _: &T, _: &T, _: &T) -> Grad<T> {
+        Grad::Padded { axis: self.axis, offset: self.start }
     }
 }
 
@@ -84,6 +84,9 @@ impl OneInput for Pad {
 }
 
 /// All parts one after another along `axis`; they must agree along the other axis.
+///
+/// The result is the sum of the parts, each zero-padded to its place: a tape records
+/// those [`Pad`]s (see [`Concat::placements`]), and each part's gradient is its pad's.
 /// (The only op of a list of inputs, so it has no trait of its own.)
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Concat {
@@ -104,17 +107,21 @@ impl Concat {
         let mut shape = [first.nrows(), first.ncols()];
         shape[axis.index()] = parts.iter().map(|p| p.len_of(axis)).sum();
         let mut out = crate::fast::pool::uninit((shape[0], shape[1]));
-        let mut at = 0;
-        for p in parts {
-            let n = p.len_of(axis);
-            out.slice_axis_mut(axis, (at..at + n).into()).assign(*p);
-            at += n;
+        for (p, place) in parts.iter().zip(self.placements(parts)) {
+            out.slice_axis_mut(axis, (place.offset..place.offset + p.len_of(axis)).into()).assign(*p);
         }
         Ok(out)
     }
-    /// The gradient of a part of length `n` at `start`: the block of `g` it occupies.
-    pub(crate) fn grad<T: Tensor>(&self, g: &T, start: usize, n: usize) -> Grad<T> {
-        Grad::New(g.slice_along(self.axis, start..start + n).expect(SHAPES))
+
+    /// Where each of `parts` goes in the result: the pad that puts it there.
+    pub(crate) fn placements(&self, parts: &[&Array2<f64>]) -> impl Iterator<Item = Pad> {
+        let axis = self.axis;
+        let len = parts.iter().map(|p| p.len_of(axis)).sum();
+        parts.iter().scan(0, move |offset, p| {
+            let place = Pad { axis, len, offset: *offset };
+            *offset += p.len_of(axis);
+            Some(place)
+        })
     }
 }
 

@@ -7,10 +7,11 @@
 //! ordinary backward pass, [`Tape::backward`](crate::Tape::backward)) and on tape
 //! variables (a recorded backward pass, [`Tape::grad`](crate::Tape::grad), whose
 //! result can be differentiated again). A rule borrows `g` and returns a `Grad`:
-//! either "the gradient is `g` itself" or a new value. How a contribution is added
-//! into the input's gradient (moved, added in place, summed over the axes where the
-//! input was broadcast) and when spent buffers are recycled is the sweep's business
-//! (`src/backward.rs`), so a rule reads like its derivation in `docs/autodiff.md`.
+//! "the gradient is `g` itself", "`g` zero-padded" (a slice's) or a new value. How
+//! a contribution is added into the input's gradient (moved, added in place or into
+//! a block, summed over the axes where the input was broadcast) and when spent
+//! buffers are recycled is the sweep's business (`src/backward.rs`), so a rule reads
+//! like its derivation in `docs/autodiff.md`.
 //!
 //! The public part of this module is the names of the element-wise ops, [`UnaryOp`]
 //! and [`BinaryOp`], which [`Tensor::unary`] and [`Tensor::binary`] take. The rest is
@@ -54,8 +55,8 @@ mod node;
 mod reduce;
 mod unary;
 
-use crate::{Result, Tensor};
-use ndarray::Array2;
+use crate::{Result, Shape, Tensor};
+use ndarray::{Array2, Axis};
 
 pub use binary::BinaryOp;
 pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpose};
@@ -69,6 +70,11 @@ pub(crate) enum Grad<T> {
     /// The contribution is `g` itself (as for `x + c`). The sweep can then hand `g` on
     /// without computing, and on arrays without copying it.
     Pass,
+    /// The contribution is `g` placed from `offset` on along `axis`, with zeros
+    /// elsewhere: the gradient of a slice. The sweep on arrays adds `g` into that
+    /// block of the input's gradient in place, so a sequence cut into `T` steps does
+    /// not cost `T` full-size arrays of zeros.
+    Padded { axis: Axis, offset: usize },
     /// A new value computed from `g`.
     New(T),
 }
@@ -77,12 +83,16 @@ impl<T: Tensor> Grad<T> {
     /// The contribution as a value of the input's shape `shape`: what the recorded
     /// sweep adds. (The sweep on arrays gets the same sum without the copies.) A
     /// contribution at a broadcast shape is summed back over the stretched axes.
-    pub(crate) fn into_value(self, g: &T, shape: crate::Shape) -> T {
+    pub(crate) fn into_value(self, g: &T, shape: Shape) -> T {
+        const SHAPE: &str = "a contribution has its input's shape, or one broadcast from it";
         match self {
-            Grad::Pass => g.sum_to(shape),
-            Grad::New(d) => d.sum_to(shape),
+            Grad::Pass => g.sum_to(shape).expect(SHAPE),
+            Grad::Padded { axis, offset } => {
+                let len = if axis == Axis(0) { shape.0 } else { shape.1 };
+                g.pad_along(axis, len, offset).expect(SHAPE)
+            }
+            Grad::New(d) => d.sum_to(shape).expect(SHAPE),
         }
-        .expect("a contribution has its input's shape, or one broadcast from it")
     }
 }
 

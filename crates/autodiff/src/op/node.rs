@@ -4,8 +4,8 @@
 //! rule and hands it its inputs; the math is in the rule's own file.
 
 use super::{
-    BinaryOp, BroadcastTo, Concat, GatherRows, Grad, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows, Slice,
-    SumTo, Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, GatherRows, Grad, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows, Slice, SumTo,
+    Transpose, TwoInputs, UnaryOp,
 };
 use crate::function::Recorded;
 use crate::{ParamId, Tensor};
@@ -31,7 +31,8 @@ pub(crate) enum Op {
     LogSumExp(LogSumExp, Id),
     Slice(Slice, Id),
     Pad(Pad, Id),
-    Concat(Concat, Rc<[Id]>),
+    /// The parts of a [`Concat`], each with the pad that placed it.
+    Concat(Rc<[(Pad, Id)]>),
     GatherRows(GatherRows, Id),
     ScatterAddRows(ScatterAddRows, Id),
     /// A [`Function`](crate::Function) of the listed inputs, differentiated by its
@@ -75,18 +76,6 @@ where
             (self.emit)(b, d);
         }
     }
-
-    fn concat(&mut self, op: &Concat, parts: &[Id]) {
-        let mut start = 0;
-        for &p in parts {
-            let n = (self.val)(p).borrow().shape_of(op.axis);
-            if (self.need)(p) {
-                let d = op.grad(self.g, start, n);
-                (self.emit)(p, d);
-            }
-            start += n;
-        }
-    }
 }
 
 impl Op {
@@ -116,7 +105,7 @@ impl Op {
             Op::LogSumExp(op, x) => run.one(op, *x),
             Op::Slice(op, x) => run.one(op, *x),
             Op::Pad(op, x) => run.one(op, *x),
-            Op::Concat(op, parts) => run.concat(op, parts),
+            Op::Concat(parts) => parts.iter().for_each(|(pad, p)| run.one(pad, *p)),
             Op::GatherRows(op, x) => run.one(op, *x),
             Op::ScatterAddRows(op, x) => run.one(op, *x),
             Op::Function(f, _) => {
