@@ -8,8 +8,8 @@
 
 use crate::function::Recorded;
 use crate::op::{
-    BinaryOp, BroadcastTo, Concat, GatherRows, Id, LogSumExp, MatMul, OneInput, Op, Pad, ScatterAddRows,
-    Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, MatMul, OneInput, Op, Pad,
+    ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::{Error, Function, ParamId, Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
@@ -282,5 +282,12 @@ impl Tensor for Var<'_> {
             inputs.iter().map(|x| x.id).collect(),
         );
         Ok(tape.record(value, op, tracked))
+    }
+}
+
+impl GradTensor for Var<'_> {
+    fn fused(&self, op: Fused, rhs: &Self) -> Self {
+        self.record2(rhs, op, Op::Fused)
+            .expect("a fused gradient's operands come from a checked forward pass")
     }
 }

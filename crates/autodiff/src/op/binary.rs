@@ -5,10 +5,10 @@
 //! the gradient rules give each operand's partial derivative at that shape, and the
 //! backward sweep sums it back over the axes where the operand was stretched.
 
-use super::{Grad, TwoInputs, div, mul};
+use super::{Grad, GradTensor, TwoInputs, div, mul};
+use crate::Result;
 use crate::fast::kernels;
 use crate::shape::broadcast_shape;
-use crate::{Result, Tensor};
 use ndarray::Array2;
 
 /// An element-wise function `y = f(a, b)` of two values.
@@ -16,9 +16,9 @@ pub(crate) trait Zip {
     /// `f` of one pair of elements.
     fn value(&self, a: f64, b: f64) -> f64;
     /// `dL/da = g df/da`, given `g = dL/dy`, the operands and `y`.
-    fn grad_lhs<T: Tensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
+    fn grad_lhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
     /// `dL/db = g df/db`.
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
 }
 
 /// An element-wise operation of two values.
@@ -32,42 +32,18 @@ pub enum BinaryOp {
     Mul,
     /// `a / b`
     Div,
-    /// `a (1 - b^2)`: the gradient of `tanh` (`a` the incoming gradient, `b = tanh x`),
-    /// fused so the backward pass makes one array instead of four.
-    TanhGrad,
-    /// `a b (1 - b)`: the gradient of the sigmoid (`b = sigmoid x`), fused likewise.
-    SigmoidGrad,
 }
 
 /// Runs `$body` with `$rule` bound to the [`Zip`] that `$op` names (see the macro of
 /// the same name in `unary.rs`).
+#[rustfmt::skip]
 macro_rules! with_rule {
     ($op:expr, |$rule:ident| $body:expr) => {
         match $op {
-            BinaryOp::Add => {
-                let $rule = Add;
-                $body
-            }
-            BinaryOp::Sub => {
-                let $rule = Sub;
-                $body
-            }
-            BinaryOp::Mul => {
-                let $rule = Mul;
-                $body
-            }
-            BinaryOp::Div => {
-                let $rule = Div;
-                $body
-            }
-            BinaryOp::TanhGrad => {
-                let $rule = TanhGrad;
-                $body
-            }
-            BinaryOp::SigmoidGrad => {
-                let $rule = SigmoidGrad;
-                $body
-            }
+            BinaryOp::Add => { let $rule = Add; $body }
+            BinaryOp::Sub => { let $rule = Sub; $body }
+            BinaryOp::Mul => { let $rule = Mul; $body }
+            BinaryOp::Div => { let $rule = Div; $body }
         }
     };
 }
@@ -80,8 +56,6 @@ impl BinaryOp {
             BinaryOp::Sub => "sub",
             BinaryOp::Mul => "mul",
             BinaryOp::Div => "div",
-            BinaryOp::TanhGrad => "tanh_grad",
-            BinaryOp::SigmoidGrad => "sigmoid_grad",
         }
     }
 }
@@ -93,10 +67,10 @@ impl TwoInputs for BinaryOp {
     fn value(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
         with_rule!(*self, |rule| zip(&rule, BinaryOp::name(self), a, b))
     }
-    fn grad_lhs<T: Tensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T> {
+    fn grad_lhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T> {
         with_rule!(*self, |rule| rule.grad_lhs(g, a, b, y))
     }
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T> {
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T> {
         with_rule!(*self, |rule| rule.grad_rhs(g, a, b, y))
     }
 }
@@ -116,10 +90,10 @@ impl Zip for Add {
     fn value(&self, a: f64, b: f64) -> f64 {
         a + b
     }
-    fn grad_lhs<T: Tensor>(&self, _: &T, _: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad_lhs<T: GradTensor>(&self, _: &T, _: &T, _: &T, _: &T) -> Grad<T> {
         Grad::Pass
     }
-    fn grad_rhs<T: Tensor>(&self, _: &T, _: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad_rhs<T: GradTensor>(&self, _: &T, _: &T, _: &T, _: &T) -> Grad<T> {
         Grad::Pass
     }
 }
@@ -130,10 +104,10 @@ impl Zip for Sub {
     fn value(&self, a: f64, b: f64) -> f64 {
         a - b
     }
-    fn grad_lhs<T: Tensor>(&self, _: &T, _: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad_lhs<T: GradTensor>(&self, _: &T, _: &T, _: &T, _: &T) -> Grad<T> {
         Grad::Pass
     }
-    fn grad_rhs<T: Tensor>(&self, g: &T, _: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad_rhs<T: GradTensor>(&self, g: &T, _: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(g.neg())
     }
 }
@@ -144,10 +118,10 @@ impl Zip for Mul {
     fn value(&self, a: f64, b: f64) -> f64 {
         a * b
     }
-    fn grad_lhs<T: Tensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
+    fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, b))
     }
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, a))
     }
 }
@@ -158,38 +132,10 @@ impl Zip for Div {
     fn value(&self, a: f64, b: f64) -> f64 {
         a / b
     }
-    fn grad_lhs<T: Tensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
+    fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
         Grad::New(div(g, b))
     }
-    fn grad_rhs<T: Tensor>(&self, g: &T, _: &T, b: &T, y: &T) -> Grad<T> {
+    fn grad_rhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, y: &T) -> Grad<T> {
         Grad::New(div(&mul(g, y), b).neg())
-    }
-}
-
-/// `a (1 - b^2)`: `dy/da = 1 - b^2`, `dy/db = -2 a b`.
-struct TanhGrad;
-impl Zip for TanhGrad {
-    fn value(&self, a: f64, b: f64) -> f64 {
-        a * (1.0 - b * b)
-    }
-    fn grad_lhs<T: Tensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
-        Grad::New(g.binary(BinaryOp::TanhGrad, b).expect(super::SHAPES))
-    }
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, b: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(&mul(g, a), b).scale(-2.0))
-    }
-}
-
-/// `a b (1 - b)`: `dy/da = b (1 - b)`, `dy/db = a (1 - 2b)`.
-struct SigmoidGrad;
-impl Zip for SigmoidGrad {
-    fn value(&self, a: f64, b: f64) -> f64 {
-        a * b * (1.0 - b)
-    }
-    fn grad_lhs<T: Tensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
-        Grad::New(g.binary(BinaryOp::SigmoidGrad, b).expect(super::SHAPES))
-    }
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, b: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(&mul(g, a), &b.scale(-2.0).add_scalar(1.0)))
     }
 }

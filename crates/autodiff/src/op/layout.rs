@@ -2,9 +2,9 @@
 //! columns, and row selection. Each one's gradient is another of them: slicing and
 //! zero-padding are adjoint, and so are gathering rows and scatter-adding them.
 
-use super::{Grad, OneInput, SHAPES};
+use super::{Grad, GradTensor, OneInput, SHAPES};
 use crate::fast::kernels;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Result};
 use ndarray::{Array2, Axis};
 use std::rc::Rc;
 
@@ -21,7 +21,7 @@ impl OneInput for Transpose {
     fn value(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
         Ok(kernels::copy(&x.t()))
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(g.transpose())
     }
 }
@@ -47,7 +47,7 @@ impl OneInput for Slice {
         Ok(kernels::copy(&x.slice_axis(axis, (start..end).into())))
     }
     /// The slice's entries get `g`, the others nothing: `g` zero-padded back to `x`.
-    fn grad<T: Tensor>(&self, _: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, _: &T, _: &T, _: &T) -> Grad<T> {
         Grad::Padded { axis: self.axis, offset: self.start }
     }
 }
@@ -77,7 +77,7 @@ impl OneInput for Pad {
         Ok(out)
     }
     /// Only the block where `x` was written depends on it: the slice of `g` there.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         let n = x.shape_of(self.axis);
         Grad::New(g.slice_along(self.axis, self.offset..self.offset + n).expect(SHAPES))
     }
@@ -144,7 +144,7 @@ impl OneInput for GatherRows {
         Ok(x.select(Axis(0), &self.index))
     }
     /// Row `k` of `g` goes back to the row it was read from, `index[k]`.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(g.scatter_add_rows(&self.index, x.shape().0).expect(SHAPES))
     }
 }
@@ -174,7 +174,7 @@ impl OneInput for ScatterAddRows {
         Ok(out)
     }
     /// Row `k` of the input went to row `index[k]`: it gets that row of `g`.
-    fn grad<T: Tensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(g.gather_rows(&self.index).expect(SHAPES))
     }
 }

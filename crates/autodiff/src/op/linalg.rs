@@ -4,9 +4,9 @@
 //! gradient of `C = A B` is `dA = G B^T` and `dB = A^T G`, which are again products
 //! with transpose flags, so the rule is closed under differentiation.
 
-use super::{Grad, SHAPES, TwoInputs};
+use super::{Grad, GradTensor, SHAPES, TwoInputs};
 use crate::fast::kernels;
-use crate::{Error, Result, Tensor};
+use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2};
 
 /// `C = op(A) op(B)`, where `op` transposes when its flag is set.
@@ -36,12 +36,12 @@ impl TwoInputs for MatMul {
         }
         Ok(kernels::matmul(&a, &b))
     }
-    fn grad_lhs<T: Tensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
+    fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
         // dA = G op(B)^T, or its transpose op(B) G^T.
         let d = if self.ta { b.matmul_t(g, self.tb, true) } else { g.matmul_t(b, false, !self.tb) };
         Grad::New(d.expect(SHAPES))
     }
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, _: &T, _: &T) -> Grad<T> {
         // dB = op(A)^T G, or its transpose G^T op(A).
         let d = if self.tb { g.matmul_t(a, true, self.ta) } else { a.matmul_t(g, !self.ta, false) };
         Grad::New(d.expect(SHAPES))

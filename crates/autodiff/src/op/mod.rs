@@ -3,10 +3,12 @@
 //!
 //! An op computes its value `y` from its inputs' values on plain arrays. Its
 //! gradient rule answers one question per input `x`: given `g = dL/dy`, what is
-//! `dL/dx`? The rule is generic over [`Tensor`], so the same code runs on arrays (the
-//! ordinary backward pass, [`Tape::backward`](crate::Tape::backward)) and on tape
-//! variables (a recorded backward pass, [`Tape::grad`](crate::Tape::grad), whose
-//! result can be differentiated again). A rule borrows `g` and returns a `Grad`:
+//! `dL/dx`? The rule is written with [`Tensor`] ops (generic over `GradTensor`, the
+//! crate's extension of [`Tensor`] with the fused gradients of `fused.rs`), so the
+//! same code runs on arrays (the ordinary backward pass,
+//! [`Tape::backward`](crate::Tape::backward)) and on tape variables (a recorded
+//! backward pass, [`Tape::grad`](crate::Tape::grad), whose result can be
+//! differentiated again). A rule borrows `g` and returns a `Grad`:
 //! "the gradient is `g` itself", "`g` zero-padded" (a slice's) or a new value. How
 //! a contribution is added into the input's gradient (moved, added in place or into
 //! a block, summed over the axes where the input was broadcast) and when spent
@@ -21,6 +23,8 @@
 //!   value rule;
 //! * `binary.rs`: element-wise arithmetic of two values with broadcasting, each a
 //!   `Zip` with a scalar value rule;
+//! * `fused.rs`: the gradients of `tanh` and the sigmoid in one pass each, a speed-up
+//!   that only gradient rules use;
 //! * `linalg.rs`: the matrix product with transpose flags;
 //! * `reduce.rs`: summing to a shape, broadcasting to one, log-sum-exp;
 //! * `layout.rs`: transpose, slices, padding, concatenation, row gathers and scatters;
@@ -49,6 +53,7 @@
 //! [`Tensor`], and its gradient follows from theirs.
 
 mod binary;
+mod fused;
 mod layout;
 mod linalg;
 mod node;
@@ -59,6 +64,7 @@ use crate::{Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
 
 pub use binary::BinaryOp;
+pub(crate) use fused::{Fused, GradTensor};
 pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpose};
 pub(crate) use linalg::MatMul;
 pub(crate) use node::{Id, Op};
@@ -101,7 +107,7 @@ pub(crate) trait OneInput {
     /// The value `y = f(x)`, or an error naming the op if `x` does not fit it.
     fn value(&self, x: &Array2<f64>) -> Result<Array2<f64>>;
     /// `dL/dx`, given `g = dL/dy`, the input `x` and the output `y`.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, y: &T) -> Grad<T>;
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T>;
 }
 
 /// An op of two inputs, `y = f(a, b)`.
@@ -111,9 +117,9 @@ pub(crate) trait TwoInputs {
     /// The value, or an error naming the op and both shapes if they do not fit it.
     fn value(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>>;
     /// `dL/da`, given `g = dL/dy`; it may have the (broadcast) shape of `y`.
-    fn grad_lhs<T: Tensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
+    fn grad_lhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
     /// `dL/db`, given `g = dL/dy`; it may have the (broadcast) shape of `y`.
-    fn grad_rhs<T: Tensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
 }
 
 /// Why a shape error inside a gradient rule is a bug: the forward pass checked the

@@ -4,11 +4,11 @@
 //! rule and hands it its inputs; the math is in the rule's own file.
 
 use super::{
-    BinaryOp, BroadcastTo, GatherRows, Grad, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows, Slice, SumTo,
-    Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul, OneInput, Pad,
+    ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
+use crate::ParamId;
 use crate::function::Recorded;
-use crate::{ParamId, Tensor};
 use std::borrow::Borrow;
 use std::rc::Rc;
 
@@ -24,6 +24,7 @@ pub(crate) enum Op {
     Param(ParamId),
     Map(UnaryOp, Id),
     Zip(BinaryOp, Id, Id),
+    Fused(Fused, Id, Id),
     MatMul(MatMul, Id, Id),
     Transpose(Transpose, Id),
     SumTo(SumTo, Id),
@@ -52,7 +53,7 @@ struct Run<'g, T, V, N, E> {
 
 impl<T, R, V, N, E> Run<'_, T, V, N, E>
 where
-    T: Tensor,
+    T: GradTensor,
     R: Borrow<T>,
     V: Fn(Id) -> R,
     N: Fn(Id) -> bool,
@@ -90,7 +91,7 @@ impl Op {
         need: impl Fn(Id) -> bool,
         emit: impl FnMut(Id, Grad<T>),
     ) where
-        T: Tensor,
+        T: GradTensor,
         R: Borrow<T>,
     {
         let mut run = Run { g, y, val, need, emit };
@@ -98,6 +99,7 @@ impl Op {
             Op::Leaf | Op::Param(_) => {}
             Op::Map(op, x) => run.one(op, *x),
             Op::Zip(op, a, b) => run.two(op, *a, *b),
+            Op::Fused(op, a, b) => run.two(op, *a, *b),
             Op::MatMul(op, a, b) => run.two(op, *a, *b),
             Op::Transpose(op, x) => run.one(op, *x),
             Op::SumTo(op, x) => run.one(op, *x),

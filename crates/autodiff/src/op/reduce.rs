@@ -5,9 +5,9 @@
 //! spreads the incoming gradient back along it, and stretching along an axis sums
 //! the incoming gradient over it.
 
-use super::{Grad, OneInput, SHAPES, mul};
+use super::{Grad, GradTensor, OneInput, SHAPES, mul};
 use crate::shape::check_stretch;
-use crate::{Result, Shape, Tensor};
+use crate::{Result, Shape};
 use ndarray::{Array2, Axis};
 
 /// Sums over every axis where the target shape has length 1 and the input does not.
@@ -18,7 +18,7 @@ impl OneInput for SumTo {
     fn value(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
         let to = self.0;
         check_stretch("sum_to", to, x.dim())?;
-        // `view()` reaches ndarray's own `sum_axis` (this module has `Tensor` in scope).
+        // On a view, `sum_axis` is ndarray's (which drops the axis), whatever traits are in scope.
         let rows = if to.0 == 1 && x.nrows() != 1 {
             x.view().sum_axis(Axis(0)).insert_axis(Axis(0))
         } else {
@@ -31,7 +31,7 @@ impl OneInput for SumTo {
         })
     }
     /// Each input element added once into its sum: spread `g` back to the input's shape.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(g.broadcast_to(x.shape()).expect(SHAPES))
     }
 }
@@ -46,7 +46,7 @@ impl OneInput for BroadcastTo {
         Ok(crate::fast::kernels::copy(&x.broadcast(self.0).expect("checked by check_stretch")))
     }
     /// Each input element is copied into several places: sum `g` over them.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(g.sum_to(x.shape()).expect(SHAPES))
     }
 }
@@ -69,7 +69,7 @@ impl OneInput for LogSumExp {
         Ok(Array2::from_shape_vec(shape, values.collect()).expect("one value per lane"))
     }
     /// `dy/dx_j = e^{x_j} / sum_k e^{x_k} = e^{x_j - y}`: `g` times the softmax.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
         Grad::New(mul(&x.sub(y).expect(SHAPES).exp(), g))
     }
 }

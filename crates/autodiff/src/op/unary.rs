@@ -5,11 +5,10 @@
 //! `abs`, the window of `clamp`) enter as constants, whose own derivative is zero
 //! almost everywhere.
 
-use super::{Grad, OneInput, div, mul};
+use super::{Fused, Grad, GradTensor, OneInput, div, mul};
+use crate::Result;
 use crate::fast::kernels;
 use crate::fast::math::{exp, sigmoid, softplus, tanh};
-use crate::op::BinaryOp;
-use crate::{Result, Tensor};
 use ndarray::Array2;
 
 /// An element-wise function `y = f(x)`.
@@ -17,7 +16,7 @@ pub(crate) trait Map {
     /// `f` of one element.
     fn value(&self, x: f64) -> f64;
     /// `dL/dx = g f'(x)`, given `g = dL/dy`, `x` and `y`.
-    fn grad<T: Tensor>(&self, g: &T, x: &T, y: &T) -> Grad<T>;
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T>;
 }
 
 /// An element-wise function of one value.
@@ -62,77 +61,27 @@ pub enum UnaryOp {
 /// Runs `$body` with `$rule` bound to the [`Map`] that `$op` names: the one list from
 /// variants to rules. (A macro, because `$body` is generic code that each rule type
 /// instantiates anew; a closure cannot be generic.)
+#[rustfmt::skip]
 macro_rules! with_rule {
     ($op:expr, |$rule:ident| $body:expr) => {
         match $op {
-            UnaryOp::Neg => {
-                let $rule = Neg;
-                $body
-            }
-            UnaryOp::Exp => {
-                let $rule = Exp;
-                $body
-            }
-            UnaryOp::Log => {
-                let $rule = Log;
-                $body
-            }
-            UnaryOp::Sqrt => {
-                let $rule = Sqrt;
-                $body
-            }
-            UnaryOp::Powf(p) => {
-                let $rule = Powf(p);
-                $body
-            }
-            UnaryOp::Tanh => {
-                let $rule = Tanh;
-                $body
-            }
-            UnaryOp::Sigmoid => {
-                let $rule = Sigmoid;
-                $body
-            }
-            UnaryOp::Relu => {
-                let $rule = Relu;
-                $body
-            }
-            UnaryOp::Softplus => {
-                let $rule = Softplus;
-                $body
-            }
-            UnaryOp::LogSigmoid => {
-                let $rule = LogSigmoid;
-                $body
-            }
-            UnaryOp::Abs => {
-                let $rule = Abs;
-                $body
-            }
-            UnaryOp::Square => {
-                let $rule = Square;
-                $body
-            }
-            UnaryOp::Sin => {
-                let $rule = Sin;
-                $body
-            }
-            UnaryOp::Cos => {
-                let $rule = Cos;
-                $body
-            }
-            UnaryOp::Scale(c) => {
-                let $rule = Scale(c);
-                $body
-            }
-            UnaryOp::AddScalar(c) => {
-                let $rule = AddScalar(c);
-                $body
-            }
-            UnaryOp::Clamp(lo, hi) => {
-                let $rule = Clamp(lo, hi);
-                $body
-            }
+            UnaryOp::Neg => { let $rule = Neg; $body }
+            UnaryOp::Exp => { let $rule = Exp; $body }
+            UnaryOp::Log => { let $rule = Log; $body }
+            UnaryOp::Sqrt => { let $rule = Sqrt; $body }
+            UnaryOp::Powf(p) => { let $rule = Powf(p); $body }
+            UnaryOp::Tanh => { let $rule = Tanh; $body }
+            UnaryOp::Sigmoid => { let $rule = Sigmoid; $body }
+            UnaryOp::Relu => { let $rule = Relu; $body }
+            UnaryOp::Softplus => { let $rule = Softplus; $body }
+            UnaryOp::LogSigmoid => { let $rule = LogSigmoid; $body }
+            UnaryOp::Abs => { let $rule = Abs; $body }
+            UnaryOp::Square => { let $rule = Square; $body }
+            UnaryOp::Sin => { let $rule = Sin; $body }
+            UnaryOp::Cos => { let $rule = Cos; $body }
+            UnaryOp::Scale(c) => { let $rule = Scale(c); $body }
+            UnaryOp::AddScalar(c) => { let $rule = AddScalar(c); $body }
+            UnaryOp::Clamp(lo, hi) => { let $rule = Clamp(lo, hi); $body }
         }
     };
 }
@@ -167,7 +116,7 @@ impl OneInput for UnaryOp {
         // One loop per function (a `match` inside the loop would block vectorisation).
         Ok(with_rule!(*self, |rule| kernels::map(x, |v| rule.value(v))))
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
         with_rule!(*self, |rule| rule.grad(g, x, y))
     }
 }
@@ -178,7 +127,7 @@ impl Map for Neg {
     fn value(&self, x: f64) -> f64 {
         -x
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(g.neg())
     }
 }
@@ -189,7 +138,7 @@ impl Map for Exp {
     fn value(&self, x: f64) -> f64 {
         exp(x)
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
         Grad::New(mul(g, y))
     }
 }
@@ -200,7 +149,7 @@ impl Map for Log {
     fn value(&self, x: f64) -> f64 {
         x.ln()
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(div(g, x))
     }
 }
@@ -211,7 +160,7 @@ impl Map for Sqrt {
     fn value(&self, x: f64) -> f64 {
         x.sqrt()
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
         Grad::New(div(g, y).scale(0.5))
     }
 }
@@ -222,7 +171,7 @@ impl Map for Powf {
     fn value(&self, x: f64) -> f64 {
         x.powf(self.0)
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.powf(self.0 - 1.0)).scale(self.0))
     }
 }
@@ -233,8 +182,8 @@ impl Map for Tanh {
     fn value(&self, x: f64) -> f64 {
         tanh(x)
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
-        Grad::New(g.binary(BinaryOp::TanhGrad, y).expect(super::SHAPES))
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+        Grad::New(g.fused(Fused::TanhGrad, y))
     }
 }
 
@@ -244,8 +193,8 @@ impl Map for Sigmoid {
     fn value(&self, x: f64) -> f64 {
         sigmoid(x)
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
-        Grad::New(g.binary(BinaryOp::SigmoidGrad, y).expect(super::SHAPES))
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+        Grad::New(g.fused(Fused::SigmoidGrad, y))
     }
 }
 
@@ -255,7 +204,7 @@ impl Map for Relu {
     fn value(&self, x: f64) -> f64 {
         x.max(0.0)
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })))
     }
 }
@@ -266,7 +215,7 @@ impl Map for Softplus {
     fn value(&self, x: f64) -> f64 {
         softplus(x)
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.sigmoid()))
     }
 }
@@ -277,7 +226,7 @@ impl Map for LogSigmoid {
     fn value(&self, x: f64) -> f64 {
         -softplus(-x)
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.neg().sigmoid()))
     }
 }
@@ -288,7 +237,7 @@ impl Map for Abs {
     fn value(&self, x: f64) -> f64 {
         x.abs()
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })))
     }
 }
@@ -299,7 +248,7 @@ impl Map for Square {
     fn value(&self, x: f64) -> f64 {
         x * x
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, x).scale(2.0))
     }
 }
@@ -310,7 +259,7 @@ impl Map for Sin {
     fn value(&self, x: f64) -> f64 {
         x.sin()
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.cos()))
     }
 }
@@ -321,7 +270,7 @@ impl Map for Cos {
     fn value(&self, x: f64) -> f64 {
         x.cos()
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         Grad::New(mul(g, &x.sin()).neg())
     }
 }
@@ -332,7 +281,7 @@ impl Map for Scale {
     fn value(&self, x: f64) -> f64 {
         self.0 * x
     }
-    fn grad<T: Tensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(g.scale(self.0))
     }
 }
@@ -343,7 +292,7 @@ impl Map for AddScalar {
     fn value(&self, x: f64) -> f64 {
         x + self.0
     }
-    fn grad<T: Tensor>(&self, _: &T, _: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, _: &T, _: &T, _: &T) -> Grad<T> {
         Grad::Pass
     }
 }
@@ -354,7 +303,7 @@ impl Map for Clamp {
     fn value(&self, x: f64) -> f64 {
         x.clamp(self.0, self.1)
     }
-    fn grad<T: Tensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         let (lo, hi) = (self.0, self.1);
         Grad::New(mul(g, &x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })))
     }
