@@ -11,6 +11,14 @@
 //! * [`Tape::grad`] runs the same rules on [`Var`]s, so the gradients are
 //!   themselves recorded (PyTorch's `create_graph=True`) and can be differentiated
 //!   again: Hessian-vector products, gradient penalties, FFJORD's trace estimator.
+//!
+//! A rule says what each input's contribution is (`op::Grad`); the sweep decides how
+//! to add it. A contribution at a broadcast shape is summed back to its input's
+//! shape (broadcasting in reverse). On arrays the sweep also saves memory traffic: a
+//! `g` passed on unchanged is moved into one input rather than copied, a slice's
+//! padded gradient is added into a block of its input's slot in place, and every
+//! buffer that is spent (a `g` once its node is done, a contribution once added)
+//! goes back to the pool for the next kernel of its size.
 
 use crate::fast::{kernels, pool};
 use crate::op::{Grad, Id, Op};

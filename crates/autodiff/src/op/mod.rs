@@ -86,9 +86,9 @@ pub(crate) enum Grad<T> {
 }
 
 impl<T: Tensor> Grad<T> {
-    /// The contribution as a value of the input's shape `shape`: what the recorded
-    /// sweep adds. (The sweep on arrays gets the same sum without the copies.) A
-    /// contribution at a broadcast shape is summed back over the stretched axes.
+    /// The contribution as a value of the input's shape `shape`, which is what the
+    /// recorded sweep adds (the sweep on arrays adds the same without these copies).
+    /// A contribution at a broadcast shape is summed back over the stretched axes.
     pub(crate) fn into_value(self, g: &T, shape: Shape) -> T {
         const SHAPE: &str = "a contribution has its input's shape, or one broadcast from it";
         match self {

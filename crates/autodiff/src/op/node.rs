@@ -22,8 +22,11 @@ pub(crate) enum Op {
     Leaf,
     /// A leaf bound to a parameter of a [`ParamStore`](crate::ParamStore).
     Param(ParamId),
+    /// An element-wise function of one value.
     Map(UnaryOp, Id),
+    /// Element-wise arithmetic of two values, broadcasting.
     Zip(BinaryOp, Id, Id),
+    /// A fused gradient, recorded by [`Tape::grad`](crate::Tape::grad).
     Fused(Fused, Id, Id),
     MatMul(MatMul, Id, Id),
     Transpose(Transpose, Id),
@@ -32,7 +35,7 @@ pub(crate) enum Op {
     LogSumExp(LogSumExp, Id),
     Slice(Slice, Id),
     Pad(Pad, Id),
-    /// The parts of a [`Concat`], each with the pad that placed it.
+    /// The parts of a [`Concat`](super::Concat), each with the pad that placed it.
     Concat(Rc<[(Pad, Id)]>),
     GatherRows(GatherRows, Id),
     ScatterAddRows(ScatterAddRows, Id),
