@@ -13,8 +13,10 @@
 //! handle (tape plus index). Every operation is defined once in the [`Tensor`] trait,
 //! implemented both by [`Var`] (records) and by plain `Array2<f64>` (just computes),
 //! so model code written against `T: Tensor` runs with or without a tape.
-//! Gradient rules are written with the same trait, so running them on `Var`s records
-//! the backward pass itself: gradients of gradients come for free.
+//! Each op is one small type holding its value rule and its gradient rule (see
+//! [`op`], which also says how to add one). Gradient rules are written with the same
+//! trait, so running them on `Var`s records the backward pass itself: gradients of
+//! gradients come for free.
 //!
 //! ## The math in plain words
 //!

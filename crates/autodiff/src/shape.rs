@@ -6,15 +6,9 @@
 //! that were stretched, which is what [`Tensor::sum_to`](crate::Tensor::sum_to) does.
 
 use crate::{Error, Result};
-use ndarray::Array2;
 
 /// `(rows, cols)` of a 2-D value.
 pub type Shape = (usize, usize);
-
-/// The shape of an array as a [`Shape`].
-pub fn shape_of(a: &Array2<f64>) -> Shape {
-    a.dim()
-}
 
 fn axis_broadcast(a: usize, b: usize) -> Option<usize> {
     match (a, b) {

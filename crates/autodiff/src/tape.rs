@@ -7,7 +7,10 @@
 //! constants records a constant: nothing is kept for the backward pass.
 
 use crate::function::Recorded;
-use crate::op::{BinaryOp, Id, MatMul, Op, UnaryOp, layout, reduce};
+use crate::op::{
+    BinaryOp, BroadcastTo, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, MatMul, OneInput, Op, Pad,
+    ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+};
 use crate::{Error, Function, ParamId, Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
 use std::cell::RefCell;
@@ -42,6 +45,23 @@ impl Drop for Tape {
 impl std::fmt::Debug for Tape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Tape {{ {} nodes }}", self.len())
+    }
+}
+
+/// The nodes of a tape, borrowed all at once (by a sweep, or by an op of several
+/// inputs), read by index.
+#[derive(Clone, Copy)]
+pub(crate) struct Nodes<'n>(&'n [Node]);
+
+impl<'n> Nodes<'n> {
+    pub(crate) fn value(self, id: Id) -> &'n Array2<f64> {
+        &self.0[id].value
+    }
+    pub(crate) fn op(self, id: Id) -> &'n Op {
+        &self.0[id].op
+    }
+    pub(crate) fn tracked(self, id: Id) -> bool {
+        self.0[id].tracked
     }
 }
 
@@ -111,16 +131,9 @@ impl Tape {
         f(&n.value, &n.op, n.tracked)
     }
 
-    /// Runs `f` on all nodes at once: `(value, op, tracked)` by index.
-    pub(crate) fn with_nodes<R>(
-        &self,
-        f: impl for<'n> FnOnce(&'n dyn Fn(Id) -> (&'n Array2<f64>, &'n Op, bool)) -> R,
-    ) -> R {
-        let nodes = self.nodes.borrow();
-        f(&|id| {
-            let n = &nodes[id];
-            (&n.value, &n.op, n.tracked)
-        })
+    /// Runs `f` on all nodes at once.
+    pub(crate) fn with_nodes<R>(&self, f: impl FnOnce(Nodes<'_>) -> R) -> R {
+        f(Nodes(&self.nodes.borrow()))
     }
 
     pub(crate) fn var(&self, id: Id) -> Var<'_> {
@@ -163,27 +176,20 @@ impl<'t> Var<'t> {
         }
     }
 
-    /// Records a value computed from this node alone.
-    fn derive(&self, forward: impl FnOnce(&Array2<f64>) -> Result<Array2<f64>>, op: Op) -> Result<Self> {
-        let (value, tracked) = self.tape.inspect(self.id, |v, _, t| (forward(v), t));
-        Ok(self.tape.record(value?, op, tracked))
+    /// Records `op` applied to this value, as the node `node(op, self)`.
+    fn record1<O: OneInput>(&self, op: O, node: impl FnOnce(O, Id) -> Op) -> Result<Self> {
+        let (value, tracked) = self.tape.inspect(self.id, |x, _, t| (op.value(x), t));
+        Ok(self.tape.record(value?, node(op, self.id), tracked))
     }
 
-    /// Records a value computed from this node and `rhs`.
-    fn derive2(
-        &self,
-        rhs: &Self,
-        name: &'static str,
-        forward: impl FnOnce(&Array2<f64>, &Array2<f64>) -> Result<Array2<f64>>,
-        op: Op,
-    ) -> Result<Self> {
-        self.same_tape(rhs, name)?;
-        let (value, tracked) = self.tape.with_nodes(|node| {
-            let (a, _, ta) = node(self.id);
-            let (b, _, tb) = node(rhs.id);
-            (forward(a, b), ta || tb)
+    /// Records `op` applied to this value and `rhs`, as the node `node(op, self, rhs)`.
+    fn record2<O: TwoInputs>(&self, rhs: &Self, op: O, node: impl FnOnce(O, Id, Id) -> Op) -> Result<Self> {
+        self.same_tape(rhs, op.name())?;
+        let (value, tracked) = self.tape.with_nodes(|nodes| {
+            let (a, b) = (self.id, rhs.id);
+            (op.value(nodes.value(a), nodes.value(b)), nodes.tracked(a) || nodes.tracked(b))
         });
-        Ok(self.tape.record(value?, op, tracked))
+        Ok(self.tape.record(value?, node(op, self.id, rhs.id), tracked))
     }
 }
 
@@ -205,34 +211,31 @@ impl Tensor for Var<'_> {
         self.tape.constant(self.to_array())
     }
     fn unary(&self, op: UnaryOp) -> Self {
-        self.derive(|x| Ok(op.forward(x)), Op::Unary(op, self.id)).expect("unary ops cannot fail")
+        self.record1(op, Op::Map).expect("element-wise functions apply to any shape")
     }
     fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
-        self.derive2(rhs, op.name(), |a, b| op.forward(a, b), Op::Binary(op, self.id, rhs.id))
+        self.record2(rhs, op, Op::Zip)
     }
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
-        let mm = MatMul { ta, tb };
-        self.derive2(rhs, "matmul", |a, b| mm.forward(a, b), Op::MatMul(mm, self.id, rhs.id))
+        self.record2(rhs, MatMul { ta, tb }, Op::MatMul)
     }
     fn transpose(&self) -> Self {
-        self.derive(|x| Ok(crate::fast::kernels::copy(&x.t())), Op::Transpose(self.id))
-            .expect("transpose cannot fail")
+        self.record1(Transpose, Op::Transpose).expect("every matrix has a transpose")
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
         if self.shape() == shape {
             return Ok(*self);
         }
-        self.derive(|x| reduce::sum_to(x, shape), Op::SumTo(self.id))
+        self.record1(SumTo(shape), Op::SumTo)
     }
     fn broadcast_to(&self, shape: Shape) -> Result<Self> {
         if self.shape() == shape {
             return Ok(*self);
         }
-        self.derive(|x| reduce::broadcast_to(x, shape), Op::BroadcastTo(self.id))
+        self.record1(BroadcastTo(shape), Op::BroadcastTo)
     }
     fn logsumexp(&self, axis: Axis) -> Self {
-        self.derive(|x| Ok(reduce::logsumexp(x, axis)), Op::LogSumExp(self.id))
-            .expect("logsumexp cannot fail")
+        self.record1(LogSumExp(axis), Op::LogSumExp).expect("every lane has a log-sum-exp")
     }
     fn concat_along(parts: &[&Self], axis: Axis) -> Result<Self> {
         let Some(first) = parts.first() else {
@@ -241,26 +244,25 @@ impl Tensor for Var<'_> {
         for p in parts {
             first.same_tape(p, "concat")?;
         }
-        let tape = first.tape;
-        let (value, tracked) = tape.with_nodes(|node| {
-            let values: Vec<_> = parts.iter().map(|p| node(p.id).0).collect();
-            (layout::concat(&values, axis), parts.iter().any(|p| node(p.id).2))
+        let (tape, op) = (first.tape, Concat { axis });
+        let (value, placed, tracked) = tape.with_nodes(|nodes| {
+            let values: Vec<_> = parts.iter().map(|p| nodes.value(p.id)).collect();
+            let placed: Rc<[_]> = op.placements(&values).zip(parts.iter().map(|p| p.id)).collect();
+            (op.value(&values), placed, parts.iter().any(|p| nodes.tracked(p.id)))
         });
-        let ids: Rc<[Id]> = parts.iter().map(|p| p.id).collect();
-        Ok(tape.record(value?, Op::Concat(axis, ids), tracked))
+        Ok(tape.record(value?, Op::Concat(placed), tracked))
     }
     fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self> {
-        let start = range.start;
-        self.derive(|x| layout::slice(x, axis, range.start, range.end), Op::Slice { x: self.id, axis, start })
+        self.record1(Slice { axis, start: range.start, end: range.end }, Op::Slice)
     }
     fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self> {
-        self.derive(|x| layout::pad(x, axis, len, offset), Op::Pad { x: self.id, axis, offset })
+        self.record1(Pad { axis, len, offset }, Op::Pad)
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
-        self.derive(|x| layout::gather_rows(x, index), Op::GatherRows(self.id, index.into()))
+        self.record1(GatherRows { index: index.into() }, Op::GatherRows)
     }
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
-        self.derive(|x| layout::scatter_add_rows(x, index, nrows), Op::ScatterAddRows(self.id, index.into()))
+        self.record1(ScatterAddRows { index: index.into(), nrows }, Op::ScatterAddRows)
     }
     fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self> {
         let Some(first) = inputs.first() else {
@@ -270,9 +272,9 @@ impl Tensor for Var<'_> {
             first.same_tape(x, function.name())?;
         }
         let tape = first.tape;
-        let (result, tracked) = tape.with_nodes(|node| {
-            let values: Vec<_> = inputs.iter().map(|x| node(x.id).0).collect();
-            (function.forward(&values), inputs.iter().any(|x| node(x.id).2))
+        let (result, tracked) = tape.with_nodes(|nodes| {
+            let values: Vec<_> = inputs.iter().map(|x| nodes.value(x.id)).collect();
+            (function.forward(&values), inputs.iter().any(|x| nodes.tracked(x.id)))
         });
         let (value, rule) = result?;
         let op = Op::Function(
@@ -280,5 +282,12 @@ impl Tensor for Var<'_> {
             inputs.iter().map(|x| x.id).collect(),
         );
         Ok(tape.record(value, op, tracked))
+    }
+}
+
+impl GradTensor for Var<'_> {
+    fn fused(&self, op: Fused, rhs: &Self) -> Self {
+        self.record2(rhs, op, Op::Fused)
+            .expect("a fused gradient's operands come from a checked forward pass")
     }
 }

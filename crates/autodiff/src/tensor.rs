@@ -9,7 +9,10 @@
 //! A handful of methods are primitives that each implementation provides; everything
 //! else (`sub`, `mean`, `softmax`, masking, ...) is derived from them once, here.
 
-use crate::op::{BinaryOp, MatMul, UnaryOp, layout, reduce};
+use crate::op::{
+    BinaryOp, BroadcastTo, Concat, GatherRows, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows, Slice,
+    SumTo, Transpose, TwoInputs, UnaryOp,
+};
 use crate::{Error, Function, Result, Shape};
 use ndarray::{Array2, Axis};
 use std::ops::Range;
@@ -58,10 +61,6 @@ pub trait Tensor: Clone + Sized {
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self>;
     /// A [`Function`] of `inputs` (recorded as one node on a tape).
     fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self>;
-    /// Ends this value's use: a plain array gives its buffer to the next kernel that
-    /// needs one of its size (see the crate's buffer pool); a tape value does nothing.
-    /// The backward pass calls it on spent gradients.
-    fn release(self) {}
 
     // ---- derived element-wise arithmetic ----
 
@@ -268,43 +267,40 @@ impl Tensor for Array2<f64> {
         self.clone()
     }
     fn unary(&self, op: UnaryOp) -> Self {
-        op.forward(self)
+        op.value(self).expect("element-wise functions apply to any shape")
     }
     fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self> {
-        op.forward(self, rhs)
+        op.value(self, rhs)
     }
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
-        MatMul { ta, tb }.forward(self, rhs)
+        MatMul { ta, tb }.value(self, rhs)
     }
     fn transpose(&self) -> Self {
-        crate::fast::kernels::copy(&self.t())
+        Transpose.value(self).expect("every matrix has a transpose")
     }
     fn sum_to(&self, shape: Shape) -> Result<Self> {
-        reduce::sum_to(self, shape)
+        SumTo(shape).value(self)
     }
     fn broadcast_to(&self, shape: Shape) -> Result<Self> {
-        reduce::broadcast_to(self, shape)
+        BroadcastTo(shape).value(self)
     }
     fn logsumexp(&self, axis: Axis) -> Self {
-        reduce::logsumexp(self, axis)
+        LogSumExp(axis).value(self).expect("every lane has a log-sum-exp")
     }
     fn concat_along(parts: &[&Self], axis: Axis) -> Result<Self> {
-        layout::concat(parts, axis)
+        Concat { axis }.value(parts)
     }
     fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self> {
-        layout::slice(self, axis, range.start, range.end)
+        Slice { axis, start: range.start, end: range.end }.value(self)
     }
     fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self> {
-        layout::pad(self, axis, len, offset)
+        Pad { axis, len, offset }.value(self)
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
-        layout::gather_rows(self, index)
+        GatherRows { index: index.into() }.value(self)
     }
     fn scatter_add_rows(&self, index: &[usize], nrows: usize) -> Result<Self> {
-        layout::scatter_add_rows(self, index, nrows)
-    }
-    fn release(self) {
-        crate::fast::pool::recycle(self);
+        ScatterAddRows { index: index.into(), nrows }.value(self)
     }
     fn apply(function: &dyn Function, inputs: &[&Self]) -> Result<Self> {
         if inputs.is_empty() {

@@ -4,51 +4,46 @@
 //! gradient of `C = A B` is `dA = G B^T` and `dB = A^T G`, which are again products
 //! with transpose flags, so the rule is closed under differentiation.
 
+use super::{Grad, GradTensor, SHAPES, TwoInputs};
 use crate::fast::kernels;
-use crate::{Error, Result, Shape, Tensor};
+use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2};
 
-/// `op(A) op(B)` where `op` transposes when its flag is set.
+/// `C = op(A) op(B)`, where `op` transposes when its flag is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatMul {
+pub(crate) struct MatMul {
     /// Transpose the left operand first.
-    pub ta: bool,
+    pub(crate) ta: bool,
     /// Transpose the right operand first.
-    pub tb: bool,
+    pub(crate) tb: bool,
 }
 
 fn oriented(a: &Array2<f64>, t: bool) -> ArrayView2<'_, f64> {
     if t { a.t() } else { a.view() }
 }
 
-impl MatMul {
-    /// The shape of the product, or a shape error with both operands' (transposed) shapes.
-    pub fn output_shape(&self, a: Shape, b: Shape) -> Result<Shape> {
-        let a = if self.ta { (a.1, a.0) } else { a };
-        let b = if self.tb { (b.1, b.0) } else { b };
-        if a.1 == b.0 { Ok((a.0, b.1)) } else { Err(Error::Shape { op: "matmul", lhs: a, rhs: b }) }
+/// With `dL/dC = G`, the gradients are `dL/d op(A) = G op(B)^T` and
+/// `dL/d op(B) = op(A)^T G`; an operand that was transposed gets the transpose of its
+/// `op`'s gradient, which is again one product with flags.
+impl TwoInputs for MatMul {
+    fn name(&self) -> &'static str {
+        "matmul"
     }
-
-    /// The value rule.
-    pub fn forward(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
-        self.output_shape(a.dim(), b.dim())?;
-        Ok(kernels::matmul(&oriented(a, self.ta), &oriented(b, self.tb)))
+    fn value(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
+        let (a, b) = (oriented(a, self.ta), oriented(b, self.tb));
+        if a.ncols() != b.nrows() {
+            return Err(Error::Shape { op: "matmul", lhs: a.dim(), rhs: b.dim() });
+        }
+        Ok(kernels::matmul(&a, &b))
     }
-
-    /// The gradient rule for `C = op(A) op(B)`: `(dL/dA, dL/dB)`, each only if needed.
-    pub fn vjp<T: Tensor>(&self, g: &T, a: &T, b: &T, need: (bool, bool)) -> (Option<T>, Option<T>) {
-        const SHAPES: &str = "matmul vjp: shapes agree by construction";
-        let mm = |x: &T, y: &T, ta, tb| x.matmul_t(y, ta, tb).expect(SHAPES);
-        let (da, db) = match (self.ta, self.tb) {
-            // C = A B: dA = G B^T, dB = A^T G
-            (false, false) => ((g, b, false, true), (a, g, true, false)),
-            // C = A B^T: dA = G B, dB = G^T A
-            (false, true) => ((g, b, false, false), (g, a, true, false)),
-            // C = A^T B: dA = B G^T, dB = A G
-            (true, false) => ((b, g, false, true), (a, g, false, false)),
-            // C = A^T B^T: dA = B^T G^T, dB = G^T A^T
-            (true, true) => ((b, g, true, true), (g, a, true, true)),
-        };
-        (need.0.then(|| mm(da.0, da.1, da.2, da.3)), need.1.then(|| mm(db.0, db.1, db.2, db.3)))
+    fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
+        // dA = G op(B)^T, or its transpose op(B) G^T.
+        let d = if self.ta { b.matmul_t(g, self.tb, true) } else { g.matmul_t(b, false, !self.tb) };
+        Grad::New(d.expect(SHAPES))
+    }
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, _: &T, _: &T) -> Grad<T> {
+        // dB = op(A)^T G, or its transpose G^T op(A).
+        let d = if self.tb { g.matmul_t(a, true, self.ta) } else { a.matmul_t(g, !self.ta, false) };
+        Grad::New(d.expect(SHAPES))
     }
 }

@@ -1,127 +1,137 @@
-//! The operations a tape records, each with its value rule and its gradient rule.
+//! The operations a tape records: each one a small type holding its value rule and
+//! its gradient rule side by side.
 //!
-//! The value rules work on plain arrays; the gradient rules are generic over
-//! [`Tensor`], so the same rule runs on arrays (a plain backward pass) and on tape
-//! variables (a recorded backward pass, whose result can be differentiated again).
+//! An op computes its value `y` from its inputs' values on plain arrays. Its
+//! gradient rule answers one question per input `x`: given `g = dL/dy`, what is
+//! `dL/dx`? The rule is written with [`Tensor`] ops (generic over `GradTensor`, the
+//! crate's extension of [`Tensor`] with the fused gradients of `fused.rs`), so the
+//! same code runs on arrays (the ordinary backward pass,
+//! [`Tape::backward`](crate::Tape::backward)) and on tape variables (a recorded
+//! backward pass, [`Tape::grad`](crate::Tape::grad), whose result can be
+//! differentiated again). A rule borrows `g` and returns a `Grad`:
+//! "the gradient is `g` itself", "`g` zero-padded" (a slice's) or a new value. How
+//! a contribution is added into the input's gradient (moved, added in place or into
+//! a block, summed over the axes where the input was broadcast) and when spent
+//! buffers are recycled is the sweep's business (`src/backward.rs`), so a rule reads
+//! like its derivation in `docs/autodiff.md`.
+//!
+//! The public part of this module is the names of the element-wise ops, [`UnaryOp`]
+//! and [`BinaryOp`], which [`Tensor::unary`] and [`Tensor::binary`] take. The rest is
+//! private to the crate, one file per family:
+//!
+//! * `unary.rs`: element-wise functions of one value, each a `Map` with a scalar
+//!   value rule;
+//! * `binary.rs`: element-wise arithmetic of two values with broadcasting, each a
+//!   `Zip` with a scalar value rule;
+//! * `fused.rs`: the gradients of `tanh` and the sigmoid in one pass each, a speed-up
+//!   that only gradient rules use;
+//! * `linalg.rs`: the matrix product with transpose flags;
+//! * `reduce.rs`: summing to a shape, broadcasting to one, log-sum-exp;
+//! * `layout.rs`: transpose, slices, padding, concatenation, row gathers and scatters;
+//! * `node.rs`: `Op`, the record of one tape node (its op and the ids of its inputs),
+//!   and the thin dispatch that runs a node's rule.
+//!
+//! # Adding an op
+//!
+//! To add an op, write one impl here: a type with its value rule and its gradient
+//! rule, as a `Map` or `Zip` if it is element-wise, else as a `OneInput` or
+//! `TwoInputs`. Then:
+//!
+//! 1. name it: an element-wise op gets a variant of [`UnaryOp`] or [`BinaryOp`] and a
+//!    line in the `with_rule!` list of its file; any other op gets a variant of `Op`
+//!    and a line in the dispatch in `node.rs`;
+//! 2. give it a method in the [`Tensor`] trait: a derived method calling
+//!    [`Tensor::unary`] or [`Tensor::binary`] for an element-wise op, otherwise a
+//!    primitive whose two implementations (arrays in `tensor.rs`, tape variables in
+//!    `tape.rs`) are one line each naming the type;
+//! 3. check its gradient against finite differences with
+//!    [`gradcheck`](crate::gradcheck()) in `tests/gradients.rs`, and its second
+//!    derivative in `tests/higher_order.rs`.
+//!
+//! The tape, the sweeps and the other ops stay as they are. An op that is a
+//! composition of existing ones needs none of this: write it as a derived method of
+//! [`Tensor`], and its gradient follows from theirs.
 
-pub mod binary;
-pub mod layout;
-pub mod linalg;
-pub mod reduce;
-pub mod unary;
+mod binary;
+mod fused;
+mod layout;
+mod linalg;
+mod node;
+mod reduce;
+mod unary;
 
-use crate::function::Recorded;
-use crate::{ParamId, Tensor};
-use ndarray::Axis;
-use std::borrow::Borrow;
-use std::rc::Rc;
+use crate::{Result, Shape, Tensor};
+use ndarray::{Array2, Axis};
 
 pub use binary::BinaryOp;
-pub use linalg::MatMul;
+pub(crate) use fused::{Fused, GradTensor};
+pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpose};
+pub(crate) use linalg::MatMul;
+pub(crate) use node::{Id, Op};
+pub(crate) use reduce::{BroadcastTo, LogSumExp, SumTo};
 pub use unary::UnaryOp;
 
-/// Index of a node on its tape.
-pub(crate) type Id = usize;
-
-/// How a node's value was computed from earlier nodes.
-#[derive(Debug, Clone)]
-pub(crate) enum Op {
-    /// A leaf: a constant, or a tracked input whose gradient is wanted.
-    Leaf,
-    /// A leaf bound to a parameter of a [`ParamStore`](crate::ParamStore).
-    Param(ParamId),
-    Unary(UnaryOp, Id),
-    Binary(BinaryOp, Id, Id),
-    MatMul(MatMul, Id, Id),
-    Transpose(Id),
-    SumTo(Id),
-    BroadcastTo(Id),
-    LogSumExp(Id),
-    Concat(Axis, Rc<[Id]>),
-    Slice {
-        x: Id,
-        axis: Axis,
-        start: usize,
-    },
-    Pad {
-        x: Id,
-        axis: Axis,
-        offset: usize,
-    },
-    GatherRows(Id, Rc<[usize]>),
-    ScatterAddRows(Id, Rc<[usize]>),
-    /// A [`Function`](crate::Function) of the listed inputs, differentiated by its
-    /// own rule in [`Tape::backward`](crate::Tape::backward) only.
-    Function(Recorded, Rc<[Id]>),
+/// A gradient rule's answer for one input: its contribution to `dL/dx`.
+pub(crate) enum Grad<T> {
+    /// The contribution is `g` itself (as for `x + c`). The sweep can then hand `g` on
+    /// without computing, and on arrays without copying it.
+    Pass,
+    /// The contribution is `g` placed from `offset` on along `axis`, with zeros
+    /// elsewhere: the gradient of a slice. The sweep on arrays adds `g` into that
+    /// block of the input's gradient in place, so a sequence cut into `T` steps does
+    /// not cost `T` full-size arrays of zeros.
+    Padded { axis: Axis, offset: usize },
+    /// A new value computed from `g`.
+    New(T),
 }
 
-impl Op {
-    /// Sends `dL/d(input)` for every input that `need`s it to `emit`, given
-    /// `g = dL/dy` for this node's output `y` and `val` giving each input's value.
-    pub(crate) fn vjp<T, R>(
-        &self,
-        g: T,
-        y: &T,
-        val: impl Fn(Id) -> R,
-        need: impl Fn(Id) -> bool,
-        mut emit: impl FnMut(Id, T),
-    ) where
-        T: Tensor,
-        R: Borrow<T>,
-    {
-        const SHAPES: &str = "vjp: shapes agree by construction";
-        // The rules of `Unary` and `Binary` may pass `g` on; every other arm only reads
-        // it, and it is released once the contributions are out.
+impl<T: Tensor> Grad<T> {
+    /// The contribution as a value of the input's shape `shape`, which is what the
+    /// recorded sweep adds (the sweep on arrays adds the same without these copies).
+    /// A contribution at a broadcast shape is summed back over the stretched axes.
+    pub(crate) fn into_value(self, g: &T, shape: Shape) -> T {
+        const SHAPE: &str = "a contribution has its input's shape, or one broadcast from it";
         match self {
-            Op::Leaf | Op::Param(_) => return,
-            Op::Unary(op, x) => {
-                if need(*x) {
-                    emit(*x, op.vjp(g, val(*x).borrow(), y));
-                }
-                return;
+            Grad::Pass => g.sum_to(shape).expect(SHAPE),
+            Grad::Padded { axis, offset } => {
+                let len = if axis == Axis(0) { shape.0 } else { shape.1 };
+                g.pad_along(axis, len, offset).expect(SHAPE)
             }
-            Op::Binary(op, a, b) => {
-                let (va, vb) = (val(*a), val(*b));
-                let (da, db) = op.vjp(g, va.borrow(), vb.borrow(), y, (need(*a), need(*b)));
-                da.into_iter().for_each(|d| emit(*a, d));
-                db.into_iter().for_each(|d| emit(*b, d));
-                return;
-            }
-            Op::MatMul(mm, a, b) => {
-                let (va, vb) = (val(*a), val(*b));
-                let (da, db) = mm.vjp(&g, va.borrow(), vb.borrow(), (need(*a), need(*b)));
-                da.into_iter().for_each(|d| emit(*a, d));
-                db.into_iter().for_each(|d| emit(*b, d));
-            }
-            Op::Transpose(x) => emit(*x, g.transpose()),
-            Op::SumTo(x) => emit(*x, reduce::sum_to_vjp(&g, val(*x).borrow())),
-            Op::BroadcastTo(x) => emit(*x, reduce::broadcast_to_vjp(&g, val(*x).borrow())),
-            Op::LogSumExp(x) => emit(*x, reduce::logsumexp_vjp(&g, val(*x).borrow(), y)),
-            Op::Concat(axis, parts) => {
-                let lens = parts.iter().map(|&p| val(p).borrow().shape_of(*axis));
-                for (&p, d) in parts.iter().zip(layout::concat_vjp(&g, *axis, lens)) {
-                    if need(p) {
-                        emit(p, d);
-                    }
-                }
-            }
-            Op::Slice { x, axis, start } => {
-                let len = val(*x).borrow().shape_of(*axis);
-                emit(*x, g.pad_along(*axis, len, *start).expect(SHAPES));
-            }
-            Op::Pad { x, axis, offset } => {
-                let n = val(*x).borrow().shape_of(*axis);
-                emit(*x, g.slice_along(*axis, *offset..*offset + n).expect(SHAPES));
-            }
-            Op::GatherRows(x, index) => {
-                let rows = val(*x).borrow().shape().0;
-                emit(*x, g.scatter_add_rows(index, rows).expect(SHAPES));
-            }
-            Op::ScatterAddRows(x, index) => emit(*x, g.gather_rows(index).expect(SHAPES)),
-            Op::Function(f, _) => {
-                unreachable!("function `{}`: its rule runs on arrays in Tape::backward only", f.name)
-            }
+            Grad::New(d) => d.sum_to(shape).expect(SHAPE),
         }
-        g.release();
     }
+}
+
+/// An op of one input.
+pub(crate) trait OneInput {
+    /// The value `y = f(x)`, or an error naming the op if `x` does not fit it.
+    fn value(&self, x: &Array2<f64>) -> Result<Array2<f64>>;
+    /// `dL/dx`, given `g = dL/dy`, the input `x` and the output `y`.
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T>;
+}
+
+/// An op of two inputs, `y = f(a, b)`.
+pub(crate) trait TwoInputs {
+    /// A short name for error messages.
+    fn name(&self) -> &'static str;
+    /// The value, or an error naming the op and both shapes if they do not fit it.
+    fn value(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>>;
+    /// `dL/da`, given `g = dL/dy`; it may have the (broadcast) shape of `y`.
+    fn grad_lhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
+    /// `dL/db`, given `g = dL/dy`; it may have the (broadcast) shape of `y`.
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
+}
+
+/// Why a shape error inside a gradient rule is a bug: the forward pass checked the
+/// shapes that the rule combines.
+const SHAPES: &str = "gradient rule: the forward pass checked these shapes";
+
+/// `a * b` element-wise, inside a gradient rule.
+fn mul<T: Tensor>(a: &T, b: &T) -> T {
+    a.mul(b).expect(SHAPES)
+}
+
+/// `a / b` element-wise, inside a gradient rule.
+fn div<T: Tensor>(a: &T, b: &T) -> T {
+    a.div(b).expect(SHAPES)
 }

@@ -1,17 +1,23 @@
-//! Element-wise functions of one value: each with its value rule and its gradient rule.
+//! Element-wise functions of one value, each with its value rule and its gradient rule.
 //!
-//! Gradient rules are written with [`Tensor`] operations, so on the tape they are
-//! themselves recorded and can be differentiated again (Hessian-vector products).
 //! Where the derivative is cheapest in terms of the output `y` (exp, tanh, sigmoid,
 //! sqrt) the rule uses `y`; piecewise-constant factors (the step of ReLU, the sign of
 //! `abs`, the window of `clamp`) enter as constants, whose own derivative is zero
 //! almost everywhere.
 
-use crate::Tensor;
+use super::{Fused, Grad, GradTensor, OneInput, div, mul};
+use crate::Result;
 use crate::fast::kernels;
 use crate::fast::math::{exp, sigmoid, softplus, tanh};
-use crate::op::BinaryOp;
 use ndarray::Array2;
+
+/// An element-wise function `y = f(x)`.
+pub(crate) trait Map {
+    /// `f` of one element.
+    fn value(&self, x: f64) -> f64;
+    /// `dL/dx = g f'(x)`, given `g = dL/dy`, `x` and `y`.
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T>;
+}
 
 /// An element-wise function of one value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +58,34 @@ pub enum UnaryOp {
     Clamp(f64, f64),
 }
 
+/// Runs `$body` with `$rule` bound to the [`Map`] that `$op` names: the one list from
+/// variants to rules. (A macro, because `$body` is generic code that each rule type
+/// instantiates anew; a closure cannot be generic.)
+#[rustfmt::skip]
+macro_rules! with_rule {
+    ($op:expr, |$rule:ident| $body:expr) => {
+        match $op {
+            UnaryOp::Neg => { let $rule = Neg; $body }
+            UnaryOp::Exp => { let $rule = Exp; $body }
+            UnaryOp::Log => { let $rule = Log; $body }
+            UnaryOp::Sqrt => { let $rule = Sqrt; $body }
+            UnaryOp::Powf(p) => { let $rule = Powf(p); $body }
+            UnaryOp::Tanh => { let $rule = Tanh; $body }
+            UnaryOp::Sigmoid => { let $rule = Sigmoid; $body }
+            UnaryOp::Relu => { let $rule = Relu; $body }
+            UnaryOp::Softplus => { let $rule = Softplus; $body }
+            UnaryOp::LogSigmoid => { let $rule = LogSigmoid; $body }
+            UnaryOp::Abs => { let $rule = Abs; $body }
+            UnaryOp::Square => { let $rule = Square; $body }
+            UnaryOp::Sin => { let $rule = Sin; $body }
+            UnaryOp::Cos => { let $rule = Cos; $body }
+            UnaryOp::Scale(c) => { let $rule = Scale(c); $body }
+            UnaryOp::AddScalar(c) => { let $rule = AddScalar(c); $body }
+            UnaryOp::Clamp(lo, hi) => { let $rule = Clamp(lo, hi); $body }
+        }
+    };
+}
+
 impl UnaryOp {
     /// Short name for error messages and debugging.
     pub fn name(&self) -> &'static str {
@@ -75,60 +109,202 @@ impl UnaryOp {
             UnaryOp::Clamp(..) => "clamp",
         }
     }
+}
 
-    /// The value rule: `f` applied to every element.
-    pub fn forward(&self, x: &Array2<f64>) -> Array2<f64> {
-        match *self {
-            UnaryOp::Neg => kernels::map(x, |v| -v),
-            UnaryOp::Exp => kernels::map(x, exp),
-            UnaryOp::Log => kernels::map(x, f64::ln),
-            UnaryOp::Sqrt => kernels::map(x, f64::sqrt),
-            UnaryOp::Powf(p) => kernels::map(x, |v| v.powf(p)),
-            UnaryOp::Tanh => kernels::map(x, tanh),
-            UnaryOp::Sigmoid => kernels::map(x, sigmoid),
-            UnaryOp::Relu => kernels::map(x, |v| v.max(0.0)),
-            UnaryOp::Softplus => kernels::map(x, softplus),
-            UnaryOp::LogSigmoid => kernels::map(x, |v| -softplus(-v)),
-            UnaryOp::Abs => kernels::map(x, f64::abs),
-            UnaryOp::Square => kernels::map(x, |v| v * v),
-            UnaryOp::Sin => kernels::map(x, f64::sin),
-            UnaryOp::Cos => kernels::map(x, f64::cos),
-            UnaryOp::Scale(c) => kernels::map(x, |v| c * v),
-            UnaryOp::AddScalar(c) => kernels::map(x, |v| v + c),
-            UnaryOp::Clamp(lo, hi) => kernels::map(x, |v| v.clamp(lo, hi)),
-        }
+impl OneInput for UnaryOp {
+    fn value(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
+        // One loop per function (a `match` inside the loop would block vectorisation).
+        Ok(with_rule!(*self, |rule| kernels::map(x, |v| rule.value(v))))
     }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
+        with_rule!(*self, |rule| rule.grad(g, x, y))
+    }
+}
 
-    /// The gradient rule: given `g = dL/dy` for `y = f(x)`, returns `dL/dx`.
-    pub fn vjp<T: Tensor>(&self, g: T, x: &T, y: &T) -> T {
-        const SHAPES: &str = "unary vjp: g, x and y share a shape";
-        let mul = |a: &T, b: &T| a.mul(b).expect(SHAPES);
-        // `g` times a factor computed from `x` for this purpose only: both released.
-        let times = |g: &T, factor: T| {
-            let d = mul(g, &factor);
-            factor.release();
-            d
-        };
-        let d = match *self {
-            UnaryOp::AddScalar(_) => return g,
-            UnaryOp::Neg => g.neg(),
-            UnaryOp::Exp => mul(&g, y),
-            UnaryOp::Log => g.div(x).expect(SHAPES),
-            UnaryOp::Sqrt => g.div(y).expect(SHAPES).scale(0.5),
-            UnaryOp::Powf(p) => times(&g, x.powf(p - 1.0)).scale(p),
-            UnaryOp::Tanh => g.binary(BinaryOp::TanhGrad, y).expect(SHAPES),
-            UnaryOp::Sigmoid => g.binary(BinaryOp::SigmoidGrad, y).expect(SHAPES),
-            UnaryOp::Relu => times(&g, x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })),
-            UnaryOp::Softplus => times(&g, x.sigmoid()),
-            UnaryOp::LogSigmoid => times(&g, x.neg().sigmoid()),
-            UnaryOp::Abs => times(&g, x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })),
-            UnaryOp::Square => mul(&g, x).scale(2.0),
-            UnaryOp::Sin => times(&g, x.cos()),
-            UnaryOp::Cos => times(&g, x.sin()).neg(),
-            UnaryOp::Scale(c) => g.scale(c),
-            UnaryOp::Clamp(lo, hi) => times(&g, x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })),
-        };
-        g.release();
-        d
+/// `-x`: `dy/dx = -1`.
+struct Neg;
+impl Map for Neg {
+    fn value(&self, x: f64) -> f64 {
+        -x
+    }
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
+        Grad::New(g.neg())
+    }
+}
+
+/// `e^x`: `dy/dx = e^x = y`.
+struct Exp;
+impl Map for Exp {
+    fn value(&self, x: f64) -> f64 {
+        exp(x)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+        Grad::New(mul(g, y))
+    }
+}
+
+/// `ln x`: `dy/dx = 1 / x`.
+struct Log;
+impl Map for Log {
+    fn value(&self, x: f64) -> f64 {
+        x.ln()
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(div(g, x))
+    }
+}
+
+/// `sqrt x`: `dy/dx = 1 / (2 sqrt x) = 1 / 2y`.
+struct Sqrt;
+impl Map for Sqrt {
+    fn value(&self, x: f64) -> f64 {
+        x.sqrt()
+    }
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+        Grad::New(div(g, y).scale(0.5))
+    }
+}
+
+/// `x^p`: `dy/dx = p x^(p-1)`.
+struct Powf(f64);
+impl Map for Powf {
+    fn value(&self, x: f64) -> f64 {
+        x.powf(self.0)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.powf(self.0 - 1.0)).scale(self.0))
+    }
+}
+
+/// `tanh x`: `dy/dx = 1 - y^2`, computed in one fused pass.
+struct Tanh;
+impl Map for Tanh {
+    fn value(&self, x: f64) -> f64 {
+        tanh(x)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+        Grad::New(g.fused(Fused::TanhGrad, y))
+    }
+}
+
+/// `sigmoid x`: `dy/dx = y (1 - y)`, computed in one fused pass.
+struct Sigmoid;
+impl Map for Sigmoid {
+    fn value(&self, x: f64) -> f64 {
+        sigmoid(x)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, y: &T) -> Grad<T> {
+        Grad::New(g.fused(Fused::SigmoidGrad, y))
+    }
+}
+
+/// `max(x, 0)`: `dy/dx` is the step `[x > 0]`.
+struct Relu;
+impl Map for Relu {
+    fn value(&self, x: f64) -> f64 {
+        x.max(0.0)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })))
+    }
+}
+
+/// `ln(1 + e^x)`: `dy/dx = sigmoid(x)`.
+struct Softplus;
+impl Map for Softplus {
+    fn value(&self, x: f64) -> f64 {
+        softplus(x)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.sigmoid()))
+    }
+}
+
+/// `ln sigmoid(x) = -softplus(-x)`: `dy/dx = 1 - sigmoid(x) = sigmoid(-x)`.
+struct LogSigmoid;
+impl Map for LogSigmoid {
+    fn value(&self, x: f64) -> f64 {
+        -softplus(-x)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.neg().sigmoid()))
+    }
+}
+
+/// `|x|`: `dy/dx` is the sign of `x` (0 at 0).
+struct Abs;
+impl Map for Abs {
+    fn value(&self, x: f64) -> f64 {
+        x.abs()
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })))
+    }
+}
+
+/// `x^2`: `dy/dx = 2x`.
+struct Square;
+impl Map for Square {
+    fn value(&self, x: f64) -> f64 {
+        x * x
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, x).scale(2.0))
+    }
+}
+
+/// `sin x`: `dy/dx = cos x`.
+struct Sin;
+impl Map for Sin {
+    fn value(&self, x: f64) -> f64 {
+        x.sin()
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.cos()))
+    }
+}
+
+/// `cos x`: `dy/dx = -sin x`.
+struct Cos;
+impl Map for Cos {
+    fn value(&self, x: f64) -> f64 {
+        x.cos()
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        Grad::New(mul(g, &x.sin()).neg())
+    }
+}
+
+/// `c x`: `dy/dx = c`.
+struct Scale(f64);
+impl Map for Scale {
+    fn value(&self, x: f64) -> f64 {
+        self.0 * x
+    }
+    fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
+        Grad::New(g.scale(self.0))
+    }
+}
+
+/// `x + c`: `dy/dx = 1`, so the gradient is `g` itself.
+struct AddScalar(f64);
+impl Map for AddScalar {
+    fn value(&self, x: f64) -> f64 {
+        x + self.0
+    }
+    fn grad<T: GradTensor>(&self, _: &T, _: &T, _: &T) -> Grad<T> {
+        Grad::Pass
+    }
+}
+
+/// `min(max(x, lo), hi)`: `dy/dx` is the window `[lo < x < hi]`.
+struct Clamp(f64, f64);
+impl Map for Clamp {
+    fn value(&self, x: f64) -> f64 {
+        x.clamp(self.0, self.1)
+    }
+    fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
+        let (lo, hi) = (self.0, self.1);
+        Grad::New(mul(g, &x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })))
     }
 }

@@ -1,0 +1,121 @@
+//! What a tape node records, and the dispatch that runs its gradient rule.
+//!
+//! A node is one op and the ids of its inputs. The dispatch below only picks the
+//! rule and hands it its inputs; the math is in the rule's own file.
+
+use super::{
+    BinaryOp, BroadcastTo, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul, OneInput, Pad,
+    ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+};
+use crate::ParamId;
+use crate::function::Recorded;
+use std::borrow::Borrow;
+use std::rc::Rc;
+
+/// Index of a node on its tape.
+pub(crate) type Id = usize;
+
+/// How a node's value was computed from earlier nodes: an op and its inputs.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    /// A leaf: a constant, or a tracked input whose gradient is wanted.
+    Leaf,
+    /// A leaf bound to a parameter of a [`ParamStore`](crate::ParamStore).
+    Param(ParamId),
+    /// An element-wise function of one value.
+    Map(UnaryOp, Id),
+    /// Element-wise arithmetic of two values, broadcasting.
+    Zip(BinaryOp, Id, Id),
+    /// A fused gradient, recorded by [`Tape::grad`](crate::Tape::grad).
+    Fused(Fused, Id, Id),
+    MatMul(MatMul, Id, Id),
+    Transpose(Transpose, Id),
+    SumTo(SumTo, Id),
+    BroadcastTo(BroadcastTo, Id),
+    LogSumExp(LogSumExp, Id),
+    Slice(Slice, Id),
+    Pad(Pad, Id),
+    /// The parts of a [`Concat`](super::Concat), each with the pad that placed it.
+    Concat(Rc<[(Pad, Id)]>),
+    GatherRows(GatherRows, Id),
+    ScatterAddRows(ScatterAddRows, Id),
+    /// A [`Function`](crate::Function) of the listed inputs, differentiated by its
+    /// own rule in [`Tape::backward`](crate::Tape::backward) only.
+    Function(Recorded, Rc<[Id]>),
+}
+
+/// One run of a node's rule: `g = dL/dy` for its value `y`, each input's value by
+/// id, which inputs need a gradient, and where their contributions go.
+struct Run<'g, T, V, N, E> {
+    g: &'g T,
+    y: &'g T,
+    val: V,
+    need: N,
+    emit: E,
+}
+
+impl<T, R, V, N, E> Run<'_, T, V, N, E>
+where
+    T: GradTensor,
+    R: Borrow<T>,
+    V: Fn(Id) -> R,
+    N: Fn(Id) -> bool,
+    E: FnMut(Id, Grad<T>),
+{
+    fn one(&mut self, op: &impl OneInput, x: Id) {
+        if (self.need)(x) {
+            let d = op.grad(self.g, (self.val)(x).borrow(), self.y);
+            (self.emit)(x, d);
+        }
+    }
+
+    fn two(&mut self, op: &impl TwoInputs, a: Id, b: Id) {
+        let (va, vb) = ((self.val)(a), (self.val)(b));
+        if (self.need)(a) {
+            let d = op.grad_lhs(self.g, va.borrow(), vb.borrow(), self.y);
+            (self.emit)(a, d);
+        }
+        if (self.need)(b) {
+            let d = op.grad_rhs(self.g, va.borrow(), vb.borrow(), self.y);
+            (self.emit)(b, d);
+        }
+    }
+}
+
+impl Op {
+    /// Runs this node's gradient rule: given `g = dL/dy` for the node's value `y`, and
+    /// `val` giving each input's value, sends each input that `need`s a gradient and
+    /// its contribution to `emit`. Leaves have none.
+    pub(crate) fn grad<T, R>(
+        &self,
+        g: &T,
+        y: &T,
+        val: impl Fn(Id) -> R,
+        need: impl Fn(Id) -> bool,
+        emit: impl FnMut(Id, Grad<T>),
+    ) where
+        T: GradTensor,
+        R: Borrow<T>,
+    {
+        let mut run = Run { g, y, val, need, emit };
+        match self {
+            Op::Leaf | Op::Param(_) => {}
+            Op::Map(op, x) => run.one(op, *x),
+            Op::Zip(op, a, b) => run.two(op, *a, *b),
+            Op::Fused(op, a, b) => run.two(op, *a, *b),
+            Op::MatMul(op, a, b) => run.two(op, *a, *b),
+            Op::Transpose(op, x) => run.one(op, *x),
+            Op::SumTo(op, x) => run.one(op, *x),
+            Op::BroadcastTo(op, x) => run.one(op, *x),
+            Op::LogSumExp(op, x) => run.one(op, *x),
+            Op::Slice(op, x) => run.one(op, *x),
+            Op::Pad(op, x) => run.one(op, *x),
+            Op::Concat(parts) => parts.iter().for_each(|(pad, p)| run.one(pad, *p)),
+            Op::GatherRows(op, x) => run.one(op, *x),
+            Op::ScatterAddRows(op, x) => run.one(op, *x),
+            Op::Function(f, _) => {
+                unreachable!("function `{}`: its rule runs on arrays in Tape::backward only", f.name)
+            }
+        }
+    }
+}
