@@ -188,11 +188,18 @@ impl Tape {
         }
         let mut grads: Vec<Option<Var<'t>>> = vec![None; loss.id() + 1];
         grads[loss.id()] = Some(self.constant(Array2::ones((1, 1))));
-        for i in (0..=loss.id()).rev() {
-            let (op, tracked) = self.inspect(i, |_, op, t| (op.clone(), t));
-            let Some(g) = grads[i].filter(|_| tracked) else {
+        // A node passes gradient only to earlier nodes, so the sweep can stop at the
+        // earliest of `wrt`: a field differentiating itself inside a long recorded
+        // solve then walks its own evaluation, not the whole tape.
+        let first = wrt.iter().map(|w| w.id()).min().unwrap_or(loss.id());
+        for i in (first + 1..=loss.id()).rev() {
+            let Some(g) = grads[i] else {
                 continue;
             };
+            let (op, tracked) = self.inspect(i, |_, op, t| (op.clone(), t));
+            if !tracked {
+                continue;
+            }
             if let Op::Function(f, _) = &op {
                 return Err(Error::Invalid {
                     op: "grad",

@@ -65,6 +65,12 @@ pub enum Error {
         /// What its rule reported.
         reason: String,
     },
+    /// A gradient was asked of a session that records no graph ([`NoGrad`](crate::NoGrad)).
+    #[error("{op}: a NoGrad session records no graph to differentiate; run the pass on a TapeSession")]
+    NoTape {
+        /// The operation that needed the graph.
+        op: &'static str,
+    },
     /// `backward` was called on a value that is not 1x1.
     #[error("backward: the loss must be a 1x1 value, got shape {0:?}")]
     NotScalar(Shape),

@@ -7,8 +7,14 @@
 //!   tape, however often it is used), so the loss can be differentiated;
 //! * [`NoGrad`] hands out plain arrays: evaluation records nothing and allocates no
 //!   nodes.
+//!
+//! A forward pass may itself differentiate ([`Session::grad`], PyTorch's
+//! `torch.autograd.grad(..., create_graph=True)` inside a module): a continuous flow's
+//! field takes the trace of its own Jacobian this way. On a tape the gradient is
+//! recorded like any other value, so the loss can still be differentiated; a
+//! [`NoGrad`] session keeps no graph and returns [`Error::NoTape`].
 
-use crate::{ParamId, ParamStore, Tape, Tensor, Var};
+use crate::{Error, ParamId, ParamStore, Result, Tape, Tensor, Var};
 use ndarray::Array2;
 use std::cell::RefCell;
 
@@ -22,6 +28,13 @@ pub trait Session {
     fn constant(&self, value: Array2<f64>) -> Self::T;
     /// The parameter store the session reads from.
     fn store(&self) -> &ParamStore;
+    /// `x` as a value that [`grad`](Session::grad) can differentiate with respect to
+    /// (PyTorch's `requires_grad_`): on a tape, an untracked value becomes a tracked
+    /// leaf with the same value, and a tracked one is returned as it is.
+    fn track(&self, x: Self::T) -> Self::T;
+    /// Gradients of the `1 x 1` value `y` with respect to each of `wrt`, as values of
+    /// this session that can be differentiated again ([`Tape::grad`]).
+    fn grad(&self, y: &Self::T, wrt: &[Self::T]) -> Result<Vec<Self::T>>;
 }
 
 /// Records on a tape; parameters become tracked leaves.
@@ -62,6 +75,12 @@ impl<'t> Session for TapeSession<'t, '_> {
     fn store(&self) -> &ParamStore {
         self.store
     }
+    fn track(&self, x: Var<'t>) -> Var<'t> {
+        if x.is_tracked() { x } else { self.tape.leaf(x.value()) }
+    }
+    fn grad(&self, y: &Var<'t>, wrt: &[Var<'t>]) -> Result<Vec<Var<'t>>> {
+        self.tape.grad(*y, wrt)
+    }
 }
 
 /// Evaluates on plain arrays: no tape, no gradients.
@@ -88,5 +107,11 @@ impl Session for NoGrad<'_> {
     }
     fn store(&self) -> &ParamStore {
         self.store
+    }
+    fn track(&self, x: Array2<f64>) -> Array2<f64> {
+        x
+    }
+    fn grad(&self, _y: &Array2<f64>, _wrt: &[Array2<f64>]) -> Result<Vec<Array2<f64>>> {
+        Err(Error::NoTape { op: "Session::grad" })
     }
 }

@@ -127,3 +127,86 @@ fn gradient_of_the_gradient_norm() {
     let expected = ndarray::array![[36.0 * 0.125, 36.0 * -8.0]];
     assert!(autodiff::gradcheck::all_close(d.wrt(&x).unwrap(), &expected, 1e-12, 0.0));
 }
+
+/// The divergence `sum_i d f_i / d x_i` of a tanh MLP 2-8-2, row by row, written once
+/// against `Session`: the pass differentiates itself through `Session::grad`, as a
+/// continuous flow's field does for its trace.
+fn divergence<S: autodiff::Session>(s: &S, mlp: &Mlp, x: &S::T) -> autodiff::Result<S::T> {
+    let x = s.track(x.clone());
+    let f = mlp.forward(s, &x)?;
+    let mut div = None;
+    for i in 0..x.shape().1 {
+        // Rows are independent samples, so the gradient of the column sum is each
+        // row's own `d f_i / d x`.
+        let dfi = s.grad(&f.slice_cols(i..i + 1)?.sum(), std::slice::from_ref(&x))?.remove(0);
+        let term = dfi.slice_cols(i..i + 1)?;
+        div = Some(match div {
+            None => term,
+            Some(d) => term.add(&d)?,
+        });
+    }
+    Ok(div.expect("at least one column"))
+}
+
+fn divergence_mlp(seed: u64) -> (ParamStore, Mlp) {
+    let mut store = ParamStore::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mlp = Mlp::new(&mut store, "field", &[2, 8, 2], Activation::Tanh, &mut rng).unwrap();
+    (store, mlp)
+}
+
+#[test]
+fn a_pass_that_differentiates_itself_matches_the_jacobian_trace_and_its_gradient() {
+    let (mut store, mlp) = divergence_mlp(3);
+    let x = ndarray::array![[0.3, -0.7], [1.2, 0.4], [-0.5, -1.1]];
+    // The value: the trace of a central-difference Jacobian, row by row.
+    let f = |store: &ParamStore, x: &Array2<f64>| mlp.forward(&autodiff::NoGrad::new(store), x).unwrap();
+    let h = 1e-6;
+    let mut fd_div = Array2::zeros((3, 1));
+    for i in 0..2 {
+        let mut e = Array2::zeros((3, 2));
+        e.column_mut(i).fill(h);
+        let df = (f(&store, &(&x + &e)) - f(&store, &(&x - &e))) / (2.0 * h);
+        fd_div.column_mut(0).zip_mut_with(&df.column(i), |d, v| *d += v);
+    }
+    let tape = Tape::new();
+    let s = tape.session(&store);
+    let div = divergence(&s, &mlp, &tape.constant(x.clone())).unwrap();
+    assert!(
+        autodiff::gradcheck::all_close(&div.value(), &fd_div, 1e-7, 1e-9),
+        "{:?} vs {fd_div:?}",
+        div.value()
+    );
+
+    // Its gradient with respect to every weight: the recorded gradients are
+    // differentiated again by `backward`, checked against central differences.
+    let grads = div.sum().backward().unwrap();
+    let total = |store: &ParamStore| {
+        let tape = Tape::new();
+        divergence(&tape.session(store), &mlp, &tape.constant(x.clone())).unwrap().value().iter().sum::<f64>()
+    };
+    let ids: Vec<_> = grads.params().map(|(id, _)| id).collect();
+    // Every weight but the output bias, which shifts f and leaves its Jacobian alone.
+    assert_eq!(ids.len(), mlp.params().len() - 1, "the weights that reach the divergence");
+    for id in ids {
+        let analytic = grads.param(id).unwrap().clone();
+        for k in 0..analytic.len() {
+            let mut bump = |d: f64| {
+                store.get_mut(id).as_slice_mut().unwrap()[k] += d;
+                let v = total(&store);
+                store.get_mut(id).as_slice_mut().unwrap()[k] -= d;
+                v
+            };
+            let fd = (bump(1e-5) - bump(-1e-5)) / 2e-5;
+            let a = analytic.as_slice().unwrap()[k];
+            assert!((a - fd).abs() <= 1e-6 * (1.0 + fd.abs()), "{id:?}[{k}]: {a} vs {fd}");
+        }
+    }
+}
+
+#[test]
+fn a_session_without_a_tape_says_it_cannot_differentiate() {
+    let (store, mlp) = divergence_mlp(4);
+    let err = divergence(&autodiff::NoGrad::new(&store), &mlp, &Array2::zeros((2, 2))).unwrap_err();
+    assert!(matches!(err, autodiff::Error::NoTape { op: "Session::grad" }), "{err}");
+}

@@ -2,7 +2,7 @@
 //! neural networks whose parameters live in a [`ParamStore`].
 
 use crate::{OdeError, Result, State};
-use autodiff::{NoGrad, ParamId, ParamStore, Session, Tensor};
+use autodiff::{NoGrad, ParamId, ParamStore, Session, Tape, Tensor};
 use ndarray::{Array2, array};
 
 /// A right-hand side evaluated on plain arrays (the fast path: no tape).
@@ -33,11 +33,22 @@ impl<F: Fn(f64, &Array2<f64>) -> Result<Array2<f64>>> OdeFunc for FnOde<F> {
 /// A right-hand side with trainable parameters, written once against [`Session`]:
 /// it runs on a tape (backprop through the solver, vector-Jacobian products for the
 /// adjoint) or on plain arrays through [`NoGrad`].
+///
+/// A field may differentiate inside its own evaluation with [`Session::grad`] (a
+/// continuous flow's `tr(df/dz)` is one). Every gradient method then works: its rules
+/// run such a field on tapes, and differentiate the recorded inner gradients again.
+/// Such a field says so with [`needs_tape`](NeuralOdeFunc::needs_tape), so that the
+/// solves that need only values evaluate it on a scratch tape instead of [`NoGrad`].
 pub trait NeuralOdeFunc {
     /// `f(t, y)`; `t` is a `1 x 1` value so that `df/dt` can be taken on the tape.
     fn eval<S: Session>(&self, s: &S, t: &S::T, y: &S::T) -> autodiff::Result<S::T>;
     /// The parameters `f` reads (their gradients are what the adjoint returns).
     fn params(&self) -> Vec<ParamId>;
+    /// Whether [`eval`](NeuralOdeFunc::eval) calls [`Session::grad`], which a
+    /// [`NoGrad`] session cannot answer. False unless overridden.
+    fn needs_tape(&self) -> bool {
+        false
+    }
 }
 
 /// A [`NeuralOdeFunc`] bound to a parameter store, usable wherever an [`OdeFunc`] is.
@@ -51,6 +62,13 @@ pub struct WithParams<'a, F> {
 
 impl<F: NeuralOdeFunc> OdeFunc for WithParams<'_, F> {
     fn eval_array(&self, t: f64, y: &Array2<f64>) -> Result<Array2<f64>> {
+        if self.func.needs_tape() {
+            // Values only, but the field differentiates inside: a tape of one evaluation.
+            let tape = Tape::new();
+            let s = tape.session(self.store);
+            let f = self.func.eval(&s, &tape.constant(array![[t]]), &tape.constant(y.clone()))?;
+            return Ok(f.value());
+        }
         let s = NoGrad::new(self.store);
         Ok(self.func.eval(&s, &array![[t]], y)?)
     }

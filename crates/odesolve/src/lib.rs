@@ -84,6 +84,14 @@
 //! checkpoints, recomputed steps). [`odeint_tape_per_sample`] gives each row its own
 //! output times (and, solved independently, its own initial time).
 //!
+//! A field may differentiate inside its own evaluation with
+//! [`Session::grad`](autodiff::Session::grad), as a continuous normalizing flow does
+//! for $\mathrm{tr}(\partial f/\partial z)$: every method runs it on tapes (the
+//! recorded inner gradients are differentiated again), and a field that says so
+//! ([`NeuralOdeFunc::needs_tape`]) is evaluated on a scratch tape where a solve needs
+//! only values (`tests/inner_grad.rs` checks the closed form for a linear field and
+//! each method against finite differences).
+//!
 //! ## Example
 //!
 //! ```
