@@ -2,14 +2,18 @@
 //! iteration through `odeint_tape` with each gradient method (dopri5 backprop, backsolve
 //! adjoint with and without seminorm, checkpointed; rk4 on the grid, checkpointed).
 //! Compare in the same session with `../shared/bench/bench_scipy_lorenz.py` and
-//! `bench_neural_ode.py float64`.
+//! `bench_neural_ode.py float64`. The per-sample benchmark (64 rows, each on its own
+//! grid, solved independently) measures the parallel rows: run it with
+//! `RAYON_NUM_THREADS=1` and without to see what the threads give.
 
 mod common;
 
+use autodiff::{Tape, Tensor};
 use common::{Lorenz, NeuralOde, Variant};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use ndarray::array;
-use odesolve::{Method, SolveOptions, odeint};
+use ndarray::{Array2, array};
+use odesolve::{Gradient, GridStrategy, Method, SolveOptions, Starts, odeint, odeint_tape_per_sample};
+use rand::{Rng, SeedableRng};
 use std::hint::black_box;
 
 fn lorenz(c: &mut Criterion) {
@@ -47,5 +51,45 @@ fn neural_ode(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, lorenz, neural_ode);
+/// Forward and backward of 64 rows of ode_demo's field, each row with 10 observation
+/// times of its own in (0, 5), solved independently with the checkpointed gradient.
+fn per_sample_rows(c: &mut Criterion) {
+    let base = NeuralOde::new(10, 20);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let y0 = Array2::from_shape_simple_fn((64, 2), || rng.random_range(-2.0..2.0));
+    let times: Vec<Vec<f64>> = (0..64)
+        .map(|_| {
+            let mut ts: Vec<f64> = (0..10).map(|_| rng.random_range(0.0..5.0)).collect();
+            ts.sort_by(f64::total_cmp);
+            ts
+        })
+        .collect();
+    let opts = SolveOptions::new(Method::Dopri5).tol(1e-7, 1e-9);
+    let threads = rayon::current_num_threads();
+    c.bench_function(&format!("per_sample 64 rows independent checkpointed, {threads} threads"), |b| {
+        b.iter(|| {
+            let tape = Tape::new();
+            let s = tape.session(&base.store);
+            let y = tape.leaf(y0.clone());
+            let sol = odeint_tape_per_sample(
+                &base.func,
+                &s,
+                &y,
+                Starts::Shared(0.0),
+                &times,
+                &opts,
+                &Gradient::default(),
+                GridStrategy::Independent,
+            )
+            .unwrap();
+            let loss = sol
+                .ys
+                .iter()
+                .fold(tape.constant(Array2::zeros((1, 1))), |acc, yi| acc.add(&yi.square().sum()).unwrap());
+            tape.backward(loss).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, lorenz, neural_ode, per_sample_rows);
 criterion_main!(benches);

@@ -36,9 +36,9 @@ use crate::{
 };
 use autodiff::{Function, ParamId, ParamStore, Session, Tape, TapeSession, Tensor, Var, Vjp};
 use ndarray::{Array2, Axis, s};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// How the enclosing tape's backward pass differentiates a solve.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +120,20 @@ pub struct OdeStats {
     pub recomputed_steps: usize,
 }
 
+/// The work of a solve, shared by the caller and the gradient rule, which may run on
+/// another thread (parallel per-row solves).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedStats(Arc<Mutex<OdeStats>>);
+
+impl SharedStats {
+    pub(crate) fn get(&self) -> OdeStats {
+        *self.0.lock().expect("solve statistics: a rule panicked while holding them")
+    }
+    fn set(&self, stats: OdeStats) {
+        *self.0.lock().expect("solve statistics: a rule panicked while holding them") = stats;
+    }
+}
+
 /// The states at the output times, on the tape.
 #[derive(Debug, Clone)]
 pub struct TapeSolution<'t> {
@@ -127,7 +141,7 @@ pub struct TapeSolution<'t> {
     pub ts: Vec<f64>,
     /// `ys[k]` is the state at `ts[k]`, shaped like `y0`.
     pub ys: Vec<Var<'t>>,
-    stats: Rc<Cell<OdeStats>>,
+    stats: SharedStats,
 }
 
 impl TapeSolution<'_> {
@@ -135,6 +149,10 @@ impl TapeSolution<'_> {
     /// backward has run.
     pub fn stats(&self) -> OdeStats {
         self.stats.get()
+    }
+
+    pub(crate) fn stats_handle(&self) -> SharedStats {
+        self.stats.clone()
     }
 }
 
@@ -153,7 +171,7 @@ pub fn odeint_tape<'t, 'a, F>(
     gradient: &Gradient,
 ) -> Result<TapeSolution<'t>>
 where
-    F: NeuralOdeFunc + Clone + 'static,
+    F: NeuralOdeFunc + Clone + Send + Sync + 'static,
 {
     let ts = ts.into();
     let times: Vec<f64> = match ts {
@@ -174,51 +192,80 @@ where
         Times::Tracked(v) if v.is_tracked() => Some(v),
         _ => None,
     };
-    let stats = Rc::new(Cell::new(OdeStats::default()));
+    let stats = SharedStats::default();
     let ys = match gradient {
         Gradient::Backprop => backprop(func, s, y0, &times, tracked_times, opts, &stats)?,
+        one_node => {
+            let store = Arc::new(s.store().snapshot(&func.params()));
+            let node = solve_one_node(func, &store, &y0.value(), &times, opts, one_node, &stats)?;
+            record(func, s, y0, tracked_times, node.name, node.value, node.rule)?
+        }
+    };
+    Ok(TapeSolution { ts: times, ys, stats })
+}
+
+/// A one-node method's solve on plain arrays: the outputs stacked (`(n B) x D`, see
+/// [`stack`]) and the rule that differentiates them.
+pub(crate) struct OneNode {
+    pub name: &'static str,
+    pub value: Array2<f64>,
+    pub rule: Box<dyn Vjp + Send + Sync>,
+}
+
+/// Solves on plain arrays for the backsolve or checkpointed method, keeping what its
+/// rule needs; `store` holds the field's parameters as they are now.
+pub(crate) fn solve_one_node<F>(
+    func: &F,
+    store: &Arc<ParamStore>,
+    y0: &Array2<f64>,
+    times: &[f64],
+    opts: &SolveOptions,
+    gradient: &Gradient,
+    stats: &SharedStats,
+) -> Result<OneNode>
+where
+    F: NeuralOdeFunc + Clone + Send + Sync + 'static,
+{
+    let field = WithParams { func, store };
+    match gradient {
+        Gradient::Backprop => unreachable!("backprop records every stage; it is not one node"),
         Gradient::Backsolve(adjoint) => {
-            let store = Rc::new(s.store().snapshot(&func.params()));
-            let field = WithParams { func, store: &store };
-            let sol = solve(&ArrayField(&field), &y0.value(), &times, opts)?;
+            let sol = solve(&ArrayField(&field), y0, times, opts)?;
             stats.set(OdeStats { forward: sol.stats, ..OdeStats::default() });
             let value = stack(&sol.ys);
             let rule = BacksolveRule {
                 func: func.clone(),
-                store,
+                store: store.clone(),
                 sol,
                 adjoint: adjoint.clone(),
                 stats: stats.clone(),
             };
-            record(func, s, y0, tracked_times, "odeint_tape (backsolve adjoint)", value, Box::new(rule))?
+            Ok(OneNode { name: "odeint_tape (backsolve adjoint)", value, rule: Box::new(rule) })
         }
         Gradient::Checkpointed { checkpoints } => {
             let free = checkpoints.unwrap_or_else(|| (2.0 * opts.max_steps as f64).sqrt().ceil() as usize);
             if free == 0 {
                 return Err(OdeError::Options { name: "checkpoints", reason: "must be at least 1".into() });
             }
-            let store = Rc::new(s.store().snapshot(&func.params()));
-            let field = WithParams { func, store: &store };
             // When every step's start state fits in the slots the forward solve keeps
             // them, and the backward pass recomputes nothing.
             let mut trace = Trace::keeping(free);
-            let sol = solve_traced(&ArrayField(&field), &y0.value(), &times, opts, Some(&mut trace))?;
+            let sol = solve_traced(&ArrayField(&field), y0, times, opts, Some(&mut trace))?;
             stats.set(OdeStats { forward: sol.stats, ..OdeStats::default() });
             let value = stack(&sol.ys);
             let rule = CheckpointedRule {
                 func: func.clone(),
-                store,
+                store: store.clone(),
                 tableau: opts.method.tableau(),
                 trace,
-                y0: y0.value(),
+                y0: y0.clone(),
                 sol,
                 free,
                 stats: stats.clone(),
             };
-            record(func, s, y0, tracked_times, "odeint_tape (checkpointed)", value, Box::new(rule))?
+            Ok(OneNode { name: "odeint_tape (checkpointed)", value, rule: Box::new(rule) })
         }
-    };
-    Ok(TapeSolution { ts: times, ys, stats })
+    }
 }
 
 /// The outputs one under another: `(n B) x D`, block `k` the state at `t_k`.
@@ -243,11 +290,20 @@ fn record<'t, F: NeuralOdeFunc>(
     if let Some(t) = &times {
         inputs.push(t);
     }
-    let op = Precomputed { name, result: RefCell::new(Some((value, rule))) };
-    let stacked = Var::apply(&op, &inputs)?;
+    let stacked = apply_precomputed(name, value, rule, &inputs)?;
     let b = y0.shape().0;
     let n = stacked.shape().0 / b;
     Ok((0..n).map(|k| stacked.slice_along(Axis(0), k * b..(k + 1) * b)).collect::<autodiff::Result<_>>()?)
+}
+
+/// Records a node whose value and rule are already computed, on `inputs`.
+pub(crate) fn apply_precomputed<'t>(
+    name: &'static str,
+    value: Array2<f64>,
+    rule: Box<dyn Vjp>,
+    inputs: &[&Var<'t>],
+) -> autodiff::Result<Var<'t>> {
+    Var::apply(&Precomputed { name, result: RefCell::new(Some((value, rule))) }, inputs)
 }
 
 /// A value with its gradient rule, as [`Function::forward`] returns them.
@@ -319,10 +375,10 @@ fn time_grads<F: OdeFunc>(
 /// The backsolve adjoint's rule: [`adjoint_backward`] on the stored forward solution.
 struct BacksolveRule<F> {
     func: F,
-    store: Rc<ParamStore>,
+    store: Arc<ParamStore>,
     sol: Solution<Array2<f64>>,
     adjoint: AdjointOptions,
-    stats: Rc<Cell<OdeStats>>,
+    stats: SharedStats,
 }
 
 impl<F: NeuralOdeFunc> Vjp for BacksolveRule<F> {
@@ -351,13 +407,13 @@ impl<F: NeuralOdeFunc> Vjp for BacksolveRule<F> {
 /// in the order of the binomial [`schedule`].
 struct CheckpointedRule<F> {
     func: F,
-    store: Rc<ParamStore>,
+    store: Arc<ParamStore>,
     tableau: ButcherTableau,
     trace: Trace,
     y0: Array2<f64>,
     sol: Solution<Array2<f64>>,
     free: usize,
-    stats: Rc<Cell<OdeStats>>,
+    stats: SharedStats,
 }
 
 /// Gradients accumulated while reversing the steps.
@@ -481,7 +537,7 @@ fn backprop<'t, F: NeuralOdeFunc>(
     times: &[f64],
     tracked: Option<Var<'t>>,
     opts: &SolveOptions,
-    stats: &Rc<Cell<OdeStats>>,
+    stats: &SharedStats,
 ) -> Result<Vec<Var<'t>>> {
     let field = WithParams { func, store: s.store() };
     let start = match tracked {
@@ -541,7 +597,7 @@ impl Vjp for TimeDerivative {
 /// training and in evaluation alike.
 pub trait OdeSession: Session {
     /// The states at `ts` (the first is `y0`) and the forward solve's work.
-    fn odeint<F: NeuralOdeFunc + Clone + 'static>(
+    fn odeint<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
         &self,
         func: &F,
         y0: &Self::T,
@@ -552,7 +608,7 @@ pub trait OdeSession: Session {
 }
 
 impl<'t> OdeSession for TapeSession<'t, '_> {
-    fn odeint<F: NeuralOdeFunc + Clone + 'static>(
+    fn odeint<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
         &self,
         func: &F,
         y0: &Var<'t>,
@@ -567,7 +623,7 @@ impl<'t> OdeSession for TapeSession<'t, '_> {
 }
 
 impl OdeSession for autodiff::NoGrad<'_> {
-    fn odeint<F: NeuralOdeFunc + Clone + 'static>(
+    fn odeint<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
         &self,
         func: &F,
         y0: &Array2<f64>,

@@ -165,3 +165,47 @@ fn bad_grids_name_the_row_and_the_index() {
     .unwrap_err();
     assert!(err.to_string().contains("sample 1: t[0] = -0.1"), "{err}");
 }
+
+#[test]
+fn rows_solved_in_parallel_report_the_work_of_every_row() {
+    let mut store = ParamStore::new();
+    let f = MlpField::new(&mut store, 10);
+    for gradient in
+        [Gradient::Checkpointed { checkpoints: Some(2) }, Gradient::Backsolve(AdjointOptions::new(opts()))]
+    {
+        let tape = Tape::new();
+        let s = tape.session(&store);
+        let y = tape.leaf(y0());
+        let sol = odeint_tape_per_sample(
+            &f,
+            &s,
+            &y,
+            Starts::Shared(0.0),
+            &times(),
+            &opts(),
+            &gradient,
+            GridStrategy::Independent,
+        )
+        .unwrap();
+        // The forward work is the sum of the rows' own solves.
+        let alone: usize = times()
+            .iter()
+            .enumerate()
+            .map(|(i, ts)| {
+                let mut grid = vec![0.0];
+                grid.extend(ts.iter().copied().filter(|&t| t != 0.0));
+                odeint_tape(&f, &s, &y.gather_rows(&[i]).unwrap(), &grid, &opts(), &gradient)
+                    .unwrap()
+                    .stats()
+                    .forward
+                    .nfev
+            })
+            .sum();
+        assert_eq!(sol.stats().forward.nfev, alone, "{gradient:?}");
+        assert_eq!(sol.stats().backward.nfev, 0, "{gradient:?}: no backward pass yet");
+        let loss =
+            sol.ys.iter().fold(tape.constant(Array2::zeros((1, 1))), |acc, yi| acc.add(&yi.sum()).unwrap());
+        tape.backward(loss).unwrap();
+        assert!(sol.stats().backward.nfev > 0, "{gradient:?}: every row's backward work is counted");
+    }
+}
