@@ -27,12 +27,13 @@
 use crate::batch::IrregularBatch;
 use crate::bound::Elbo;
 use crate::cells::{Cell, GruCell, GruConvention, masked_update};
+use crate::field::MlpField;
 use crate::heads::GaussianHead;
 use crate::{Error, Result};
-use autodiff::{Activation, Mlp, NoGrad, ParamId, ParamStore, Session, Tensor};
+use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
 use ndarray::{Array2, Axis};
-use odesolve::{Gradient, NeuralOdeFunc, OdeSession, SolveOptions, Stats};
+use odesolve::{Gradient, OdeSession, SolveOptions, Stats};
 use rand::Rng;
 
 /// Sizes and solver settings of a [`LatentOde`]; the defaults are torchdiffeq's
@@ -81,26 +82,13 @@ impl LatentOdeConfig {
     }
 }
 
-/// The latent field `dz/dt = f(z)`: an MLP, autonomous.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatentField(Mlp);
-
-impl NeuralOdeFunc for LatentField {
-    fn eval<S: Session>(&self, s: &S, _t: &S::T, z: &S::T) -> autodiff::Result<S::T> {
-        self.0.forward(s, z)
-    }
-    fn params(&self) -> Vec<ParamId> {
-        self.0.params()
-    }
-}
-
 /// A Latent ODE (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatentOde {
     config: LatentOdeConfig,
     rnn: GruCell,
     head: GaussianHead,
-    field: LatentField,
+    field: MlpField,
     dec: Mlp,
 }
 
@@ -155,7 +143,7 @@ impl LatentOde {
         )?;
         let head = GaussianHead::new(store, &format!("{name}.head"), c.rnn_hidden, c.z_dim, 0.0, rng)?;
         let widths = [c.z_dim, c.field_hidden, c.field_hidden, c.z_dim];
-        let field = LatentField(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Elu, rng)?);
+        let field = MlpField::new(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Elu, rng)?);
         let dec = Mlp::new(
             store,
             &format!("{name}.dec"),
@@ -195,13 +183,7 @@ impl LatentOde {
                     *n = Some(times[j]);
                 }
             }
-            let mask = &grid.masks()[j];
-            let mask = if mask.ncols() == 1 {
-                mask.broadcast((b, batch.dim())).expect("B x 1").to_owned()
-            } else {
-                mask.clone()
-            };
-            let input = ndarray::concatenate(Axis(1), &[grid.steps()[j].view(), mask.view(), gap.view()])
+            let input = ndarray::concatenate(Axis(1), &[batch.observation(j).view(), gap.view()])
                 .expect("B rows each");
             h = masked_update(self.rnn.step(s, &s.constant(input), &h)?, &h, present)?;
         }
@@ -282,7 +264,7 @@ impl LatentOde {
     }
 
     /// Every parameter of the field (what the solve differentiates through).
-    pub fn field(&self) -> &LatentField {
+    pub fn field(&self) -> &MlpField {
         &self.field
     }
 }

@@ -183,6 +183,16 @@ impl IrregularBatch {
         self.grid.masks().iter().map(|m| m.iter().filter(|&&v| v != 0.0).count()).sum()
     }
 
+    /// What a recurrent reader sees at step `j`: `[x_j, m_j]` (`B x 2D`), the values
+    /// and the per-dimension mask (masked dimensions are fed as the reference code
+    /// does: value 0 and mask 0).
+    pub fn observation(&self, j: usize) -> Array2<f64> {
+        let (b, d) = (self.batch_size(), self.dim());
+        let mask = &self.grid.masks()[j];
+        let mask = mask.broadcast((b, d)).expect("a mask is B x 1 or B x D");
+        ndarray::concatenate(Axis(1), &[self.grid.steps()[j].view(), mask]).expect("B rows each")
+    }
+
     /// Row `b` as a series: its own times, values and masks.
     pub fn row(&self, b: usize) -> Series {
         let present: Vec<usize> =

@@ -1,0 +1,298 @@
+//! The ODE-RNN (Rubanova, Chen and Duvenaud 2019, Algorithm 1): a recurrent network
+//! whose hidden state evolves by a learned ODE between observations, so the gap
+//! between two observations is a duration the state lives through, not a number fed
+//! to a cell.
+//!
+//! # Equations
+//!
+//! For observations `x_1, ..., x_N` at times `t_1 < ... < t_N`, from `h_0 = 0` at `t_0`,
+//!
+//! $$ h_i' = \mathrm{ODESolve}(f_\theta, h_{i-1}, (t_{i-1}, t_i)),\qquad
+//!    h_i = \mathrm{GRUCell}(h_i', [x_i, m_i]),\qquad o_i = \mathrm{OutputNN}(h_i) $$
+//!
+//! (Algorithm 1; `m_i` is the mask of observed dimensions, fed beside the values as
+//! the reference code does, unobserved values being 0). A batch is scanned on the
+//! union of its rows' times (Sec. 3.4): every row's state is solved through every
+//! union time, and only the rows observed there take the GRU update, which is the
+//! same as solving each row between its own observations because a flow composes.
+//!
+//! As a model of the data it predicts each observation from the state solved up to
+//! its time *before* reading it, `x_i ~ N(OutputNN(h_i'), sigma^2 I)`: a one-step
+//! prediction through the ODE. (The reference code decodes the state at `t_{i-1}`
+//! instead, shifting the outputs by one step; Algorithm 1 solves to `t_i` first,
+//! which is what is done here.) The same predictive at times that are not
+//! observations interpolates and extrapolates ([`OdeRnn::predict`]).
+//!
+//! Run backwards in time from the last observation to `t_0`, the scan is the Latent
+//! ODE's recognition network (Sec. 3.2; [`OdeRnn::encode_backwards`]).
+
+use crate::batch::IrregularBatch;
+use crate::cells::{Cell, GruCell, GruConvention, masked_update};
+use crate::field::MlpField;
+use crate::{Error, Result};
+use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Tensor};
+use dists::DiagNormal;
+use ndarray::{Array2, Axis};
+use odesolve::{Gradient, Method, OdeSession, SolveOptions, Stats};
+use rand::Rng;
+
+/// Sizes and solver settings of an [`OdeRnn`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OdeRnnConfig {
+    /// Observation width `D`.
+    pub x_dim: usize,
+    /// Hidden state width.
+    pub hidden: usize,
+    /// Hidden width of the field's two hidden layers (tanh, as the reference's ODE
+    /// function).
+    pub field_hidden: usize,
+    /// Hidden width of the output network (ReLU).
+    pub out_hidden: usize,
+    /// Standard deviation of the Gaussian predictive of an observation (fixed).
+    pub obs_std: f64,
+    /// Where `h_0 = 0` sits: the start of every forward scan and the end of a backward
+    /// one.
+    pub t0: f64,
+    /// The solver between observations.
+    pub solver: SolveOptions,
+    /// How the solves are differentiated.
+    pub gradient: Gradient,
+}
+
+impl OdeRnnConfig {
+    /// Hidden 20, field 50-50, output network 50, observation noise 0.1, `t0 = 0`;
+    /// Euler with steps of at most 0.05 between observations, as the reference's
+    /// encoder (it steps by about a fiftieth of the time range; set `solver` to
+    /// `SolveOptions::new(Method::Dopri5)` for an adaptive solve).
+    pub fn new(x_dim: usize) -> Self {
+        OdeRnnConfig {
+            x_dim,
+            hidden: 20,
+            field_hidden: 50,
+            out_hidden: 50,
+            obs_std: 0.1,
+            t0: 0.0,
+            solver: SolveOptions::new(Method::Euler).step_size(0.05),
+            gradient: Gradient::default(),
+        }
+    }
+}
+
+/// An ODE-RNN (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OdeRnn {
+    config: OdeRnnConfig,
+    field: MlpField,
+    cell: GruCell,
+    out: Mlp,
+}
+
+/// A stop of the scan: a time, and the batch step observed there if any.
+#[derive(Debug, Clone, Copy)]
+struct Stop {
+    t: f64,
+    step: Option<usize>,
+}
+
+/// What a scan gives: the state at each stop before its update (`h_i'`), the state
+/// after the last stop, and the solves' work.
+struct Scanned<T> {
+    before: Vec<T>,
+    last: T,
+    stats: Stats,
+}
+
+/// The one-step predictions of [`OdeRnn::run`].
+#[derive(Debug, Clone)]
+pub struct OdeRnnRun<T> {
+    /// `OutputNN(h_j')` at each union time `j` of the batch (`B x D` each).
+    pub means: Vec<T>,
+    /// The state after the last observation (`B x hidden`).
+    pub last: T,
+    /// The solves' work (`nfev` is the NFE a training loop logs).
+    pub stats: Stats,
+}
+
+impl OdeRnn {
+    /// Registers the parameters under `{name}.field`, `.cell`, `.out`.
+    pub fn new(store: &mut ParamStore, name: &str, config: OdeRnnConfig, rng: &mut impl Rng) -> Result<Self> {
+        let c = &config;
+        if c.x_dim == 0 || c.hidden == 0 || c.field_hidden == 0 || c.out_hidden == 0 {
+            return Err(Error::config("OdeRnn", "widths must be positive"));
+        }
+        if !(c.obs_std.is_finite() && c.obs_std > 0.0) {
+            return Err(Error::config("OdeRnn", format!("obs_std must be > 0, got {}", c.obs_std)));
+        }
+        let widths = [c.hidden, c.field_hidden, c.field_hidden, c.hidden];
+        let field = MlpField::new(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Tanh, rng)?);
+        let cell = GruCell::new(
+            store,
+            &format!("{name}.cell"),
+            2 * c.x_dim,
+            c.hidden,
+            GruConvention::PyTorch,
+            true,
+            rng,
+        )?;
+        let out = Mlp::new(
+            store,
+            &format!("{name}.out"),
+            &[c.hidden, c.out_hidden, c.x_dim],
+            Activation::Relu,
+            rng,
+        )?;
+        Ok(OdeRnn { config, field, cell, out })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &OdeRnnConfig {
+        &self.config
+    }
+
+    /// The field between observations.
+    pub fn field(&self) -> &MlpField {
+        &self.field
+    }
+
+    /// The GRU update at an observation.
+    pub fn cell(&self) -> &GruCell {
+        &self.cell
+    }
+
+    fn check(&self, batch: &IrregularBatch) -> Result<()> {
+        if batch.dim() != self.config.x_dim {
+            return Err(Error::config(
+                "OdeRnn",
+                format!("the model expects {} features, got {}", self.config.x_dim, batch.dim()),
+            ));
+        }
+        match batch.times().first() {
+            Some(&t) if t < self.config.t0 => Err(Error::config(
+                "OdeRnn",
+                format!("observation time {t} is before t0 = {}", self.config.t0),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Solves the state through `stops` in their order from `h = 0` at `start`,
+    /// updating the observed rows at each stop with a step.
+    fn scan<S: OdeSession>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        start: f64,
+        stops: &[Stop],
+    ) -> Result<Scanned<S::T>> {
+        let grid = batch.grid();
+        let mut h = s.constant(Array2::zeros((batch.batch_size(), self.config.hidden)));
+        let mut t = start;
+        let mut before = Vec::with_capacity(stops.len());
+        let mut stats = Stats::default();
+        for stop in stops {
+            if stop.t != t {
+                let (hs, work) =
+                    s.odeint(&self.field, &h, &[t, stop.t], &self.config.solver, &self.config.gradient)?;
+                h = hs.into_iter().next_back().expect("a solve returns its final state");
+                stats += work;
+                t = stop.t;
+            }
+            before.push(h.clone());
+            if let Some(j) = stop.step {
+                let x = s.constant(batch.observation(j));
+                h = masked_update(self.cell.step(s, &x, &h)?, &h, &grid.step_masks()[j])?;
+            }
+        }
+        Ok(Scanned { before, last: h, stats })
+    }
+
+    /// The forward scan over `batch` with the one-step prediction at each union time.
+    pub fn run<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<OdeRnnRun<S::T>> {
+        self.check(batch)?;
+        let stops: Vec<Stop> =
+            batch.times().iter().enumerate().map(|(j, &t)| Stop { t, step: Some(j) }).collect();
+        let Scanned { before, last, stats } = self.scan(s, batch, self.config.t0, &stops)?;
+        let means = before.iter().map(|h| Ok(self.out.forward(s, h)?)).collect::<Result<_>>()?;
+        Ok(OdeRnnRun { means, last, stats })
+    }
+
+    /// The Gaussian log-likelihood of each row's observed entries under its one-step
+    /// predictions (`B x 1`), and the solves' work.
+    pub fn log_likelihood<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
+        let run = self.run(s, batch)?;
+        let mut total = s.constant(Array2::zeros((batch.batch_size(), 1)));
+        for (mean, step) in run.means.iter().zip(batch.grid().iter()) {
+            let std = mean.constant(Array2::from_elem(mean.shape(), self.config.obs_std));
+            let p = DiagNormal::from_mean_std(mean.clone(), std)?;
+            total =
+                total.add(&p.log_prob_masked(&s.constant(step.x.clone()), step.mask)?.sum_axis(Axis(1)))?;
+        }
+        Ok((total, run.stats))
+    }
+
+    /// The negative log-likelihood per observed value (a [`Loss`] that shards
+    /// exactly), and the solves' work.
+    pub fn loss<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(Loss<S::T>, Stats)> {
+        let (ll, stats) = self.log_likelihood(s, batch)?;
+        Ok((Loss::new(ll.sum().neg(), batch.observed_values() as f64)?, stats))
+    }
+
+    /// Reads `batch` and predicts at `times` (increasing, from `t0` on): the mean of
+    /// the predictive at each, from the state solved there after every observation
+    /// strictly before it. At an observed time this is the prediction before reading
+    /// that observation; beyond the last one it extrapolates.
+    pub fn predict(
+        &self,
+        store: &ParamStore,
+        batch: &IrregularBatch,
+        times: &[f64],
+    ) -> Result<Vec<Array2<f64>>> {
+        self.check(batch)?;
+        let t0 = self.config.t0;
+        for (k, &t) in times.iter().enumerate() {
+            let after_previous = k == 0 || t > times[k - 1];
+            if !(t.is_finite() && t >= t0 && after_previous) {
+                return Err(Error::config(
+                    "OdeRnn::predict",
+                    format!("query times must be finite, >= t0 = {t0} and increasing; times[{k}] = {t}"),
+                ));
+            }
+        }
+        // Queries and observations merged; a query at an observed time comes first,
+        // so it sees the state before the update.
+        let obs = batch.times();
+        let mut stops = Vec::with_capacity(obs.len() + times.len());
+        let (mut j, mut k) = (0, 0);
+        while j < obs.len() || k < times.len() {
+            if k < times.len() && (j == obs.len() || times[k] <= obs[j]) {
+                stops.push(Stop { t: times[k], step: None });
+                k += 1;
+            } else {
+                stops.push(Stop { t: obs[j], step: Some(j) });
+                j += 1;
+            }
+        }
+        let s = NoGrad::new(store);
+        let scanned = self.scan(&s, batch, t0, &stops)?;
+        stops
+            .iter()
+            .zip(&scanned.before)
+            .filter(|(stop, _)| stop.step.is_none())
+            .map(|(_, h)| Ok(self.out.forward(&s, h)?))
+            .collect()
+    }
+
+    /// The state at `t0` after reading `batch` backwards in time from its last
+    /// observation (the Latent ODE's recognition network, Rubanova et al. Sec. 3.2),
+    /// and the solves' work.
+    pub fn encode_backwards<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
+        self.check(batch)?;
+        let times = batch.times();
+        let last = *times.last().expect("a batch has at least one observation");
+        let mut stops: Vec<Stop> =
+            (0..times.len()).rev().map(|j| Stop { t: times[j], step: Some(j) }).collect();
+        stops.push(Stop { t: self.config.t0, step: None });
+        let scanned = self.scan(s, batch, last, &stops)?;
+        Ok((scanned.last, scanned.stats))
+    }
+}

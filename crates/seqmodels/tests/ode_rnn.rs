@@ -1,0 +1,165 @@
+//! The ODE-RNN: with a zero field it is the plain GRU; its loss matches central
+//! differences with each gradient method of the solve; a batch equals its rows one at
+//! a time; unobserved entries change nothing; predictions at observed times are the
+//! one-step predictions; bad input is a typed error.
+
+use autodiff::{GradCheck, NoGrad, ParamStore, Tape, Tensor, gradcheck::all_close, gradcheck_params};
+use ndarray::{Array2, array};
+use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use seqmodels::cells::masked_update;
+use seqmodels::{Cell, IrregularBatch, OdeRnn, OdeRnnConfig, Series};
+
+fn series() -> Vec<Series> {
+    vec![
+        Series {
+            times: vec![0.0, 0.3, 1.1],
+            values: array![[0.5, -0.2], [0.1, f64::NAN], [-0.4, 0.9]],
+            masks: array![[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+        },
+        Series::observed(vec![0.2, 0.7], array![[1.0, 0.3], [0.8, -0.6]]),
+        Series::observed(vec![0.5], array![[-1.2, 0.4]]),
+    ]
+}
+
+fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
+    let mut store = ParamStore::new();
+    let config =
+        OdeRnnConfig { hidden: 4, field_hidden: 5, out_hidden: 3, solver, gradient, ..OdeRnnConfig::new(2) };
+    let m = OdeRnn::new(&mut store, "odernn", config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+    (m, store)
+}
+
+fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
+    autodiff::Error::Invalid { op: "ode-rnn", reason: e.to_string() }
+}
+
+#[test]
+fn with_a_zero_field_it_is_the_plain_gru() {
+    let (m, mut store) = model(Gradient::default(), SolveOptions::new(Method::Dopri5));
+    let last = m.field().net().layers().last().unwrap().clone();
+    store.get_mut(last.weight).fill(0.0);
+    store.get_mut(last.bias.unwrap()).fill(0.0);
+    let batch = IrregularBatch::new(series()).unwrap();
+    let s = NoGrad::new(&store);
+    // The GRU over [x, mask], rows updated where observed, forwards and backwards.
+    let gru = |order: Vec<usize>| {
+        let mut h = Array2::zeros((3, 4));
+        for j in order {
+            let new = m.cell().step(&s, &batch.observation(j), &h).unwrap();
+            h = masked_update(new, &h, &batch.grid().step_masks()[j]).unwrap();
+        }
+        h
+    };
+    let n = batch.times().len();
+    let forward = m.run(&s, &batch).unwrap().last;
+    assert!(all_close(&forward, &gru((0..n).collect()), 1e-12, 1e-12), "{forward}");
+    let (backward, _) = m.encode_backwards(&s, &batch).unwrap();
+    assert!(all_close(&backward, &gru((0..n).rev().collect()), 1e-12, 1e-12), "{backward}");
+}
+
+#[test]
+fn the_loss_matches_finite_differences_with_every_gradient_method() {
+    let batch = IrregularBatch::new(series()).unwrap();
+    // Fixed steps keep the loss a smooth function of the parameters.
+    let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
+    for gradient in [
+        Gradient::Backprop,
+        Gradient::Checkpointed { checkpoints: Some(2) },
+        Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
+    ] {
+        let (m, store) = model(gradient.clone(), solver.clone());
+        let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+        let rep = gradcheck_params(|s| m.loss(s, &batch).map_err(as_autodiff)?.0.normalised(), &store, &cfg)
+            .unwrap();
+        assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}");
+        // The encoder's final state, contracted with fixed weights.
+        let rep = gradcheck_params(
+            |s| {
+                let (h, _) = m.encode_backwards(s, &batch).map_err(as_autodiff)?;
+                let w = s.tape().constant(Array2::from_shape_fn((3, 4), |(i, j)| ((i + 2 * j) as f64).cos()));
+                Ok(h.mul(&w)?.sum())
+            },
+            &store,
+            &cfg,
+        )
+        .unwrap();
+        // Every scalar, the output network's zero gradients (it is not part of the
+        // encoder) included.
+        assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}");
+    }
+}
+
+#[test]
+fn a_batch_equals_its_rows_one_at_a_time() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default().tol(1e-12, 1e-12));
+    let batch = IrregularBatch::new(series()).unwrap();
+    let tape = Tape::new();
+    let s = tape.session(&store);
+    let (ll, _) = m.log_likelihood(&s, &batch).unwrap();
+    let grads = tape.backward(ll.sum()).unwrap();
+    let mut summed: Vec<Array2<f64>> = grads.params().map(|(id, _)| Array2::zeros(store.shape(id))).collect();
+    let ids: Vec<_> = grads.params().map(|(id, _)| id).collect();
+    for (b, row) in series().into_iter().enumerate() {
+        let alone = IrregularBatch::new(vec![row]).unwrap();
+        let tape = Tape::new();
+        let s = tape.session(&store);
+        let (llb, _) = m.log_likelihood(&s, &alone).unwrap();
+        let (x, y) = (llb.value()[[0, 0]], ll.value()[[b, 0]]);
+        assert!((x - y).abs() < 1e-8 * (1.0 + y.abs()), "row {b}: {x} vs {y}");
+        let g = tape.backward(llb.sum()).unwrap();
+        for (acc, id) in summed.iter_mut().zip(&ids) {
+            if let Some(d) = g.param(*id) {
+                *acc += d;
+            }
+        }
+    }
+    for (acc, id) in summed.iter().zip(&ids) {
+        assert!(all_close(acc, grads.param(*id).unwrap(), 1e-7, 1e-9), "{id:?}");
+    }
+}
+
+#[test]
+fn unobserved_entries_change_nothing() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default());
+    let s = NoGrad::new(&store);
+    let loss = |fill: f64| {
+        let mut rows = series();
+        rows[0].values[[1, 1]] = fill;
+        let (ll, _) = m.log_likelihood(&s, &IrregularBatch::new(rows).unwrap()).unwrap();
+        ll
+    };
+    assert_eq!(loss(f64::NAN), loss(1e6));
+}
+
+#[test]
+fn predictions_at_observed_times_are_the_one_step_predictions() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default().tol(1e-10, 1e-12));
+    let batch = IrregularBatch::new(series()).unwrap();
+    let run = m.run(&NoGrad::new(&store), &batch).unwrap();
+    let predicted = m.predict(&store, &batch, batch.times()).unwrap();
+    for (j, (a, b)) in predicted.iter().zip(&run.means).enumerate() {
+        assert!(all_close(a, b, 1e-12, 1e-12), "time {j}: {a} vs {b}");
+    }
+    // Beyond the data: one prediction per query, each finite.
+    let later = m.predict(&store, &batch, &[1.5, 2.0, 3.0]).unwrap();
+    assert_eq!(later.len(), 3);
+    assert!(later.iter().all(|p| p.dim() == (3, 2) && p.iter().all(|v| v.is_finite())));
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default());
+    let batch = IrregularBatch::new(series()).unwrap();
+    for bad in [vec![0.5, 0.4], vec![-1.0], vec![f64::NAN]] {
+        let err = m.predict(&store, &batch, &bad).unwrap_err();
+        assert!(err.to_string().contains("query times"), "{err}");
+    }
+    let wide = IrregularBatch::new(vec![Series::observed(vec![0.1], array![[1.0, 2.0, 3.0]])]).unwrap();
+    let err = m.run(&NoGrad::new(&store), &wide).unwrap_err();
+    assert!(err.to_string().contains("expects 2 features"), "{err}");
+    let early = IrregularBatch::new(vec![Series::observed(vec![-0.5], array![[1.0, 2.0]])]).unwrap();
+    let err = m.run(&NoGrad::new(&store), &early).unwrap_err();
+    assert!(err.to_string().contains("before t0"), "{err}");
+}
