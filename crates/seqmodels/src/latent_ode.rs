@@ -12,10 +12,12 @@
 //!    x_i \sim \mathcal N(g(z_{t_i}), \sigma^2 I) $$
 //!
 //! (Rubanova et al. eqs. 5-7), with `f` an autonomous MLP field and `g` an MLP
-//! decoder. The recognition network reads the observations backwards in time, a GRU
-//! over `[x_i, m_i, t_{i+1} - t_i]` (values, mask, gap to the next observation of the
-//! same series; a plain RNN as in Chen et al., with the time gaps made explicit for
-//! irregular series), and gives `q(z_{t_0} | x) = N(mu, diag sigma^2)`. The bound of
+//! decoder. The recognition network reads the observations backwards in time and
+//! gives `q(z_{t_0} | x) = N(mu, diag sigma^2)`: by default a GRU over
+//! `[x_i, m_i, t_{i+1} - t_i]` (values, mask, gap to the next observation of the same
+//! series; a plain RNN as in Chen et al., with the time gaps made explicit for
+//! irregular series), or an ODE-RNN solved backwards to `t_0` (Rubanova et al. Sec.
+//! 3.2; [`Encoder::OdeRnn`]). The bound of
 //! eq. (9), one reparameterised sample,
 //!
 //! $$ \mathrm{ELBO} = \mathbb E_{q(z_{t_0})}\Big[\sum_i \ln \mathcal N(x_i; g(z_{t_i}),
@@ -29,6 +31,7 @@ use crate::bound::Elbo;
 use crate::cells::{Cell, GruCell, GruConvention, masked_update};
 use crate::field::MlpField;
 use crate::heads::GaussianHead;
+use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
 use crate::{Error, Result};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
@@ -59,8 +62,26 @@ pub struct LatentOdeConfig {
     pub t0: f64,
     /// The solver of the latent ODE.
     pub solver: SolveOptions,
-    /// How the solve is differentiated.
+    /// How the solve is differentiated (the ODE-RNN encoder's solves too).
     pub gradient: Gradient,
+    /// The recognition network.
+    pub encoder: Encoder,
+}
+
+/// The recognition network of a [`LatentOde`], read backwards in time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoder {
+    /// A GRU over `[x_i, m_i, t_{i+1} - t_i]`: the Neural ODE paper's RNN, with the
+    /// time gaps as an input.
+    Gru,
+    /// An ODE-RNN (Rubanova et al. Sec. 3.2): the GRU's state solved backwards between
+    /// observations by a tanh field with `field_hidden` units, to `t_0`.
+    OdeRnn {
+        /// Hidden width of the encoder field's two hidden layers.
+        field_hidden: usize,
+        /// The encoder's solver (the reference uses Euler).
+        solver: SolveOptions,
+    },
 }
 
 impl LatentOdeConfig {
@@ -78,6 +99,7 @@ impl LatentOdeConfig {
             t0: 0.0,
             solver: SolveOptions::default().tol(1e-5, 1e-7),
             gradient: Gradient::default(),
+            encoder: Encoder::Gru,
         }
     }
 }
@@ -86,10 +108,17 @@ impl LatentOdeConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatentOde {
     config: LatentOdeConfig,
-    rnn: GruCell,
+    rnn: Recognition,
     head: GaussianHead,
     field: MlpField,
     dec: Mlp,
+}
+
+/// The recognition network's parameters.
+#[derive(Debug, Clone, PartialEq)]
+enum Recognition {
+    Gru(GruCell),
+    OdeRnn(Box<OdeRnnCore>),
 }
 
 /// A decoded latent trajectory: the latent states and decoded means at the
@@ -131,16 +160,29 @@ impl LatentOde {
         if !(c.obs_std.is_finite() && c.obs_std > 0.0) {
             return Err(Error::config("LatentOde", format!("obs_std must be > 0, got {}", c.obs_std)));
         }
-        let input = 2 * c.x_dim + 1;
-        let rnn = GruCell::new(
-            store,
-            &format!("{name}.rnn"),
-            input,
-            c.rnn_hidden,
-            GruConvention::PyTorch,
-            true,
-            rng,
-        )?;
+        let rnn_name = format!("{name}.rnn");
+        let rnn = match &c.encoder {
+            Encoder::Gru => Recognition::Gru(GruCell::new(
+                store,
+                &rnn_name,
+                2 * c.x_dim + 1,
+                c.rnn_hidden,
+                GruConvention::PyTorch,
+                true,
+                rng,
+            )?),
+            Encoder::OdeRnn { field_hidden, solver } => {
+                let config = OdeRnnConfig {
+                    hidden: c.rnn_hidden,
+                    field_hidden: *field_hidden,
+                    t0: c.t0,
+                    solver: solver.clone(),
+                    gradient: c.gradient.clone(),
+                    ..OdeRnnConfig::new(c.x_dim)
+                };
+                Recognition::OdeRnn(Box::new(OdeRnnCore::new(store, &rnn_name, &config, rng)?))
+            }
+        };
         let head = GaussianHead::new(store, &format!("{name}.head"), c.rnn_hidden, c.z_dim, 0.0, rng)?;
         let widths = [c.z_dim, c.field_hidden, c.field_hidden, c.z_dim];
         let field = MlpField::new(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Elu, rng)?);
@@ -159,14 +201,32 @@ impl LatentOde {
         &self.config
     }
 
-    /// `q(z_{t_0} | x)`: the recognition GRU run backwards over the batch.
-    pub fn encode<S: Session>(&self, s: &S, batch: &IrregularBatch) -> Result<DiagNormal<S::T>> {
+    /// `q(z_{t_0} | x)`: the recognition network run backwards over the batch.
+    pub fn encode<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<DiagNormal<S::T>> {
+        Ok(self.encode_counted(s, batch)?.0)
+    }
+
+    /// [`encode`](LatentOde::encode) and the encoder's solves' work (none for the GRU).
+    fn encode_counted<S: OdeSession>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+    ) -> Result<(DiagNormal<S::T>, Stats)> {
         if batch.dim() != self.config.x_dim {
             return Err(Error::config(
                 "LatentOde",
                 format!("the model expects {} features, got {}", self.config.x_dim, batch.dim()),
             ));
         }
+        let (h, stats) = match &self.rnn {
+            Recognition::Gru(cell) => (self.gru_backwards(cell, s, batch)?, Stats::default()),
+            Recognition::OdeRnn(core) => core.encode_backwards(s, batch)?,
+        };
+        Ok((self.head.forward(s, &h)?, stats))
+    }
+
+    /// The GRU over `[x_i, m_i, t_{i+1} - t_i]`, from the last observation to the first.
+    fn gru_backwards<S: Session>(&self, cell: &GruCell, s: &S, batch: &IrregularBatch) -> Result<S::T> {
         let grid = batch.grid();
         let (b, times) = (batch.batch_size(), batch.times());
         let mut h = s.constant(Array2::zeros((b, self.config.rnn_hidden)));
@@ -185,9 +245,9 @@ impl LatentOde {
             }
             let input = ndarray::concatenate(Axis(1), &[batch.observation(j).view(), gap.view()])
                 .expect("B rows each");
-            h = masked_update(self.rnn.step(s, &s.constant(input), &h)?, &h, present)?;
+            h = masked_update(cell.step(s, &s.constant(input), &h)?, &h, present)?;
         }
-        self.head.forward(s, &h)
+        Ok(h)
     }
 
     /// `t0` followed by `times` (which must not start before it), the grid of a solve.
@@ -213,16 +273,17 @@ impl LatentOde {
     /// The evidence lower bound per series (eq. 9, one reparameterised sample from
     /// `rng`): `recon` the Gaussian log-likelihood of the observed entries, `kl` the
     /// KL of the posterior to `N(0, I)`, `lengths` the observations per series; and
-    /// the forward solve's work (its `nfev` is what training logs as NFE).
+    /// the forward solves' work, the encoder's included (its `nfev` is what training logs as NFE).
     pub fn elbo<S: OdeSession, R: Rng + ?Sized>(
         &self,
         s: &S,
         batch: &IrregularBatch,
         rng: &mut R,
     ) -> Result<(Elbo<S::T>, Stats)> {
-        let q = self.encode(s, batch)?;
+        let (q, encoder_work) = self.encode_counted(s, batch)?;
         let z0 = q.rsample(rng)?;
-        let Trajectory { means, stats, .. } = self.decode(s, &z0, batch.times())?;
+        let Trajectory { means, mut stats, .. } = self.decode(s, &z0, batch.times())?;
+        stats += encoder_work;
         let grid = batch.grid();
         let b = batch.batch_size();
         let mut recon = s.constant(Array2::zeros((b, 1)));

@@ -24,7 +24,7 @@
 //! observations interpolates and extrapolates ([`OdeRnn::predict`]).
 //!
 //! Run backwards in time from the last observation to `t_0`, the scan is the Latent
-//! ODE's recognition network (Sec. 3.2; [`OdeRnn::encode_backwards`]).
+//! ODE's recognition network (Sec. 3.2; [`OdeRnnCore::encode_backwards`]).
 
 use crate::batch::IrregularBatch;
 use crate::cells::{Cell, GruCell, GruConvention, masked_update};
@@ -78,12 +78,25 @@ impl OdeRnnConfig {
     }
 }
 
+/// The recurrence of an ODE-RNN without its output network: the field, the GRU
+/// update and the scan through time. The [`OdeRnn`] predicts with it; the Latent ODE
+/// encodes with it, backwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OdeRnnCore {
+    field: MlpField,
+    cell: GruCell,
+    x_dim: usize,
+    hidden: usize,
+    t0: f64,
+    solver: SolveOptions,
+    gradient: Gradient,
+}
+
 /// An ODE-RNN (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OdeRnn {
     config: OdeRnnConfig,
-    field: MlpField,
-    cell: GruCell,
+    core: OdeRnnCore,
     out: Mlp,
 }
 
@@ -113,15 +126,19 @@ pub struct OdeRnnRun<T> {
     pub stats: Stats,
 }
 
-impl OdeRnn {
-    /// Registers the parameters under `{name}.field`, `.cell`, `.out`.
-    pub fn new(store: &mut ParamStore, name: &str, config: OdeRnnConfig, rng: &mut impl Rng) -> Result<Self> {
-        let c = &config;
-        if c.x_dim == 0 || c.hidden == 0 || c.field_hidden == 0 || c.out_hidden == 0 {
+impl OdeRnnCore {
+    /// Registers the field under `{name}.field` and the GRU under `{name}.cell`, with
+    /// the widths, `t0`, solver and gradient method of `config` (its output settings
+    /// are not used).
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        config: &OdeRnnConfig,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let c = config;
+        if c.x_dim == 0 || c.hidden == 0 || c.field_hidden == 0 {
             return Err(Error::config("OdeRnn", "widths must be positive"));
-        }
-        if !(c.obs_std.is_finite() && c.obs_std > 0.0) {
-            return Err(Error::config("OdeRnn", format!("obs_std must be > 0, got {}", c.obs_std)));
         }
         let widths = [c.hidden, c.field_hidden, c.field_hidden, c.hidden];
         let field = MlpField::new(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Tanh, rng)?);
@@ -134,19 +151,15 @@ impl OdeRnn {
             true,
             rng,
         )?;
-        let out = Mlp::new(
-            store,
-            &format!("{name}.out"),
-            &[c.hidden, c.out_hidden, c.x_dim],
-            Activation::Relu,
-            rng,
-        )?;
-        Ok(OdeRnn { config, field, cell, out })
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &OdeRnnConfig {
-        &self.config
+        Ok(OdeRnnCore {
+            field,
+            cell,
+            x_dim: c.x_dim,
+            hidden: c.hidden,
+            t0: c.t0,
+            solver: c.solver.clone(),
+            gradient: c.gradient.clone(),
+        })
     }
 
     /// The field between observations.
@@ -160,58 +173,112 @@ impl OdeRnn {
     }
 
     fn check(&self, batch: &IrregularBatch) -> Result<()> {
-        if batch.dim() != self.config.x_dim {
+        if batch.dim() != self.x_dim {
             return Err(Error::config(
                 "OdeRnn",
-                format!("the model expects {} features, got {}", self.config.x_dim, batch.dim()),
+                format!("the model expects {} features, got {}", self.x_dim, batch.dim()),
             ));
         }
         match batch.times().first() {
-            Some(&t) if t < self.config.t0 => Err(Error::config(
-                "OdeRnn",
-                format!("observation time {t} is before t0 = {}", self.config.t0),
-            )),
+            Some(&t) if t < self.t0 => {
+                Err(Error::config("OdeRnn", format!("observation time {t} is before t0 = {}", self.t0)))
+            }
             _ => Ok(()),
         }
     }
 
     /// Solves the state through `stops` in their order from `h = 0` at `start`,
-    /// updating the observed rows at each stop with a step.
+    /// updating the observed rows at each stop with a step. With `from_first_observed`
+    /// a row's state stays 0 until its first observation in the scan's order, so that
+    /// it starts where the row alone would (a backward scan starts at each row's own
+    /// last observation, not at the batch's).
     fn scan<S: OdeSession>(
         &self,
         s: &S,
         batch: &IrregularBatch,
         start: f64,
         stops: &[Stop],
+        from_first_observed: bool,
     ) -> Result<Scanned<S::T>> {
         let grid = batch.grid();
-        let mut h = s.constant(Array2::zeros((batch.batch_size(), self.config.hidden)));
+        let b = batch.batch_size();
+        let mut h = s.constant(Array2::zeros((b, self.hidden)));
+        let mut started = Array2::from_elem((b, 1), if from_first_observed { 0.0 } else { 1.0 });
         let mut t = start;
         let mut before = Vec::with_capacity(stops.len());
         let mut stats = Stats::default();
         for stop in stops {
             if stop.t != t {
-                let (hs, work) =
-                    s.odeint(&self.field, &h, &[t, stop.t], &self.config.solver, &self.config.gradient)?;
-                h = hs.into_iter().next_back().expect("a solve returns its final state");
+                let (hs, work) = s.odeint(&self.field, &h, &[t, stop.t], &self.solver, &self.gradient)?;
+                let solved = hs.into_iter().next_back().expect("a solve returns its final state");
+                h = masked_update(solved, &h, &started)?;
                 stats += work;
                 t = stop.t;
             }
             before.push(h.clone());
             if let Some(j) = stop.step {
+                let present = &grid.step_masks()[j];
                 let x = s.constant(batch.observation(j));
-                h = masked_update(self.cell.step(s, &x, &h)?, &h, &grid.step_masks()[j])?;
+                h = masked_update(self.cell.step(s, &x, &h)?, &h, present)?;
+                started.zip_mut_with(present, |a, &p| *a = a.max(p));
             }
         }
         Ok(Scanned { before, last: h, stats })
     }
 
+    /// The state at `t0` after reading `batch` backwards in time, each row from its own
+    /// last observation (the Latent ODE's recognition network, Rubanova et al. Sec.
+    /// 3.2), and the solves' work. (The reference code starts every row at the
+    /// batch's last time, so a row's encoding depends on its batch; here it does not.)
+    pub fn encode_backwards<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
+        self.check(batch)?;
+        let times = batch.times();
+        let last = *times.last().expect("a batch has at least one observation");
+        let mut stops: Vec<Stop> =
+            (0..times.len()).rev().map(|j| Stop { t: times[j], step: Some(j) }).collect();
+        stops.push(Stop { t: self.t0, step: None });
+        let scanned = self.scan(s, batch, last, &stops, true)?;
+        Ok((scanned.last, scanned.stats))
+    }
+}
+
+impl OdeRnn {
+    /// Registers the parameters under `{name}.field`, `.cell`, `.out`.
+    pub fn new(store: &mut ParamStore, name: &str, config: OdeRnnConfig, rng: &mut impl Rng) -> Result<Self> {
+        if config.out_hidden == 0 {
+            return Err(Error::config("OdeRnn", "widths must be positive"));
+        }
+        if !(config.obs_std.is_finite() && config.obs_std > 0.0) {
+            return Err(Error::config("OdeRnn", format!("obs_std must be > 0, got {}", config.obs_std)));
+        }
+        let core = OdeRnnCore::new(store, name, &config, rng)?;
+        let c = &config;
+        let out = Mlp::new(
+            store,
+            &format!("{name}.out"),
+            &[c.hidden, c.out_hidden, c.x_dim],
+            Activation::Relu,
+            rng,
+        )?;
+        Ok(OdeRnn { config, core, out })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &OdeRnnConfig {
+        &self.config
+    }
+
+    /// The recurrence (field, GRU update, scan).
+    pub fn core(&self) -> &OdeRnnCore {
+        &self.core
+    }
+
     /// The forward scan over `batch` with the one-step prediction at each union time.
     pub fn run<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<OdeRnnRun<S::T>> {
-        self.check(batch)?;
+        self.core.check(batch)?;
         let stops: Vec<Stop> =
             batch.times().iter().enumerate().map(|(j, &t)| Stop { t, step: Some(j) }).collect();
-        let Scanned { before, last, stats } = self.scan(s, batch, self.config.t0, &stops)?;
+        let Scanned { before, last, stats } = self.core.scan(s, batch, self.config.t0, &stops, false)?;
         let means = before.iter().map(|h| Ok(self.out.forward(s, h)?)).collect::<Result<_>>()?;
         Ok(OdeRnnRun { means, last, stats })
     }
@@ -247,7 +314,7 @@ impl OdeRnn {
         batch: &IrregularBatch,
         times: &[f64],
     ) -> Result<Vec<Array2<f64>>> {
-        self.check(batch)?;
+        self.core.check(batch)?;
         let t0 = self.config.t0;
         for (k, &t) in times.iter().enumerate() {
             let after_previous = k == 0 || t > times[k - 1];
@@ -273,26 +340,12 @@ impl OdeRnn {
             }
         }
         let s = NoGrad::new(store);
-        let scanned = self.scan(&s, batch, t0, &stops)?;
+        let scanned = self.core.scan(&s, batch, t0, &stops, false)?;
         stops
             .iter()
             .zip(&scanned.before)
             .filter(|(stop, _)| stop.step.is_none())
             .map(|(_, h)| Ok(self.out.forward(&s, h)?))
             .collect()
-    }
-
-    /// The state at `t0` after reading `batch` backwards in time from its last
-    /// observation (the Latent ODE's recognition network, Rubanova et al. Sec. 3.2),
-    /// and the solves' work.
-    pub fn encode_backwards<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
-        self.check(batch)?;
-        let times = batch.times();
-        let last = *times.last().expect("a batch has at least one observation");
-        let mut stops: Vec<Stop> =
-            (0..times.len()).rev().map(|j| Stop { t: times[j], step: Some(j) }).collect();
-        stops.push(Stop { t: self.config.t0, step: None });
-        let scanned = self.scan(s, batch, last, &stops)?;
-        Ok((scanned.last, scanned.stats))
     }
 }

@@ -38,7 +38,7 @@ fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
 #[test]
 fn with_a_zero_field_it_is_the_plain_gru() {
     let (m, mut store) = model(Gradient::default(), SolveOptions::new(Method::Dopri5));
-    let last = m.field().net().layers().last().unwrap().clone();
+    let last = m.core().field().net().layers().last().unwrap().clone();
     store.get_mut(last.weight).fill(0.0);
     store.get_mut(last.bias.unwrap()).fill(0.0);
     let batch = IrregularBatch::new(series()).unwrap();
@@ -47,7 +47,7 @@ fn with_a_zero_field_it_is_the_plain_gru() {
     let gru = |order: Vec<usize>| {
         let mut h = Array2::zeros((3, 4));
         for j in order {
-            let new = m.cell().step(&s, &batch.observation(j), &h).unwrap();
+            let new = m.core().cell().step(&s, &batch.observation(j), &h).unwrap();
             h = masked_update(new, &h, &batch.grid().step_masks()[j]).unwrap();
         }
         h
@@ -55,7 +55,7 @@ fn with_a_zero_field_it_is_the_plain_gru() {
     let n = batch.times().len();
     let forward = m.run(&s, &batch).unwrap().last;
     assert!(all_close(&forward, &gru((0..n).collect()), 1e-12, 1e-12), "{forward}");
-    let (backward, _) = m.encode_backwards(&s, &batch).unwrap();
+    let (backward, _) = m.core().encode_backwards(&s, &batch).unwrap();
     assert!(all_close(&backward, &gru((0..n).rev().collect()), 1e-12, 1e-12), "{backward}");
 }
 
@@ -77,7 +77,7 @@ fn the_loss_matches_finite_differences_with_every_gradient_method() {
         // The encoder's final state, contracted with fixed weights.
         let rep = gradcheck_params(
             |s| {
-                let (h, _) = m.encode_backwards(s, &batch).map_err(as_autodiff)?;
+                let (h, _) = m.core().encode_backwards(s, &batch).map_err(as_autodiff)?;
                 let w = s.tape().constant(Array2::from_shape_fn((3, 4), |(i, j)| ((i + 2 * j) as f64).cos()));
                 Ok(h.mul(&w)?.sum())
             },
