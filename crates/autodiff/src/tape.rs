@@ -290,4 +290,7 @@ impl GradTensor for Var<'_> {
         self.record2(rhs, op, Op::Fused)
             .expect("a fused gradient's operands come from a checked forward pass")
     }
+    fn times(self, g: &Self) -> Self {
+        self.mul(g).expect("a gradient factor has the shape of its gradient")
+    }
 }

@@ -87,6 +87,18 @@ pub(crate) fn map2(
     out
 }
 
+/// `a *= b`, element by element, for two arrays of one shape.
+#[inline(always)]
+pub(crate) fn mul_assign(a: &mut Array2<f64>, b: &Array2<f64>) {
+    match (a.as_slice_mut(), b.as_slice()) {
+        (Some(a), Some(b)) => wide(
+            #[inline(always)]
+            || a.iter_mut().zip(b).for_each(|(x, &y)| *x *= y),
+        ),
+        _ => a.zip_mut_with(b, |x, &y| *x *= y),
+    }
+}
+
 /// An owned copy of a view (a column block, a transpose, a broadcast), in
 /// standard layout.
 pub(crate) fn copy(x: &ArrayView2<'_, f64>) -> Array2<f64> {

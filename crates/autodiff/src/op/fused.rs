@@ -19,11 +19,23 @@ use ndarray::Array2;
 pub(crate) trait GradTensor: Tensor {
     /// `op(self, rhs)`, broadcasting; `rhs` is the op's `b` below.
     fn fused(&self, op: Fused, rhs: &Self) -> Self;
+    /// `self * g` for a factor `self` made for this product only (of `g`'s shape). On
+    /// arrays the product is written into the factor's buffer, so the rule makes one
+    /// array, not two: a spent factor dropped outside the pool would be returned to
+    /// the system and faulted in again by the next allocation of its size.
+    fn times(self, g: &Self) -> Self;
 }
 
 impl GradTensor for Array2<f64> {
     fn fused(&self, op: Fused, rhs: &Self) -> Self {
         op.value(self, rhs).expect(SHAPES)
+    }
+    fn times(mut self, g: &Self) -> Self {
+        if self.dim() != g.dim() {
+            return mul(&self, g);
+        }
+        crate::fast::kernels::mul_assign(&mut self, g);
+        self
     }
 }
 

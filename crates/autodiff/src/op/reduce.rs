@@ -5,7 +5,7 @@
 //! spreads the incoming gradient back along it, and stretching along an axis sums
 //! the incoming gradient over it.
 
-use super::{Grad, GradTensor, OneInput, SHAPES, mul};
+use super::{Grad, GradTensor, OneInput, SHAPES};
 use crate::shape::check_stretch;
 use crate::{Result, Shape};
 use ndarray::{Array2, Axis};
@@ -70,6 +70,6 @@ impl OneInput for LogSumExp {
     }
     /// `dy/dx_j = e^{x_j} / sum_k e^{x_k} = e^{x_j - y}`: `g` times the softmax.
     fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
-        Grad::New(mul(&x.sub(y).expect(SHAPES).exp(), g))
+        Grad::New(x.sub(y).expect(SHAPES).exp().times(g))
     }
 }

@@ -172,7 +172,7 @@ impl Map for Powf {
         x.powf(self.0)
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.powf(self.0 - 1.0)).scale(self.0))
+        Grad::New(x.powf(self.0 - 1.0).scale(self.0).times(g))
     }
 }
 
@@ -205,7 +205,7 @@ impl Map for Relu {
         x.max(0.0)
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 })))
+        Grad::New(x.map_constant(|v| if v > 0.0 { 1.0 } else { 0.0 }).times(g))
     }
 }
 
@@ -216,7 +216,7 @@ impl Map for Softplus {
         softplus(x)
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.sigmoid()))
+        Grad::New(x.sigmoid().times(g))
     }
 }
 
@@ -227,7 +227,7 @@ impl Map for LogSigmoid {
         -softplus(-x)
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.neg().sigmoid()))
+        Grad::New(x.neg().sigmoid().times(g))
     }
 }
 
@@ -238,7 +238,7 @@ impl Map for Abs {
         x.abs()
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() })))
+        Grad::New(x.map_constant(|v| if v == 0.0 { 0.0 } else { v.signum() }).times(g))
     }
 }
 
@@ -249,7 +249,7 @@ impl Map for Square {
         x * x
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, x).scale(2.0))
+        Grad::New(x.scale(2.0).times(g))
     }
 }
 
@@ -260,7 +260,7 @@ impl Map for Sin {
         x.sin()
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.cos()))
+        Grad::New(x.cos().times(g))
     }
 }
 
@@ -271,7 +271,7 @@ impl Map for Cos {
         x.cos()
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
-        Grad::New(mul(g, &x.sin()).neg())
+        Grad::New(x.sin().neg().times(g))
     }
 }
 
@@ -305,6 +305,6 @@ impl Map for Clamp {
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         let (lo, hi) = (self.0, self.1);
-        Grad::New(mul(g, &x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 })))
+        Grad::New(x.map_constant(|v| if v > lo && v < hi { 1.0 } else { 0.0 }).times(g))
     }
 }
