@@ -10,6 +10,7 @@
 //! | [`Vrnn`] | a latent variable at every step of an RNN (Chung et al. 2015) | [`vrnn`] |
 //! | [`Srnn`] | an RNN below a state-space model, smoothing inference (Fraccaro et al. 2016) | [`srnn`] |
 //! | [`LatentOde`] | a latent trajectory evolved by a learned ODE, for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019) | [`latent_ode`] |
+//! | [`OdeRnn`] | an RNN whose state evolves by a learned ODE between observations (Rubanova et al. 2019, Algorithm 1) | [`ode_rnn`] |
 //!
 //! ## The design in one paragraph
 //!
