@@ -15,9 +15,9 @@
 //! decoder. The recognition network reads the observations backwards in time and
 //! gives `q(z_{t_0} | x) = N(mu, diag sigma^2)`: by default a GRU over
 //! `[x_i, m_i, t_{i+1} - t_i]` (values, mask, gap to the next observation of the same
-//! series; a plain RNN as in Chen et al., with the time gaps made explicit for
-//! irregular series), or an ODE-RNN solved backwards to `t_0` (Rubanova et al. Sec.
-//! 3.2; [`Encoder::OdeRnn`]). The bound of
+//! series; Chen et al.'s tanh RNN is [`Encoder::Cell`] with [`CellKind::Rnn`], the
+//! time gaps made explicit for irregular series), or an ODE-RNN solved backwards to
+//! `t_0` (Rubanova et al. Sec. 3.2; [`Encoder::OdeRnn`]). The bound of
 //! eq. (9), one reparameterised sample,
 //!
 //! $$ \mathrm{ELBO} = \mathbb E_{q(z_{t_0})}\Big[\sum_i \ln \mathcal N(x_i; g(z_{t_i}),
@@ -28,7 +28,7 @@
 
 use crate::batch::IrregularBatch;
 use crate::bound::Elbo;
-use crate::cells::{Cell, GruCell, GruConvention, masked_update};
+use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
 use crate::field::MlpField;
 use crate::heads::GaussianHead;
 use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
@@ -71,9 +71,10 @@ pub struct LatentOdeConfig {
 /// The recognition network of a [`LatentOde`], read backwards in time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Encoder {
-    /// A GRU over `[x_i, m_i, t_{i+1} - t_i]`: the Neural ODE paper's RNN, with the
-    /// time gaps as an input.
-    Gru,
+    /// A recurrent cell over `[x_i, m_i, t_{i+1} - t_i]`, the time gaps as an input: a
+    /// PyTorch-convention GRU by default, or [`CellKind::Rnn`], the tanh RNN of the
+    /// Neural ODE paper's spiral demo.
+    Cell(CellKind),
     /// An ODE-RNN (Rubanova et al. Sec. 3.2): the GRU's state solved backwards between
     /// observations by a tanh field with `field_hidden` units, to `t_0`.
     OdeRnn {
@@ -99,7 +100,7 @@ impl LatentOdeConfig {
             t0: 0.0,
             solver: SolveOptions::default().tol(1e-5, 1e-7),
             gradient: Gradient::default(),
-            encoder: Encoder::Gru,
+            encoder: Encoder::default(),
         }
     }
 }
@@ -114,10 +115,17 @@ pub struct LatentOde {
     dec: Mlp,
 }
 
+impl Default for Encoder {
+    /// A GRU.
+    fn default() -> Self {
+        Encoder::Cell(CellKind::Gru(GruConvention::PyTorch))
+    }
+}
+
 /// The recognition network's parameters.
 #[derive(Debug, Clone, PartialEq)]
 enum Recognition {
-    Gru(GruCell),
+    Cell(AnyCell),
     OdeRnn(Box<OdeRnnCore>),
 }
 
@@ -162,15 +170,9 @@ impl LatentOde {
         }
         let rnn_name = format!("{name}.rnn");
         let rnn = match &c.encoder {
-            Encoder::Gru => Recognition::Gru(GruCell::new(
-                store,
-                &rnn_name,
-                2 * c.x_dim + 1,
-                c.rnn_hidden,
-                GruConvention::PyTorch,
-                true,
-                rng,
-            )?),
+            &Encoder::Cell(kind) => {
+                Recognition::Cell(AnyCell::new(store, &rnn_name, kind, 2 * c.x_dim + 1, c.rnn_hidden, rng)?)
+            }
             Encoder::OdeRnn { field_hidden, solver } => {
                 let config = OdeRnnConfig {
                     hidden: c.rnn_hidden,
@@ -206,7 +208,7 @@ impl LatentOde {
         Ok(self.encode_counted(s, batch)?.0)
     }
 
-    /// [`encode`](LatentOde::encode) and the encoder's solves' work (none for the GRU).
+    /// [`encode`](LatentOde::encode) and the encoder's solves' work (none for a cell).
     fn encode_counted<S: OdeSession>(
         &self,
         s: &S,
@@ -219,14 +221,14 @@ impl LatentOde {
             ));
         }
         let (h, stats) = match &self.rnn {
-            Recognition::Gru(cell) => (self.gru_backwards(cell, s, batch)?, Stats::default()),
+            Recognition::Cell(cell) => (self.cell_backwards(cell, s, batch)?, Stats::default()),
             Recognition::OdeRnn(core) => core.encode_backwards(s, batch)?,
         };
         Ok((self.head.forward(s, &h)?, stats))
     }
 
-    /// The GRU over `[x_i, m_i, t_{i+1} - t_i]`, from the last observation to the first.
-    fn gru_backwards<S: Session>(&self, cell: &GruCell, s: &S, batch: &IrregularBatch) -> Result<S::T> {
+    /// The cell over `[x_i, m_i, t_{i+1} - t_i]`, from the last observation to the first.
+    fn cell_backwards<S: Session>(&self, cell: &AnyCell, s: &S, batch: &IrregularBatch) -> Result<S::T> {
         let grid = batch.grid();
         let (b, times) = (batch.batch_size(), batch.times());
         let mut h = s.constant(Array2::zeros((b, self.config.rnn_hidden)));

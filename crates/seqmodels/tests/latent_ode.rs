@@ -2,27 +2,18 @@
 //! of the solve, a batch equal to its rows one at a time, padding and unobserved
 //! entries that change nothing, and the bound's terms against closed forms.
 
+mod common;
+
 use autodiff::{GradCheck, NoGrad, ParamStore, Tape, gradcheck::all_close, gradcheck_params};
+use common::series;
 use ndarray::{Array2, array};
 use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::{Encoder, IrregularBatch, LatentOde, LatentOdeConfig, Series};
 
-fn series() -> Vec<Series> {
-    vec![
-        Series {
-            times: vec![0.0, 0.3, 1.1],
-            values: array![[0.5, -0.2], [0.1, f64::NAN], [-0.4, 0.9]],
-            masks: array![[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
-        },
-        Series::observed(vec![0.2, 0.7], array![[1.0, 0.3], [0.8, -0.6]]),
-        Series::observed(vec![0.5], array![[-1.2, 0.4]]),
-    ]
-}
-
 fn model(gradient: Gradient, solver: SolveOptions) -> (LatentOde, ParamStore) {
-    model_with(gradient, solver, Encoder::Gru)
+    model_with(gradient, solver, Encoder::default())
 }
 
 /// The ODE-RNN encoder, on the decoder's solver.
@@ -60,7 +51,7 @@ fn the_bound_matches_finite_differences_with_every_gradient_method() {
         Gradient::Checkpointed { checkpoints: Some(2) },
         Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
     ] {
-        for encoder in [Encoder::Gru, ode_rnn(&solver)] {
+        for encoder in [Encoder::default(), ode_rnn(&solver)] {
             let (m, store) = model_with(gradient.clone(), solver.clone(), encoder.clone());
             let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
             let rep = gradcheck_params(
@@ -83,7 +74,7 @@ fn a_batch_equals_its_rows_one_at_a_time() {
     let tight = SolveOptions::default().tol(1e-12, 1e-12);
     // The GRU encoder reads each row exactly as alone; the ODE-RNN's solves agree to
     // their tolerance.
-    for (encoder, tol) in [(Encoder::Gru, 1e-13), (ode_rnn(&tight), 1e-8)] {
+    for (encoder, tol) in [(Encoder::default(), 1e-13), (ode_rnn(&tight), 1e-8)] {
         let (m, store) = model_with(Gradient::default(), tight.clone(), encoder);
         let batch = IrregularBatch::new(series()).unwrap();
         let tape = Tape::new();

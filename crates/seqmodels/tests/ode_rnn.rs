@@ -3,25 +3,16 @@
 //! a time; unobserved entries change nothing; predictions at observed times are the
 //! one-step predictions; bad input is a typed error.
 
+mod common;
+
 use autodiff::{GradCheck, NoGrad, ParamStore, Tape, Tensor, gradcheck::all_close, gradcheck_params};
+use common::series;
 use ndarray::{Array2, array};
 use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::cells::masked_update;
 use seqmodels::{Cell, IrregularBatch, OdeRnn, OdeRnnConfig, Series};
-
-fn series() -> Vec<Series> {
-    vec![
-        Series {
-            times: vec![0.0, 0.3, 1.1],
-            values: array![[0.5, -0.2], [0.1, f64::NAN], [-0.4, 0.9]],
-            masks: array![[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
-        },
-        Series::observed(vec![0.2, 0.7], array![[1.0, 0.3], [0.8, -0.6]]),
-        Series::observed(vec![0.5], array![[-1.2, 0.4]]),
-    ]
-}
 
 fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
     let mut store = ParamStore::new();

@@ -1,9 +1,10 @@
 //! Small batches shared by the tests.
 #![allow(dead_code)] // each test file uses part of these helpers
 
-use ndarray::Array2;
+use ndarray::{Array2, array};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seqmodels::Series;
 
 /// `lengths.len()` sequences of `dim` entries, padded to the longest: binary values
 /// (or Gaussian-ish reals with `binary = false`), zeros in the padding, `B x 1` masks.
@@ -40,4 +41,18 @@ pub fn with_garbage_padding(xs: &[Array2<f64>], masks: &[Array2<f64>], binary: b
             x
         })
         .collect()
+}
+
+/// Three irregular series of two dimensions: different counts, a shared time, an
+/// unobserved entry (NaN) and a row that starts after `t0 = 0`.
+pub fn series() -> Vec<Series> {
+    vec![
+        Series {
+            times: vec![0.0, 0.3, 1.1],
+            values: array![[0.5, -0.2], [0.1, f64::NAN], [-0.4, 0.9]],
+            masks: array![[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+        },
+        Series::observed(vec![0.2, 0.7], array![[1.0, 0.3], [0.8, -0.6]]),
+        Series::observed(vec![0.5], array![[-1.2, 0.4]]),
+    ]
 }
