@@ -113,10 +113,10 @@ pub mod toy;
 pub mod vae;
 pub mod vrnn;
 
-pub use batch::{IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
+pub use batch::{CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
-pub use error::{Error, Result};
+pub use error::{CsvProblem, Error, Result};
 pub use field::MlpField;
 pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 pub use latent_ode::{Encoder, LatentOde, LatentOdeConfig};

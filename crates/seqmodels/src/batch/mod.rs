@@ -13,12 +13,16 @@
 //!
 //! Irregularly sampled series ([`IrregularSeries`] of [`Series`], each with its own
 //! times) are batched as an [`IrregularBatch`]: a `SeqBatch` on the sorted union of the
-//! rows' times, with those times.
+//! rows' times, with those times. They are read from the `ID,Time,Value_k..,Mask_k..`
+//! CSV layout of the GRU-ODE-Bayes data sets as a [`CsvSeries`] (the series and their
+//! IDs; errors name line and column).
 
+mod csv;
 mod irregular;
 mod padded;
 mod sequences;
 
+pub use csv::CsvSeries;
 pub use irregular::{IrregularBatch, IrregularSeries, Series};
 
 pub(crate) use padded::any_observed;

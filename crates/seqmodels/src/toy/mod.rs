@@ -1,5 +1,9 @@
-//! Seeded generators of the toy data sets the continuous-time papers train on.
+//! Seeded generators of the toy data sets the continuous-time papers train on:
+//! torchdiffeq's spirals (Chen et al. 2018) and the Latent ODE paper's periodic curves
+//! (Rubanova et al. 2019).
 
+mod periodic;
 mod spirals;
 
+pub use periodic::{Periodic, PeriodicConfig, PeriodicCurve, periodic};
 pub use spirals::{Spiral, SpiralConfig, spirals};
