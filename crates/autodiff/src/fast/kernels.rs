@@ -36,10 +36,19 @@ fn avx512<R>(work: impl FnOnce() -> R) -> R {
     work()
 }
 
+/// Arrays shorter than this are mapped by a plain loop: below eight AVX-512 vectors
+/// the dispatch costs more than it saves (the 1 x 1 chain of `benches/tape.rs` ran
+/// 15-30% slower through the wide path).
+const WIDE_MIN_LEN: usize = 64;
+
 /// `f` applied to every element.
+///
+/// Arrays below the pool's size take the wide path too: `tanh` of a `20 x 50`
+/// activation evaluated for baseline x86-64 was 46% of the ode_demo RK4 iteration
+/// (`odesolve`'s benchmark).
 #[inline(always)]
 pub(crate) fn map(x: &Array2<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
-    if x.len() < pool::MIN_LEN {
+    if x.len() < WIDE_MIN_LEN {
         return x.mapv(f);
     }
     let mut out = pool::uninit(x.dim());
