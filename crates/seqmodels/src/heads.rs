@@ -187,3 +187,27 @@ impl<T: Tensor> ObsDist<T> {
         })
     }
 }
+
+/// `sum_j ln N(x_j; means[j], std^2 I)` over the observed entries of `batch`, per
+/// series (`B x 1`), for models that decode a mean at every union time (`means[j]` at
+/// `batch.times()[j]`). With `copies = K` the means are `K` stacked blocks of the
+/// batch's rows (importance samples), and the result is `K B x 1` in the same order.
+pub(crate) fn observed_gaussian_log_likelihood<S: Session>(
+    s: &S,
+    means: &[S::T],
+    batch: &crate::IrregularBatch,
+    std: f64,
+    copies: usize,
+) -> Result<S::T> {
+    let rows = batch.batch_size() * copies;
+    let mut total = s.constant(Array2::zeros((rows, 1)));
+    for (mean, step) in means.iter().zip(batch.grid().iter()) {
+        let p = DiagNormal::from_mean_std(mean.clone(), mean.constant(Array2::from_elem(mean.shape(), std)))?;
+        let (x, mask) = match copies {
+            1 => (step.x.clone(), step.mask.clone()),
+            k => (crate::batch::repeat_rows(step.x, k), crate::batch::repeat_rows(step.mask, k)),
+        };
+        total = total.add(&p.log_prob_masked(&s.constant(x), &mask)?.sum_axis(Axis(1)))?;
+    }
+    Ok(total)
+}

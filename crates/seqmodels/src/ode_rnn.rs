@@ -29,10 +29,10 @@
 use crate::batch::IrregularBatch;
 use crate::cells::{Cell, GruCell, GruConvention, masked_update};
 use crate::field::MlpField;
+use crate::heads::observed_gaussian_log_likelihood;
 use crate::{Error, Result};
 use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Tensor};
-use dists::DiagNormal;
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use odesolve::{Gradient, Method, OdeSession, SolveOptions, Stats};
 use rand::Rng;
 
@@ -287,14 +287,7 @@ impl OdeRnn {
     /// predictions (`B x 1`), and the solves' work.
     pub fn log_likelihood<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
         let run = self.run(s, batch)?;
-        let mut total = s.constant(Array2::zeros((batch.batch_size(), 1)));
-        for (mean, step) in run.means.iter().zip(batch.grid().iter()) {
-            let std = mean.constant(Array2::from_elem(mean.shape(), self.config.obs_std));
-            let p = DiagNormal::from_mean_std(mean.clone(), std)?;
-            total =
-                total.add(&p.log_prob_masked(&s.constant(step.x.clone()), step.mask)?.sum_axis(Axis(1)))?;
-        }
-        Ok((total, run.stats))
+        Ok((observed_gaussian_log_likelihood(s, &run.means, batch, self.config.obs_std, 1)?, run.stats))
     }
 
     /// The negative log-likelihood per observed value (a [`Loss`] that shards

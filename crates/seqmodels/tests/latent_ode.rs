@@ -160,3 +160,55 @@ fn padding_and_unobserved_values_change_nothing_and_bad_input_is_named() {
     let err = m.elbo(&s, &IrregularBatch::new(wide).unwrap(), &mut ChaCha8Rng::seed_from_u64(1)).unwrap_err();
     assert!(err.to_string().contains("expects 2 features"), "{err}");
 }
+
+/// Mean and standard error of `n` draws of `f`.
+fn mean_and_error(n: usize, mut f: impl FnMut(u64) -> f64) -> (f64, f64) {
+    let draws: Vec<f64> = (0..n as u64).map(&mut f).collect();
+    let mean = draws.iter().sum::<f64>() / n as f64;
+    let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (mean, (var / n as f64).sqrt())
+}
+
+#[test]
+fn the_importance_weighted_bound_averages_to_the_elbo_at_one_sample_and_grows_with_more() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default().tol(1e-8, 1e-10));
+    let batch = IrregularBatch::new(series()).unwrap();
+    let s = NoGrad::new(&store);
+    let total = |v: Array2<f64>| v.iter().sum::<f64>();
+    let (elbo, elbo_se) = mean_and_error(400, |seed| {
+        total(m.elbo(&s, &batch, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap().0.elbo().unwrap())
+    });
+    let (iwae1, iwae1_se) = mean_and_error(400, |seed| {
+        total(m.iwae(&s, &batch, 1, &mut ChaCha8Rng::seed_from_u64(1000 + seed)).unwrap().0)
+    });
+    // E[ln p(x|z) + ln p(z) - ln q(z)] = E[ln p(x|z)] - KL: the same expectation.
+    let tol = 4.0 * (elbo_se.powi(2) + iwae1_se.powi(2)).sqrt();
+    assert!((elbo - iwae1).abs() < tol, "ELBO {elbo} vs IWAE(1) {iwae1} (tolerance {tol})");
+    let (iwae20, iwae20_se) = mean_and_error(100, |seed| {
+        total(m.iwae(&s, &batch, 20, &mut ChaCha8Rng::seed_from_u64(5000 + seed)).unwrap().0)
+    });
+    assert!(
+        iwae20 - 4.0 * iwae20_se > elbo + 4.0 * elbo_se,
+        "IWAE(20) {iwae20} +- {iwae20_se} vs ELBO {elbo}"
+    );
+    let err = m.iwae(&s, &batch, 0, &mut ChaCha8Rng::seed_from_u64(0)).unwrap_err();
+    assert!(err.to_string().contains("at least one sample"), "{err}");
+}
+
+#[test]
+fn the_importance_weighted_bound_matches_finite_differences() {
+    let batch = IrregularBatch::new(series()).unwrap();
+    let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
+    let (m, store) = model(Gradient::default(), solver);
+    let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+    let rep = gradcheck_params(
+        |s| {
+            let (bound, _) = m.iwae(s, &batch, 4, &mut ChaCha8Rng::seed_from_u64(2)).map_err(as_autodiff)?;
+            Ok(autodiff::Tensor::sum(&bound))
+        },
+        &store,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(rep.checked, store.num_scalars());
+}
