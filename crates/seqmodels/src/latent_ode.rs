@@ -32,6 +32,7 @@ use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
 use crate::field::MlpField;
 use crate::heads::{GaussianHead, observed_gaussian_log_likelihood};
 use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
+use crate::poisson::PoissonIntensity;
 use crate::{Error, Result};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
@@ -66,6 +67,10 @@ pub struct LatentOdeConfig {
     pub gradient: Gradient,
     /// The recognition network.
     pub encoder: Encoder,
+    /// The hidden width of the intensity network of the Poisson process likelihood of
+    /// the observation times ([`crate::poisson`], Rubanova et al. Sec. 3.3); `None`
+    /// (the default) models the values only.
+    pub poisson: Option<usize>,
 }
 
 /// The recognition network of a [`LatentOde`], read backwards in time.
@@ -101,6 +106,7 @@ impl LatentOdeConfig {
             solver: SolveOptions::default().tol(1e-5, 1e-7),
             gradient: Gradient::default(),
             encoder: Encoder::default(),
+            poisson: None,
         }
     }
 }
@@ -113,6 +119,7 @@ pub struct LatentOde {
     head: GaussianHead,
     field: MlpField,
     dec: Mlp,
+    poisson: Option<PoissonIntensity>,
 }
 
 impl Default for Encoder {
@@ -137,6 +144,9 @@ pub struct Trajectory<T> {
     pub latents: Vec<T>,
     /// `g(z_t)` (`B x D` each).
     pub means: Vec<T>,
+    /// With the Poisson process likelihood, the integrated rates from `t_0`
+    /// (`B x D` each); empty without it.
+    pub integrals: Vec<T>,
     /// The forward solve's work.
     pub stats: Stats,
 }
@@ -195,7 +205,13 @@ impl LatentOde {
             Activation::Relu,
             rng,
         )?;
-        Ok(LatentOde { config, rnn, head, field, dec })
+        let poisson = c
+            .poisson
+            .map(|hidden| {
+                PoissonIntensity::new(store, &format!("{name}.intensity"), c.z_dim, hidden, c.x_dim, rng)
+            })
+            .transpose()?;
+        Ok(LatentOde { config, rnn, head, field, dec, poisson })
     }
 
     /// The settings.
@@ -266,14 +282,35 @@ impl LatentOde {
     /// decoded means and the solve's work.
     pub fn decode<S: OdeSession>(&self, s: &S, z0: &S::T, times: &[f64]) -> Result<Trajectory<S::T>> {
         let grid = self.solve_grid(times)?;
-        let (zs, stats) = s.odeint(&self.field, z0, &grid, &self.config.solver, &self.config.gradient)?;
-        let zs = zs[grid.len() - times.len()..].to_vec();
+        let skip = grid.len() - times.len();
+        let (solver, gradient) = (&self.config.solver, &self.config.gradient);
+        let (zs, integrals, stats) = match &self.poisson {
+            None => {
+                let (zs, stats) = s.odeint(&self.field, z0, &grid, solver, gradient)?;
+                (zs[skip..].to_vec(), Vec::new(), stats)
+            }
+            Some(p) => {
+                // The state [z, Lambda], Lambda(t_0) = 0: the rates integrated alongside.
+                let zeros = z0.constant(Array2::zeros((z0.shape().0, p.dim())));
+                let start = S::T::concat_cols(&[z0, &zeros])?;
+                let (ys, stats) = s.odeint(&p.augment(&self.field), &start, &grid, solver, gradient)?;
+                let z_dim = self.config.z_dim;
+                let part = |cols: std::ops::Range<usize>| {
+                    ys[skip..]
+                        .iter()
+                        .map(|y| y.slice_cols(cols.clone()))
+                        .collect::<autodiff::Result<Vec<_>>>()
+                };
+                (part(0..z_dim)?, part(z_dim..z_dim + p.dim())?, stats)
+            }
+        };
         let means = zs.iter().map(|z| Ok(self.dec.forward(s, z)?)).collect::<Result<_>>()?;
-        Ok(Trajectory { latents: zs, means, stats })
+        Ok(Trajectory { latents: zs, means, integrals, stats })
     }
 
     /// The evidence lower bound per series (eq. 9, one reparameterised sample from
-    /// `rng`): `recon` the Gaussian log-likelihood of the observed entries, `kl` the
+    /// `rng`): `recon` the Gaussian log-likelihood of the observed entries (plus the
+    /// Poisson process likelihood of their times, when configured), `kl` the
     /// KL of the posterior to `N(0, I)`, `lengths` the observations per series; and
     /// the forward solves' work, the encoder's included (its `nfev` is what training logs as NFE).
     pub fn elbo<S: OdeSession, R: Rng + ?Sized>(
@@ -284,11 +321,33 @@ impl LatentOde {
     ) -> Result<(Elbo<S::T>, Stats)> {
         let (q, encoder_work) = self.encode_counted(s, batch)?;
         let z0 = q.rsample(rng)?;
-        let Trajectory { means, mut stats, .. } = self.decode(s, &z0, batch.times())?;
+        let trajectory = self.decode(s, &z0, batch.times())?;
+        let mut stats = trajectory.stats;
         stats += encoder_work;
-        let recon = observed_gaussian_log_likelihood(s, &means, batch, self.config.obs_std, 1)?;
+        let recon = self.log_likelihood(s, &trajectory, batch, 1)?;
         let kl = q.kl_to_standard_normal()?.sum_axis(Axis(1));
         Ok((Elbo { recon, kl, lengths: batch.grid().lengths().to_vec() }, stats))
+    }
+
+    /// `ln p(x | z)` per row of a trajectory decoded at `batch`'s times, `copies`
+    /// stacked blocks of its rows: the Gaussian likelihood of the observed values,
+    /// plus the Poisson process likelihood of their times when the model has one.
+    fn log_likelihood<S: Session>(
+        &self,
+        s: &S,
+        trajectory: &Trajectory<S::T>,
+        batch: &IrregularBatch,
+        copies: usize,
+    ) -> Result<S::T> {
+        let values =
+            observed_gaussian_log_likelihood(s, &trajectory.means, batch, self.config.obs_std, copies)?;
+        match &self.poisson {
+            None => Ok(values),
+            Some(p) => {
+                let times = p.log_likelihood(s, &trajectory.latents, &trajectory.integrals, batch, copies)?;
+                Ok(values.add(&times)?)
+            }
+        }
     }
 
     /// The importance-weighted bound with `k` samples of `z_{t_0}` per series (Burda,
@@ -315,9 +374,10 @@ impl LatentOde {
         let index: Vec<usize> = (0..k).flat_map(|_| 0..batch.batch_size()).collect();
         let qk = DiagNormal::new(q.mean().gather_rows(&index)?, q.log_var().gather_rows(&index)?)?;
         let z0 = qk.rsample(rng)?;
-        let Trajectory { means, mut stats, .. } = self.decode(s, &z0, batch.times())?;
+        let trajectory = self.decode(s, &z0, batch.times())?;
+        let mut stats = trajectory.stats;
         stats += encoder_work;
-        let recon = observed_gaussian_log_likelihood(s, &means, batch, self.config.obs_std, k)?;
+        let recon = self.log_likelihood(s, &trajectory, batch, k)?;
         let prior = DiagNormal::standard(&z0, z0.shape()).log_prob_rows(&z0)?;
         let log_w = recon.add(&prior)?.sub(&qk.log_prob_rows(&z0)?)?;
         Ok((log_mean_exp_blocks(&log_w, k)?, stats))

@@ -212,3 +212,63 @@ fn the_importance_weighted_bound_matches_finite_differences() {
     .unwrap();
     assert_eq!(rep.checked, store.num_scalars());
 }
+
+fn poisson_model(solver: SolveOptions, poisson: Option<usize>) -> (LatentOde, ParamStore) {
+    let mut store = ParamStore::new();
+    let config = LatentOdeConfig {
+        z_dim: 3,
+        rnn_hidden: 5,
+        field_hidden: 6,
+        dec_hidden: 4,
+        solver,
+        poisson,
+        ..LatentOdeConfig::new(2)
+    };
+    let m = LatentOde::new(&mut store, "lode", config, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    (m, store)
+}
+
+#[test]
+fn a_constant_intensity_gives_the_closed_form_poisson_term() {
+    // Fixed steps: the latent part of the augmented solve takes exactly the steps of
+    // the plain one.
+    let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
+    let (plain, plain_store) = poisson_model(solver.clone(), None);
+    let (with, mut store) = poisson_model(solver, Some(7));
+    // lambda = softplus(b) whatever z is: the last layer's weights zero, its bias b.
+    let last = store.ids().last().unwrap();
+    let weight = store.ids().nth(store.len() - 2).unwrap();
+    store.get_mut(weight).fill(0.0);
+    store.get_mut(last).assign(&array![[0.4, 0.4]]);
+    let rate = (1.0 + 0.4f64.exp()).ln();
+    let batch = IrregularBatch::new(series()).unwrap();
+    let recon = |m: &LatentOde, st: &ParamStore| {
+        let s = NoGrad::new(st);
+        m.elbo(&s, &batch, &mut ChaCha8Rng::seed_from_u64(4)).unwrap().0.recon
+    };
+    let term = recon(&with, &store) - recon(&plain, &plain_store);
+    // sum over observed entries of ln(lambda), minus D lambda (t_end - t_0) per series.
+    let observed = [5.0, 4.0, 2.0];
+    let t_end = [1.1, 0.7, 0.5];
+    for b in 0..3 {
+        let want = observed[b] * rate.ln() - 2.0 * rate * t_end[b];
+        assert!((term[[b, 0]] - want).abs() < 1e-10, "series {b}: {} vs {want}", term[[b, 0]]);
+    }
+}
+
+#[test]
+fn the_bound_with_the_poisson_term_matches_finite_differences() {
+    let batch = IrregularBatch::new(series()).unwrap();
+    let (m, store) = poisson_model(SolveOptions::new(Method::Rk4).step_size(0.05), Some(5));
+    let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+    let rep = gradcheck_params(
+        |s| {
+            let (bound, _) = m.elbo(s, &batch, &mut ChaCha8Rng::seed_from_u64(9)).map_err(as_autodiff)?;
+            bound.loss_per_sequence(1.0).map_err(as_autodiff)?.normalised()
+        },
+        &store,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(rep.checked, store.num_scalars());
+}
