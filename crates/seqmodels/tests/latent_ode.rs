@@ -5,9 +5,9 @@
 mod common;
 
 use autodiff::{GradCheck, NoGrad, ParamStore, Tape, gradcheck::all_close, gradcheck_params};
-use common::series;
+use common::{as_autodiff, gradient_methods, series};
 use ndarray::{Array2, array};
-use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
+use odesolve::{Gradient, Method, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::{Encoder, IrregularBatch, LatentOde, LatentOdeConfig, Series};
@@ -22,23 +22,25 @@ fn ode_rnn(solver: &SolveOptions) -> Encoder {
 }
 
 fn model_with(gradient: Gradient, solver: SolveOptions, encoder: Encoder) -> (LatentOde, ParamStore) {
-    let mut store = ParamStore::new();
-    let config = LatentOdeConfig {
-        encoder,
+    build(LatentOdeConfig { encoder, gradient, ..small(solver) })
+}
+
+/// The tests' small sizes on `solver`.
+fn small(solver: SolveOptions) -> LatentOdeConfig {
+    LatentOdeConfig {
         z_dim: 3,
         rnn_hidden: 5,
         field_hidden: 6,
         dec_hidden: 4,
         solver,
-        gradient,
         ..LatentOdeConfig::new(2)
-    };
-    let m = LatentOde::new(&mut store, "lode", config, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
-    (m, store)
+    }
 }
 
-fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
-    autodiff::Error::Invalid { op: "latent ode", reason: e.to_string() }
+fn build(config: LatentOdeConfig) -> (LatentOde, ParamStore) {
+    let mut store = ParamStore::new();
+    let m = LatentOde::new(&mut store, "lode", config, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    (m, store)
 }
 
 #[test]
@@ -46,11 +48,7 @@ fn the_bound_matches_finite_differences_with_every_gradient_method() {
     let batch = IrregularBatch::new(series()).unwrap();
     // Fixed steps keep the loss a smooth function of the parameters.
     let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
-    for gradient in [
-        Gradient::Backprop,
-        Gradient::Checkpointed { checkpoints: Some(2) },
-        Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
-    ] {
+    for gradient in gradient_methods() {
         for encoder in [Encoder::default(), ode_rnn(&solver)] {
             let (m, store) = model_with(gradient.clone(), solver.clone(), encoder.clone());
             let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
@@ -214,18 +212,7 @@ fn the_importance_weighted_bound_matches_finite_differences() {
 }
 
 fn poisson_model(solver: SolveOptions, poisson: Option<usize>) -> (LatentOde, ParamStore) {
-    let mut store = ParamStore::new();
-    let config = LatentOdeConfig {
-        z_dim: 3,
-        rnn_hidden: 5,
-        field_hidden: 6,
-        dec_hidden: 4,
-        solver,
-        poisson,
-        ..LatentOdeConfig::new(2)
-    };
-    let m = LatentOde::new(&mut store, "lode", config, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
-    (m, store)
+    build(LatentOdeConfig { poisson, ..small(solver) })
 }
 
 #[test]

@@ -6,9 +6,9 @@
 mod common;
 
 use autodiff::{GradCheck, NoGrad, ParamStore, Tape, Tensor, gradcheck::all_close, gradcheck_params};
-use common::series;
+use common::{as_autodiff, gradient_methods, series};
 use ndarray::{Array2, array};
-use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
+use odesolve::{Gradient, Method, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::cells::masked_update;
@@ -20,10 +20,6 @@ fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
         OdeRnnConfig { hidden: 4, field_hidden: 5, out_hidden: 3, solver, gradient, ..OdeRnnConfig::new(2) };
     let m = OdeRnn::new(&mut store, "odernn", config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
     (m, store)
-}
-
-fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
-    autodiff::Error::Invalid { op: "ode-rnn", reason: e.to_string() }
 }
 
 #[test]
@@ -55,11 +51,7 @@ fn the_loss_matches_finite_differences_with_every_gradient_method() {
     let batch = IrregularBatch::new(series()).unwrap();
     // Fixed steps keep the loss a smooth function of the parameters.
     let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
-    for gradient in [
-        Gradient::Backprop,
-        Gradient::Checkpointed { checkpoints: Some(2) },
-        Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
-    ] {
+    for gradient in gradient_methods() {
         let (m, store) = model(gradient.clone(), solver.clone());
         let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
         let rep = gradcheck_params(|s| m.loss(s, &batch).map_err(as_autodiff)?.0.normalised(), &store, &cfg)

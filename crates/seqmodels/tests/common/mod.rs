@@ -56,3 +56,19 @@ pub fn series() -> Vec<Series> {
         Series::observed(vec![0.5], array![[-1.2, 0.4]]),
     ]
 }
+
+/// A model's error as the tape's, for closures that `gradcheck` runs.
+pub fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
+    autodiff::Error::Invalid { op: "model", reason: e.to_string() }
+}
+
+/// The three gradient methods of the ODE operation, the backsolve adjoint at a
+/// tolerance tight enough for finite differences.
+pub fn gradient_methods() -> [odesolve::Gradient; 3] {
+    use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
+    [
+        Gradient::Backprop,
+        Gradient::Checkpointed { checkpoints: Some(2) },
+        Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
+    ]
+}
