@@ -25,13 +25,17 @@
 //!
 //! Run backwards in time from the last observation to `t_0`, the scan is the Latent
 //! ODE's recognition network (Sec. 3.2; [`OdeRnnCore::encode_backwards`]).
+//!
+//! The papers' RNN baselines are the same scan with the ODE replaced ([`Between`]):
+//! the state held and the time gap fed to the cell, or the state decayed
+//! exponentially at a learned rate per unit.
 
 use crate::batch::IrregularBatch;
 use crate::cells::{Cell, GruCell, GruConvention, masked_update};
 use crate::field::MlpField;
 use crate::heads::observed_gaussian_log_likelihood;
 use crate::{Error, Result};
-use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Tensor};
+use autodiff::{Activation, Loss, Mlp, NoGrad, ParamId, ParamStore, Tensor};
 use ndarray::Array2;
 use odesolve::{Gradient, Method, OdeSession, SolveOptions, Stats};
 use rand::Rng;
@@ -57,6 +61,24 @@ pub struct OdeRnnConfig {
     pub solver: SolveOptions,
     /// How the solves are differentiated.
     pub gradient: Gradient,
+    /// What the state does between observations: the learned ODE, or one of the
+    /// papers' RNN baselines.
+    pub between: Between,
+}
+
+/// What the hidden state does between two observations `t_{i-1}` and `t_i`
+/// (Rubanova et al. 2019 compare the ODE-RNN with both baselines, Sec. 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Between {
+    /// `h_i' = ODESolve(f, h_{i-1}, (t_{i-1}, t_i))`: the ODE-RNN.
+    #[default]
+    Ode,
+    /// `h_i' = h_{i-1}`, and the gap `t_i - t_{i-1}` since the row's previous
+    /// observation is fed to the cell beside `[x_i, m_i]` ("RNN-Δt").
+    TimeGap,
+    /// `h_i' = h_{i-1} * exp(-softplus(w) (t_i - t_{i-1}))`, a learned decay rate per
+    /// unit (the hidden-state decay of GRU-D, Che et al. 2018; "RNN-Decay").
+    Decay,
 }
 
 impl OdeRnnConfig {
@@ -74,6 +96,7 @@ impl OdeRnnConfig {
             t0: 0.0,
             solver: SolveOptions::new(Method::Euler).step_size(0.05),
             gradient: Gradient::default(),
+            between: Between::Ode,
         }
     }
 }
@@ -83,13 +106,22 @@ impl OdeRnnConfig {
 /// encodes with it, backwards.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OdeRnnCore {
-    field: MlpField,
+    dynamics: Dynamics,
     cell: GruCell,
     x_dim: usize,
     hidden: usize,
     t0: f64,
     solver: SolveOptions,
     gradient: Gradient,
+}
+
+/// The parameters of what happens between observations.
+#[derive(Debug, Clone, PartialEq)]
+enum Dynamics {
+    Ode(MlpField),
+    TimeGap,
+    /// The raw rates `w` (`1 x hidden`).
+    Decay(ParamId),
 }
 
 /// An ODE-RNN (see the module docs).
@@ -140,19 +172,35 @@ impl OdeRnnCore {
         if c.x_dim == 0 || c.hidden == 0 || c.field_hidden == 0 {
             return Err(Error::config("OdeRnn", "widths must be positive"));
         }
-        let widths = [c.hidden, c.field_hidden, c.field_hidden, c.hidden];
-        let field = MlpField::new(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Tanh, rng)?);
+        let dynamics = match c.between {
+            Between::Ode => {
+                let widths = [c.hidden, c.field_hidden, c.field_hidden, c.hidden];
+                Dynamics::Ode(MlpField::new(Mlp::new(
+                    store,
+                    &format!("{name}.field"),
+                    &widths,
+                    Activation::Tanh,
+                    rng,
+                )?))
+            }
+            Between::TimeGap => Dynamics::TimeGap,
+            // softplus(0.5) ~ 0.97: a decay over about one time unit to start from.
+            Between::Decay => {
+                Dynamics::Decay(store.add(format!("{name}.decay"), Array2::from_elem((1, c.hidden), 0.5))?)
+            }
+        };
+        let gap_input = usize::from(c.between == Between::TimeGap);
         let cell = GruCell::new(
             store,
             &format!("{name}.cell"),
-            2 * c.x_dim,
+            2 * c.x_dim + gap_input,
             c.hidden,
             GruConvention::PyTorch,
             true,
             rng,
         )?;
         Ok(OdeRnnCore {
-            field,
+            dynamics,
             cell,
             x_dim: c.x_dim,
             hidden: c.hidden,
@@ -162,9 +210,12 @@ impl OdeRnnCore {
         })
     }
 
-    /// The field between observations.
-    pub fn field(&self) -> &MlpField {
-        &self.field
+    /// The field between observations (`None` for the RNN baselines).
+    pub fn field(&self) -> Option<&MlpField> {
+        match &self.dynamics {
+            Dynamics::Ode(f) => Some(f),
+            _ => None,
+        }
     }
 
     /// The GRU update at an observation.
@@ -205,20 +256,42 @@ impl OdeRnnCore {
         let mut h = s.constant(Array2::zeros((b, self.hidden)));
         let mut started = Array2::from_elem((b, 1), if from_first_observed { 0.0 } else { 1.0 });
         let mut t = start;
+        // Each row's previous observation (or the scan's start), for the time gaps.
+        let mut previous = vec![start; b];
         let mut before = Vec::with_capacity(stops.len());
         let mut stats = Stats::default();
         for stop in stops {
             if stop.t != t {
-                let (hs, work) = s.odeint(&self.field, &h, &[t, stop.t], &self.solver, &self.gradient)?;
-                let solved = hs.into_iter().next_back().expect("a solve returns its final state");
-                h = masked_update(solved, &h, &started)?;
-                stats += work;
+                let evolved = match &self.dynamics {
+                    Dynamics::Ode(field) => {
+                        let (hs, work) = s.odeint(field, &h, &[t, stop.t], &self.solver, &self.gradient)?;
+                        stats += work;
+                        hs.into_iter().next_back().expect("a solve returns its final state")
+                    }
+                    Dynamics::TimeGap => h.clone(),
+                    Dynamics::Decay(w) => {
+                        let rates = s.param(*w).softplus();
+                        h.mul(&rates.scale(-(stop.t - t).abs()).exp())?
+                    }
+                };
+                h = masked_update(evolved, &h, &started)?;
                 t = stop.t;
             }
             before.push(h.clone());
             if let Some(j) = stop.step {
                 let present = &grid.step_masks()[j];
-                let x = s.constant(batch.observation(j));
+                let mut input = batch.observation(j);
+                if matches!(self.dynamics, Dynamics::TimeGap) {
+                    let gaps = Array2::from_shape_fn((b, 1), |(r, _)| (stop.t - previous[r]).abs());
+                    input = ndarray::concatenate(ndarray::Axis(1), &[input.view(), gaps.view()])
+                        .expect("B rows each");
+                }
+                for (r, p) in previous.iter_mut().enumerate() {
+                    if present[(r, 0)] != 0.0 {
+                        *p = stop.t;
+                    }
+                }
+                let x = s.constant(input);
                 h = masked_update(self.cell.step(s, &x, &h)?, &h, present)?;
                 started.zip_mut_with(present, |a, &p| *a = a.max(p));
             }

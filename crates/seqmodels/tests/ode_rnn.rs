@@ -12,6 +12,7 @@ use odesolve::{Gradient, Method, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::cells::masked_update;
+use seqmodels::ode_rnn::Between;
 use seqmodels::{Cell, IrregularBatch, OdeRnn, OdeRnnConfig, Series};
 
 fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
@@ -25,7 +26,7 @@ fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
 #[test]
 fn with_a_zero_field_it_is_the_plain_gru() {
     let (m, mut store) = model(Gradient::default(), SolveOptions::new(Method::Dopri5));
-    let last = m.core().field().net().layers().last().unwrap().clone();
+    let last = m.core().field().unwrap().net().layers().last().unwrap().clone();
     store.get_mut(last.weight).fill(0.0);
     store.get_mut(last.bias.unwrap()).fill(0.0);
     let batch = IrregularBatch::new(series()).unwrap();
@@ -145,4 +146,36 @@ fn bad_input_is_a_typed_error() {
     let early = IrregularBatch::new(vec![Series::observed(vec![-0.5], array![[1.0, 2.0]])]).unwrap();
     let err = m.run(&NoGrad::new(&store), &early).unwrap_err();
     assert!(err.to_string().contains("before t0"), "{err}");
+}
+
+#[test]
+fn the_rnn_baselines_hold_or_decay_the_state_between_observations() {
+    let batch = IrregularBatch::new(series()).unwrap();
+    for between in [Between::TimeGap, Between::Decay] {
+        let mut store = ParamStore::new();
+        let config = OdeRnnConfig { hidden: 4, out_hidden: 3, between, ..OdeRnnConfig::new(2) };
+        let m = OdeRnn::new(&mut store, "rnn", config, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+        assert!(m.core().field().is_none());
+        let later = m.predict(&store, &batch, &[2.0, 5.0, 50.0]).unwrap();
+        match between {
+            // Held: the same state, so the same predictions, at any later time.
+            Between::TimeGap => assert!(all_close(&later[0], &later[2], 1e-15, 1e-15)),
+            _ => {
+                assert!(!all_close(&later[0], &later[2], 1e-6, 1e-6), "the state decays with the gap");
+                // With rates softplus(50) = 50, 0.9 time units after the last
+                // observation the state is e^-45 of what it was: the prediction is the
+                // one from the zero state, which every row has at t0.
+                let decay = store.ids().find(|&id| store.name(id) == "rnn.decay").unwrap();
+                store.get_mut(decay).fill(50.0);
+                let from_zero = m.predict(&store, &batch, &[0.0]).unwrap();
+                let gone = m.predict(&store, &batch, &[2.0]).unwrap();
+                assert!(all_close(&gone[0], &from_zero[0], 1e-12, 1e-12), "{} vs {}", gone[0], from_zero[0]);
+                store.get_mut(decay).fill(0.5);
+            }
+        }
+        let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+        let rep = gradcheck_params(|s| m.loss(s, &batch).map_err(as_autodiff)?.0.normalised(), &store, &cfg)
+            .unwrap();
+        assert_eq!(rep.checked, store.num_scalars(), "{between:?}");
+    }
 }
