@@ -82,7 +82,9 @@
 //! Every method also gives gradients with respect to the output times when they are a
 //! tape value, and reports its work ([`OdeStats`]: evaluations of each pass, stored
 //! checkpoints, recomputed steps). [`odeint_tape_per_sample`] gives each row its own
-//! output times (and, solved independently, its own initial time).
+//! output times (and, solved independently, its own initial time; with the
+//! checkpointed and backsolve methods the independent rows are solved in parallel,
+//! forwards and backwards).
 //!
 //! A field may differentiate inside its own evaluation with
 //! [`Session::grad`](autodiff::Session::grad), as a continuous normalizing flow does

@@ -122,7 +122,7 @@ pub use field::MlpField;
 pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 pub use latent_ode::{Encoder, LatentOde, LatentOdeConfig};
 pub use model::SequenceModel;
-pub use ode_rnn::{OdeRnn, OdeRnnConfig, OdeRnnCore, OdeRnnRun};
+pub use ode_rnn::{Between, OdeRnn, OdeRnnConfig, OdeRnnCore, OdeRnnRun};
 pub use poisson::PoissonIntensity;
 pub use rnn::{RnnConfig, RnnModel};
 pub use srnn::{Inference, Srnn, SrnnConfig, SrnnState};
