@@ -291,6 +291,6 @@ impl GradTensor for Var<'_> {
             .expect("a fused gradient's operands come from a checked forward pass")
     }
     fn times(self, g: &Self) -> Self {
-        self.mul(g).expect("a gradient factor has the shape of its gradient")
+        self.mul(g).expect("a gradient factor broadcasts with its gradient")
     }
 }

@@ -192,6 +192,9 @@ fn rows_in_parallel<'t, F>(
 where
     F: NeuralOdeFunc + Clone + Send + Sync + 'static,
 {
+    if grids.is_empty() {
+        return Ok(PerSampleTape { ys: Vec::new(), stats: Vec::new() });
+    }
     let ids = func.params();
     let store = Arc::new(s.store().snapshot(&ids));
     let y0v = y0.value();

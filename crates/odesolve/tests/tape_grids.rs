@@ -209,3 +209,26 @@ fn rows_solved_in_parallel_report_the_work_of_every_row() {
         assert!(sol.stats().backward.nfev > 0, "{gradient:?}: every row's backward work is counted");
     }
 }
+
+#[test]
+fn a_batch_of_no_rows_solves_to_nothing() {
+    let mut store = ParamStore::new();
+    let f = MlpField::new(&mut store, 11);
+    let tape = Tape::new();
+    let s = tape.session(&store);
+    let y = tape.leaf(Array2::zeros((0, 2)));
+    for gradient in [Gradient::Backprop, Gradient::default()] {
+        let sol = odeint_tape_per_sample(
+            &f,
+            &s,
+            &y,
+            Starts::Shared(0.0),
+            &[],
+            &opts(),
+            &gradient,
+            GridStrategy::Independent,
+        )
+        .unwrap();
+        assert!(sol.ys.is_empty(), "{gradient:?}");
+    }
+}

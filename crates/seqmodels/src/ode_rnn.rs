@@ -13,8 +13,11 @@
 //! (Algorithm 1; `m_i` is the mask of observed dimensions, fed beside the values as
 //! the reference code does, unobserved values being 0). A batch is scanned on the
 //! union of its rows' times (Sec. 3.4): every row's state is solved through every
-//! union time, and only the rows observed there take the GRU update, which is the
-//! same as solving each row between its own observations because a flow composes.
+//! union time, and only the rows observed there take the GRU update. The exact flow
+//! composes, so this is the same as solving each row between its own observations up
+//! to the solver's error: to the tolerance with an adaptive solver, but with fixed
+//! steps (the default Euler) a row's steps are cut at the other rows' times too, so
+//! its result depends on its batch at the order of the step size.
 //!
 //! As a model of the data it predicts each observation from the state solved up to
 //! its time *before* reading it, `x_i ~ N(OutputNN(h_i'), sigma^2 I)`: a one-step
@@ -159,9 +162,10 @@ pub struct OdeRnnRun<T> {
 }
 
 impl OdeRnnCore {
-    /// Registers the field under `{name}.field` and the GRU under `{name}.cell`, with
-    /// the widths, `t0`, solver and gradient method of `config` (its output settings
-    /// are not used).
+    /// Registers what evolves the state between observations (`{name}.field` for
+    /// the ODE, `{name}.decay` for the decay) and the GRU under `{name}.cell`, with the
+    /// widths, `t0`, solver and gradient method of `config` (its output settings are
+    /// not used).
     pub fn new(
         store: &mut ParamStore,
         name: &str,
@@ -169,7 +173,7 @@ impl OdeRnnCore {
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let c = config;
-        if c.x_dim == 0 || c.hidden == 0 || c.field_hidden == 0 {
+        if c.x_dim == 0 || c.hidden == 0 || (c.between == Between::Ode && c.field_hidden == 0) {
             return Err(Error::config("OdeRnn", "widths must be positive"));
         }
         let dynamics = match c.between {
@@ -282,6 +286,13 @@ impl OdeRnnCore {
                 let present = &grid.step_masks()[j];
                 let mut input = batch.observation(j);
                 if matches!(self.dynamics, Dynamics::TimeGap) {
+                    // A row not started yet is read for the first time here: its gap
+                    // is 0, as for the row alone.
+                    for (r, p) in previous.iter_mut().enumerate() {
+                        if started[(r, 0)] == 0.0 {
+                            *p = stop.t;
+                        }
+                    }
                     let gaps = Array2::from_shape_fn((b, 1), |(r, _)| (stop.t - previous[r]).abs());
                     input = ndarray::concatenate(ndarray::Axis(1), &[input.view(), gaps.view()])
                         .expect("B rows each");
@@ -302,7 +313,8 @@ impl OdeRnnCore {
     /// The state at `t0` after reading `batch` backwards in time, each row from its own
     /// last observation (the Latent ODE's recognition network, Rubanova et al. Sec.
     /// 3.2), and the solves' work. (The reference code starts every row at the
-    /// batch's last time, so a row's encoding depends on its batch; here it does not.)
+    /// batch's last time, so a row's encoding depends on its batch; here it does not,
+    /// up to the solver's error: see the module docs on fixed steps.)
     pub fn encode_backwards<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
         self.check(batch)?;
         let times = batch.times();
@@ -316,7 +328,8 @@ impl OdeRnnCore {
 }
 
 impl OdeRnn {
-    /// Registers the parameters under `{name}.field`, `.cell`, `.out`.
+    /// Registers the parameters under `{name}.field` (or `{name}.decay` for
+    /// [`Between::Decay`]; nothing for [`Between::TimeGap`]), `.cell`, `.out`.
     pub fn new(store: &mut ParamStore, name: &str, config: OdeRnnConfig, rng: &mut impl Rng) -> Result<Self> {
         if config.out_hidden == 0 {
             return Err(Error::config("OdeRnn", "widths must be positive"));
@@ -363,8 +376,10 @@ impl OdeRnn {
         Ok((observed_gaussian_log_likelihood(s, &run.means, batch, self.config.obs_std, 1)?, run.stats))
     }
 
-    /// The negative log-likelihood per observed value (a [`Loss`] that shards
-    /// exactly), and the solves' work.
+    /// The negative log-likelihood per observed value (a [`Loss`], whose sum and
+    /// weight combine exactly across shards; with fixed steps each shard's rows are
+    /// stepped on their own union of times, see the module docs), and the solves'
+    /// work.
     pub fn loss<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(Loss<S::T>, Stats)> {
         let (ll, stats) = self.log_likelihood(s, batch)?;
         Ok((Loss::new(ll.sum().neg(), batch.observed_values() as f64)?, stats))

@@ -234,6 +234,10 @@ fn a_constant_intensity_gives_the_closed_form_poisson_term() {
         m.elbo(&s, &batch, &mut ChaCha8Rng::seed_from_u64(4)).unwrap().0.recon
     };
     let term = recon(&with, &store) - recon(&plain, &plain_store);
+    // A rate that underflows to 0 is floored, not a NaN.
+    store.get_mut(last).fill(-800.0);
+    assert!(recon(&with, &store).iter().all(|v| v.is_finite()));
+    store.get_mut(last).fill(0.4);
     // sum over observed entries of ln(lambda), minus D lambda (t_end - t_0) per series.
     let observed = [5.0, 4.0, 2.0];
     let t_end = [1.1, 0.7, 0.5];

@@ -179,3 +179,53 @@ fn the_rnn_baselines_hold_or_decay_the_state_between_observations() {
         assert_eq!(rep.checked, store.num_scalars(), "{between:?}");
     }
 }
+
+#[test]
+fn the_backward_scan_reads_each_row_as_alone_with_every_kind_of_step() {
+    let tight = SolveOptions::default().tol(1e-12, 1e-12);
+    for (between, tol) in [(Between::Ode, 1e-8), (Between::TimeGap, 1e-13), (Between::Decay, 1e-13)] {
+        let mut store = ParamStore::new();
+        let config = OdeRnnConfig {
+            hidden: 4,
+            field_hidden: 5,
+            out_hidden: 3,
+            solver: tight.clone(),
+            between,
+            ..OdeRnnConfig::new(2)
+        };
+        let m = OdeRnn::new(&mut store, "m", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
+        let s = NoGrad::new(&store);
+        let (all, _) = m.core().encode_backwards(&s, &IrregularBatch::new(series()).unwrap()).unwrap();
+        for (b, row) in series().into_iter().enumerate() {
+            let (alone, _) = m.core().encode_backwards(&s, &IrregularBatch::new(vec![row]).unwrap()).unwrap();
+            let got = all.row(b).to_owned().insert_axis(ndarray::Axis(0));
+            assert!(all_close(&got, &alone, tol, tol), "{between:?}, row {b}: {got} vs {alone}");
+        }
+    }
+}
+
+#[test]
+fn the_time_gap_rnn_is_a_gru_over_values_masks_and_gaps() {
+    let mut store = ParamStore::new();
+    let config = OdeRnnConfig { hidden: 4, out_hidden: 3, between: Between::TimeGap, ..OdeRnnConfig::new(2) };
+    let m = OdeRnn::new(&mut store, "m", config, &mut ChaCha8Rng::seed_from_u64(9)).unwrap();
+    let s = NoGrad::new(&store);
+    let batch = IrregularBatch::new(series()).unwrap();
+    // By hand: each row's gap since its previous observation (or t0 = 0).
+    let mut h = Array2::zeros((3, 4));
+    let mut previous = [0.0; 3];
+    for (j, &t) in batch.times().iter().enumerate() {
+        let present = &batch.grid().step_masks()[j];
+        let gaps = Array2::from_shape_fn((3, 1), |(r, _)| t - previous[r]);
+        let input =
+            ndarray::concatenate(ndarray::Axis(1), &[batch.observation(j).view(), gaps.view()]).unwrap();
+        h = masked_update(m.core().cell().step(&s, &input, &h).unwrap(), &h, present).unwrap();
+        for (r, p) in previous.iter_mut().enumerate() {
+            if present[(r, 0)] != 0.0 {
+                *p = t;
+            }
+        }
+    }
+    let run = m.run(&s, &batch).unwrap();
+    assert!(all_close(&run.last, &h, 1e-13, 1e-13), "{} vs {h}", run.last);
+}

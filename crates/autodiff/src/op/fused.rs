@@ -19,10 +19,11 @@ use ndarray::Array2;
 pub(crate) trait GradTensor: Tensor {
     /// `op(self, rhs)`, broadcasting; `rhs` is the op's `b` below.
     fn fused(&self, op: Fused, rhs: &Self) -> Self;
-    /// `self * g` for a factor `self` made for this product only (of `g`'s shape). On
-    /// arrays the product is written into the factor's buffer, so the rule makes one
+    /// `self * g` for a factor `self` made for this product only. On arrays of one
+    /// shape the product is written into the factor's buffer, so the rule makes one
     /// array, not two: a spent factor dropped outside the pool would be returned to
-    /// the system and faulted in again by the next allocation of its size.
+    /// the system and faulted in again by the next allocation of its size. (A
+    /// broadcast `g`, as in log-sum-exp's rule, takes the plain product.)
     fn times(self, g: &Self) -> Self;
 }
 
