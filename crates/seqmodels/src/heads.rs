@@ -199,15 +199,26 @@ pub(crate) fn observed_gaussian_log_likelihood<S: Session>(
     std: f64,
     copies: usize,
 ) -> Result<S::T> {
+    Ok(observed_gaussian_log_likelihood_per_dim(s, means, batch, std, copies)?.sum_axis(Axis(1)))
+}
+
+/// [`observed_gaussian_log_likelihood`] before the sum over dimensions: `B x D`.
+pub(crate) fn observed_gaussian_log_likelihood_per_dim<S: Session>(
+    s: &S,
+    means: &[S::T],
+    batch: &crate::IrregularBatch,
+    std: f64,
+    copies: usize,
+) -> Result<S::T> {
     let rows = batch.batch_size() * copies;
-    let mut total = s.constant(Array2::zeros((rows, 1)));
+    let mut total = s.constant(Array2::zeros((rows, batch.dim())));
     for (mean, step) in means.iter().zip(batch.grid().iter()) {
         let p = DiagNormal::from_mean_std(mean.clone(), mean.constant(Array2::from_elem(mean.shape(), std)))?;
         let (x, mask) = match copies {
             1 => (step.x.clone(), step.mask.clone()),
             k => (crate::batch::repeat_rows(step.x, k), crate::batch::repeat_rows(step.mask, k)),
         };
-        total = total.add(&p.log_prob_masked(&s.constant(x), &mask)?.sum_axis(Axis(1)))?;
+        total = total.add(&p.log_prob_masked(&s.constant(x), &mask)?)?;
     }
     Ok(total)
 }

@@ -30,11 +30,13 @@ use crate::batch::IrregularBatch;
 use crate::bound::{Elbo, log_mean_exp_blocks};
 use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
 use crate::field::MlpField;
-use crate::heads::{GaussianHead, observed_gaussian_log_likelihood};
+use crate::heads::{
+    GaussianHead, observed_gaussian_log_likelihood, observed_gaussian_log_likelihood_per_dim,
+};
 use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
 use crate::poisson::PoissonIntensity;
 use crate::{Error, Result};
-use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
 use ndarray::{Array2, Axis};
 use odesolve::{Gradient, OdeSession, SolveOptions, Stats};
@@ -327,6 +329,45 @@ impl LatentOde {
         let recon = self.log_likelihood(s, &trajectory, batch, 1)?;
         let kl = q.kl_to_standard_normal()?.sum_axis(Axis(1));
         Ok((Elbo { recon, kl, lengths: batch.grid().lengths().to_vec() }, stats))
+    }
+
+    /// The loss of the reference code (YuliaRubanova/latent_ode, `compute_all_losses`
+    /// with one sample), as an option: per series, the Gaussian log-density of each
+    /// dimension averaged over that dimension's observations, then over the
+    /// dimensions it has, minus `kl_weight` times the KL averaged over the latent
+    /// dimensions; the loss is minus its mean over series. It is not eq. (9): a series
+    /// with few observations weighs as much as a dense one, the likelihood is a mean
+    /// rather than a sum (so the KL weighs relatively more with more observations),
+    /// and the Poisson term, if configured, is left out.
+    pub fn reference_loss<S: OdeSession, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        kl_weight: f64,
+        rng: &mut R,
+    ) -> Result<(Loss<S::T>, Stats)> {
+        let (q, encoder_work) = self.encode_counted(s, batch)?;
+        let z0 = q.rsample(rng)?;
+        let trajectory = self.decode(s, &z0, batch.times())?;
+        let mut stats = trajectory.stats;
+        stats += encoder_work;
+        let per_dim =
+            observed_gaussian_log_likelihood_per_dim(s, &trajectory.means, batch, self.config.obs_std, 1)?;
+        // Observations per series and dimension, and the weight that turns the sums
+        // into the mean over a series' observed dimensions of their means.
+        let (b, d) = (batch.batch_size(), batch.dim());
+        let mut counts = Array2::<f64>::zeros((b, d));
+        for step in batch.grid().iter() {
+            counts += &step.mask.broadcast((b, d)).expect("a mask is B x 1 or B x D");
+        }
+        let weights = Array2::from_shape_fn((b, d), |(r, c)| {
+            let dims = counts.row(r).iter().filter(|&&n| n > 0.0).count() as f64;
+            if counts[(r, c)] > 0.0 { 1.0 / (counts[(r, c)] * dims) } else { 0.0 }
+        });
+        let recon = per_dim.mul(&s.constant(weights))?.sum_axis(Axis(1));
+        let kl = q.kl_to_standard_normal()?.mean_axis(Axis(1));
+        let per_series = recon.sub(&kl.scale(kl_weight))?;
+        Ok((Loss::new(per_series.sum().neg(), b as f64)?, stats))
     }
 
     /// `ln p(x | z)` per row of a trajectory decoded at `batch`'s times, `copies`

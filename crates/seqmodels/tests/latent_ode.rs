@@ -263,3 +263,41 @@ fn the_bound_with_the_poisson_term_matches_finite_differences() {
     .unwrap();
     assert_eq!(rep.checked, store.num_scalars());
 }
+
+#[test]
+fn the_reference_loss_averages_per_dimension_then_over_dimensions() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default().tol(1e-10, 1e-12));
+    let batch = IrregularBatch::new(series()).unwrap();
+    let s = NoGrad::new(&store);
+    let (loss, _) = m.reference_loss(&s, &batch, 0.3, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+    // By hand, from the same draw of z0.
+    let q = m.encode(&s, &batch).unwrap();
+    let z0 = q.rsample(&mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+    let means = m.decode(&s, &z0, batch.times()).unwrap().means;
+    let std = m.config().obs_std;
+    let log_n = |x: f64, mu: f64| {
+        -0.5 * ((x - mu) / std).powi(2) - std.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+    };
+    let kl = q.kl_to_standard_normal().unwrap();
+    let mut total = 0.0;
+    for (b, row) in series().into_iter().enumerate() {
+        let mut dims = Vec::new();
+        for d in 0..2 {
+            let terms: Vec<f64> = (0..row.times.len())
+                .filter(|&i| row.masks[[i, d]] == 1.0)
+                .map(|i| {
+                    let j = batch.times().iter().position(|&t| t == row.times[i]).unwrap();
+                    log_n(row.values[[i, d]], means[j][[b, d]])
+                })
+                .collect();
+            if !terms.is_empty() {
+                dims.push(terms.iter().sum::<f64>() / terms.len() as f64);
+            }
+        }
+        let recon = dims.iter().sum::<f64>() / dims.len() as f64;
+        total += recon - 0.3 * kl.row(b).mean().unwrap();
+    }
+    let want = -total / 3.0;
+    let got = loss.value().unwrap();
+    assert!((got - want).abs() < 1e-10 * want.abs().max(1.0), "{got} vs {want}");
+}
