@@ -188,15 +188,16 @@ impl<T: Tensor> ObsDist<T> {
     }
 }
 
-/// `sum_j ln N(x_j; means[j], std^2 I)` over the observed entries of `batch`, per
+/// `sum_j ln N(x_j; means[j], diag std^2)` over the observed entries of `batch`, per
 /// series (`B x 1`), for models that decode a mean at every union time (`means[j]` at
-/// `batch.times()[j]`). With `copies = K` the means are `K` stacked blocks of the
-/// batch's rows (importance samples), and the result is `K B x 1` in the same order.
+/// `batch.times()[j]`); `std` is `1 x D` (fixed or learned). With `copies = K` the
+/// means are `K` stacked blocks of the batch's rows (importance samples), and the
+/// result is `K B x 1` in the same order.
 pub(crate) fn observed_gaussian_log_likelihood<S: Session>(
     s: &S,
     means: &[S::T],
     batch: &crate::IrregularBatch,
-    std: f64,
+    std: &S::T,
     copies: usize,
 ) -> Result<S::T> {
     Ok(observed_gaussian_log_likelihood_per_dim(s, means, batch, std, copies)?.sum_axis(Axis(1)))
@@ -207,13 +208,13 @@ pub(crate) fn observed_gaussian_log_likelihood_per_dim<S: Session>(
     s: &S,
     means: &[S::T],
     batch: &crate::IrregularBatch,
-    std: f64,
+    std: &S::T,
     copies: usize,
 ) -> Result<S::T> {
     let rows = batch.batch_size() * copies;
     let mut total = s.constant(Array2::zeros((rows, batch.dim())));
     for (mean, step) in means.iter().zip(batch.grid().iter()) {
-        let p = DiagNormal::from_mean_std(mean.clone(), mean.constant(Array2::from_elem(mean.shape(), std)))?;
+        let p = DiagNormal::from_mean_std(mean.clone(), std.clone())?;
         let (x, mask) = match copies {
             1 => (step.x.clone(), step.mask.clone()),
             k => (crate::batch::repeat_rows(step.x, k), crate::batch::repeat_rows(step.mask, k)),

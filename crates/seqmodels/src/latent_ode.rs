@@ -36,7 +36,7 @@ use crate::heads::{
 use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
 use crate::poisson::PoissonIntensity;
 use crate::{Error, Result};
-use autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
+use autodiff::{Activation, Loss, Mlp, NoGrad, ParamId, ParamStore, Session, Tensor};
 use dists::DiagNormal;
 use ndarray::{Array2, Axis};
 use odesolve::{Gradient, OdeSession, SolveOptions, Stats};
@@ -58,8 +58,12 @@ pub struct LatentOdeConfig {
     pub field_hidden: usize,
     /// Hidden width of the decoder.
     pub dec_hidden: usize,
-    /// Standard deviation of the Gaussian observation model (fixed).
+    /// Standard deviation of the Gaussian observation model: fixed, or the starting
+    /// value of a learned one (see `learn_obs_std`).
     pub obs_std: f64,
+    /// Learn the observation standard deviation, one per dimension (as its
+    /// logarithm, registered as `{name}.log_obs_std`), instead of fixing it.
+    pub learn_obs_std: bool,
     /// The time of `z_{t_0}`: every series' trajectory starts here (its observations
     /// must not be earlier).
     pub t0: f64,
@@ -104,6 +108,7 @@ impl LatentOdeConfig {
             field_hidden: 20,
             dec_hidden: 20,
             obs_std: 0.3,
+            learn_obs_std: false,
             t0: 0.0,
             solver: SolveOptions::default().tol(1e-5, 1e-7),
             gradient: Gradient::default(),
@@ -122,6 +127,8 @@ pub struct LatentOde {
     field: MlpField,
     dec: Mlp,
     poisson: Option<PoissonIntensity>,
+    /// `ln std` of the observation model, when learned (`1 x D`).
+    log_obs_std: Option<ParamId>,
 }
 
 impl Default for Encoder {
@@ -213,7 +220,13 @@ impl LatentOde {
                 PoissonIntensity::new(store, &format!("{name}.intensity"), c.z_dim, hidden, c.x_dim, rng)
             })
             .transpose()?;
-        Ok(LatentOde { config, rnn, head, field, dec, poisson })
+        let log_obs_std = c
+            .learn_obs_std
+            .then(|| {
+                store.add(format!("{name}.log_obs_std"), Array2::from_elem((1, c.x_dim), c.obs_std.ln()))
+            })
+            .transpose()?;
+        Ok(LatentOde { config, rnn, head, field, dec, poisson, log_obs_std })
     }
 
     /// The settings.
@@ -352,7 +365,7 @@ impl LatentOde {
         let mut stats = trajectory.stats;
         stats += encoder_work;
         let per_dim =
-            observed_gaussian_log_likelihood_per_dim(s, &trajectory.means, batch, self.config.obs_std, 1)?;
+            observed_gaussian_log_likelihood_per_dim(s, &trajectory.means, batch, &self.obs_std(s), 1)?;
         // Observations per series and dimension, and the weight that turns the sums
         // into the mean over a series' observed dimensions of their means.
         let (b, d) = (batch.batch_size(), batch.dim());
@@ -370,6 +383,14 @@ impl LatentOde {
         Ok((Loss::new(per_series.sum().neg(), b as f64)?, stats))
     }
 
+    /// The observation model's standard deviation (`1 x D`): fixed, or learned.
+    pub fn obs_std<S: Session>(&self, s: &S) -> S::T {
+        match self.log_obs_std {
+            Some(id) => s.param(id).exp(),
+            None => s.constant(Array2::from_elem((1, self.config.x_dim), self.config.obs_std)),
+        }
+    }
+
     /// `ln p(x | z)` per row of a trajectory decoded at `batch`'s times, `copies`
     /// stacked blocks of its rows: the Gaussian likelihood of the observed values,
     /// plus the Poisson process likelihood of their times when the model has one.
@@ -380,8 +401,7 @@ impl LatentOde {
         batch: &IrregularBatch,
         copies: usize,
     ) -> Result<S::T> {
-        let values =
-            observed_gaussian_log_likelihood(s, &trajectory.means, batch, self.config.obs_std, copies)?;
+        let values = observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s), copies)?;
         match &self.poisson {
             None => Ok(values),
             Some(p) => {

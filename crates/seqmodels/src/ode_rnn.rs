@@ -373,7 +373,8 @@ impl OdeRnn {
     /// predictions (`B x 1`), and the solves' work.
     pub fn log_likelihood<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
         let run = self.run(s, batch)?;
-        Ok((observed_gaussian_log_likelihood(s, &run.means, batch, self.config.obs_std, 1)?, run.stats))
+        let std = s.constant(Array2::from_elem((1, self.config.x_dim), self.config.obs_std));
+        Ok((observed_gaussian_log_likelihood(s, &run.means, batch, &std, 1)?, run.stats))
     }
 
     /// The negative log-likelihood per observed value (a [`Loss`], whose sum and

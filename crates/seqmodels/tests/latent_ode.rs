@@ -301,3 +301,27 @@ fn the_reference_loss_averages_per_dimension_then_over_dimensions() {
     let got = loss.value().unwrap();
     assert!((got - want).abs() < 1e-10 * want.abs().max(1.0), "{got} vs {want}");
 }
+
+#[test]
+fn a_learned_observation_noise_starts_at_the_fixed_one_and_has_its_gradient() {
+    let batch = IrregularBatch::new(series()).unwrap();
+    let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
+    let (fixed, fixed_store) = build(small(solver.clone()));
+    let (learned, store) = build(LatentOdeConfig { learn_obs_std: true, ..small(solver) });
+    assert_eq!(store.len(), fixed_store.len() + 1);
+    let bound = |m: &LatentOde, st: &ParamStore| {
+        m.elbo(&NoGrad::new(st), &batch, &mut ChaCha8Rng::seed_from_u64(5)).unwrap().0.elbo().unwrap()
+    };
+    assert!(all_close(&bound(&learned, &store), &bound(&fixed, &fixed_store), 1e-14, 1e-14));
+    let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+    let rep = gradcheck_params(
+        |s| {
+            let (b, _) = learned.elbo(s, &batch, &mut ChaCha8Rng::seed_from_u64(5)).map_err(as_autodiff)?;
+            b.loss_per_sequence(1.0).map_err(as_autodiff)?.normalised()
+        },
+        &store,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(rep.checked, store.num_scalars());
+}
