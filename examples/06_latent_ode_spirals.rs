@@ -28,6 +28,7 @@
 use autodiff::ParamStore;
 use autodiff::ndarray::Array2;
 use latent_seq::plot::{self, Axes, Series};
+use latent_seq::run_args::{Budget, RunArgs};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::toy::{Spiral, SpiralConfig, spirals};
@@ -44,25 +45,10 @@ const OBSERVED: usize = 50;
 const CONDITION: usize = 100;
 const POINTS: usize = 200;
 
-struct Settings {
-    train: usize,
-    test: usize,
-    iters: u64,
-    batch: usize,
-}
-
-fn settings() -> BoxResult<Settings> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut s = Settings { train: 500, test: 100, iters: 1_500, batch: 50 };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => s = Settings { train: 40, test: 10, iters: 20, batch: 20 },
-            "--iters" => s.iters = it.next().ok_or("--iters needs a number")?.parse()?,
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
-    Ok(s)
+fn settings() -> BoxResult<Budget> {
+    let quick = Budget { train: 40, test: 10, iters: 20, batch: 20 };
+    let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
+    Ok(RunArgs::from_env()?.budget(quick, full))
 }
 
 /// Root mean square error of the predicted means against the truth rows `rows`.

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod plot;
+pub mod run_args;
 
 pub use autodiff;
 pub use dists;
