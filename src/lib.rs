@@ -12,7 +12,8 @@
 //! | [`seqmodels`] | sequence batches; RNN, GRU, VAE, VRNN, SRNN, Latent ODE, ODE-RNN |
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
 //!
-//! The [`plot`] module writes the examples' figures (PNG, font embedded).
+//! The [`plot`] module writes the examples' figures (PNG, font embedded), and
+//! [`run_args`] reads the flags they share (`--quick`, `--iters N`).
 
 #![deny(missing_docs)]
 
