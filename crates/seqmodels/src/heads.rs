@@ -189,22 +189,11 @@ impl<T: Tensor> ObsDist<T> {
 }
 
 /// `sum_j ln N(x_j; means[j], diag std^2)` over the observed entries of `batch`, per
-/// series (`B x 1`), for models that decode a mean at every union time (`means[j]` at
-/// `batch.times()[j]`); `std` is `1 x D` (fixed or learned). With `copies = K` the
-/// means are `K` stacked blocks of the batch's rows (importance samples), and the
-/// result is `K B x 1` in the same order.
+/// series and dimension (`B x D`; a model's per-series term is its row sum), for models
+/// that decode a mean at every union time (`means[j]` at `batch.times()[j]`); `std` is
+/// `1 x D` (fixed or learned). With `copies = K` the means are `K` stacked blocks of
+/// the batch's rows (importance samples), and the result is `K B x D` in the same order.
 pub(crate) fn observed_gaussian_log_likelihood<S: Session>(
-    s: &S,
-    means: &[S::T],
-    batch: &crate::IrregularBatch,
-    std: &S::T,
-    copies: usize,
-) -> Result<S::T> {
-    Ok(observed_gaussian_log_likelihood_per_dim(s, means, batch, std, copies)?.sum_axis(Axis(1)))
-}
-
-/// [`observed_gaussian_log_likelihood`] before the sum over dimensions: `B x D`.
-pub(crate) fn observed_gaussian_log_likelihood_per_dim<S: Session>(
     s: &S,
     means: &[S::T],
     batch: &crate::IrregularBatch,

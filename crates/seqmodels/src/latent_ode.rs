@@ -30,9 +30,7 @@ use crate::batch::IrregularBatch;
 use crate::bound::{Elbo, log_mean_exp_blocks};
 use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
 use crate::field::MlpField;
-use crate::heads::{
-    GaussianHead, observed_gaussian_log_likelihood, observed_gaussian_log_likelihood_per_dim,
-};
+use crate::heads::{GaussianHead, observed_gaussian_log_likelihood};
 use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
 use crate::poisson::PoissonIntensity;
 use crate::{Error, Result};
@@ -334,11 +332,7 @@ impl LatentOde {
         batch: &IrregularBatch,
         rng: &mut R,
     ) -> Result<(Elbo<S::T>, Stats)> {
-        let (q, encoder_work) = self.encode_counted(s, batch)?;
-        let z0 = q.rsample(rng)?;
-        let trajectory = self.decode(s, &z0, batch.times())?;
-        let mut stats = trajectory.stats;
-        stats += encoder_work;
+        let (q, _, trajectory, stats) = self.draw(s, batch, 1, rng)?;
         let recon = self.log_likelihood(s, &trajectory, batch, 1)?;
         let kl = q.kl_to_standard_normal()?.sum_axis(Axis(1));
         Ok((Elbo { recon, kl, lengths: batch.grid().lengths().to_vec() }, stats))
@@ -359,13 +353,8 @@ impl LatentOde {
         kl_weight: f64,
         rng: &mut R,
     ) -> Result<(Loss<S::T>, Stats)> {
-        let (q, encoder_work) = self.encode_counted(s, batch)?;
-        let z0 = q.rsample(rng)?;
-        let trajectory = self.decode(s, &z0, batch.times())?;
-        let mut stats = trajectory.stats;
-        stats += encoder_work;
-        let per_dim =
-            observed_gaussian_log_likelihood_per_dim(s, &trajectory.means, batch, &self.obs_std(s), 1)?;
+        let (q, _, trajectory, stats) = self.draw(s, batch, 1, rng)?;
+        let per_dim = observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s), 1)?;
         // Observations per series and dimension, and the weight that turns the sums
         // into the mean over a series' observed dimensions of their means.
         let (b, d) = (batch.batch_size(), batch.dim());
@@ -381,6 +370,32 @@ impl LatentOde {
         let kl = q.kl_to_standard_normal()?.mean_axis(Axis(1));
         let per_series = recon.sub(&kl.scale(kl_weight))?;
         Ok((Loss::new(per_series.sum().neg(), b as f64)?, stats))
+    }
+
+    /// `k` draws of `z_{t_0}` per series from the posterior (`k` stacked blocks of the
+    /// batch's rows) decoded at the batch's times: the posterior repeated alike, the
+    /// draws, their trajectory, and the work of the encoder's and decoder's solves.
+    #[allow(clippy::type_complexity)]
+    fn draw<S: OdeSession, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        k: usize,
+        rng: &mut R,
+    ) -> Result<(DiagNormal<S::T>, S::T, Trajectory<S::T>, Stats)> {
+        let (q, encoder_work) = self.encode_counted(s, batch)?;
+        let q = match k {
+            1 => q,
+            _ => {
+                let index: Vec<usize> = (0..k).flat_map(|_| 0..batch.batch_size()).collect();
+                DiagNormal::new(q.mean().gather_rows(&index)?, q.log_var().gather_rows(&index)?)?
+            }
+        };
+        let z0 = q.rsample(rng)?;
+        let trajectory = self.decode(s, &z0, batch.times())?;
+        let mut stats = trajectory.stats;
+        stats += encoder_work;
+        Ok((q, z0, trajectory, stats))
     }
 
     /// The observation model's standard deviation (`1 x D`): fixed, or learned.
@@ -401,7 +416,8 @@ impl LatentOde {
         batch: &IrregularBatch,
         copies: usize,
     ) -> Result<S::T> {
-        let values = observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s), copies)?;
+        let values = observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s), copies)?
+            .sum_axis(Axis(1));
         match &self.poisson {
             None => Ok(values),
             Some(p) => {
@@ -431,13 +447,7 @@ impl LatentOde {
         if k == 0 {
             return Err(Error::config("LatentOde::iwae", "needs at least one sample"));
         }
-        let (q, encoder_work) = self.encode_counted(s, batch)?;
-        let index: Vec<usize> = (0..k).flat_map(|_| 0..batch.batch_size()).collect();
-        let qk = DiagNormal::new(q.mean().gather_rows(&index)?, q.log_var().gather_rows(&index)?)?;
-        let z0 = qk.rsample(rng)?;
-        let trajectory = self.decode(s, &z0, batch.times())?;
-        let mut stats = trajectory.stats;
-        stats += encoder_work;
+        let (qk, z0, trajectory, stats) = self.draw(s, batch, k, rng)?;
         let recon = self.log_likelihood(s, &trajectory, batch, k)?;
         let prior = DiagNormal::standard(&z0, z0.shape()).log_prob_rows(&z0)?;
         let log_w = recon.add(&prior)?.sub(&qk.log_prob_rows(&z0)?)?;

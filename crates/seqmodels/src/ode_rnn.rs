@@ -374,7 +374,10 @@ impl OdeRnn {
     pub fn log_likelihood<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(S::T, Stats)> {
         let run = self.run(s, batch)?;
         let std = s.constant(Array2::from_elem((1, self.config.x_dim), self.config.obs_std));
-        Ok((observed_gaussian_log_likelihood(s, &run.means, batch, &std, 1)?, run.stats))
+        Ok((
+            observed_gaussian_log_likelihood(s, &run.means, batch, &std, 1)?.sum_axis(ndarray::Axis(1)),
+            run.stats,
+        ))
     }
 
     /// The negative log-likelihood per observed value (a [`Loss`], whose sum and
