@@ -12,11 +12,11 @@
 //!   in parallel too. Backprop records every stage on the tape, which is
 //!   single-threaded, so its rows are solved one after another.
 
-use crate::tape_op::{OneNode, SharedStats, apply_precomputed, solve_one_node};
+use crate::tape_op::{OneNode, SharedStats, record_node, solve_one_node};
 use crate::{
     Gradient, GridStrategy, NeuralOdeFunc, OdeError, OdeStats, Result, SolveOptions, Times, odeint_tape,
 };
-use autodiff::{ParamId, ParamStore, Session, TapeSession, Tensor, Var, Vjp};
+use autodiff::{Session, TapeSession, Tensor, Var, Vjp};
 use ndarray::{Array2, Axis, s};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -215,17 +215,13 @@ where
     let rule = RowRules {
         rules: nodes.into_iter().map(|n| n.rule).collect(),
         lens: lens.clone(),
-        ids: ids.clone(),
-        store,
+        param_shapes: ids.iter().map(|&id| store.shape(id)).collect(),
     };
-    let params: Vec<Var<'t>> = ids.iter().map(|&id| s.param(id)).collect();
-    let mut inputs = vec![y0];
-    inputs.extend(params.iter());
     let name = match gradient {
         Gradient::Backsolve(_) => "odeint_tape_per_sample (rows in parallel, backsolve adjoint)",
         _ => "odeint_tape_per_sample (rows in parallel, checkpointed)",
     };
-    let all = apply_precomputed(name, value, Box::new(rule), &inputs)?;
+    let all = record_node(func, s, y0, None, OneNode { name, value, rule: Box::new(rule) })?;
     let mut ys = Vec::with_capacity(grids.len());
     let mut start = 0;
     for (&len, &skip) in lens.iter().zip(skips) {
@@ -240,9 +236,8 @@ where
 struct RowRules {
     rules: Vec<Box<dyn Vjp + Send + Sync>>,
     lens: Vec<usize>,
-    /// The field's parameters (the node's inputs after `y0`), and their shapes.
-    ids: Vec<ParamId>,
-    store: Arc<ParamStore>,
+    /// The shapes of the field's parameters (the node's inputs after `y0`).
+    param_shapes: Vec<(usize, usize)>,
 }
 
 impl Vjp for RowRules {
@@ -263,9 +258,9 @@ impl Vjp for RowRules {
                 .collect();
             out[0] = Some(ndarray::concatenate(Axis(0), &dy0).expect("one 1 x D gradient per row"));
         }
-        for (k, &id) in self.ids.iter().enumerate() {
+        for (k, &shape) in self.param_shapes.iter().enumerate() {
             if need[k + 1] {
-                let mut total = Array2::zeros(self.store.shape(id));
+                let mut total = Array2::zeros(shape);
                 for r in &per_row {
                     if let Some(d) = &r[k + 1] {
                         total += d;

@@ -198,7 +198,7 @@ where
         one_node => {
             let store = Arc::new(s.store().snapshot(&func.params()));
             let node = solve_one_node(func, &store, &y0.value(), &times, opts, one_node, &stats)?;
-            record(func, s, y0, tracked_times, node.name, node.value, node.rule)?
+            record(func, s, y0, tracked_times, node)?
         }
     };
     Ok(TapeSolution { ts: times, ys, stats })
@@ -280,30 +280,32 @@ fn record<'t, F: NeuralOdeFunc>(
     s: &TapeSession<'t, '_>,
     y0: &Var<'t>,
     times: Option<Var<'t>>,
-    name: &'static str,
-    value: Array2<f64>,
-    rule: Box<dyn Vjp>,
+    node: OneNode,
 ) -> Result<Vec<Var<'t>>> {
+    let stacked = record_node(func, s, y0, times, node)?;
+    let b = y0.shape().0;
+    let n = stacked.shape().0 / b;
+    Ok((0..n).map(|k| stacked.slice_along(Axis(0), k * b..(k + 1) * b)).collect::<autodiff::Result<_>>()?)
+}
+
+/// Records a node whose value and rule are already computed, on `y0`, the field's
+/// parameters and (when tracked) the output times: the inputs its rule's gradients
+/// are in the order of.
+pub(crate) fn record_node<'t, F: NeuralOdeFunc>(
+    func: &F,
+    s: &TapeSession<'t, '_>,
+    y0: &Var<'t>,
+    times: Option<Var<'t>>,
+    node: OneNode,
+) -> autodiff::Result<Var<'t>> {
     let params: Vec<Var<'t>> = func.params().into_iter().map(|id| s.param(id)).collect();
     let mut inputs: Vec<&Var<'t>> = vec![y0];
     inputs.extend(params.iter());
     if let Some(t) = &times {
         inputs.push(t);
     }
-    let stacked = apply_precomputed(name, value, rule, &inputs)?;
-    let b = y0.shape().0;
-    let n = stacked.shape().0 / b;
-    Ok((0..n).map(|k| stacked.slice_along(Axis(0), k * b..(k + 1) * b)).collect::<autodiff::Result<_>>()?)
-}
-
-/// Records a node whose value and rule are already computed, on `inputs`.
-pub(crate) fn apply_precomputed<'t>(
-    name: &'static str,
-    value: Array2<f64>,
-    rule: Box<dyn Vjp>,
-    inputs: &[&Var<'t>],
-) -> autodiff::Result<Var<'t>> {
-    Var::apply(&Precomputed { name, result: RefCell::new(Some((value, rule))) }, inputs)
+    let OneNode { name, value, rule } = node;
+    Var::apply(&Precomputed { name, result: RefCell::new(Some((value, rule))) }, &inputs)
 }
 
 /// A value with its gradient rule, as [`Function::forward`] returns them.
