@@ -258,10 +258,15 @@ impl OdeRnnCore {
         let grid = batch.grid();
         let b = batch.batch_size();
         let mut h = s.constant(Array2::zeros((b, self.hidden)));
-        let mut started = Array2::from_elem((b, 1), if from_first_observed { 0.0 } else { 1.0 });
+        // Each row's previous observation, for the time gaps: the scan's start, or,
+        // with `from_first_observed`, none until the row is first read (its state is
+        // held at 0 until then, and its first gap is 0).
+        let mut previous: Vec<Option<f64>> = vec![(!from_first_observed).then_some(start); b];
+        let decay_rates = match &self.dynamics {
+            Dynamics::Decay(w) => Some(s.param(*w).softplus()),
+            _ => None,
+        };
         let mut t = start;
-        // Each row's previous observation (or the scan's start), for the time gaps.
-        let mut previous = vec![start; b];
         let mut before = Vec::with_capacity(stops.len());
         let mut stats = Stats::default();
         for stop in stops {
@@ -273,11 +278,14 @@ impl OdeRnnCore {
                         hs.into_iter().next_back().expect("a solve returns its final state")
                     }
                     Dynamics::TimeGap => h.clone(),
-                    Dynamics::Decay(w) => {
-                        let rates = s.param(*w).softplus();
+                    Dynamics::Decay(_) => {
+                        let rates =
+                            decay_rates.as_ref().expect("the decay's rates are computed before the scan");
                         h.mul(&rates.scale(-(stop.t - t).abs()).exp())?
                     }
                 };
+                let started =
+                    Array2::from_shape_fn((b, 1), |(r, _)| f64::from(u8::from(previous[r].is_some())));
                 h = masked_update(evolved, &h, &started)?;
                 t = stop.t;
             }
@@ -286,25 +294,19 @@ impl OdeRnnCore {
                 let present = &grid.step_masks()[j];
                 let mut input = batch.observation(j);
                 if matches!(self.dynamics, Dynamics::TimeGap) {
-                    // A row not started yet is read for the first time here: its gap
-                    // is 0, as for the row alone.
-                    for (r, p) in previous.iter_mut().enumerate() {
-                        if started[(r, 0)] == 0.0 {
-                            *p = stop.t;
-                        }
-                    }
-                    let gaps = Array2::from_shape_fn((b, 1), |(r, _)| (stop.t - previous[r]).abs());
+                    let gaps = Array2::from_shape_fn((b, 1), |(r, _)| {
+                        previous[r].map_or(0.0, |p| (stop.t - p).abs())
+                    });
                     input = ndarray::concatenate(ndarray::Axis(1), &[input.view(), gaps.view()])
                         .expect("B rows each");
                 }
                 for (r, p) in previous.iter_mut().enumerate() {
                     if present[(r, 0)] != 0.0 {
-                        *p = stop.t;
+                        *p = Some(stop.t);
                     }
                 }
                 let x = s.constant(input);
                 h = masked_update(self.cell.step(s, &x, &h)?, &h, present)?;
-                started.zip_mut_with(present, |a, &p| *a = a.max(p));
             }
         }
         Ok(Scanned { before, last: h, stats })

@@ -84,21 +84,13 @@ impl PoissonIntensity {
         copies: usize,
     ) -> Result<S::T> {
         let grid = batch.grid();
-        // Each row's integral is read at its last observation.
-        let last: Vec<usize> = grid.lengths().iter().map(|&n| n.saturating_sub(1)).collect();
         let b = batch.batch_size();
-        let mut seen = vec![0usize; b];
+        // Each row's integral is read at its last observation.
+        let last: Vec<Option<usize>> =
+            (0..b).map(|r| (0..grid.len()).rev().find(|&j| grid.step_masks()[j][(r, 0)] != 0.0)).collect();
         let mut total = s.constant(Array2::zeros((b * copies, 1)));
-        for ((z, integral), step) in latents.iter().zip(integrals).zip(grid.iter()) {
-            let ends = Array2::from_shape_fn((b, 1), |(r, _)| {
-                let here = step.present[(r, 0)] != 0.0 && seen[r] == last[r];
-                f64::from(u8::from(here))
-            });
-            for (r, count) in seen.iter_mut().enumerate() {
-                if step.present[(r, 0)] != 0.0 {
-                    *count += 1;
-                }
-            }
+        for (j, ((z, integral), step)) in latents.iter().zip(integrals).zip(grid.iter()).enumerate() {
+            let ends = Array2::from_shape_fn((b, 1), |(r, _)| f64::from(u8::from(last[r] == Some(j))));
             // A rate that underflows to 0 (a pre-activation below about -745) would
             // give ln 0 = -inf, and -inf x 0 = NaN where the mask hides it: the floor
             // keeps it finite (and passes no gradient there).
