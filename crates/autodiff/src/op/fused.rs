@@ -23,7 +23,8 @@ pub(crate) trait GradTensor: Tensor {
     /// shape the product is written into the factor's buffer, so the rule makes one
     /// array, not two: a spent factor dropped outside the pool would be returned to
     /// the system and faulted in again by the next allocation of its size. (A
-    /// broadcast `g`, as in log-sum-exp's rule, takes the plain product.)
+    /// broadcast `g`, as in log-sum-exp's rule, takes the plain product, and the
+    /// factor goes back to the pool.)
     fn times(self, g: &Self) -> Self;
 }
 
@@ -33,7 +34,9 @@ impl GradTensor for Array2<f64> {
     }
     fn times(mut self, g: &Self) -> Self {
         if self.dim() != g.dim() {
-            return mul(&self, g);
+            let product = mul(&self, g);
+            crate::fast::pool::recycle(self);
+            return product;
         }
         crate::fast::kernels::mul_assign(&mut self, g);
         self
