@@ -332,10 +332,26 @@ impl LatentOde {
         batch: &IrregularBatch,
         rng: &mut R,
     ) -> Result<(Elbo<S::T>, Stats)> {
-        let (q, _, trajectory, stats) = self.draw(s, batch, 1, rng)?;
-        let recon = self.log_likelihood(s, &trajectory, batch, 1)?;
+        self.elbo_given(s, batch, batch, rng)
+    }
+
+    /// The bound with the recognition network reading `condition` and the likelihood
+    /// counting `target` (the same series, row for row): trained with `condition` a
+    /// prefix of `target` (`target.before(t)`), the model learns to predict what
+    /// follows from what it has seen, as the Latent ODE paper's extrapolation
+    /// experiments do (Rubanova et al. Sec. 4). [`elbo`](LatentOde::elbo) is
+    /// `condition = target`.
+    pub fn elbo_given<S: OdeSession, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        condition: &IrregularBatch,
+        target: &IrregularBatch,
+        rng: &mut R,
+    ) -> Result<(Elbo<S::T>, Stats)> {
+        let (q, _, trajectory, stats) = self.draw(s, condition, target, 1, rng)?;
+        let recon = self.log_likelihood(s, &trajectory, target, 1)?;
         let kl = q.kl_to_standard_normal()?.sum_axis(Axis(1));
-        Ok((Elbo { recon, kl, lengths: batch.grid().lengths().to_vec() }, stats))
+        Ok((Elbo { recon, kl, lengths: target.grid().lengths().to_vec() }, stats))
     }
 
     /// The loss of the reference code (YuliaRubanova/latent_ode, `compute_all_losses`
@@ -353,13 +369,28 @@ impl LatentOde {
         kl_weight: f64,
         rng: &mut R,
     ) -> Result<(Loss<S::T>, Stats)> {
-        let (q, _, trajectory, stats) = self.draw(s, batch, 1, rng)?;
-        let per_dim = observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s), 1)?;
+        self.reference_loss_given(s, batch, batch, kl_weight, rng)
+    }
+
+    /// [`reference_loss`](LatentOde::reference_loss) with the recognition network
+    /// reading `condition` and the likelihood averaged over `target`, as
+    /// [`elbo_given`](LatentOde::elbo_given) does (the reference code's extrapolation
+    /// mode: the first half observed, the second half to predict).
+    pub fn reference_loss_given<S: OdeSession, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        condition: &IrregularBatch,
+        target: &IrregularBatch,
+        kl_weight: f64,
+        rng: &mut R,
+    ) -> Result<(Loss<S::T>, Stats)> {
+        let (q, _, trajectory, stats) = self.draw(s, condition, target, 1, rng)?;
+        let per_dim = observed_gaussian_log_likelihood(s, &trajectory.means, target, &self.obs_std(s), 1)?;
         // Observations per series and dimension, and the weight that turns the sums
         // into the mean over a series' observed dimensions of their means.
-        let (b, d) = (batch.batch_size(), batch.dim());
+        let (b, d) = (target.batch_size(), target.dim());
         let mut counts = Array2::<f64>::zeros((b, d));
-        for step in batch.grid().iter() {
+        for step in target.grid().iter() {
             counts += &step.mask.broadcast((b, d)).expect("a mask is B x 1 or B x D");
         }
         let weights = Array2::from_shape_fn((b, d), |(r, c)| {
@@ -372,27 +403,36 @@ impl LatentOde {
         Ok((Loss::new(per_series.sum().neg(), b as f64)?, stats))
     }
 
-    /// `k` draws of `z_{t_0}` per series from the posterior (`k` stacked blocks of the
-    /// batch's rows) decoded at the batch's times: the posterior repeated alike, the
-    /// draws, their trajectory, and the work of the encoder's and decoder's solves.
+    /// `k` draws of `z_{t_0}` per series from the posterior given `condition` (`k`
+    /// stacked blocks of its rows) decoded at `target`'s times: the posterior repeated
+    /// alike, the draws, their trajectory, and the work of the encoder's and decoder's
+    /// solves.
     #[allow(clippy::type_complexity)]
     fn draw<S: OdeSession, R: Rng + ?Sized>(
         &self,
         s: &S,
-        batch: &IrregularBatch,
+        condition: &IrregularBatch,
+        target: &IrregularBatch,
         k: usize,
         rng: &mut R,
     ) -> Result<(DiagNormal<S::T>, S::T, Trajectory<S::T>, Stats)> {
-        let (q, encoder_work) = self.encode_counted(s, batch)?;
+        let rows = condition.batch_size();
+        if target.batch_size() != rows {
+            return Err(Error::config(
+                "LatentOde",
+                format!("conditioned on {rows} series, asked to score {}", target.batch_size()),
+            ));
+        }
+        let (q, encoder_work) = self.encode_counted(s, condition)?;
         let q = match k {
             1 => q,
             _ => {
-                let index: Vec<usize> = (0..k).flat_map(|_| 0..batch.batch_size()).collect();
+                let index: Vec<usize> = (0..k).flat_map(|_| 0..rows).collect();
                 DiagNormal::new(q.mean().gather_rows(&index)?, q.log_var().gather_rows(&index)?)?
             }
         };
         let z0 = q.rsample(rng)?;
-        let trajectory = self.decode(s, &z0, batch.times())?;
+        let trajectory = self.decode(s, &z0, target.times())?;
         let mut stats = trajectory.stats;
         stats += encoder_work;
         Ok((q, z0, trajectory, stats))
@@ -447,7 +487,7 @@ impl LatentOde {
         if k == 0 {
             return Err(Error::config("LatentOde::iwae", "needs at least one sample"));
         }
-        let (qk, z0, trajectory, stats) = self.draw(s, batch, k, rng)?;
+        let (qk, z0, trajectory, stats) = self.draw(s, batch, batch, k, rng)?;
         let recon = self.log_likelihood(s, &trajectory, batch, k)?;
         let prior = DiagNormal::standard(&z0, z0.shape()).log_prob_rows(&z0)?;
         let log_w = recon.add(&prior)?.sub(&qk.log_prob_rows(&z0)?)?;

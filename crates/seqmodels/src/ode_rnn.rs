@@ -142,6 +142,14 @@ struct Stop {
     step: Option<usize>,
 }
 
+/// What a forecasting scan feeds back: at a stop with no observation, every row past
+/// its own last observation (`after[r]`) reads `[predict(h), 1]` as if it had been
+/// observed there.
+struct Feedback<'a, T> {
+    predict: &'a dyn Fn(&T) -> Result<Array2<f64>>,
+    after: Vec<f64>,
+}
+
 /// What a scan gives: the state at each stop before its update (`h_i'`), the state
 /// after the last stop, and the solves' work.
 struct Scanned<T> {
@@ -243,10 +251,11 @@ impl OdeRnnCore {
     }
 
     /// Solves the state through `stops` in their order from `h = 0` at `start`,
-    /// updating the observed rows at each stop with a step. With `from_first_observed`
-    /// a row's state stays 0 until its first observation in the scan's order, so that
-    /// it starts where the row alone would (a backward scan starts at each row's own
-    /// last observation, not at the batch's).
+    /// updating the observed rows at each stop with a step (and, with `feedback`, the
+    /// rows past their last observation with their own prediction). With
+    /// `from_first_observed` a row's state stays 0 until its first observation in the
+    /// scan's order, so that it starts where the row alone would (a backward scan
+    /// starts at each row's own last observation, not at the batch's).
     fn scan<S: OdeSession>(
         &self,
         s: &S,
@@ -254,6 +263,7 @@ impl OdeRnnCore {
         start: f64,
         stops: &[Stop],
         from_first_observed: bool,
+        feedback: Option<&Feedback<'_, S::T>>,
     ) -> Result<Scanned<S::T>> {
         let grid = batch.grid();
         let b = batch.batch_size();
@@ -290,9 +300,20 @@ impl OdeRnnCore {
                 t = stop.t;
             }
             before.push(h.clone());
-            if let Some(j) = stop.step {
-                let present = &grid.step_masks()[j];
-                let mut input = batch.observation(j);
+            let update = match (stop.step, feedback) {
+                (Some(j), _) => Some((batch.observation(j), grid.step_masks()[j].clone())),
+                (None, Some(fb)) if fb.after.iter().any(|&last| last < stop.t) => {
+                    let rows =
+                        Array2::from_shape_fn((b, 1), |(r, _)| f64::from(u8::from(fb.after[r] < stop.t)));
+                    let mean = (fb.predict)(&h)?;
+                    let ones = Array2::ones(mean.dim());
+                    let input = ndarray::concatenate(ndarray::Axis(1), &[mean.view(), ones.view()])
+                        .expect("B rows each");
+                    Some((input, rows))
+                }
+                _ => None,
+            };
+            if let Some((mut input, present)) = update {
                 if matches!(self.dynamics, Dynamics::TimeGap) {
                     let gaps = Array2::from_shape_fn((b, 1), |(r, _)| {
                         previous[r].map_or(0.0, |p| (stop.t - p).abs())
@@ -306,7 +327,7 @@ impl OdeRnnCore {
                     }
                 }
                 let x = s.constant(input);
-                h = masked_update(self.cell.step(s, &x, &h)?, &h, present)?;
+                h = masked_update(self.cell.step(s, &x, &h)?, &h, &present)?;
             }
         }
         Ok(Scanned { before, last: h, stats })
@@ -324,7 +345,7 @@ impl OdeRnnCore {
         let mut stops: Vec<Stop> =
             (0..times.len()).rev().map(|j| Stop { t: times[j], step: Some(j) }).collect();
         stops.push(Stop { t: self.t0, step: None });
-        let scanned = self.scan(s, batch, last, &stops, true)?;
+        let scanned = self.scan(s, batch, last, &stops, true, None)?;
         Ok((scanned.last, scanned.stats))
     }
 }
@@ -366,7 +387,8 @@ impl OdeRnn {
         self.core.check(batch)?;
         let stops: Vec<Stop> =
             batch.times().iter().enumerate().map(|(j, &t)| Stop { t, step: Some(j) }).collect();
-        let Scanned { before, last, stats } = self.core.scan(s, batch, self.config.t0, &stops, false)?;
+        let Scanned { before, last, stats } =
+            self.core.scan(s, batch, self.config.t0, &stops, false, None)?;
         let means = before.iter().map(|h| Ok(self.out.forward(s, h)?)).collect::<Result<_>>()?;
         Ok(OdeRnnRun { means, last, stats })
     }
@@ -394,12 +416,36 @@ impl OdeRnn {
     /// Reads `batch` and predicts at `times` (increasing, from `t0` on): the mean of
     /// the predictive at each, from the state solved there after every observation
     /// strictly before it. At an observed time this is the prediction before reading
-    /// that observation; beyond the last one it extrapolates.
+    /// that observation; beyond the last one it extrapolates by the dynamics alone
+    /// (for [`Between::TimeGap`] the state is held, so the prediction is constant).
     pub fn predict(
         &self,
         store: &ParamStore,
         batch: &IrregularBatch,
         times: &[f64],
+    ) -> Result<Vec<Array2<f64>>> {
+        self.predict_with(store, batch, times, false)
+    }
+
+    /// [`predict`](OdeRnn::predict), except that beyond each row's last observation
+    /// every prediction is read back as an observation before the next query time:
+    /// the autoregressive forecast of a recurrent network, and the way the RNN
+    /// baselines extrapolate at all.
+    pub fn forecast(
+        &self,
+        store: &ParamStore,
+        batch: &IrregularBatch,
+        times: &[f64],
+    ) -> Result<Vec<Array2<f64>>> {
+        self.predict_with(store, batch, times, true)
+    }
+
+    fn predict_with(
+        &self,
+        store: &ParamStore,
+        batch: &IrregularBatch,
+        times: &[f64],
+        feed_back: bool,
     ) -> Result<Vec<Array2<f64>>> {
         self.core.check(batch)?;
         let t0 = self.config.t0;
@@ -427,7 +473,17 @@ impl OdeRnn {
             }
         }
         let s = NoGrad::new(store);
-        let scanned = self.core.scan(&s, batch, t0, &stops, false)?;
+        let predict = |h: &Array2<f64>| Ok(self.out.forward(&s, h)?);
+        let feedback = feed_back.then(|| {
+            let after = (0..batch.batch_size())
+                .map(|r| {
+                    let last = (0..obs.len()).rev().find(|&j| batch.grid().step_masks()[j][(r, 0)] != 0.0);
+                    obs[last.expect("every row of a batch has an observation")]
+                })
+                .collect();
+            Feedback { predict: &predict, after }
+        });
+        let scanned = self.core.scan(&s, batch, t0, &stops, false, feedback.as_ref())?;
         stops
             .iter()
             .zip(&scanned.before)

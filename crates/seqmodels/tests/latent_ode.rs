@@ -121,24 +121,78 @@ fn the_bound_is_the_closed_form_gaussian_likelihood_and_kl() {
         assert!((bound.kl[(b, 0)] - kl).abs() < 1e-12);
     }
     // The likelihood at the same z0 (same generator state), by hand.
-    let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let z0 = q.rsample(&mut rng).unwrap();
-    let means = m.decode(&s, &z0, batch.times()).unwrap().means;
-    let sigma: f64 = 0.3;
-    for (b, row) in series().iter().enumerate() {
-        let mut ll = 0.0;
-        for (k, t) in row.times.iter().enumerate() {
-            let j = batch.times().iter().position(|u| u == t).unwrap();
-            for c in 0..2 {
-                if row.masks[(k, c)] == 1.0 {
-                    let d = row.values[(k, c)] - means[j][(b, c)];
-                    ll += -0.5 * (d / sigma).powi(2) - sigma.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
-                }
-            }
-        }
+    let by_hand = likelihood_by_hand(&m, &s, &q, &batch, 4);
+    for (b, ll) in by_hand.iter().enumerate() {
         assert!((bound.recon[(b, 0)] - ll).abs() < 1e-10, "row {b}: {} vs {ll}", bound.recon[(b, 0)]);
     }
     assert_eq!(bound.lengths, [3, 2, 1]);
+}
+
+/// `ln N(x; g(z_t), 0.3^2)` of each row of `series()` summed over its observed
+/// entries, with `z0` drawn from `q` by a generator seeded `seed` and decoded at
+/// `batch`'s times.
+fn likelihood_by_hand(
+    m: &LatentOde,
+    s: &NoGrad<'_>,
+    q: &dists::DiagNormal<Array2<f64>>,
+    batch: &IrregularBatch,
+    seed: u64,
+) -> Vec<f64> {
+    let z0 = q.rsample(&mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    let means = m.decode(s, &z0, batch.times()).unwrap().means;
+    let sigma: f64 = 0.3;
+    series()
+        .iter()
+        .enumerate()
+        .map(|(b, row)| {
+            let mut ll = 0.0;
+            for (k, t) in row.times.iter().enumerate() {
+                let j = batch.times().iter().position(|u| u == t).unwrap();
+                for c in 0..2 {
+                    if row.masks[(k, c)] == 1.0 {
+                        let d = row.values[(k, c)] - means[j][(b, c)];
+                        ll +=
+                            -0.5 * (d / sigma).powi(2) - sigma.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+                    }
+                }
+            }
+            ll
+        })
+        .collect()
+}
+
+#[test]
+fn the_conditioned_bound_reads_a_prefix_and_scores_every_observation() {
+    let (m, store) = model(Gradient::default(), SolveOptions::default());
+    let batch = IrregularBatch::new(series()).unwrap();
+    let prefix = batch.before(0.6).unwrap();
+    let s = NoGrad::new(&store);
+    let q = m.encode(&s, &prefix).unwrap();
+    let (bound, _) = m.elbo_given(&s, &prefix, &batch, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+    let (alone, _) = m.elbo(&s, &prefix, &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+    assert_eq!(bound.kl, alone.kl, "the posterior is the prefix's");
+    for (b, ll) in likelihood_by_hand(&m, &s, &q, &batch, 4).iter().enumerate() {
+        assert!((bound.recon[(b, 0)] - ll).abs() < 1e-10, "row {b}: {} vs {ll}", bound.recon[(b, 0)]);
+    }
+    assert_eq!(bound.lengths, [3, 2, 1]);
+    let fixed = SolveOptions::new(Method::Rk4).step_size(0.05);
+    let (m, store) = model(Gradient::default(), fixed);
+    let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+    let rep = gradcheck_params(
+        |s| {
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let (bound, _) = m.elbo_given(s, &prefix, &batch, &mut rng).map_err(as_autodiff)?;
+            bound.loss_per_sequence(1.0).map_err(as_autodiff)?.normalised()
+        },
+        &store,
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(rep.checked, store.num_scalars());
+    let two = IrregularBatch::new(series()[..2].to_vec()).unwrap();
+    let err =
+        m.elbo_given(&NoGrad::new(&store), &two, &batch, &mut ChaCha8Rng::seed_from_u64(4)).unwrap_err();
+    assert!(err.to_string().contains("conditioned on 2 series, asked to score 3"), "{err}");
 }
 
 #[test]

@@ -133,6 +133,47 @@ fn predictions_at_observed_times_are_the_one_step_predictions() {
 }
 
 #[test]
+fn a_forecast_reads_its_own_predictions_back_as_observations() {
+    let tight = SolveOptions::default().tol(1e-10, 1e-12);
+    for between in [Between::Ode, Between::TimeGap, Between::Decay] {
+        let mut store = ParamStore::new();
+        let config = OdeRnnConfig {
+            hidden: 4,
+            field_hidden: 5,
+            out_hidden: 3,
+            solver: tight.clone(),
+            between,
+            ..OdeRnnConfig::new(2)
+        };
+        let m = OdeRnn::new(&mut store, "odernn", config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+        let batch = IrregularBatch::new(series()).unwrap();
+        // Up to each row's last observation there is nothing to read back.
+        let early = [0.1, 0.4];
+        assert_eq!(m.forecast(&store, &batch, &early).unwrap(), m.predict(&store, &batch, &early).unwrap());
+        // Beyond it, each prediction is what the model would predict had that
+        // prediction been observed: append it by hand and predict once more.
+        let (first, second) = (1.5, 2.0);
+        let forecast = m.forecast(&store, &batch, &[first, second]).unwrap();
+        let at_first = m.predict(&store, &batch, &[first]).unwrap().remove(0);
+        assert_eq!(forecast[0], at_first, "{between:?}");
+        let extended: Vec<Series> = series()
+            .into_iter()
+            .enumerate()
+            .map(|(b, mut row)| {
+                row.times.push(first);
+                row.values.push_row(at_first.row(b)).unwrap();
+                row.masks.push_row(ndarray::aview1(&[1.0, 1.0])).unwrap();
+                row
+            })
+            .collect();
+        let by_hand =
+            m.predict(&store, &IrregularBatch::new(extended).unwrap(), &[second]).unwrap().remove(0);
+        assert!(all_close(&forecast[1], &by_hand, 1e-9, 1e-9), "{between:?}: {} vs {by_hand}", forecast[1]);
+        assert_ne!(forecast[1], m.predict(&store, &batch, &[first, second]).unwrap()[1], "{between:?}");
+    }
+}
+
+#[test]
 fn bad_input_is_a_typed_error() {
     let (m, store) = model(Gradient::default(), SolveOptions::default());
     let batch = IrregularBatch::new(series()).unwrap();

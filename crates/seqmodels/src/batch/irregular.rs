@@ -210,6 +210,27 @@ impl IrregularBatch {
             masks: pick(self.grid.masks()),
         }
     }
+
+    /// The same rows with only their observations strictly before `t`: what a model
+    /// conditions on when it is asked to predict from `t` on (extrapolation). An
+    /// error names the first row left with no observation.
+    pub fn before(&self, t: f64) -> Result<Self> {
+        let rows: Vec<Series> = (0..self.batch_size())
+            .map(|b| {
+                let row = self.row(b);
+                let keep: Vec<usize> = (0..row.times.len()).filter(|&k| row.times[k] < t).collect();
+                if keep.is_empty() {
+                    return Err(Error::config(
+                        "IrregularBatch::before",
+                        format!("row {b} has no observation before t = {t}"),
+                    ));
+                }
+                Ok(row.subsample(&keep))
+            })
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Series> = rows.iter().collect();
+        Ok(IrregularBatch::assemble(&refs, self.grid.indices().to_vec()))
+    }
 }
 
 impl Shard for IrregularBatch {
@@ -260,6 +281,13 @@ mod tests {
         let shards = batch.split(2);
         assert_eq!(shards[1].times(), [0.5, 1.0], "a shard keeps only its rows' times");
         assert_eq!(shards[1].grid().indices(), [1]);
+        let prefix = batch.before(1.0).unwrap();
+        assert_eq!(prefix.times(), [0.0, 0.5]);
+        assert_eq!(prefix.row(0).times, [0.0, 0.5]);
+        assert_eq!(prefix.row(1).values, array![[7.0, 8.0]]);
+        assert_eq!(prefix.grid().indices(), batch.grid().indices());
+        let err = batch.before(0.5).unwrap_err().to_string();
+        assert!(err.contains("row 1 has no observation before t = 0.5"), "{err}");
     }
 
     #[test]
