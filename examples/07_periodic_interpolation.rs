@@ -43,7 +43,7 @@ use seqmodels::{
     Between, Encoder, IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig,
 };
 use std::time::Instant;
-use trainers::{Adam, BoxError, KlAnneal, Optim, StepCtx, Trainer};
+use trainers::{BoxError, StepCtx};
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -168,22 +168,13 @@ fn main() -> BoxResult<()> {
     Ok(())
 }
 
-/// Adam at 0.01 on batches of the training series for the settings' steps, the KL
-/// weight (`StepCtx::kl_weight`) ramped from 0 to 1 over the first fifth.
+/// Trains `store` on `train` with the settings' trainer (Adam 0.01, the KL ramp).
 fn fit<L>(store: ParamStore, set: &Budget, train: &IrregularSeries, loss: L) -> BoxResult<ParamStore>
 where
     L: for<'t, 's> Fn(&TapeSession<'t, 's>, &IrregularBatch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
         + Sync,
 {
-    let epochs = set.iters.div_ceil(set.train.div_ceil(set.batch) as u64);
-    let adam = Optim::new(Adam { lr: 0.01, ..Adam::default() })?;
-    let ramp = KlAnneal::Linear { start: 0.0, end: 1.0, steps: (set.iters / 5).max(1) };
-    let mut trainer = Trainer::new(store, adam, 0)
-        .epochs(epochs)
-        .max_steps(set.iters)
-        .batch_size(set.batch)
-        .kl_anneal(ramp)
-        .progress_bar(false);
+    let mut trainer = set.trainer(store, 0.01)?;
     trainer.fit(train, loss)?;
     Ok(trainer.into_store())
 }

@@ -1,5 +1,9 @@
 //! The flags the training examples share: `--quick` for a seconds-long run (what CI
-//! runs) and `--iters N` for the number of optimizer steps.
+//! runs) and `--iters N` for the number of optimizer steps; and the trainer the
+//! comparison examples share ([`Budget::trainer`]).
+
+use autodiff::ParamStore;
+use trainers::{Adam, KlAnneal, Optim, Trainer};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +49,24 @@ pub struct Budget {
     pub iters: u64,
     /// Examples per step.
     pub batch: usize,
+}
+
+impl Budget {
+    /// The comparison examples' trainer: Adam at `lr` on batches of `batch` training
+    /// examples for `iters` steps (as many epochs as that takes), the KL weight
+    /// (`StepCtx::kl_weight`) ramped linearly from 0 to 1 over the first fifth of the
+    /// steps, seed 0, no progress bar (the examples print their own tables).
+    pub fn trainer<'a>(&self, store: ParamStore, lr: f64) -> trainers::Result<Trainer<'a>> {
+        let epochs = self.iters.div_ceil(self.train.div_ceil(self.batch.max(1)).max(1) as u64);
+        let adam = Optim::new(Adam { lr, ..Adam::default() })?;
+        let ramp = KlAnneal::Linear { start: 0.0, end: 1.0, steps: (self.iters / 5).max(1) };
+        Ok(Trainer::new(store, adam, 0)
+            .epochs(epochs)
+            .max_steps(self.iters)
+            .batch_size(self.batch)
+            .kl_anneal(ramp)
+            .progress_bar(false))
+    }
 }
 
 impl RunArgs {
