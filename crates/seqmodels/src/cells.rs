@@ -1,5 +1,6 @@
-//! Recurrent cells: the tanh RNN and the GRU in its two conventions, and the masked
-//! loop that runs a cell over a time-major sequence.
+//! Recurrent cells: the tanh RNN, the GRU in its two conventions, the Latent ODE
+//! code's GRU over a mean and a standard deviation, and the masked loop that runs a
+//! cell over a time-major sequence.
 //!
 //! A cell maps an input `x_t` (`B x I`) and the previous state `h_{t-1}` (`B x H`) to
 //! `h_t`. Weights are stored transposed with respect to PyTorch (`in x out`, so a
@@ -11,7 +12,7 @@
 
 use crate::gru_gates::GruGates;
 use crate::{Error, Result};
-use autodiff::{Init, Linear, ParamId, ParamStore, Session, Tensor};
+use autodiff::{Activation, Init, Linear, Mlp, ParamId, ParamStore, Session, Tensor};
 use ndarray::Array2;
 use rand::Rng;
 
@@ -200,6 +201,83 @@ impl Cell for GruCell {
     }
 }
 
+/// The GRU of the Latent ODE code (Rubanova et al. 2019; `GRU_unit` in its
+/// `encoder_decoder.py`), over a state `[mean, std]` of `2H` columns, whose gates and
+/// candidate are MLPs with one tanh layer of `units`:
+///
+/// $$ u = \sigma(\mathrm{MLP}_u([m, s, x])),\quad r = \sigma(\mathrm{MLP}_r([m, s, x])),\quad
+///    [\tilde m, \tilde s] = \mathrm{MLP}_n([r m, r s, x]), $$
+/// $$ m' = (1 - u)\,\tilde m + u\,m,\qquad s' = (1 - u)\,|\tilde s| + u\,s. $$
+///
+/// Its ODE-RNN evolves only the mean between observations
+/// ([`MlpField::holding`](crate::field::MlpField::holding)) and reads out the mean; its
+/// Latent ODE encoder maps the whole `[mean, std]` to `q(z_{t_0})`. The reference
+/// takes `|s'|` once more at the end, which changes nothing here: `s'` is a convex
+/// combination of non-negative numbers when the state starts at 0, as it does.
+/// The MLPs start from this crate's [`Mlp`] initialisation, not the reference's
+/// `N(0, 0.1^2)` weights and zero biases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanStdGru {
+    update: Mlp,
+    reset: Mlp,
+    candidate: Mlp,
+    input: usize,
+    hidden: usize,
+}
+
+impl MeanStdGru {
+    /// A cell over `input` features and a mean and std of `hidden` each, its MLPs
+    /// registered as `{name}.update`, `.reset`, `.candidate`.
+    pub fn new(
+        store: &mut ParamStore,
+        name: &str,
+        input: usize,
+        hidden: usize,
+        units: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        if input == 0 || hidden == 0 || units == 0 {
+            return Err(Error::config("MeanStdGru", "widths must be positive"));
+        }
+        let width = 2 * hidden + input;
+        let mut mlp = |part: &str, out: usize| {
+            Mlp::new(store, &format!("{name}.{part}"), &[width, units, out], Activation::Tanh, rng)
+        };
+        let (update, reset, candidate) =
+            (mlp("update", hidden)?, mlp("reset", hidden)?, mlp("candidate", 2 * hidden)?);
+        Ok(MeanStdGru { update, reset, candidate, input, hidden })
+    }
+
+    /// The width `H` of the mean (and of the std): half the state.
+    pub fn mean_dim(&self) -> usize {
+        self.hidden
+    }
+}
+
+impl Cell for MeanStdGru {
+    fn input_dim(&self) -> usize {
+        self.input
+    }
+    /// The state's width, `2H` (mean, then std).
+    fn hidden_dim(&self) -> usize {
+        2 * self.hidden
+    }
+    fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
+        let hid = self.hidden;
+        let (mean, std) = (h.slice_cols(0..hid)?, h.slice_cols(hid..2 * hid)?);
+        let both = S::T::concat_cols(&[h, x])?;
+        let u = self.update.forward(s, &both)?.sigmoid();
+        let r = self.reset.forward(s, &both)?.sigmoid();
+        let gated = S::T::concat_cols(&[&mean.mul(&r)?, &std.mul(&r)?, x])?;
+        let n = self.candidate.forward(s, &gated)?;
+        let (n_mean, n_std) = (n.slice_cols(0..hid)?, n.slice_cols(hid..2 * hid)?.abs());
+        // (1 - u) * n + u * y = n + u * (y - n): one product instead of two.
+        let new_mean = n_mean.add(&u.mul(&mean.sub(&n_mean)?)?)?;
+        let new_std = n_std.add(&u.mul(&std.sub(&n_std)?)?)?;
+        Ok(S::T::concat_cols(&[&new_mean, &new_std])?)
+    }
+}
+
 /// Which cell a sequence model uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellKind {
@@ -207,15 +285,22 @@ pub enum CellKind {
     Rnn,
     /// [`GruCell`] with biases, in the given convention.
     Gru(GruConvention),
+    /// [`MeanStdGru`] with MLPs of `units`; its state is twice the hidden width.
+    MeanStdGru {
+        /// The width of the gates' and candidate's hidden layer.
+        units: usize,
+    },
 }
 
-/// Either cell, chosen at run time by a [`CellKind`].
+/// Any cell, chosen at run time by a [`CellKind`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyCell {
     /// A tanh RNN cell.
     Rnn(RnnCell),
     /// A GRU cell.
     Gru(GruCell),
+    /// The Latent ODE code's GRU over a mean and a std.
+    MeanStd(MeanStdGru),
 }
 
 impl AnyCell {
@@ -231,7 +316,19 @@ impl AnyCell {
         Ok(match kind {
             CellKind::Rnn => AnyCell::Rnn(RnnCell::new(store, name, input, hidden, rng)?),
             CellKind::Gru(c) => AnyCell::Gru(GruCell::new(store, name, input, hidden, c, true, rng)?),
+            CellKind::MeanStdGru { units } => {
+                AnyCell::MeanStd(MeanStdGru::new(store, name, input, hidden, units, rng)?)
+            }
         })
+    }
+
+    /// The width of what the state means, which a read-out reads: the mean's for
+    /// [`MeanStdGru`] (the state's first half), the whole state otherwise.
+    pub fn readout_dim(&self) -> usize {
+        match self {
+            AnyCell::MeanStd(c) => c.mean_dim(),
+            _ => self.hidden_dim(),
+        }
     }
 }
 
@@ -240,18 +337,21 @@ impl Cell for AnyCell {
         match self {
             AnyCell::Rnn(c) => c.input_dim(),
             AnyCell::Gru(c) => c.input_dim(),
+            AnyCell::MeanStd(c) => c.input_dim(),
         }
     }
     fn hidden_dim(&self) -> usize {
         match self {
             AnyCell::Rnn(c) => c.hidden_dim(),
             AnyCell::Gru(c) => c.hidden_dim(),
+            AnyCell::MeanStd(c) => c.hidden_dim(),
         }
     }
     fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
         match self {
             AnyCell::Rnn(c) => c.step(s, x, h),
             AnyCell::Gru(c) => c.step(s, x, h),
+            AnyCell::MeanStd(c) => c.step(s, x, h),
         }
     }
 }

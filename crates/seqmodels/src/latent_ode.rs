@@ -84,13 +84,16 @@ pub enum Encoder {
     /// PyTorch-convention GRU by default, or [`CellKind::Rnn`], the tanh RNN of the
     /// Neural ODE paper's spiral demo.
     Cell(CellKind),
-    /// An ODE-RNN (Rubanova et al. Sec. 3.2): the GRU's state solved backwards between
+    /// An ODE-RNN (Rubanova et al. Sec. 3.2): the cell's state solved backwards between
     /// observations by a tanh field with `field_hidden` units, to `t_0`.
     OdeRnn {
         /// Hidden width of the encoder field's two hidden layers.
         field_hidden: usize,
         /// The encoder's solver (the reference uses Euler).
         solver: SolveOptions,
+        /// The update at an observation: a PyTorch-convention GRU, or the reference
+        /// code's [`CellKind::MeanStdGru`] (whose mean and std both feed `q(z_{t_0})`).
+        cell: CellKind,
     },
 }
 
@@ -190,10 +193,11 @@ impl LatentOde {
             &Encoder::Cell(kind) => {
                 Recognition::Cell(AnyCell::new(store, &rnn_name, kind, 2 * c.x_dim + 1, c.rnn_hidden, rng)?)
             }
-            Encoder::OdeRnn { field_hidden, solver } => {
+            Encoder::OdeRnn { field_hidden, solver, cell } => {
                 let config = OdeRnnConfig {
                     hidden: c.rnn_hidden,
                     field_hidden: *field_hidden,
+                    cell: *cell,
                     t0: c.t0,
                     solver: solver.clone(),
                     gradient: c.gradient.clone(),
@@ -202,7 +206,12 @@ impl LatentOde {
                 Recognition::OdeRnn(Box::new(OdeRnnCore::new(store, &rnn_name, &config, rng)?))
             }
         };
-        let head = GaussianHead::new(store, &format!("{name}.head"), c.rnn_hidden, c.z_dim, 0.0, rng)?;
+        // The recognition state's width: twice rnn_hidden for the mean-and-std GRU.
+        let state = match &rnn {
+            Recognition::Cell(cell) => cell.hidden_dim(),
+            Recognition::OdeRnn(core) => core.state_dim(),
+        };
+        let head = GaussianHead::new(store, &format!("{name}.head"), state, c.z_dim, 0.0, rng)?;
         let widths = [c.z_dim, c.field_hidden, c.field_hidden, c.z_dim];
         let field = MlpField::new(Mlp::new(store, &format!("{name}.field"), &widths, Activation::Elu, rng)?);
         let dec = Mlp::new(
@@ -260,7 +269,7 @@ impl LatentOde {
     fn cell_backwards<S: Session>(&self, cell: &AnyCell, s: &S, batch: &IrregularBatch) -> Result<S::T> {
         let grid = batch.grid();
         let (b, times) = (batch.batch_size(), batch.times());
-        let mut h = s.constant(Array2::zeros((b, self.config.rnn_hidden)));
+        let mut h = s.constant(Array2::zeros((b, cell.hidden_dim())));
         // The time of each row's next observation, as the scan goes backwards.
         let mut next: Vec<Option<f64>> = vec![None; b];
         for j in (0..times.len()).rev() {

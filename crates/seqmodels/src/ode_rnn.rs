@@ -29,12 +29,16 @@
 //! Run backwards in time from the last observation to `t_0`, the scan is the Latent
 //! ODE's recognition network (Sec. 3.2; [`OdeRnnCore::encode_backwards`]).
 //!
+//! The cell is a PyTorch-convention GRU by default; the reference code's own cell,
+//! a GRU over a mean and a standard deviation with MLP gates whose ODE moves only
+//! the mean, is [`CellKind::MeanStdGru`](crate::CellKind::MeanStdGru).
+//!
 //! The papers' RNN baselines are the same scan with the ODE replaced ([`Between`]):
 //! the state held and the time gap fed to the cell, or the state decayed
 //! exponentially at a learned rate per unit.
 
 use crate::batch::IrregularBatch;
-use crate::cells::{Cell, GruCell, GruConvention, masked_update};
+use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
 use crate::field::MlpField;
 use crate::heads::observed_gaussian_log_likelihood;
 use crate::{Error, Result};
@@ -48,7 +52,8 @@ use rand::Rng;
 pub struct OdeRnnConfig {
     /// Observation width `D`.
     pub x_dim: usize,
-    /// Hidden state width.
+    /// Hidden state width (for [`CellKind::MeanStdGru`], the mean's and the std's
+    /// each: the state is twice as wide).
     pub hidden: usize,
     /// Hidden width of the field's two hidden layers (tanh, as the reference's ODE
     /// function).
@@ -67,6 +72,11 @@ pub struct OdeRnnConfig {
     /// What the state does between observations: the learned ODE, or one of the
     /// papers' RNN baselines.
     pub between: Between,
+    /// The update at an observation: a PyTorch-convention GRU (the default), or the
+    /// reference code's GRU over a mean and a std with MLP gates
+    /// ([`CellKind::MeanStdGru`]; the ODE then moves only the mean, and the output
+    /// network reads the mean). A tanh RNN is [`CellKind::Rnn`].
+    pub cell: CellKind,
 }
 
 /// What the hidden state does between two observations `t_{i-1}` and `t_i`
@@ -100,6 +110,7 @@ impl OdeRnnConfig {
             solver: SolveOptions::new(Method::Euler).step_size(0.05),
             gradient: Gradient::default(),
             between: Between::Ode,
+            cell: CellKind::Gru(GruConvention::PyTorch),
         }
     }
 }
@@ -110,7 +121,7 @@ impl OdeRnnConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OdeRnnCore {
     dynamics: Dynamics,
-    cell: GruCell,
+    cell: AnyCell,
     x_dim: usize,
     hidden: usize,
     t0: f64,
@@ -184,38 +195,28 @@ impl OdeRnnCore {
         if c.x_dim == 0 || c.hidden == 0 || (c.between == Between::Ode && c.field_hidden == 0) {
             return Err(Error::config("OdeRnn", "widths must be positive"));
         }
+        let gap_input = usize::from(c.between == Between::TimeGap);
+        let cell =
+            AnyCell::new(store, &format!("{name}.cell"), c.cell, 2 * c.x_dim + gap_input, c.hidden, rng)?;
+        // The part of the state that moves between observations, and the part held.
+        let (moving, state) = (cell.readout_dim(), cell.hidden_dim());
         let dynamics = match c.between {
             Between::Ode => {
-                let widths = [c.hidden, c.field_hidden, c.field_hidden, c.hidden];
-                Dynamics::Ode(MlpField::new(Mlp::new(
-                    store,
-                    &format!("{name}.field"),
-                    &widths,
-                    Activation::Tanh,
-                    rng,
-                )?))
+                let widths = [moving, c.field_hidden, c.field_hidden, moving];
+                let net = Mlp::new(store, &format!("{name}.field"), &widths, Activation::Tanh, rng)?;
+                Dynamics::Ode(MlpField::holding(net, state - moving))
             }
             Between::TimeGap => Dynamics::TimeGap,
             // softplus(0.5) ~ 0.97: a decay over about one time unit to start from.
             Between::Decay => {
-                Dynamics::Decay(store.add(format!("{name}.decay"), Array2::from_elem((1, c.hidden), 0.5))?)
+                Dynamics::Decay(store.add(format!("{name}.decay"), Array2::from_elem((1, state), 0.5))?)
             }
         };
-        let gap_input = usize::from(c.between == Between::TimeGap);
-        let cell = GruCell::new(
-            store,
-            &format!("{name}.cell"),
-            2 * c.x_dim + gap_input,
-            c.hidden,
-            GruConvention::PyTorch,
-            true,
-            rng,
-        )?;
         Ok(OdeRnnCore {
             dynamics,
-            cell,
             x_dim: c.x_dim,
-            hidden: c.hidden,
+            hidden: cell.hidden_dim(),
+            cell,
             t0: c.t0,
             solver: c.solver.clone(),
             gradient: c.gradient.clone(),
@@ -230,9 +231,23 @@ impl OdeRnnCore {
         }
     }
 
-    /// The GRU update at an observation.
-    pub fn cell(&self) -> &GruCell {
+    /// The update at an observation.
+    pub fn cell(&self) -> &AnyCell {
         &self.cell
+    }
+
+    /// The state's width (the cell's).
+    pub fn state_dim(&self) -> usize {
+        self.hidden
+    }
+
+    /// What the state means, for a read-out: its mean for
+    /// [`CellKind::MeanStdGru`], the whole state otherwise.
+    fn readout<T: Tensor>(&self, h: &T) -> Result<T> {
+        match self.cell.readout_dim() {
+            w if w == self.hidden => Ok(h.clone()),
+            w => Ok(h.slice_cols(0..w)?),
+        }
     }
 
     fn check(&self, batch: &IrregularBatch) -> Result<()> {
@@ -365,7 +380,7 @@ impl OdeRnn {
         let out = Mlp::new(
             store,
             &format!("{name}.out"),
-            &[c.hidden, c.out_hidden, c.x_dim],
+            &[core.cell.readout_dim(), c.out_hidden, c.x_dim],
             Activation::Relu,
             rng,
         )?;
@@ -389,7 +404,8 @@ impl OdeRnn {
             batch.times().iter().enumerate().map(|(j, &t)| Stop { t, step: Some(j) }).collect();
         let Scanned { before, last, stats } =
             self.core.scan(s, batch, self.config.t0, &stops, false, None)?;
-        let means = before.iter().map(|h| Ok(self.out.forward(s, h)?)).collect::<Result<_>>()?;
+        let means =
+            before.iter().map(|h| Ok(self.out.forward(s, &self.core.readout(h)?)?)).collect::<Result<_>>()?;
         Ok(OdeRnnRun { means, last, stats })
     }
 
@@ -473,7 +489,7 @@ impl OdeRnn {
             }
         }
         let s = NoGrad::new(store);
-        let predict = |h: &Array2<f64>| Ok(self.out.forward(&s, h)?);
+        let predict = |h: &Array2<f64>| Ok(self.out.forward(&s, &self.core.readout(h)?)?);
         let feedback = feed_back.then(|| {
             let after = (0..batch.batch_size())
                 .map(|r| {
@@ -488,7 +504,7 @@ impl OdeRnn {
             .iter()
             .zip(&scanned.before)
             .filter(|(stop, _)| stop.step.is_none())
-            .map(|(_, h)| Ok(self.out.forward(&s, h)?))
+            .map(|(_, h)| Ok(self.out.forward(&s, &self.core.readout(h)?)?))
             .collect()
     }
 }

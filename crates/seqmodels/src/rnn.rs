@@ -46,7 +46,9 @@ impl RnnModel {
     pub fn new(store: &mut ParamStore, name: &str, config: RnnConfig, rng: &mut impl Rng) -> Result<Self> {
         let cell =
             AnyCell::new(store, &format!("{name}.cell"), config.cell, config.x_dim, config.hidden, rng)?;
-        let head = ObsHead::new(store, &format!("{name}.out"), config.obs, config.hidden, config.x_dim, rng)?;
+        // The head reads the whole state (mean and std for the mean-and-std GRU).
+        let head =
+            ObsHead::new(store, &format!("{name}.out"), config.obs, cell.hidden_dim(), config.x_dim, rng)?;
         Ok(RnnModel { config, cell, head })
     }
 
@@ -67,7 +69,7 @@ impl RnnModel {
     fn run<S: Session>(&self, s: &S, batch: &SeqBatch) -> ScanResult<Self, S::T> {
         batch.expect_dim("RnnModel", self.config.x_dim)?;
         let b = batch.batch_size();
-        let mut h = s.constant(Array2::zeros((b, self.config.hidden)));
+        let mut h = s.constant(Array2::zeros((b, self.cell.hidden_dim())));
         let mut recon = s.constant(Array2::zeros((b, 1)));
         for step in batch.iter() {
             let x = s.constant(step.x.clone());
@@ -118,7 +120,7 @@ impl SequenceModel for RnnModel {
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {
-        Array2::zeros((batch, self.config.hidden))
+        Array2::zeros((batch, self.cell.hidden_dim()))
     }
 
     fn filter_state<R: Rng + ?Sized>(

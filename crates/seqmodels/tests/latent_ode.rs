@@ -10,7 +10,7 @@ use ndarray::{Array2, array};
 use odesolve::{Gradient, Method, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use seqmodels::{Encoder, IrregularBatch, LatentOde, LatentOdeConfig, Series};
+use seqmodels::{CellKind, Encoder, GruConvention, IrregularBatch, LatentOde, LatentOdeConfig, Series};
 
 fn model(gradient: Gradient, solver: SolveOptions) -> (LatentOde, ParamStore) {
     model_with(gradient, solver, Encoder::default())
@@ -18,7 +18,7 @@ fn model(gradient: Gradient, solver: SolveOptions) -> (LatentOde, ParamStore) {
 
 /// The ODE-RNN encoder, on the decoder's solver.
 fn ode_rnn(solver: &SolveOptions) -> Encoder {
-    Encoder::OdeRnn { field_hidden: 4, solver: solver.clone() }
+    Encoder::OdeRnn { field_hidden: 4, solver: solver.clone(), cell: CellKind::Gru(GruConvention::PyTorch) }
 }
 
 fn model_with(gradient: Gradient, solver: SolveOptions, encoder: Encoder) -> (LatentOde, ParamStore) {
@@ -49,7 +49,12 @@ fn the_bound_matches_finite_differences_with_every_gradient_method() {
     // Fixed steps keep the loss a smooth function of the parameters.
     let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
     for gradient in gradient_methods() {
-        for encoder in [Encoder::default(), ode_rnn(&solver)] {
+        let reference = Encoder::OdeRnn {
+            field_hidden: 4,
+            solver: solver.clone(),
+            cell: CellKind::MeanStdGru { units: 3 },
+        };
+        for encoder in [Encoder::default(), ode_rnn(&solver), reference] {
             let (m, store) = model_with(gradient.clone(), solver.clone(), encoder.clone());
             let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
             let rep = gradcheck_params(

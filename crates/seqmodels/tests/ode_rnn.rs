@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::cells::masked_update;
 use seqmodels::ode_rnn::Between;
-use seqmodels::{Cell, IrregularBatch, OdeRnn, OdeRnnConfig, Series};
+use seqmodels::{Cell, CellKind, IrregularBatch, OdeRnn, OdeRnnConfig, Series};
 
 fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
     let mut store = ParamStore::new();
@@ -171,6 +171,37 @@ fn a_forecast_reads_its_own_predictions_back_as_observations() {
         assert!(all_close(&forecast[1], &by_hand, 1e-9, 1e-9), "{between:?}: {} vs {by_hand}", forecast[1]);
         assert_ne!(forecast[1], m.predict(&store, &batch, &[first, second]).unwrap()[1], "{between:?}");
     }
+}
+
+#[test]
+fn the_reference_cell_moves_only_the_mean_and_keeps_the_std_non_negative() {
+    let solver = SolveOptions::new(Method::Rk4).step_size(0.05);
+    let mut store = ParamStore::new();
+    let config = OdeRnnConfig {
+        hidden: 3,
+        field_hidden: 5,
+        out_hidden: 3,
+        solver,
+        cell: CellKind::MeanStdGru { units: 4 },
+        ..OdeRnnConfig::new(2)
+    };
+    let m = OdeRnn::new(&mut store, "odernn", config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+    assert_eq!(m.core().state_dim(), 6, "mean and std");
+    let s = NoGrad::new(&store);
+    let h = Array2::from_shape_fn((2, 6), |(r, c)| 0.3 * (r + c) as f64 - 0.5);
+    let field = m.core().field().unwrap();
+    let f = odesolve::NeuralOdeFunc::eval(field, &s, &array![[0.0]], &h).unwrap();
+    let moved = field.net().forward(&s, &h.slice(ndarray::s![.., 0..3]).to_owned()).unwrap();
+    assert_eq!(f.slice(ndarray::s![.., 0..3]), moved);
+    assert!(f.slice(ndarray::s![.., 3..]).iter().all(|&v| v == 0.0), "the std is held: {f}");
+    let batch = IrregularBatch::new(series()).unwrap();
+    let run = m.run(&s, &batch).unwrap();
+    assert!(run.last.slice(ndarray::s![.., 3..]).iter().all(|&v| v >= 0.0), "{}", run.last);
+    assert!(run.last.slice(ndarray::s![.., 3..]).iter().any(|&v| v > 0.0), "{}", run.last);
+    let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
+    let rep =
+        gradcheck_params(|s| m.loss(s, &batch).map_err(as_autodiff)?.0.normalised(), &store, &cfg).unwrap();
+    assert_eq!(rep.checked, store.num_scalars());
 }
 
 #[test]

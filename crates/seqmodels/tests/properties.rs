@@ -9,10 +9,14 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use seqmodels::cells::run_cell;
-use seqmodels::{AnyCell, CellKind, GruConvention};
+use seqmodels::{AnyCell, Cell, CellKind, GruConvention};
 
-const KINDS: [CellKind; 3] =
-    [CellKind::Rnn, CellKind::Gru(GruConvention::Textbook), CellKind::Gru(GruConvention::PyTorch)];
+const KINDS: [CellKind; 4] = [
+    CellKind::Rnn,
+    CellKind::Gru(GruConvention::Textbook),
+    CellKind::Gru(GruConvention::PyTorch),
+    CellKind::MeanStdGru { units: 3 },
+];
 
 /// A cell, three steps of inputs, an initial state and random 0/1 step masks.
 fn setup(
@@ -27,7 +31,8 @@ fn setup(
     let cell = AnyCell::new(&mut store, "cell", kind, i, h, &mut rng).unwrap();
     let mut inputs: Vec<Array2<f64>> =
         (0..3).map(|_| Array2::from_shape_simple_fn((b, i), || rng.random_range(-2.0..2.0))).collect();
-    inputs.push(Array2::from_shape_simple_fn((b, h), || rng.random_range(-1.0..1.0)));
+    // The initial state, as wide as the cell's (twice `h` for the mean-and-std GRU).
+    inputs.push(Array2::from_shape_simple_fn((b, cell.hidden_dim()), || rng.random_range(-1.0..1.0)));
     let masks =
         (0..3).map(|_| Array2::from_shape_simple_fn((b, 1), || f64::from(rng.random::<bool>()))).collect();
     (store, cell, inputs, masks)
@@ -37,7 +42,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     #[test]
-    fn input_gradients_match_finite_differences(b in 1usize..4, i in 1usize..4, h in 1usize..4, k in 0usize..3, s in seed(), reverse in any::<bool>()) {
+    fn input_gradients_match_finite_differences(b in 1usize..4, i in 1usize..4, h in 1usize..4, k in 0usize..4, s in seed(), reverse in any::<bool>()) {
         let (store, cell, inputs, masks) = setup(b, i, h, KINDS[k], s);
         let report = gradcheck(
             |v| {
@@ -52,7 +57,7 @@ proptest! {
     }
 
     #[test]
-    fn tape_and_plain_arrays_agree(b in 1usize..4, i in 1usize..4, h in 1usize..4, k in 0usize..3, s in seed()) {
+    fn tape_and_plain_arrays_agree(b in 1usize..4, i in 1usize..4, h in 1usize..4, k in 0usize..4, s in seed()) {
         let (store, cell, inputs, masks) = setup(b, i, h, KINDS[k], s);
         let plain = run_cell(&NoGrad::new(&store), &cell, &inputs[..3], &masks, inputs[3].clone(), false).unwrap();
         let tape = Tape::new();

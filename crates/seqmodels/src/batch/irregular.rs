@@ -215,15 +215,24 @@ impl IrregularBatch {
     /// conditions on when it is asked to predict from `t` on (extrapolation). An
     /// error names the first row left with no observation.
     pub fn before(&self, t: f64) -> Result<Self> {
+        self.keep("IrregularBatch::before", |u| u < t, &format!("before t = {t}"))
+    }
+
+    /// The same rows with only their observations at `t` or later: what is left to
+    /// predict after conditioning on [`before`](IrregularBatch::before)`(t)`.
+    pub fn from(&self, t: f64) -> Result<Self> {
+        self.keep("IrregularBatch::from", |u| u >= t, &format!("from t = {t} on"))
+    }
+
+    /// The rows' observations at the times `wanted` accepts; `what` and `which`
+    /// name the caller and the times in the error for a row left empty.
+    fn keep(&self, what: &'static str, wanted: impl Fn(f64) -> bool, which: &str) -> Result<Self> {
         let rows: Vec<Series> = (0..self.batch_size())
             .map(|b| {
                 let row = self.row(b);
-                let keep: Vec<usize> = (0..row.times.len()).filter(|&k| row.times[k] < t).collect();
+                let keep: Vec<usize> = (0..row.times.len()).filter(|&k| wanted(row.times[k])).collect();
                 if keep.is_empty() {
-                    return Err(Error::config(
-                        "IrregularBatch::before",
-                        format!("row {b} has no observation before t = {t}"),
-                    ));
+                    return Err(Error::config(what, format!("row {b} has no observation {which}")));
                 }
                 Ok(row.subsample(&keep))
             })
@@ -288,6 +297,11 @@ mod tests {
         assert_eq!(prefix.grid().indices(), batch.grid().indices());
         let err = batch.before(0.5).unwrap_err().to_string();
         assert!(err.contains("row 1 has no observation before t = 0.5"), "{err}");
+        let rest = batch.from(1.0).unwrap();
+        assert_eq!(rest.times(), [1.0, 2.0]);
+        assert_eq!(rest.row(0).values, array![[5.0, 6.0]]);
+        let err = batch.from(1.5).unwrap_err().to_string();
+        assert!(err.contains("row 1 has no observation from t = 1.5 on"), "{err}");
     }
 
     #[test]

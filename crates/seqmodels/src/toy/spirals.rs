@@ -75,9 +75,26 @@ impl Spiral {
     /// # Panics
     /// If `n > of_first` or `of_first > points` (a caller's contract).
     pub fn observe<R: Rng + ?Sized>(&self, n: usize, of_first: usize, rng: &mut R) -> Series {
+        self.observe_then(n, of_first, false, rng)
+    }
+
+    /// [`observe`](Spiral::observe), followed by every point after the first
+    /// `of_first`: a training series for predicting the rest from the `n` points
+    /// (the `n` come first in time, so `before(times[of_first])` gives them back).
+    ///
+    /// # Panics
+    /// As [`observe`](Spiral::observe).
+    pub fn observe_then_rest<R: Rng + ?Sized>(&self, n: usize, of_first: usize, rng: &mut R) -> Series {
+        self.observe_then(n, of_first, true, rng)
+    }
+
+    fn observe_then<R: Rng + ?Sized>(&self, n: usize, of_first: usize, rest: bool, rng: &mut R) -> Series {
         assert!(n <= of_first && of_first <= self.times.len(), "observe {n} of the first {of_first} points");
         let mut keep = sample(rng, of_first, n).into_vec();
         keep.sort_unstable();
+        if rest {
+            keep.extend(of_first..self.times.len());
+        }
         Series::observed(self.times.clone(), self.noisy.clone()).subsample(&keep)
     }
 }
@@ -145,5 +162,9 @@ mod tests {
         let obs = s.observe(30, 50, &mut ChaCha8Rng::seed_from_u64(1));
         assert_eq!(obs.times.len(), 30);
         assert!(obs.times.windows(2).all(|w| w[0] < w[1]) && obs.times[29] < s.times[50]);
+        let with_rest = s.observe_then_rest(30, 50, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(with_rest.times[..30], obs.times[..], "the same draw, then the rest");
+        assert_eq!(with_rest.times[30..], s.times[50..]);
+        assert_eq!(with_rest.values.row(30), s.noisy.row(50));
     }
 }
