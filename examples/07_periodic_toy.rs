@@ -23,8 +23,10 @@
 //!   ramped from 0 to 1 over the first fifth of the steps. For interpolation it
 //!   reads the shown points and its loss scores them (the reconstruction is the
 //!   decoded posterior mean at every time); for extrapolation it reads the first
-//!   half and its loss scores the second, the reference's extrapolation mode
-//!   ([`LatentOde::reference_loss_given`]);
+//!   half and its loss scores all 100 points ([`LatentOde::reference_loss_given`]).
+//!   The reference's extrapolation mode scores only the second half; trained that
+//!   way here (700 steps) the model settled on a nearly constant prediction, test
+//!   MSE 0.516 against 0.024 when it also reconstructs what it read;
 //! * the ODE-RNN, and the RNN baselines of the paper: the time gap fed to the cell,
 //!   and the state decayed exponentially; trained on the one-step Gaussian likelihood
 //!   of the points they are shown (all 100 for extrapolation). They interpolate by
@@ -201,8 +203,7 @@ fn fit_all(task: &Task, set: &Budget, rng: &mut ChaCha8Rng) -> BoxResult<Vec<Sco
             let loss = match task.cut {
                 None => model.reference_loss(s, batch, ctx.kl_weight, &mut ctx.rng)?,
                 Some(cut) => {
-                    let (seen, rest) = (batch.before(cut)?, batch.from(cut)?);
-                    model.reference_loss_given(s, &seen, &rest, ctx.kl_weight, &mut ctx.rng)?
+                    model.reference_loss_given(s, &batch.before(cut)?, batch, ctx.kl_weight, &mut ctx.rng)?
                 }
             };
             Ok(loss.0)

@@ -220,8 +220,8 @@ impl IrregularBatch {
 
     /// The same rows with only their observations at `t` or later: what is left to
     /// predict after conditioning on [`before`](IrregularBatch::before)`(t)`.
-    pub fn from(&self, t: f64) -> Result<Self> {
-        self.keep("IrregularBatch::from", |u| u >= t, &format!("from t = {t} on"))
+    pub fn since(&self, t: f64) -> Result<Self> {
+        self.keep("IrregularBatch::since", |u| u >= t, &format!("from t = {t} on"))
     }
 
     /// The rows' observations at the times `wanted` accepts; `what` and `which`
@@ -297,10 +297,10 @@ mod tests {
         assert_eq!(prefix.grid().indices(), batch.grid().indices());
         let err = batch.before(0.5).unwrap_err().to_string();
         assert!(err.contains("row 1 has no observation before t = 0.5"), "{err}");
-        let rest = batch.from(1.0).unwrap();
+        let rest = batch.since(1.0).unwrap();
         assert_eq!(rest.times(), [1.0, 2.0]);
         assert_eq!(rest.row(0).values, array![[5.0, 6.0]]);
-        let err = batch.from(1.5).unwrap_err().to_string();
+        let err = batch.since(1.5).unwrap_err().to_string();
         assert!(err.contains("row 1 has no observation from t = 1.5 on"), "{err}");
     }
 
