@@ -29,8 +29,9 @@
 //! one seed here. The goal set for this library: the Latent ODE below both baselines
 //! at every `n`, and at most 0.2 at `n = 100` with noise 0.1 (the paper: 0.13-0.16).
 //!
-//! Run: `cargo run --release --example 08_spirals_table2` (about 10 minutes on 2
-//! cores; `--iters N` for another budget, `--quick` for seconds). Writes
+//! Run: `cargo run --release --example 08_spirals_table2` (31 minutes on 2 cores
+//! with two other training jobs beside it; `--iters N` for another budget, `--quick`
+//! for seconds). Writes
 //! `target/plots/08_spirals_table2.png` (RMSE against `n`) and
 //! `target/plots/08_spirals_forecasts.png` (test spirals at noise 0.1, `n = 30`).
 
