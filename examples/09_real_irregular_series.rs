@@ -93,6 +93,13 @@ const NEXT: usize = 3;
 const DT: f64 = 0.1;
 /// Adam's step size: ten times the references' 1e-3, for a budget of minutes.
 const LR: f64 = 1e-2;
+/// The references' state width (GRU-ODE-Bayes `hidden`), used for every state and
+/// field layer here.
+const HIDDEN: usize = 50;
+/// The references' output network width (`p_hidden`), used for every decoder.
+const OUT_HIDDEN: usize = 25;
+/// The Latent ODE's latent width.
+const LATENT: usize = 10;
 /// Validation series drawn in the plot, per data set.
 const PLOTTED: usize = 2;
 
@@ -282,9 +289,9 @@ fn compare(
     for (name, between) in [("RNN, time gap as input", Between::TimeGap), ("ODE-RNN", Between::Ode)] {
         let mut store = ParamStore::new();
         let config = OdeRnnConfig {
-            hidden: 50,
-            field_hidden: 50,
-            out_hidden: 25,
+            hidden: HIDDEN,
+            field_hidden: HIDDEN,
+            out_hidden: OUT_HIDDEN,
             obs_std: 1.0,
             solver: euler.clone(),
             between,
@@ -315,15 +322,16 @@ fn compare(
     }
 
     let mut store = ParamStore::new();
+    // The noise is learned (from 1): how noisy real data are is not known.
     let config = LatentOdeConfig {
-        z_dim: 10,
-        rnn_hidden: 50,
-        field_hidden: 50,
-        dec_hidden: 25,
-        obs_std: 1.0,
         learn_obs_std: true,
-        solver: euler.clone(),
-        encoder: Encoder::OdeRnn { field_hidden: 50, solver: euler },
+        obs_std: 1.0,
+        z_dim: LATENT,
+        encoder: Encoder::OdeRnn { field_hidden: HIDDEN, solver: euler.clone() },
+        rnn_hidden: HIDDEN,
+        field_hidden: HIDDEN,
+        dec_hidden: OUT_HIDDEN,
+        solver: euler,
         ..LatentOdeConfig::new(d)
     };
     let model = LatentOde::new(&mut store, "latent_ode", config, &mut rng)?;
