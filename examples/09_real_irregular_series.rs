@@ -10,6 +10,8 @@
 //!   (GRU-ODE-Bayes MSE 0.43) are context, not a comparison.
 //! * `bxlator`: the authors' Brusselator SDE file, 1,000 series of time 0..50 in 2
 //!   dimensions, each dimension observed or not per time (values not normalised).
+//!   `CsvSeries` sorts its rows, which are not in time order within a series, and
+//!   reads past its `Cov` column (all 0).
 //!
 //! **Protocol** (REFERENCE.md, GRU-ODE-Bayes): the series are split 80/20 into
 //! training and validation by a shuffle seeded with 0. Each validation series is cut
@@ -156,7 +158,8 @@ fn parse_args() -> BoxResult<(RunArgs, [Protocol; 2])> {
     Ok((RunArgs::parse(rest)?, sets))
 }
 
-/// The observations (times with some value observed) of `s` at indices `keep`.
+/// The indices of the observations of `s` (times with some value observed) whose
+/// time passes `keep`.
 fn observed_rows(s: &Series, keep: impl Fn(f64) -> bool) -> Vec<usize> {
     (0..s.times.len()).filter(|&k| keep(s.times[k]) && s.masks.row(k).sum() > 0.0).collect()
 }
@@ -229,7 +232,8 @@ struct Scored {
     alternative: bool,
 }
 
-/// Predicts every case with `predict` (what it read, the held-out times) and scores it.
+/// Predicts every case with `predict` (what it read, the held-out times) and scores
+/// it; an error if the cases hold no value to score.
 fn score(
     name: &str,
     train_secs: Option<f64>,
@@ -244,13 +248,10 @@ fn score(
         (sum, n) = (sum + s, n + k);
         predictions.push(pred);
     }
-    Ok(Scored {
-        name: name.to_owned(),
-        mse: sum / n.max(1) as f64,
-        train_secs,
-        predictions,
-        alternative: false,
-    })
+    if n == 0 {
+        return Err(format!("{name}: no held-out value to score").into());
+    }
+    Ok(Scored { name: name.to_owned(), mse: sum / n as f64, train_secs, predictions, alternative: false })
 }
 
 /// `seen` as a batch of one.
