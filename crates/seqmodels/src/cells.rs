@@ -292,6 +292,17 @@ pub enum CellKind {
     },
 }
 
+impl CellKind {
+    /// The width of the state of a cell of this kind with `hidden` units: `hidden`,
+    /// or twice it for [`CellKind::MeanStdGru`] (mean, then std).
+    pub fn state_dim(self, hidden: usize) -> usize {
+        match self {
+            CellKind::MeanStdGru { .. } => 2 * hidden,
+            _ => hidden,
+        }
+    }
+}
+
 /// Any cell, chosen at run time by a [`CellKind`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyCell {

@@ -195,11 +195,10 @@ impl OdeRnnCore {
         if c.x_dim == 0 || c.hidden == 0 || (c.between == Between::Ode && c.field_hidden == 0) {
             return Err(Error::config("OdeRnn", "widths must be positive"));
         }
-        let gap_input = usize::from(c.between == Between::TimeGap);
-        let cell =
-            AnyCell::new(store, &format!("{name}.cell"), c.cell, 2 * c.x_dim + gap_input, c.hidden, rng)?;
-        // The part of the state that moves between observations, and the part held.
-        let (moving, state) = (cell.readout_dim(), cell.hidden_dim());
+        // The state's width, and the part of it that moves between observations
+        // (all of it, or the mean of the mean-and-std GRU). The field is registered
+        // before the cell, which fixes the order of the initial draws.
+        let (moving, state) = (c.hidden, c.cell.state_dim(c.hidden));
         let dynamics = match c.between {
             Between::Ode => {
                 let widths = [moving, c.field_hidden, c.field_hidden, moving];
@@ -212,6 +211,9 @@ impl OdeRnnCore {
                 Dynamics::Decay(store.add(format!("{name}.decay"), Array2::from_elem((1, state), 0.5))?)
             }
         };
+        let gap_input = usize::from(c.between == Between::TimeGap);
+        let cell =
+            AnyCell::new(store, &format!("{name}.cell"), c.cell, 2 * c.x_dim + gap_input, c.hidden, rng)?;
         Ok(OdeRnnCore {
             dynamics,
             x_dim: c.x_dim,
