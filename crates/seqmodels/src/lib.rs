@@ -4,13 +4,14 @@
 //!
 //! | model | what it is | module |
 //! |---|---|---|
-//! | RNN, GRU cells | `h_t = f(x_t, h_{t-1})`; the GRU in Cho et al.'s and PyTorch's conventions | [`cells`] |
+//! | RNN, GRU cells | `h_t = f(x_t, h_{t-1})`; the GRU in Cho et al.'s and PyTorch's conventions, and the Latent ODE code's GRU over a mean and a std | [`cells`] |
 //! | [`RnnModel`] | a deterministic RNN with a Bernoulli, Gaussian or mixture output | [`rnn`] |
 //! | [`Vae`] | the variational autoencoder (Kingma & Welling 2013) | [`vae`] |
 //! | [`Vrnn`] | a latent variable at every step of an RNN (Chung et al. 2015) | [`vrnn`] |
 //! | [`Srnn`] | an RNN below a state-space model, smoothing inference (Fraccaro et al. 2016) | [`srnn`] |
 //! | [`LatentOde`] | a latent trajectory evolved by a learned ODE, for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019) | [`latent_ode`] |
 //! | [`OdeRnn`] | an RNN whose state evolves by a learned ODE between observations (Rubanova et al. 2019, Algorithm 1) | [`ode_rnn`] |
+//! | [`GruOdeBayes`] | continuous filtering of sporadic series: a GRU-ODE between observations, a GRU-Bayes jump at each (De Brouwer et al. 2019); tested, not yet trained in an example | [`gru_ode_bayes`] |
 //!
 //! ## The design in one paragraph
 //!
@@ -92,6 +93,7 @@
 //! - M. Fraccaro, S. K. Sønderby, U. Paquet, O. Winther, *Sequential Neural Models with Stochastic Layers*, NeurIPS 2016.
 //! - R. T. Q. Chen, Y. Rubanova, J. Bettencourt, D. Duvenaud, *Neural Ordinary Differential Equations*, NeurIPS 2018 (Sec. 5, the spirals).
 //! - Y. Rubanova, R. T. Q. Chen, D. Duvenaud, *Latent ODEs for Irregularly-Sampled Time Series*, NeurIPS 2019 (eqs. 5-9, Sec. 3.4).
+//! - E. De Brouwer, J. Simm, A. Arany, Y. Moreau, *GRU-ODE-Bayes: Continuous modeling of sporadically-observed time series*, NeurIPS 2019 (eq. 3, Sec. 3).
 //! - N. Boulanger-Lewandowski, Y. Bengio, P. Vincent, *Modeling Temporal Dependencies in High-Dimensional Sequences*, ICML 2012 (the polyphonic music data).
 
 #![deny(missing_docs)]
@@ -103,6 +105,7 @@ pub mod data;
 mod error;
 pub mod field;
 mod gru_gates;
+pub mod gru_ode_bayes;
 pub mod heads;
 pub mod latent_ode;
 mod model;
@@ -110,15 +113,17 @@ pub mod ode_rnn;
 pub mod poisson;
 pub mod rnn;
 pub mod srnn;
+mod stops;
 pub mod toy;
 pub mod vae;
 pub mod vrnn;
 
 pub use batch::{CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
-pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, RnnCell};
+pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, MeanStdGru, RnnCell};
 pub use error::{CsvProblem, Error, Result};
 pub use field::MlpField;
+pub use gru_ode_bayes::{GruOdeBayes, GruOdeBayesConfig, GruOdeField};
 pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 pub use latent_ode::{Encoder, LatentOde, LatentOdeConfig};
 pub use model::SequenceModel;

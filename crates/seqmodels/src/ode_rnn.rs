@@ -41,6 +41,7 @@ use crate::batch::IrregularBatch;
 use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
 use crate::field::MlpField;
 use crate::heads::observed_gaussian_log_likelihood;
+use crate::stops::{self, Stop};
 use crate::{Error, Result};
 use autodiff::{Activation, Loss, Mlp, NoGrad, ParamId, ParamStore, Tensor};
 use ndarray::Array2;
@@ -144,13 +145,6 @@ pub struct OdeRnn {
     config: OdeRnnConfig,
     core: OdeRnnCore,
     out: Mlp,
-}
-
-/// A stop of the scan: a time, and the batch step observed there if any.
-#[derive(Debug, Clone, Copy)]
-struct Stop {
-    t: f64,
-    step: Option<usize>,
 }
 
 /// What a forecasting scan feeds back: at a stop with no observation, every row past
@@ -402,8 +396,7 @@ impl OdeRnn {
     /// The forward scan over `batch` with the one-step prediction at each union time.
     pub fn run<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<OdeRnnRun<S::T>> {
         self.core.check(batch)?;
-        let stops: Vec<Stop> =
-            batch.times().iter().enumerate().map(|(j, &t)| Stop { t, step: Some(j) }).collect();
+        let stops: Vec<Stop> = stops::observed(batch.times());
         let Scanned { before, last, stats } =
             self.core.scan(s, batch, self.config.t0, &stops, false, None)?;
         let means =
@@ -467,29 +460,8 @@ impl OdeRnn {
     ) -> Result<Vec<Array2<f64>>> {
         self.core.check(batch)?;
         let t0 = self.config.t0;
-        for (k, &t) in times.iter().enumerate() {
-            let after_previous = k == 0 || t > times[k - 1];
-            if !(t.is_finite() && t >= t0 && after_previous) {
-                return Err(Error::config(
-                    "OdeRnn::predict",
-                    format!("query times must be finite, >= t0 = {t0} and increasing; times[{k}] = {t}"),
-                ));
-            }
-        }
-        // Queries and observations merged; a query at an observed time comes first,
-        // so it sees the state before the update.
         let obs = batch.times();
-        let mut stops = Vec::with_capacity(obs.len() + times.len());
-        let (mut j, mut k) = (0, 0);
-        while j < obs.len() || k < times.len() {
-            if k < times.len() && (j == obs.len() || times[k] <= obs[j]) {
-                stops.push(Stop { t: times[k], step: None });
-                k += 1;
-            } else {
-                stops.push(Stop { t: obs[j], step: Some(j) });
-                j += 1;
-            }
-        }
+        let stops = stops::with_queries("OdeRnn::predict", t0, obs, times)?;
         let s = NoGrad::new(store);
         let predict = |h: &Array2<f64>| Ok(self.out.forward(&s, &self.core.readout(h)?)?);
         let feedback = feed_back.then(|| {
