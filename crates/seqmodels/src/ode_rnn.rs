@@ -31,7 +31,7 @@
 //!
 //! The cell is a PyTorch-convention GRU by default; the reference code's own cell,
 //! a GRU over a mean and a standard deviation with MLP gates whose ODE moves only
-//! the mean, is [`CellKind::MeanStdGru`](crate::CellKind::MeanStdGru).
+//! the mean, is [`CellKind::MeanStdGru`].
 //!
 //! The papers' RNN baselines are the same scan with the ODE replaced ([`Between`]):
 //! the state held and the time gap fed to the cell, or the state decayed
