@@ -39,7 +39,7 @@ use crate::cells::{Cell, GruCell, GruConvention, masked_update};
 use crate::stops::{self, Stop};
 use crate::{Error, Result};
 use autodiff::{Activation, Init, Loss, Mlp, NoGrad, ParamId, ParamStore, Session, Tensor};
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use odesolve::{Gradient, Method, NeuralOdeFunc, OdeSession, SolveOptions, Stats};
 use rand::Rng;
 
@@ -267,7 +267,8 @@ impl GruOdeBayes {
     fn filter<S: OdeSession>(&self, s: &S, batch: &IrregularBatch, stops: &[Stop]) -> Result<Filtered<S::T>> {
         let c = &self.config;
         let grid = batch.grid();
-        let mut h = s.constant(Array2::zeros((batch.batch_size(), c.hidden)));
+        let b = batch.batch_size();
+        let mut h = s.constant(Array2::zeros((b, c.hidden)));
         let (mut nll, mut kl) = (s.constant(Array2::zeros((1, 1))), s.constant(Array2::zeros((1, 1))));
         let (mut t, mut stats, mut before) = (c.t0, Stats::default(), Vec::with_capacity(stops.len()));
         let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
@@ -283,19 +284,29 @@ impl GruOdeBayes {
             before.push(h.clone());
             let Some(j) = stop.step else { continue };
             let (x, mask) = (&grid.steps()[j], &grid.masks()[j]);
-            let mask = mask.broadcast(x.dim()).expect("a mask is B x 1 or B x D").to_owned();
+            let mask = mask.broadcast(x.dim()).expect("a mask is B x 1 or B x D");
+            // Only the rows observed here take part, as in the reference: the losses
+            // and the jump run on them alone, and the jump is scattered back.
+            let rows: Vec<usize> = (0..b).filter(|&r| mask.row(r).iter().any(|&m| m != 0.0)).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let all = rows.len() == b;
+            let (x, mask) = (x.select(Axis(0), &rows), mask.select(Axis(0), &rows));
+            let h_seen = if all { h.clone() } else { h.gather_rows(&rows)? };
             let xc = s.constant(x.clone());
             // 0.5 ((x - mu)^2 / sigma^2 + v) + ln sqrt(2 pi), observed entries only.
-            let (mean, log_var) = self.observation_model(s, &h)?;
+            let (mean, log_var) = self.observation_model(s, &h_seen)?;
             let sq = xc.sub(&mean)?.square().mul(&log_var.neg().exp())?;
             let step_nll = sq.add(&log_var)?.scale(0.5).add_scalar(half_ln_2pi).mask(&mask)?.sum();
             nll = nll.add(&step_nll)?;
-            h = self.jump(s, &h, x, &mask)?;
+            let jumped = self.jump(s, &h_seen, &x, &mask)?;
             // KL(N(mu, sigma^2) || N(x, s^2)) = ln s - v / 2 + (sigma^2 + (mu - x)^2) / (2 s^2) - 1 / 2.
-            let (mean, log_var) = self.observation_model(s, &h)?;
+            let (mean, log_var) = self.observation_model(s, &jumped)?;
             let spread = log_var.exp().add(&mean.sub(&xc)?.square())?.scale(0.5 / target_var);
             let step_kl = spread.sub(&log_var.scale(0.5))?.add_scalar(ln_target - 0.5).mask(&mask)?.sum();
             kl = kl.add(&step_kl)?;
+            h = if all { jumped } else { h.add(&jumped.sub(&h_seen)?.scatter_add_rows(&rows, b)?)? };
         }
         Ok(Filtered { nll, kl, observed: batch.observed_values(), before, stats })
     }
