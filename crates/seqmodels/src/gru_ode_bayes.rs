@@ -30,6 +30,10 @@
 //! `KL(N(mu_post, sigma_post^2) || N(x, 0.01^2))` per observed value. The loss is
 //! returned as a sum with the number of observed values as its weight.
 //!
+//! The initial state comes from per-series covariates, `h(t_0) = tanh(MLP(c))` (the
+//! code's `covariates_map`); with the double-OU data's single zero covariate it is a
+//! learned constant, which matters: `h = 0` is a fixed point of the field.
+//!
 //! Between observations any solver of `odesolve` lands exactly on every observation
 //! time (the reference's Euler loop steps while `t < t_obs - 0.001 dt` and so
 //! overshoots a time off its grid; not copied).
@@ -59,7 +63,11 @@ pub struct GruOdeBayesConfig {
     pub mixing: f64,
     /// The standard deviation of the KL term's target `N(x, std^2)` (0.01).
     pub kl_target_std: f64,
-    /// Where `h_0 = 0` sits.
+    /// Width `C` of the per-series covariates the initial state is computed from.
+    pub covariates: usize,
+    /// Hidden width of the covariate map `h(t_0) = tanh(MLP(c))` (ReLU).
+    pub cov_hidden: usize,
+    /// Where the initial state sits.
     pub t0: f64,
     /// The solver between observations (Euler with steps of at most 0.05, the
     /// reference's).
@@ -69,7 +77,8 @@ pub struct GruOdeBayesConfig {
 }
 
 impl GruOdeBayesConfig {
-    /// The authors' double-OU settings for `x_dim` dimensions.
+    /// The authors' double-OU settings for `x_dim` dimensions (one covariate, 0 for
+    /// every series there, through a map of width 1: a learned initial state).
     pub fn new(x_dim: usize) -> Self {
         GruOdeBayesConfig {
             x_dim,
@@ -78,6 +87,8 @@ impl GruOdeBayesConfig {
             prep_hidden: 25,
             mixing: 1e-4,
             kl_target_std: 0.01,
+            covariates: 1,
+            cov_hidden: 1,
             t0: 0.0,
             solver: SolveOptions::new(Method::Euler).step_size(0.05),
             gradient: Gradient::default(),
@@ -124,6 +135,7 @@ impl NeuralOdeFunc for GruOdeField {
 pub struct GruOdeBayes {
     config: GruOdeBayesConfig,
     field: GruOdeField,
+    cov_map: Mlp,
     p_model: Mlp,
     /// `W_d` for every `d` in one `4D x (D prep)` matrix, used through `block`.
     prep_w: ParamId,
@@ -162,7 +174,8 @@ pub struct Filtered<T> {
 }
 
 impl GruOdeBayes {
-    /// Registers the field under `{name}.field`, the observation model under
+    /// Registers the field under `{name}.field`, the covariate map under `.cov_map`,
+    /// the observation model under
     /// `.p_model`, the preparation under `.prep_w`, `.prep_b` (the reference's
     /// initialisation: `N(0, 2 / (4 + prep))` weights, biases 0.1) and the jump's GRU
     /// under `.gru`.
@@ -173,7 +186,7 @@ impl GruOdeBayes {
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let c = &config;
-        if c.x_dim == 0 || c.hidden == 0 || c.p_hidden == 0 || c.prep_hidden == 0 {
+        if [c.x_dim, c.hidden, c.p_hidden, c.prep_hidden, c.covariates, c.cov_hidden].contains(&0) {
             return Err(Error::config("GruOdeBayes", "widths must be positive"));
         }
         if !(c.mixing.is_finite() && c.mixing >= 0.0 && c.kl_target_std.is_finite() && c.kl_target_std > 0.0)
@@ -188,6 +201,8 @@ impl GruOdeBayes {
         }
         let (d, p) = (c.x_dim, c.prep_hidden);
         let field = GruOdeField::new(store, &format!("{name}.field"), c.hidden, rng)?;
+        let cov_widths = [c.covariates, c.cov_hidden, c.hidden];
+        let cov_map = Mlp::new(store, &format!("{name}.cov_map"), &cov_widths, Activation::Relu, rng)?;
         let p_model = Mlp::new(
             store,
             &format!("{name}.p_model"),
@@ -203,7 +218,7 @@ impl GruOdeBayes {
             Array2::from_shape_fn((4 * d, d * p), |(row, col)| f64::from(u8::from(row % d == col / p)));
         let gru =
             GruCell::new(store, &format!("{name}.gru"), d * p, c.hidden, GruConvention::PyTorch, true, rng)?;
-        Ok(GruOdeBayes { config, field, p_model, prep_w, prep_b, block, gru })
+        Ok(GruOdeBayes { config, field, cov_map, p_model, prep_w, prep_b, block, gru })
     }
 
     /// The settings.
@@ -245,6 +260,29 @@ impl GruOdeBayes {
         masked_update(self.gru.step(s, &input, h)?, h, &rows)
     }
 
+    /// `h(t_0) = tanh(MLP(c))` from the series' covariates (`B x C`; zeros when
+    /// `None`, as the authors' double-OU data have).
+    pub fn initial_state<S: Session>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        covariates: Option<&Array2<f64>>,
+    ) -> Result<S::T> {
+        let (b, c) = (batch.batch_size(), self.config.covariates);
+        let cov = match covariates {
+            None => Array2::zeros((b, c)),
+            Some(cov) if cov.dim() == (b, c) => cov.clone(),
+            Some(cov) => {
+                return Err(Error::config(
+                    "GruOdeBayes",
+                    format!("covariates must be {b} x {c} (series x covariates), got {:?}", cov.dim()),
+                ));
+            }
+        };
+        autodiff::data::require_finite(|| "covariates".to_string(), &cov, None)?;
+        Ok(self.cov_map.forward(s, &s.constant(cov))?.tanh())
+    }
+
     fn check(&self, batch: &IrregularBatch) -> Result<()> {
         if batch.dim() != self.config.x_dim {
             return Err(Error::config(
@@ -261,14 +299,20 @@ impl GruOdeBayes {
         }
     }
 
-    /// Filters through `stops` from `h = 0` at `t0`: solves to each, records the
+    /// Filters through `stops` from `h0` at `t0`: solves to each, records the
     /// state there before any jump, and at an observed step adds its pre-jump
     /// negative log-likelihood and post-jump KL and jumps.
-    fn filter<S: OdeSession>(&self, s: &S, batch: &IrregularBatch, stops: &[Stop]) -> Result<Filtered<S::T>> {
+    fn filter<S: OdeSession>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        h0: S::T,
+        stops: &[Stop],
+    ) -> Result<Filtered<S::T>> {
         let c = &self.config;
         let grid = batch.grid();
         let b = batch.batch_size();
-        let mut h = s.constant(Array2::zeros((b, c.hidden)));
+        let mut h = h0;
         let (mut nll, mut kl) = (s.constant(Array2::zeros((1, 1))), s.constant(Array2::zeros((1, 1))));
         let (mut t, mut stats, mut before) = (c.t0, Stats::default(), Vec::with_capacity(stops.len()));
         let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
@@ -311,17 +355,29 @@ impl GruOdeBayes {
         Ok(Filtered { nll, kl, observed: batch.observed_values(), before, stats })
     }
 
-    /// The filtering pass over `batch`: the loss terms and the solves' work.
-    pub fn run<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<Filtered<S::T>> {
+    /// The filtering pass over `batch` from the initial state of its `covariates`
+    /// ([`initial_state`](GruOdeBayes::initial_state)): the loss terms and the
+    /// solves' work.
+    pub fn run<S: OdeSession>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        covariates: Option<&Array2<f64>>,
+    ) -> Result<Filtered<S::T>> {
         self.check(batch)?;
         let stops: Vec<Stop> = stops::observed(batch.times());
-        self.filter(s, batch, &stops)
+        self.filter(s, batch, self.initial_state(s, batch, covariates)?, &stops)
     }
 
     /// The training loss, `nll + lambda kl` as a sum with the observed values as its
     /// weight (so its normalised value is per observed value), and the solves' work.
-    pub fn loss<S: OdeSession>(&self, s: &S, batch: &IrregularBatch) -> Result<(Loss<S::T>, Stats)> {
-        let f = self.run(s, batch)?;
+    pub fn loss<S: OdeSession>(
+        &self,
+        s: &S,
+        batch: &IrregularBatch,
+        covariates: Option<&Array2<f64>>,
+    ) -> Result<(Loss<S::T>, Stats)> {
+        let f = self.run(s, batch, covariates)?;
         let total = f.nll.add(&f.kl.scale(self.config.mixing))?;
         Ok((Loss::new(total, f.observed as f64)?, f.stats))
     }
@@ -333,6 +389,7 @@ impl GruOdeBayes {
         &self,
         store: &ParamStore,
         batch: &IrregularBatch,
+        covariates: Option<&Array2<f64>>,
         times: &[f64],
     ) -> Result<Vec<Predictive>> {
         self.check(batch)?;
@@ -340,7 +397,7 @@ impl GruOdeBayes {
         let obs = batch.times();
         let stops = stops::with_queries("GruOdeBayes::predict", t0, obs, times)?;
         let s = NoGrad::new(store);
-        let filtered = self.filter(&s, batch, &stops)?;
+        let filtered = self.filter(&s, batch, self.initial_state(&s, batch, covariates)?, &stops)?;
         stops
             .iter()
             .zip(&filtered.before)

@@ -70,14 +70,15 @@ fn the_loss_terms_are_the_closed_form_nll_and_kl() {
     let (m, store) = model(Gradient::default(), SolveOptions::default().tol(1e-10, 1e-12));
     let batch = IrregularBatch::new(series()).unwrap();
     let s = NoGrad::new(&store);
-    let f = m.run(&s, &batch).unwrap();
+    let f = m.run(&s, &batch, None).unwrap();
     // By hand: solve row by row, jump, and add the terms.
     let func = odesolve::WithParams { func: m.field(), store: &store };
     let tight = SolveOptions::default().tol(1e-10, 1e-12);
+    let h0 = m.initial_state(&s, &batch, None).unwrap();
     let (mut nll, mut kl) = (0.0, 0.0);
     for b in 0..batch.batch_size() {
         let row = batch.row(b);
-        let mut h = Array2::zeros((1, 4));
+        let mut h = h0.row(b).to_owned().insert_axis(ndarray::Axis(0));
         let mut t = 0.0;
         for (k, &tk) in row.times.iter().enumerate() {
             if tk != t {
@@ -109,10 +110,10 @@ fn the_loss_terms_are_the_closed_form_nll_and_kl() {
     assert_eq!(f.observed, 5 + 4 + 2);
     // The batch is its rows one at a time.
     let alone: f64 = (0..batch.batch_size())
-        .map(|b| m.run(&s, &IrregularBatch::new(vec![batch.row(b)]).unwrap()).unwrap().nll[(0, 0)])
+        .map(|b| m.run(&s, &IrregularBatch::new(vec![batch.row(b)]).unwrap(), None).unwrap().nll[(0, 0)])
         .sum();
     assert!((alone - nll).abs() < 1e-8 * nll.abs().max(1.0), "{alone} vs {nll}");
-    let (loss, _) = m.loss(&s, &batch).unwrap();
+    let (loss, _) = m.loss(&s, &batch, None).unwrap();
     assert!((loss.normalised().unwrap()[(0, 0)] - (nll + 0.5 * kl) / 11.0).abs() < 1e-8);
 }
 
@@ -124,8 +125,9 @@ fn the_loss_matches_finite_differences_with_every_gradient_method() {
     for gradient in gradient_methods() {
         let (m, store) = model(gradient.clone(), SolveOptions::new(Method::Rk4).step_size(0.05));
         let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
-        let rep = gradcheck_params(|s| m.loss(s, &batch).map_err(as_autodiff)?.0.normalised(), &store, &cfg)
-            .unwrap();
+        let rep =
+            gradcheck_params(|s| m.loss(s, &batch, None).map_err(as_autodiff)?.0.normalised(), &store, &cfg)
+                .unwrap();
         assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}");
     }
 }
@@ -137,14 +139,16 @@ fn fixed_steps_land_on_every_observation_and_predictions_see_the_state_before_th
     let (m, store) = model(Gradient::default(), SolveOptions::new(Method::Euler).step_size(0.05));
     let one = vec![Series::observed(vec![0.33, 0.5], array![[0.2, -0.1], [0.4, 0.3]])];
     let batch = IrregularBatch::new(one).unwrap();
-    let pred = m.predict(&store, &batch, &[0.33, 0.4, 2.0]).unwrap();
+    let pred = m.predict(&store, &batch, None, &[0.33, 0.4, 2.0]).unwrap();
     let s = NoGrad::new(&store);
     let func = odesolve::WithParams { func: m.field(), store: &store };
     let euler = |h: &Array2<f64>, from: f64, to: f64| {
         let euler = SolveOptions::new(Method::Euler).step_size(0.05);
         odesolve::odeint(&func, h, &[from, to], &euler).unwrap().ys.pop().unwrap()
     };
-    let h = euler(&Array2::zeros((1, 4)), 0.0, 0.33);
+    let h0 = m.initial_state(&s, &batch, None).unwrap();
+    assert!(h0.iter().any(|&v| v != 0.0), "a learned initial state from zero covariates");
+    let h = euler(&h0, 0.0, 0.33);
     let (mu, v) = m.observation_model(&s, &h).unwrap();
     assert!(
         all_close(&pred[0].mean, &mu, 1e-14, 1e-14)
@@ -161,12 +165,18 @@ fn bad_input_is_named() {
     let (m, store) = model(Gradient::default(), SolveOptions::default());
     let s = NoGrad::new(&store);
     let wide = IrregularBatch::new(vec![Series::observed(vec![0.5], array![[0.0, 0.0, 1.0]])]).unwrap();
-    assert!(m.run(&s, &wide).unwrap_err().to_string().contains("expects 2 features"));
+    assert!(m.run(&s, &wide, None).unwrap_err().to_string().contains("expects 2 features"));
     let early = IrregularBatch::new(vec![Series::observed(vec![-0.5], array![[0.0, 0.0]])]).unwrap();
-    assert!(m.run(&s, &early).unwrap_err().to_string().contains("before t0 = 0"));
+    assert!(m.run(&s, &early, None).unwrap_err().to_string().contains("before t0 = 0"));
     let batch = IrregularBatch::new(series()).unwrap();
-    let err = m.predict(&store, &batch, &[0.5, 0.2]).unwrap_err().to_string();
+    let err = m.predict(&store, &batch, None, &[0.5, 0.2]).unwrap_err().to_string();
     assert!(err.contains("times[1] = 0.2"), "{err}");
+    let err = m.run(&s, &batch, Some(&Array2::zeros((2, 1)))).unwrap_err().to_string();
+    assert!(err.contains("covariates must be 3 x 1"), "{err}");
+    let err = m.run(&s, &batch, Some(&array![[0.0], [f64::NAN], [1.0]])).unwrap_err().to_string();
+    assert!(err.contains("covariates") && err.contains("NaN"), "{err}");
+    let moved = m.initial_state(&s, &batch, Some(&array![[0.0], [2.0], [-1.0]])).unwrap();
+    assert_ne!(moved.row(1), moved.row(0), "covariates set the initial state");
     let mut store2 = ParamStore::new();
     let bad = GruOdeBayesConfig { kl_target_std: 0.0, ..GruOdeBayesConfig::new(2) };
     assert!(GruOdeBayes::new(&mut store2, "g", bad, &mut ChaCha8Rng::seed_from_u64(0)).is_err());
