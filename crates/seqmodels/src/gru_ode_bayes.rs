@@ -30,6 +30,12 @@
 //! `KL(N(mu_post, sigma_post^2) || N(x, 0.01^2))` per observed value. The loss is
 //! returned as a sum with the number of observed values as its weight.
 //!
+//! For comparison the jump can be the exact Gaussian update it learns to
+//! approximate ([`Jump::Exact`]): the state is then a Gaussian itself, and with a
+//! field that moves the moments of a linear SDE ([`GruOdeBayes::with_field`]) the
+//! filter is the Kalman filter, its loss the Kalman filter's predictive negative
+//! log-likelihood (tested to 1e-8).
+//!
 //! The initial state comes from per-series covariates, `h(t_0) = tanh(MLP(c))` (the
 //! code's `covariates_map`); with the double-OU data's single zero covariate it is a
 //! learned constant, which matters: `h = 0` is a fixed point of the field.
@@ -43,6 +49,7 @@ use crate::cells::{Cell, GruCell, GruConvention, masked_update};
 use crate::stops::{self, Stop};
 use crate::{Error, Result};
 use autodiff::{Activation, Init, Loss, Mlp, NoGrad, ParamId, ParamStore, Session, Tensor};
+use dists::DiagNormal;
 use ndarray::{Array2, Axis};
 use odesolve::{Gradient, Method, NeuralOdeFunc, OdeSession, SolveOptions, Stats};
 use rand::Rng;
@@ -74,6 +81,27 @@ pub struct GruOdeBayesConfig {
     pub solver: SolveOptions,
     /// How the solves are differentiated.
     pub gradient: Gradient,
+    /// The update at an observation: the learned GRU-Bayes jump, or the exact
+    /// Gaussian update it approximates.
+    pub jump: Jump,
+}
+
+/// The update at an observation.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Jump {
+    /// The learned GRU-Bayes jump of the paper (see the module docs).
+    #[default]
+    GruBayes,
+    /// The exact Gaussian update (`dists::bayes_update`), for comparison: the state
+    /// is itself a Gaussian, `[mean, log-variance]` of the latent values (`H = 2D`),
+    /// observed with Gaussian noise of `obs_std`. The observation model is then
+    /// `N(mean, variance + obs_std^2)` and the jump is the posterior given the
+    /// observed dimensions. With a field that moves the moments of a linear SDE, the
+    /// filter is the Kalman filter (tested).
+    Exact {
+        /// The observation noise's standard deviation.
+        obs_std: f64,
+    },
 }
 
 impl GruOdeBayesConfig {
@@ -92,6 +120,7 @@ impl GruOdeBayesConfig {
             t0: 0.0,
             solver: SolveOptions::new(Method::Euler).step_size(0.05),
             gradient: Gradient::default(),
+            jump: Jump::GruBayes,
         }
     }
 }
@@ -130,12 +159,27 @@ impl NeuralOdeFunc for GruOdeField {
     }
 }
 
-/// A GRU-ODE-Bayes filter (see the module docs).
+/// A GRU-ODE-Bayes filter (see the module docs), with the GRU-ODE field or any
+/// other (`F`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct GruOdeBayes {
+pub struct GruOdeBayes<F = GruOdeField> {
     config: GruOdeBayesConfig,
-    field: GruOdeField,
+    field: F,
     cov_map: Mlp,
+    update: Update,
+}
+
+/// The observation model and the jump.
+#[derive(Debug, Clone, PartialEq)]
+enum Update {
+    Learned(Box<LearnedJump>),
+    /// `ln obs_std^2`.
+    Exact(f64),
+}
+
+/// The observation model and the GRU-Bayes jump's parameters.
+#[derive(Debug, Clone, PartialEq)]
+struct LearnedJump {
     p_model: Mlp,
     /// `W_d` for every `d` in one `4D x (D prep)` matrix, used through `block`.
     prep_w: ParamId,
@@ -174,15 +218,33 @@ pub struct Filtered<T> {
 }
 
 impl GruOdeBayes {
-    /// Registers the field under `{name}.field`, the covariate map under `.cov_map`,
-    /// the observation model under
-    /// `.p_model`, the preparation under `.prep_w`, `.prep_b` (the reference's
-    /// initialisation: `N(0, 2 / (4 + prep))` weights, biases 0.1) and the jump's GRU
-    /// under `.gru`.
+    /// The paper's model: the GRU-ODE field registered under `{name}.field`, then
+    /// the rest as [`with_field`](GruOdeBayes::with_field) registers it.
     pub fn new(
         store: &mut ParamStore,
         name: &str,
         config: GruOdeBayesConfig,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        if config.hidden == 0 {
+            return Err(Error::config("GruOdeBayes", "widths must be positive"));
+        }
+        let field = GruOdeField::new(store, &format!("{name}.field"), config.hidden, rng)?;
+        GruOdeBayes::with_field(store, name, config, field, rng)
+    }
+}
+
+impl<F: NeuralOdeFunc + Clone + Send + Sync + 'static> GruOdeBayes<F> {
+    /// A filter whose state moves by `field` between observations, the covariate
+    /// map registered under `{name}.cov_map` and, for [`Jump::GruBayes`], the
+    /// observation model under `.p_model`, the preparation under `.prep_w`,
+    /// `.prep_b` (the reference's initialisation: `N(0, 2 / (4 + prep))` weights,
+    /// biases 0.1) and the jump's GRU under `.gru`.
+    pub fn with_field(
+        store: &mut ParamStore,
+        name: &str,
+        config: GruOdeBayesConfig,
+        field: F,
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let c = &config;
@@ -199,26 +261,26 @@ impl GruOdeBayes {
                 ),
             ));
         }
-        let (d, p) = (c.x_dim, c.prep_hidden);
-        let field = GruOdeField::new(store, &format!("{name}.field"), c.hidden, rng)?;
         let cov_widths = [c.covariates, c.cov_hidden, c.hidden];
         let cov_map = Mlp::new(store, &format!("{name}.cov_map"), &cov_widths, Activation::Relu, rng)?;
-        let p_model = Mlp::new(
-            store,
-            &format!("{name}.p_model"),
-            &[c.hidden, c.p_hidden, 2 * d],
-            Activation::Relu,
-            rng,
-        )?;
-        let std = (2.0 / (4 + p) as f64).sqrt();
-        let prep_w =
-            store.add(format!("{name}.prep_w"), Init::Normal { std }.sample((4 * d, d * p), 4, p, rng))?;
-        let prep_b = store.add(format!("{name}.prep_b"), Array2::from_elem((1, d * p), 0.1))?;
-        let block =
-            Array2::from_shape_fn((4 * d, d * p), |(row, col)| f64::from(u8::from(row % d == col / p)));
-        let gru =
-            GruCell::new(store, &format!("{name}.gru"), d * p, c.hidden, GruConvention::PyTorch, true, rng)?;
-        Ok(GruOdeBayes { config, field, cov_map, p_model, prep_w, prep_b, block, gru })
+        let update = match c.jump {
+            Jump::GruBayes => Update::Learned(Box::new(LearnedJump::new(store, name, c, rng)?)),
+            Jump::Exact { obs_std } => {
+                if !(obs_std.is_finite() && obs_std > 0.0) || c.hidden != 2 * c.x_dim {
+                    return Err(Error::config(
+                        "GruOdeBayes",
+                        format!(
+                            "the exact jump needs obs_std > 0 and a state [mean, log-variance] of 2 x_dim = {} \
+                             columns; got obs_std {obs_std}, hidden {}",
+                            2 * c.x_dim,
+                            c.hidden
+                        ),
+                    ));
+                }
+                Update::Exact((obs_std * obs_std).ln())
+            }
+        };
+        Ok(GruOdeBayes { config, field, cov_map, update })
     }
 
     /// The settings.
@@ -227,39 +289,46 @@ impl GruOdeBayes {
     }
 
     /// The field between observations.
-    pub fn field(&self) -> &GruOdeField {
+    pub fn field(&self) -> &F {
         &self.field
     }
 
-    /// `p(h)`: the mean and the log-variance per dimension (`B x D` each).
+    /// `p(h)`, the predictive of an observation: its mean and log-variance per
+    /// dimension (`B x D` each).
     pub fn observation_model<S: Session>(&self, s: &S, h: &S::T) -> Result<(S::T, S::T)> {
-        let p = self.p_model.forward(s, h)?;
         let d = self.config.x_dim;
-        Ok((p.slice_cols(0..d)?, p.slice_cols(d..2 * d)?))
+        match &self.update {
+            Update::Learned(net) => {
+                let p = net.p_model.forward(s, h)?;
+                Ok((p.slice_cols(0..d)?, p.slice_cols(d..2 * d)?))
+            }
+            // N(m, v + r^2): ln(e^lv + e^a) = a + softplus(lv - a), stable both ways.
+            Update::Exact(ln_r2) => {
+                let lv = h.slice_cols(d..2 * d)?;
+                Ok((h.slice_cols(0..d)?, lv.add_scalar(-ln_r2).softplus().add_scalar(*ln_r2)))
+            }
+        }
     }
 
-    /// The GRU-Bayes jump at observations `x` with per-dimension `mask` (`B x D`)
-    /// from the state `h`; rows whose mask is all 0 keep their state, and unobserved
-    /// values (anything, NaN included) are read as 0.
+    /// The jump at observations `x` with per-dimension `mask` (`B x D`) from the
+    /// state `h`; rows whose mask is all 0 keep their state, and unobserved values
+    /// (anything, NaN included) are read as 0.
     pub fn jump<S: Session>(&self, s: &S, h: &S::T, x: &Array2<f64>, mask: &Array2<f64>) -> Result<S::T> {
-        let (mean, log_var) = self.observation_model(s, h)?;
-        // Zeroed, not multiplied by the mask: the block product below would turn a
-        // NaN times a zero weight into NaN in every dimension.
-        let xc =
-            s.constant(ndarray::Zip::from(x).and(mask).map_collect(|&v, &m| if m != 0.0 { v } else { 0.0 }));
-        let error = xc.sub(&mean)?.mul(&log_var.scale(-0.5).exp())?;
-        let features = S::T::concat_cols(&[&xc, &mean, &log_var, &error])?;
-        let w = s.param(self.prep_w).mul(&s.constant(self.block.clone()))?;
-        let prep = features.matmul(&w)?.add(&s.param(self.prep_b))?.relu();
-        let p = self.config.prep_hidden;
-        let spread = Array2::from_shape_fn((mask.nrows(), mask.ncols() * p), |(r, c)| mask[(r, c / p)]);
-        let input = prep.mul(&s.constant(spread))?;
-        let rows = Array2::from_shape_fn((mask.nrows(), 1), |(r, _)| {
-            f64::from(u8::from(mask.row(r).iter().any(|&m| m != 0.0)))
-        });
-        masked_update(self.gru.step(s, &input, h)?, h, &rows)
+        // Zeroed, not multiplied by the mask: the block product of the learned jump
+        // would turn a NaN times a zero weight into NaN in every dimension.
+        let x = ndarray::Zip::from(x).and(mask).map_collect(|&v, &m| if m != 0.0 { v } else { 0.0 });
+        match &self.update {
+            Update::Learned(net) => net.jump(s, &self.config, h, &x, mask),
+            Update::Exact(ln_r2) => {
+                let d = self.config.x_dim;
+                let prior = DiagNormal::new(h.slice_cols(0..d)?, h.slice_cols(d..2 * d)?)?;
+                let xc = h.constant(x);
+                let obs = DiagNormal::new(xc.clone(), xc.constant(Array2::from_elem(xc.shape(), *ln_r2)))?;
+                let post = dists::bayes_update(&prior, &obs, mask)?;
+                Ok(S::T::concat_cols(&[post.mean(), post.log_var()])?)
+            }
+        }
     }
-
     /// `h(t_0) = tanh(MLP(c))` from the series' covariates (`B x C`; zeros when
     /// `None`, as the authors' double-OU data have).
     pub fn initial_state<S: Session>(
@@ -364,9 +433,17 @@ impl GruOdeBayes {
         batch: &IrregularBatch,
         covariates: Option<&Array2<f64>>,
     ) -> Result<Filtered<S::T>> {
+        self.run_from(s, batch, self.initial_state(s, batch, covariates)?)
+    }
+
+    /// The filtering pass over `batch` from a given initial state `h0` (`B x H`).
+    pub fn run_from<S: OdeSession>(&self, s: &S, batch: &IrregularBatch, h0: S::T) -> Result<Filtered<S::T>> {
         self.check(batch)?;
-        let stops: Vec<Stop> = stops::observed(batch.times());
-        self.filter(s, batch, self.initial_state(s, batch, covariates)?, &stops)
+        let want = (batch.batch_size(), self.config.hidden);
+        if h0.shape() != want {
+            return Err(Error::config("GruOdeBayes", format!("h0 must be {want:?}, got {:?}", h0.shape())));
+        }
+        self.filter(s, batch, h0, &stops::observed(batch.times()))
     }
 
     /// The training loss, `nll + lambda kl` as a sum with the observed values as its
@@ -407,5 +484,55 @@ impl GruOdeBayes {
                 Ok(Predictive { mean, variance: log_var.mapv(f64::exp) })
             })
             .collect()
+    }
+}
+
+impl LearnedJump {
+    /// Registers the observation model, the preparation and the GRU (see
+    /// [`GruOdeBayes::with_field`]).
+    fn new(store: &mut ParamStore, name: &str, c: &GruOdeBayesConfig, rng: &mut impl Rng) -> Result<Self> {
+        let (d, p) = (c.x_dim, c.prep_hidden);
+        let p_model = Mlp::new(
+            store,
+            &format!("{name}.p_model"),
+            &[c.hidden, c.p_hidden, 2 * d],
+            Activation::Relu,
+            rng,
+        )?;
+        let std = (2.0 / (4 + p) as f64).sqrt();
+        let prep_w =
+            store.add(format!("{name}.prep_w"), Init::Normal { std }.sample((4 * d, d * p), 4, p, rng))?;
+        let prep_b = store.add(format!("{name}.prep_b"), Array2::from_elem((1, d * p), 0.1))?;
+        let block =
+            Array2::from_shape_fn((4 * d, d * p), |(row, col)| f64::from(u8::from(row % d == col / p)));
+        let gru =
+            GruCell::new(store, &format!("{name}.gru"), d * p, c.hidden, GruConvention::PyTorch, true, rng)?;
+        Ok(LearnedJump { p_model, prep_w, prep_b, block, gru })
+    }
+
+    /// The GRU-Bayes jump (module docs); `x` is 0 where unobserved.
+    fn jump<S: Session>(
+        &self,
+        s: &S,
+        c: &GruOdeBayesConfig,
+        h: &S::T,
+        x: &Array2<f64>,
+        mask: &Array2<f64>,
+    ) -> Result<S::T> {
+        let p = self.p_model.forward(s, h)?;
+        let (mean, log_var) = (p.slice_cols(0..c.x_dim)?, p.slice_cols(c.x_dim..2 * c.x_dim)?);
+        let xc = s.constant(x.clone());
+        let error = xc.sub(&mean)?.mul(&log_var.scale(-0.5).exp())?;
+        let features = S::T::concat_cols(&[&xc, &mean, &log_var, &error])?;
+        let w = s.param(self.prep_w).mul(&s.constant(self.block.clone()))?;
+        let prep = features.matmul(&w)?.add(&s.param(self.prep_b))?.relu();
+        let width = c.prep_hidden;
+        let spread =
+            Array2::from_shape_fn((mask.nrows(), mask.ncols() * width), |(r, k)| mask[(r, k / width)]);
+        let input = prep.mul(&s.constant(spread))?;
+        let rows = Array2::from_shape_fn((mask.nrows(), 1), |(r, _)| {
+            f64::from(u8::from(mask.row(r).iter().any(|&m| m != 0.0)))
+        });
+        masked_update(self.gru.step(s, &input, h)?, h, &rows)
     }
 }

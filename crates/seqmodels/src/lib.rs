@@ -123,7 +123,7 @@ pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, MeanStdGru, RnnCell};
 pub use error::{CsvProblem, Error, Result};
 pub use field::MlpField;
-pub use gru_ode_bayes::{GruOdeBayes, GruOdeBayesConfig, GruOdeField};
+pub use gru_ode_bayes::{GruOdeBayes, GruOdeBayesConfig, GruOdeField, Jump};
 pub use heads::{GaussianHead, ObsDist, ObsHead, ObsKind};
 pub use latent_ode::{Encoder, LatentOde, LatentOdeConfig};
 pub use model::SequenceModel;

@@ -1,7 +1,8 @@
 //! GRU-ODE-Bayes: the state stays in [-1, 1]; a row with nothing observed keeps its
 //! state through a jump; the jump's per-dimension preparation is the reference's;
 //! the loss terms are their closed forms and a batch is its rows one at a time; gradients match central differences with
-//! each gradient method; solves land on every observation; bad input is named.
+//! each gradient method; solves land on every observation; with the exact jump and
+//! a linear-Gaussian field it is the Kalman filter; bad input is named.
 
 mod common;
 
@@ -11,6 +12,7 @@ use ndarray::{Array2, array, s};
 use odesolve::{Gradient, Method, NeuralOdeFunc, SolveOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seqmodels::gru_ode_bayes::Jump;
 use seqmodels::{GruOdeBayes, GruOdeBayesConfig, IrregularBatch, Series};
 
 fn model(gradient: Gradient, solver: SolveOptions) -> (GruOdeBayes, ParamStore) {
@@ -158,6 +160,82 @@ fn fixed_steps_land_on_every_observation_and_predictions_see_the_state_before_th
     let (mu, _) = m.observation_model(&s, &euler(&jumped, 0.33, 0.4)).unwrap();
     assert!(all_close(&pred[1].mean, &mu, 1e-14, 1e-14), "{} vs {mu}", pred[1].mean);
     assert!(pred[2].variance.iter().all(|v| v.is_finite() && *v > 0.0));
+}
+
+/// The moments `[m, ln v]` of `dy = -theta (y - mu) dt + sigma dW` in each of `d`
+/// dimensions: `dm/dt = -theta (m - mu)`, `d ln v/dt = sigma^2 / v - 2 theta`.
+#[derive(Debug, Clone)]
+struct OuMoments {
+    theta: f64,
+    mu: f64,
+    sigma: f64,
+    d: usize,
+}
+
+impl NeuralOdeFunc for OuMoments {
+    fn eval<S: autodiff::Session>(&self, _s: &S, _t: &S::T, h: &S::T) -> autodiff::Result<S::T> {
+        use autodiff::Tensor;
+        let (m, lv) = (h.slice_cols(0..self.d)?, h.slice_cols(self.d..2 * self.d)?);
+        let dm = m.add_scalar(-self.mu).scale(-self.theta);
+        let dlv = lv.neg().exp().scale(self.sigma * self.sigma).add_scalar(-2.0 * self.theta);
+        S::T::concat_cols(&[&dm, &dlv])
+    }
+    fn params(&self) -> Vec<autodiff::ParamId> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn with_the_exact_jump_and_linear_gaussian_moments_it_is_the_kalman_filter() {
+    let (theta, mu, sigma, r) = (0.7, 0.4, 0.5, 0.1);
+    let field = OuMoments { theta, mu, sigma, d: 2 };
+    let config = GruOdeBayesConfig {
+        hidden: 4,
+        jump: Jump::Exact { obs_std: r },
+        solver: SolveOptions::default().tol(1e-11, 1e-12),
+        ..GruOdeBayesConfig::new(2)
+    };
+    let mut store = ParamStore::new();
+    let m =
+        GruOdeBayes::with_field(&mut store, "kf", config, field, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    let batch = IrregularBatch::new(series()).unwrap();
+    let (m0, v0): (f64, f64) = (-0.3, 0.8);
+    let h0 = Array2::from_shape_fn((3, 4), |(_, c)| if c < 2 { m0 } else { v0.ln() });
+    let f = m.run_from(&NoGrad::new(&store), &batch, h0).unwrap();
+    // The scalar Kalman filter of each row and dimension, with the exact OU transition.
+    let mut nll = 0.0;
+    for b in 0..batch.batch_size() {
+        let row = batch.row(b);
+        for d in 0..2 {
+            let (mut mean, mut var, mut t) = (m0, v0, 0.0);
+            for (k, &tk) in row.times.iter().enumerate() {
+                let decay = (-theta * (tk - t)).exp();
+                mean = mu + (mean - mu) * decay;
+                var = var * decay * decay + sigma * sigma / (2.0 * theta) * (1.0 - decay * decay);
+                t = tk;
+                if row.masks[(k, d)] == 1.0 {
+                    let (x, total) = (row.values[(k, d)], var + r * r);
+                    nll += 0.5 * ((2.0 * std::f64::consts::PI * total).ln() + (x - mean).powi(2) / total);
+                    let gain = var / total;
+                    mean += gain * (x - mean);
+                    var *= 1.0 - gain;
+                }
+            }
+        }
+    }
+    assert!((f.nll[(0, 0)] - nll).abs() < 1e-8, "{} vs the Kalman filter's {nll}", f.nll[(0, 0)]);
+    let mut other = ParamStore::new();
+    let bad = GruOdeBayesConfig { hidden: 5, jump: Jump::Exact { obs_std: r }, ..GruOdeBayesConfig::new(2) };
+    let err = GruOdeBayes::with_field(
+        &mut other,
+        "kf",
+        bad,
+        OuMoments { theta, mu, sigma, d: 2 },
+        &mut ChaCha8Rng::seed_from_u64(0),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("2 x_dim = 4"), "{err}");
 }
 
 #[test]
