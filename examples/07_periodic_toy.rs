@@ -45,7 +45,7 @@
 //! reports no number for this toy; the goal set here is an interpolation MSE below
 //! 0.01.
 //!
-//! Run: `cargo run --release --example 07_periodic_toy` (about 8 minutes on 2 cores;
+//! Run: `cargo run --release --example 07_periodic_toy` (about 9 minutes on 2 cores;
 //! `--iters N` for another budget, `--quick` for seconds). Writes
 //! `target/plots/07_periodic_interpolation.png` and
 //! `target/plots/07_periodic_extrapolation.png`.
