@@ -2,6 +2,7 @@
 //! torchdiffeq's spirals (Chen et al. 2018) and the Latent ODE paper's periodic curves
 //! (Rubanova et al. 2019).
 
+pub mod kalman;
 mod periodic;
 mod spirals;
 
