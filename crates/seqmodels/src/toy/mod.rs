@@ -2,9 +2,11 @@
 //! torchdiffeq's spirals (Chen et al. 2018) and the Latent ODE paper's periodic curves
 //! (Rubanova et al. 2019).
 
+mod double_ou;
 pub mod kalman;
 mod periodic;
 mod spirals;
 
+pub use double_ou::{DoubleOu, DoubleOuConfig, DoubleOuPath, double_ou};
 pub use periodic::{Periodic, PeriodicConfig, PeriodicCurve, periodic};
 pub use spirals::{Spiral, SpiralConfig, spirals};
