@@ -1,0 +1,278 @@
+//! # 10: GRU-ODE-Bayes on the double Ornstein-Uhlenbeck toy, against the exact filter
+//!
+//! De Brouwer et al. (2019), Sec. 5.1: two correlated OU processes (`rho = 0.99`)
+//! around means drawn per series, each series observed at 16-23 of 199 grid times,
+//! each time showing dimension 1, dimension 2 or both (`seqmodels::toy::double_ou`,
+//! the authors' generator, seed 432). The authors' validation protocol: condition
+//! each validation series on its observations at `t <= 4`, predict its first
+//! observation after 4, and score MSE and Gaussian NLL per observed value. The
+//! floor is the exact Bayes predictor, a Kalman filter of the generator with the
+//! means in the state (`seqmodels::toy::double_ou_oracle`).
+//!
+//! **Models**, trained on 80 % of the series (a split seeded with 432), Adam 1e-3
+//! with weight decay 5e-4, batches of 500, the authors' settings:
+//!
+//! * GRU-ODE-Bayes (hidden 50, observation model 25, preparation 25, Euler steps of
+//!   0.05 landing on every observation, the pre-jump NLL plus 1e-4 times the
+//!   post-jump KL, per observed value);
+//! * the same filter with the exact Gaussian jump in place of the learned one
+//!   (`Jump::Exact`, observation noise 0.01): its state is a Gaussian over the two
+//!   values only, moved by a learned tanh MLP field (50-50). It shows what the
+//!   learned jump adds: memory of each series' mean, which a two-dimensional
+//!   Gaussian cannot hold;
+//! * the ODE-RNN (hidden 50, Euler 0.05), its predictive of fixed standard deviation
+//!   0.1, so only its MSE is reported.
+//!
+//! Differences from the authors' run, stated: their loss is a sum over the batch,
+//! here a mean per observed value (with Adam this changes the weight decay's
+//! relative strength); 2,000 series by default where they use 10,000 (`--n 10000`);
+//! our generator draws with ChaCha8, not numpy, so the series are not theirs. The
+//! goal set here: MSE at most 0.008 and NLL at most -1.0 with the default 2,000.
+//!
+//! Run: `cargo run --release --example 10_gru_ode_bayes_double_ou -- [--n N]
+//! [--epochs E] [--iters N] [--quick]` (50 epochs by default). Writes
+//! `target/plots/10_gru_ode_bayes_double_ou.png`: validation series, their
+//! observations, and the filter's predicted mean with a two-standard-deviation band
+//! over continuous time, jumping at each observation.
+
+use autodiff::ParamStore;
+use autodiff::data::split;
+use latent_seq::plot::{self, Series as Line};
+use latent_seq::run_args::RunArgs;
+use odesolve::{Method, SolveOptions};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use seqmodels::toy::double_ou_oracle::{Means, Prediction, REFERENCE_T_VAL, score, validation_predictions};
+use seqmodels::toy::{DoubleOuConfig, double_ou};
+use seqmodels::{
+    GruOdeBayes, GruOdeBayesConfig, IrregularBatch, IrregularSeries, Jump, MlpField, OdeRnn, OdeRnnConfig,
+    Series,
+};
+use std::time::Instant;
+use trainers::{Adam, BoxError, Optim, StepCtx, Trainer};
+
+type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Validation series drawn in the plot.
+const PLOTTED: usize = 3;
+
+/// The run's size: series generated, epochs, and an optional cap on the steps.
+struct Settings {
+    series: usize,
+    epochs: u64,
+    batch: usize,
+    iters: Option<u64>,
+}
+
+/// Reads `--n` and `--epochs`; the other flags go to [`RunArgs`].
+fn settings() -> BoxResult<Settings> {
+    let (mut series, mut epochs, mut rest) = (None, None, Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("{a} needs a number"));
+        match a.as_str() {
+            "--n" => series = Some(value()?.parse::<usize>().map_err(|e| format!("--n: {e}"))?),
+            "--epochs" => epochs = Some(value()?.parse::<u64>().map_err(|e| format!("--epochs: {e}"))?),
+            _ => rest.push(a),
+        }
+    }
+    let run = RunArgs::parse(rest)?;
+    let (n, e, batch) = if run.quick { (60, 2, 25) } else { (2_000, 50, 500) };
+    Ok(Settings { series: series.unwrap_or(n), epochs: epochs.unwrap_or(e), batch, iters: run.iters })
+}
+
+/// Each kept validation series' observations at `t <= t_val` and the time of its
+/// first observation after: the series the oracle keeps, in the same order.
+fn conditioning(data: &IrregularSeries, t_val: f64) -> (Vec<usize>, Vec<Series>, Vec<f64>) {
+    let (mut kept, mut seen, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, s) in data.series().iter().enumerate() {
+        let cut = s.times.partition_point(|&t| t <= t_val);
+        if cut > 0 && cut < s.times.len() {
+            kept.push(i);
+            seen.push(s.subsample(&(0..cut).collect::<Vec<_>>()));
+            targets.push(s.times[cut]);
+        }
+    }
+    (kept, seen, targets)
+}
+
+/// A model's predictive at each kept row's own target time, as the oracle's
+/// `Prediction`s: `predict(j, row)` is the mean and variance of `row` at `union[j]`.
+fn as_predictions(
+    data: &IrregularSeries,
+    kept: &[usize],
+    targets: &[f64],
+    union: &[f64],
+    predict: impl Fn(usize, usize) -> ([f64; 2], [f64; 2]),
+) -> Vec<Prediction> {
+    kept.iter()
+        .enumerate()
+        .map(|(row, &i)| {
+            let s = &data.series()[i];
+            let k = s.times.partition_point(|&t| t < targets[row]);
+            let j = union.partition_point(|&t| t < targets[row]);
+            let (mean, var) = predict(j, row);
+            let pair = |v: ndarray::ArrayView1<'_, f64>| [v[0], v[1]];
+            Prediction {
+                series: i,
+                time: targets[row],
+                mean,
+                var,
+                value: pair(s.values.row(k)),
+                mask: pair(s.masks.row(k)),
+            }
+        })
+        .collect()
+}
+
+fn main() -> BoxResult<()> {
+    let set = settings()?;
+    let config = DoubleOuConfig { series: set.series, ..DoubleOuConfig::default() };
+    let data = double_ou(&config, &mut ChaCha8Rng::seed_from_u64(432))?;
+    let all = data.to_irregular()?;
+    let parts = split(all.series().len(), 0.2, 0.0, &mut ChaCha8Rng::seed_from_u64(432))?;
+    let (train, val) = (all.subset(&parts.train)?, all.subset(&parts.val)?);
+    let (kept, seen, targets) = conditioning(&val, REFERENCE_T_VAL);
+    let condition = IrregularBatch::new(seen)?;
+    let mut union = targets.clone();
+    union.sort_by(f64::total_cmp);
+    union.dedup();
+    println!(
+        "double-OU: {} training and {} validation series ({} scored), {} epochs of batches of {}",
+        train.series().len(),
+        val.series().len(),
+        kept.len(),
+        set.epochs,
+        set.batch
+    );
+
+    let mut table: Vec<(String, f64, Option<f64>, String)> = Vec::new();
+    let val_means: Vec<[f64; 2]> = parts.val.iter().map(|&i| data.paths[i].means).collect();
+    for (name, means) in [
+        ("exact filter, means unknown (the floor)", Means::Unknown),
+        ("exact filter, means known", Means::Known(&val_means)),
+    ] {
+        let s = score(&validation_predictions(&config, &val, means, REFERENCE_T_VAL)?)?;
+        table.push((name.into(), s.mse, Some(s.nll), String::new()));
+    }
+
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let euler = SolveOptions::new(Method::Euler).step_size(0.05);
+    // GRU-ODE-Bayes, learned jump.
+    let mut store = ParamStore::new();
+    let gob = GruOdeBayes::new(&mut store, "gob", GruOdeBayesConfig::new(2), &mut rng)?;
+    let (store, secs) = fit(store, &set, &train, |s, batch, _| Ok(gob.loss(s, batch, None)?.0))?;
+    let pred = gob.predict(&store, &condition, None, &union)?;
+    let scored = score(&as_predictions(&val, &kept, &targets, &union, |j, r| {
+        let (m, v) = (pred[j].mean.row(r), pred[j].variance.row(r));
+        ([m[0], m[1]], [v[0], v[1]])
+    }))?;
+    table.push(("GRU-ODE-Bayes".into(), scored.mse, Some(scored.nll), format!("{secs:.0} s")));
+    plot_filter(&gob, &store, &val)?;
+
+    // The exact jump on a two-dimensional Gaussian state, a learned field.
+    let mut exact_store = ParamStore::new();
+    let field = MlpField::new(autodiff::Mlp::new(
+        &mut exact_store,
+        "exact.field",
+        &[4, 50, 50, 4],
+        autodiff::Activation::Tanh,
+        &mut rng,
+    )?);
+    let exact_config =
+        GruOdeBayesConfig { hidden: 4, jump: Jump::Exact { obs_std: 0.01 }, ..GruOdeBayesConfig::new(2) };
+    let exact = GruOdeBayes::with_field(&mut exact_store, "exact", exact_config, field, &mut rng)?;
+    let (exact_store, secs) =
+        fit(exact_store, &set, &train, |s, batch, _| Ok(exact.loss(s, batch, None)?.0))?;
+    let pred = exact.predict(&exact_store, &condition, None, &union)?;
+    let scored = score(&as_predictions(&val, &kept, &targets, &union, |j, r| {
+        let (m, v) = (pred[j].mean.row(r), pred[j].variance.row(r));
+        ([m[0], m[1]], [v[0], v[1]])
+    }))?;
+    table.push((
+        "exact Gaussian jump, learned field".into(),
+        scored.mse,
+        Some(scored.nll),
+        format!("{secs:.0} s"),
+    ));
+
+    // The ODE-RNN.
+    let mut rnn_store = ParamStore::new();
+    let rnn_config = OdeRnnConfig { hidden: 50, solver: euler, ..OdeRnnConfig::new(2) };
+    let ode_rnn = OdeRnn::new(&mut rnn_store, "ode_rnn", rnn_config, &mut rng)?;
+    let (rnn_store, secs) = fit(rnn_store, &set, &train, |s, batch, _| Ok(ode_rnn.loss(s, batch)?.0))?;
+    let means = ode_rnn.predict(&rnn_store, &condition, &union)?;
+    let var = ode_rnn.config().obs_std.powi(2);
+    let scored = score(&as_predictions(&val, &kept, &targets, &union, |j, r| {
+        ([means[j][(r, 0)], means[j][(r, 1)]], [var, var])
+    }))?;
+    table.push(("ODE-RNN (fixed std: MSE only)".into(), scored.mse, None, format!("{secs:.0} s")));
+
+    println!("\n| model | validation MSE | validation NLL | training |\n|---|---|---|---|");
+    for (name, mse, nll, secs) in &table {
+        let nll = nll.map_or("".into(), |v| format!("{v:.3}"));
+        println!("| {name} | {mse:.5} | {nll} | {secs} |");
+    }
+    Ok(())
+}
+
+/// Adam 1e-3 with weight decay 5e-4 on batches of the settings' size for its epochs
+/// (or `--iters` steps); the trained store and the seconds it took.
+fn fit<L>(store: ParamStore, set: &Settings, train: &IrregularSeries, loss: L) -> BoxResult<(ParamStore, f64)>
+where
+    L: for<'t, 's> Fn(
+            &autodiff::TapeSession<'t, 's>,
+            &IrregularBatch,
+            &mut StepCtx,
+        ) -> Result<autodiff::Loss<autodiff::Var<'t>>, BoxError>
+        + Sync,
+{
+    let adam = Optim::new(Adam { lr: 1e-3, weight_decay: 5e-4, ..Adam::default() })?;
+    let mut trainer =
+        Trainer::new(store, adam, 0).epochs(set.epochs).batch_size(set.batch).progress_bar(false);
+    if let Some(n) = set.iters {
+        trainer = trainer.max_steps(n);
+    }
+    let started = Instant::now();
+    trainer.fit(train, loss)?;
+    Ok((trainer.into_store(), started.elapsed().as_secs_f64()))
+}
+
+/// A few validation series over continuous time: the observations, and the filter's
+/// predicted mean with a two-standard-deviation band, per dimension.
+fn plot_filter(model: &GruOdeBayes, store: &ParamStore, val: &IrregularSeries) -> BoxResult<()> {
+    let rows: Vec<Series> = val.series().iter().take(PLOTTED).cloned().collect();
+    let batch = IrregularBatch::new(rows.clone())?;
+    // Just after each grid time, so the prediction there has seen its jump.
+    let times: Vec<f64> = (0..400).map(|k| 1e-6 + 10.0 * k as f64 / 400.0).collect();
+    let pred = model.predict(store, &batch, None, &times)?;
+    let mut panels = Vec::new();
+    for (b, row) in rows.iter().enumerate() {
+        for d in 0..2 {
+            let line = |f: &dyn Fn(f64, f64) -> f64| -> Vec<(f64, f64)> {
+                times
+                    .iter()
+                    .zip(&pred)
+                    .map(|(&t, p)| (t, f(p.mean[(b, d)], p.variance[(b, d)].sqrt())))
+                    .collect()
+            };
+            let seen: Vec<(f64, f64)> = (0..row.times.len())
+                .filter(|&k| row.masks[(k, d)] != 0.0)
+                .map(|k| (row.times[k], row.values[(k, d)]))
+                .collect();
+            panels.push((
+                format!("validation series {b}, dimension {}", d + 1),
+                vec![
+                    Line::new("observed", seen).dots(),
+                    Line::new("predicted mean", line(&|m, _| m)),
+                    Line::new("mean + 2 std", line(&|m, s| m + 2.0 * s)),
+                    Line::new("mean - 2 std", line(&|m, s| m - 2.0 * s)),
+                ],
+            ));
+        }
+    }
+    let path = plot::plots_dir()?.join("10_gru_ode_bayes_double_ou.png");
+    plot::panels(&path, "t", "value", &panels, 2)?;
+    println!("filtered validation series: {}", path.display());
+    Ok(())
+}
