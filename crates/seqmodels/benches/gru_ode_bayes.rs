@@ -15,14 +15,15 @@
 //! Run: `cargo bench -p latent-seq-seqmodels --bench gru_ode_bayes`; PyTorch:
 //! `python ../shared/bench/bench_gru_ode_bayes.py float64`.
 
+mod common;
+
 use autodiff::{ParamStore, Tape};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use odesolve::Gradient;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::toy::{DoubleOuConfig, double_ou};
 use seqmodels::{GruOdeBayes, GruOdeBayesConfig, IrregularBatch};
-use std::hint::black_box;
 use trainers::{Adam, Optim, Optimizer};
 
 /// One step from `store` and `adam` as given: forward, backward, Adam; the loss.
@@ -58,13 +59,7 @@ fn gru_ode_bayes(c: &mut Criterion) {
             batch.observed_values(),
             batch.times().len()
         );
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || (store.clone(), adam.clone()),
-                |(mut st, mut opt)| black_box(step(&model, &batch, &mut st, &mut opt)),
-                BatchSize::LargeInput,
-            )
-        });
+        common::from_initial_state(&mut group, name, &store, &adam, |st, opt| step(&model, &batch, st, opt));
     }
     group.finish();
 }

@@ -13,14 +13,15 @@
 //! Run: `cargo bench -p latent-seq-seqmodels --bench latent_ode`; PyTorch:
 //! `python ../shared/bench/bench_latent_ode.py float64`.
 
+mod common;
+
 use autodiff::{ParamStore, Tape};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use odesolve::{Gradient, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::toy::{SpiralConfig, spirals};
 use seqmodels::{CellKind, Encoder, IrregularBatch, LatentOde, LatentOdeConfig, Series};
-use std::hint::black_box;
 use trainers::{Adam, Optim, Optimizer};
 
 /// One step from `store` and `adam` as given: forward, backward, Adam. Returns the
@@ -62,13 +63,7 @@ fn latent_ode(c: &mut Criterion) {
         let adam = Optim::new(Adam { lr: 0.01, ..Adam::default() }).expect("valid settings");
         let (loss, stats) = step(&model, &batch, &mut store.clone(), &mut adam.clone());
         eprintln!("latent ode {name}: loss {loss:.2}, forward NFE {}, steps {}", stats.nfev, stats.naccept);
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || (store.clone(), adam.clone()),
-                |(mut st, mut opt)| black_box(step(&model, &batch, &mut st, &mut opt)),
-                BatchSize::LargeInput,
-            )
-        });
+        common::from_initial_state(&mut group, name, &store, &adam, |st, opt| step(&model, &batch, st, opt));
     }
     group.finish();
 }

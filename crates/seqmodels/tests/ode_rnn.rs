@@ -23,6 +23,22 @@ fn model(gradient: Gradient, solver: SolveOptions) -> (OdeRnn, ParamStore) {
     (m, store)
 }
 
+/// The tests' small sizes with what happens `between` observations, on `solver`,
+/// initialised from `seed`.
+fn model_between(between: Between, solver: &SolveOptions, seed: u64) -> (OdeRnn, ParamStore) {
+    let mut store = ParamStore::new();
+    let config = OdeRnnConfig {
+        hidden: 4,
+        field_hidden: 5,
+        out_hidden: 3,
+        solver: solver.clone(),
+        between,
+        ..OdeRnnConfig::new(2)
+    };
+    let m = OdeRnn::new(&mut store, "odernn", config, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    (m, store)
+}
+
 #[test]
 fn with_a_zero_field_it_is_the_plain_gru() {
     let (m, mut store) = model(Gradient::default(), SolveOptions::new(Method::Dopri5));
@@ -136,16 +152,7 @@ fn predictions_at_observed_times_are_the_one_step_predictions() {
 fn a_forecast_reads_its_own_predictions_back_as_observations() {
     let tight = SolveOptions::default().tol(1e-10, 1e-12);
     for between in [Between::Ode, Between::TimeGap, Between::Decay] {
-        let mut store = ParamStore::new();
-        let config = OdeRnnConfig {
-            hidden: 4,
-            field_hidden: 5,
-            out_hidden: 3,
-            solver: tight.clone(),
-            between,
-            ..OdeRnnConfig::new(2)
-        };
-        let m = OdeRnn::new(&mut store, "odernn", config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+        let (m, store) = model_between(between, &tight, 5);
         let batch = IrregularBatch::new(series()).unwrap();
         // Up to each row's last observation there is nothing to read back.
         let early = [0.1, 0.4];
@@ -256,16 +263,7 @@ fn the_rnn_baselines_hold_or_decay_the_state_between_observations() {
 fn the_backward_scan_reads_each_row_as_alone_with_every_kind_of_step() {
     let tight = SolveOptions::default().tol(1e-12, 1e-12);
     for (between, tol) in [(Between::Ode, 1e-8), (Between::TimeGap, 1e-13), (Between::Decay, 1e-13)] {
-        let mut store = ParamStore::new();
-        let config = OdeRnnConfig {
-            hidden: 4,
-            field_hidden: 5,
-            out_hidden: 3,
-            solver: tight.clone(),
-            between,
-            ..OdeRnnConfig::new(2)
-        };
-        let m = OdeRnn::new(&mut store, "m", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
+        let (m, store) = model_between(between, &tight, 8);
         let s = NoGrad::new(&store);
         let (all, _) = m.core().encode_backwards(&s, &IrregularBatch::new(series()).unwrap()).unwrap();
         for (b, row) in series().into_iter().enumerate() {
