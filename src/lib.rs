@@ -9,7 +9,7 @@
 //! | [`dists`] | Gaussian, mixture and Bernoulli log-likelihoods, KL divergences, sampling |
 //! | [`odesolve`] | Euler, midpoint, RK4, Dopri5 with dense output; solves as tape operations (checkpointed, backprop, adjoint) |
 //! | [`flows`] | normalizing flows |
-//! | [`seqmodels`] | sequence batches; RNN, GRU, VAE, VRNN, SRNN, Latent ODE, ODE-RNN |
+//! | [`seqmodels`] | sequence batches; RNN, GRU, VAE, VRNN, SRNN, Latent ODE, ODE-RNN, GRU-ODE-Bayes |
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
 //!
 //! The [`plot`] module writes the examples' figures (PNG, font embedded), and

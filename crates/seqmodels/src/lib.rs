@@ -11,7 +11,7 @@
 //! | [`Srnn`] | an RNN below a state-space model, smoothing inference (Fraccaro et al. 2016) | [`srnn`] |
 //! | [`LatentOde`] | a latent trajectory evolved by a learned ODE, for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019) | [`latent_ode`] |
 //! | [`OdeRnn`] | an RNN whose state evolves by a learned ODE between observations (Rubanova et al. 2019, Algorithm 1) | [`ode_rnn`] |
-//! | [`GruOdeBayes`] | continuous filtering of sporadic series: a GRU-ODE between observations, a GRU-Bayes jump at each (De Brouwer et al. 2019); tested, not yet trained in an example | [`gru_ode_bayes`] |
+//! | [`GruOdeBayes`] | continuous filtering of sporadic series: a GRU-ODE between observations, a GRU-Bayes jump at each (De Brouwer et al. 2019) | [`gru_ode_bayes`] |
 //!
 //! ## The design in one paragraph
 //!
