@@ -6,14 +6,15 @@
 //!
 //! # Equations
 //!
-//! Between observations (the paper's eq. 3, autonomous, no biases, as its code's
-//! `FullGRUODECell_Autonomous`),
+//! Between observations (the paper's Sec. 3.1, autonomous and without biases as its
+//! code's `FullGRUODECell_Autonomous`),
 //!
 //! $$ \frac{dh}{dt} = (1 - z) \odot (g - h),\quad r = \sigma(h U_r),\quad
 //!    z = \sigma(h U_z),\quad g = \tanh((r \odot h) U_h). $$
 //!
 //! Since `g` lies in `(-1, 1)`, `dh/dt` points into the cube `[-1, 1]^H` on its
-//! faces: a state that starts inside stays inside (the paper's Lemma 1; tested).
+//! faces: a state that starts inside stays inside (the paper proves this
+//! boundedness; tested here).
 //!
 //! The observation model `p(h)` = Linear - ReLU - Linear gives a mean `mu` and a
 //! log-variance `v` per dimension. At an observation `x` with mask `m` (Sec. 3.2),
@@ -26,7 +27,8 @@
 //! The loss (Sec. 3.3) sums, over the observations, the negative log-likelihood of
 //! the observed values under `p(h)` just *before* the jump, plus `lambda` times a KL
 //! term just *after* it. The paper's text and its code write the KL in opposite
-//! directions; this module follows the code, whose numbers the paper reports:
+//! directions; this module follows the code, the implementation behind the
+//! paper's experiments:
 //! `KL(N(mu_post, sigma_post^2) || N(x, 0.01^2))` per observed value. The loss is
 //! returned as a sum with the number of observed values as its weight.
 //!

@@ -93,7 +93,7 @@
 //! - M. Fraccaro, S. K. Sønderby, U. Paquet, O. Winther, *Sequential Neural Models with Stochastic Layers*, NeurIPS 2016.
 //! - R. T. Q. Chen, Y. Rubanova, J. Bettencourt, D. Duvenaud, *Neural Ordinary Differential Equations*, NeurIPS 2018 (Sec. 5, the spirals).
 //! - Y. Rubanova, R. T. Q. Chen, D. Duvenaud, *Latent ODEs for Irregularly-Sampled Time Series*, NeurIPS 2019 (eqs. 5-9, Sec. 3.4).
-//! - E. De Brouwer, J. Simm, A. Arany, Y. Moreau, *GRU-ODE-Bayes: Continuous modeling of sporadically-observed time series*, NeurIPS 2019 (eq. 3, Sec. 3).
+//! - E. De Brouwer, J. Simm, A. Arany, Y. Moreau, *GRU-ODE-Bayes: Continuous modeling of sporadically-observed time series*, NeurIPS 2019 (Sec. 3).
 //! - N. Boulanger-Lewandowski, Y. Bengio, P. Vincent, *Modeling Temporal Dependencies in High-Dimensional Sequences*, ICML 2012 (the polyphonic music data).
 
 #![deny(missing_docs)]
