@@ -20,7 +20,7 @@ mod common;
 
 use autodiff::{ParamStore, Tape};
 use criterion::{Criterion, criterion_group, criterion_main};
-use odesolve::{Gradient, SolveOptions};
+use odesolve::{Gradient, PiController, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::toy::{SpiralConfig, spirals};
@@ -53,11 +53,9 @@ fn latent_ode(c: &mut Criterion) {
     let batch = IrregularBatch::new(series).expect("valid spirals");
     let mut group = c.benchmark_group("latent_ode_spirals_b1000_t100_step");
     group.sample_size(10);
-    // Hairer's PI step control (this crate's default), and torchdiffeq's: an integral
-    // controller, the PI one with no weight on the previous error.
+    // Hairer's PI step control (this crate's default), and torchdiffeq's integral one.
     let hairer = SolveOptions::default().tol(1e-7, 1e-9);
-    let mut torchdiffeq = hairer.clone();
-    torchdiffeq.controller.beta = 0.0;
+    let torchdiffeq = SolveOptions { controller: PiController::integral(), ..hairer.clone() };
     for (name, gradient, solver) in [
         ("backprop", Gradient::Backprop, &hairer),
         ("checkpointed", Gradient::default(), &hairer),
