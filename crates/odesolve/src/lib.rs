@@ -39,7 +39,8 @@
 //! 0.2 and 10), the first step from Hairer's `HINIT` heuristic, and the last step lands
 //! exactly on the final time. With these, [`odeint`] on Lorenz and Van der Pol uses
 //! exactly Hairer's number of evaluations (`NFCN = 6 NSTEP + 2`) at tolerances 1e-3,
-//! 1e-6 and 1e-9 (`tests/hairer.rs`).
+//! 1e-6 and 1e-9 (`tests/hairer.rs`). [`PiController::integral`] is torchdiffeq's
+//! step control instead.
 //!
 //! ## Dense output
 //!
