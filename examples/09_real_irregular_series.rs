@@ -11,7 +11,8 @@
 //! * `bxlator`: the authors' Brusselator SDE file, 1,000 series of time 0..50 in 2
 //!   dimensions, each dimension observed or not per time (values not normalised).
 //!   `CsvSeries` sorts its rows, which are not in time order within a series, and
-//!   reads past its `Cov` column (all 0).
+//!   reads its `Cov` column as a covariate, 0 for every series: GRU-ODE-Bayes is
+//!   given none, which is the same.
 //!
 //! **Protocol** (REFERENCE.md, GRU-ODE-Bayes): the series are split 80/20 into
 //! training and validation by a shuffle seeded with 0. Each validation series is cut

@@ -95,6 +95,15 @@ pub enum CsvProblem {
     /// An empty ID field.
     #[error("the ID is empty")]
     EmptyId,
+    /// A covariate that differs from the series' first line (covariates describe a
+    /// series, not a time).
+    #[error("series {id}: covariate differs from its value on line {first_line}")]
+    CovariateChanges {
+        /// The series' ID.
+        id: String,
+        /// The series' first line (in file order).
+        first_line: usize,
+    },
     /// A field that does not parse as a number.
     #[error("`{text}` is not a number")]
     NotANumber {

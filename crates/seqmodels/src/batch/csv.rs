@@ -18,8 +18,11 @@ use std::path::Path;
 /// A header line, then one line per observation time of one series. The header must
 /// name `ID`, `Time`, and a `Value_k` and a `Mask_k` for the same set of indices `k`
 /// (the files here count from 0 or from 1); dimension `d` of a series is the `d`-th
-/// smallest `k`, whatever the column order. Other columns (BXLator's `Cov`) are read
-/// past. `Mask_k` is 0 or 1, and `Value_k` must be a finite number where its mask is 1;
+/// smallest `k`, whatever the column order. Covariates of a series, the input of
+/// GRU-ODE-Bayes's initial state, sit in columns named `Cov` or `Cov_k` (BXLator has
+/// one, `Cov`, 0 throughout): `Cov` first, then the `Cov_k` by `k`; each must be a
+/// finite number and the same on every line of a series. Other columns are read past.
+/// `Mask_k` is 0 or 1, and `Value_k` must be a finite number where its mask is 1;
 /// where it is 0 the value must still parse as a number but may be anything (NaN
 /// included) and becomes 0, as [`IrregularSeries::new`] has it. A line whose masks
 /// are all 0 is kept, as a time with nothing observed.
@@ -61,6 +64,9 @@ pub struct CsvSeries {
     pub ids: Vec<String>,
     /// The series, in the order in which their IDs first appear.
     pub data: IrregularSeries,
+    /// Each series' covariates (`series x C`, in the order of `data`), when the
+    /// header names any.
+    pub covariates: Option<Array2<f64>>,
 }
 
 impl CsvSeries {
@@ -97,6 +103,8 @@ struct Columns {
     /// Field index of dimension `d`'s value and mask.
     values: Vec<usize>,
     masks: Vec<usize>,
+    /// Field index of each covariate, `Cov` first, then `Cov_k` by `k`.
+    covariates: Vec<usize>,
 }
 
 impl Columns {
@@ -109,7 +117,7 @@ impl Columns {
             return Err(src.fail(1, column, CsvProblem::Quote));
         }
         let (mut id, mut time) = (None, None);
-        let (mut values, mut masks) = (BTreeMap::new(), BTreeMap::new());
+        let (mut values, mut masks, mut covariates) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for (i, name) in names.iter().enumerate() {
             if names[..i].contains(name) {
                 return Err(src.fail(1, Some(name), CsvProblem::DuplicateColumn));
@@ -120,11 +128,15 @@ impl Columns {
             match name.as_str() {
                 "ID" => id = Some(i),
                 "Time" => time = Some(i),
+                // `Cov` sorts before every `Cov_k`.
+                "Cov" => _ = covariates.insert(None, i),
                 _ => {
                     if let Some(k) = name.strip_prefix("Value_") {
                         values.insert(indexed(k)?, i);
                     } else if let Some(k) = name.strip_prefix("Mask_") {
                         masks.insert(indexed(k)?, i);
+                    } else if let Some(k) = name.strip_prefix("Cov_") {
+                        covariates.insert(Some(indexed(k)?), i);
                     }
                 }
             }
@@ -147,6 +159,7 @@ impl Columns {
             time,
             values: values.into_values().collect(),
             masks: masks.into_values().collect(),
+            covariates: covariates.into_values().collect(),
         })
     }
 
@@ -169,6 +182,7 @@ struct Row {
     time: f64,
     values: Vec<f64>,
     masks: Vec<f64>,
+    covariates: Vec<f64>,
 }
 
 /// Reads one data line numbered `line`: its ID and the row.
@@ -222,11 +236,28 @@ fn parse_row<'l>(text: &'l str, line: usize, cols: &Columns, src: &Source<'_>) -
             }
         })
         .collect::<Result<Vec<f64>>>()?;
-    Ok((id, Row { line, time, values, masks }))
+    let covariates = cols
+        .covariates
+        .iter()
+        .map(|&field| {
+            let c = number(field)?;
+            if c.is_finite() { Ok(c) } else { Err(non_finite(field, c)) }
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    Ok((id, Row { line, time, values, masks, covariates }))
 }
 
-/// One series from its rows: sorted by time, a repeated time an error.
-fn series(id: &str, mut rows: Vec<Row>, src: &Source<'_>) -> Result<Series> {
+/// One series from its rows: sorted by time, a repeated time an error; and its
+/// covariates, which must be the same on every line.
+fn series(id: &str, mut rows: Vec<Row>, cols: &Columns, src: &Source<'_>) -> Result<(Series, Vec<f64>)> {
+    // In file order, so that the first line that differs is the one named.
+    if let Some(row) = rows.iter().find(|r| r.covariates != rows[0].covariates) {
+        let k = (0..row.covariates.len()).find(|&k| row.covariates[k] != rows[0].covariates[k]);
+        let column = k.and_then(|k| cols.name(cols.covariates[k]));
+        let problem = CsvProblem::CovariateChanges { id: id.to_owned(), first_line: rows[0].line };
+        return Err(src.fail(row.line, column, problem));
+    }
+    let covariates = rows[0].covariates.clone();
     rows.sort_by(|a, b| a.time.total_cmp(&b.time));
     if let Some(w) = rows.windows(2).find(|w| w[0].time == w[1].time) {
         let (first, second) = (w[0].line.min(w[1].line), w[0].line.max(w[1].line));
@@ -234,11 +265,12 @@ fn series(id: &str, mut rows: Vec<Row>, src: &Source<'_>) -> Result<Series> {
         return Err(src.fail(second, Some("Time"), problem));
     }
     let (n, d) = (rows.len(), rows[0].values.len());
-    Ok(Series {
+    let series = Series {
         times: rows.iter().map(|r| r.time).collect(),
         values: Array2::from_shape_fn((n, d), |(i, k)| rows[i].values[k]),
         masks: Array2::from_shape_fn((n, d), |(i, k)| rows[i].masks[k]),
-    })
+    };
+    Ok((series, covariates))
 }
 
 fn read(reader: impl BufRead, name: &str) -> Result<CsvSeries> {
@@ -273,9 +305,16 @@ fn read(reader: impl BufRead, name: &str) -> Result<CsvSeries> {
     if groups.is_empty() {
         return Err(src.fail(2, None, CsvProblem::NoRows));
     }
-    let series =
-        ids.iter().zip(groups).map(|(id, rows)| series(id, rows, &src)).collect::<Result<Vec<_>>>()?;
-    Ok(CsvSeries { ids, data: IrregularSeries::new(series)? })
+    let (series, covariates): (Vec<Series>, Vec<Vec<f64>>) = ids
+        .iter()
+        .zip(groups)
+        .map(|(id, rows)| series(id, rows, &cols, &src))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    let c = cols.covariates.len();
+    let covariates = (c > 0).then(|| Array2::from_shape_fn((covariates.len(), c), |(i, k)| covariates[i][k]));
+    Ok(CsvSeries { ids, data: IrregularSeries::new(series)?, covariates })
 }
 
 #[cfg(test)]
@@ -313,6 +352,26 @@ mod tests {
         // The masked NaN is read as 0.
         assert_eq!(s[1].values, array![[0.0, 4.0], [-1.0, 0.0]]);
         assert_eq!(s[1].masks, array![[0.0, 1.0], [1.0, 0.0]]);
+        assert_eq!(read.covariates, Some(array![[0.0], [9.0]]));
+    }
+
+    #[test]
+    fn covariates_are_per_series_in_index_order_and_must_not_change() {
+        let text = "ID,Time,Value_0,Mask_0,Cov_1,Cov\na,0.0,1,1,5,7\nb,0.5,2,1,6,8\na,1.0,3,1,5,7\n";
+        let read = CsvSeries::from_csv_reader(text.as_bytes()).unwrap();
+        assert_eq!(read.covariates, Some(array![[7.0, 5.0], [8.0, 6.0]]), "`Cov` first, then `Cov_1`");
+        let text = "ID,Time,Value_0,Mask_0,Cov\na,0.0,1,1,5\nb,0.5,2,1,6\na,1.0,3,1,4\n";
+        let (line, column, problem) = csv_error(text);
+        assert_eq!((line, column.as_deref()), (4, Some("Cov")));
+        assert!(
+            matches!(problem, CsvProblem::CovariateChanges { ref id, first_line: 2 } if id == "a"),
+            "{problem:?}"
+        );
+        let (line, column, problem) = csv_error("ID,Time,Value_0,Mask_0,Cov\na,0.0,1,1,inf\n");
+        assert_eq!((line, column.as_deref()), (2, Some("Cov")));
+        assert!(matches!(problem, CsvProblem::NonFinite { .. }), "{problem:?}");
+        let plain = CsvSeries::from_csv_reader("ID,Time,Value_0,Mask_0\na,0.0,1,1\n".as_bytes()).unwrap();
+        assert_eq!(plain.covariates, None);
     }
 
     #[test]
