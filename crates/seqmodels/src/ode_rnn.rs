@@ -465,11 +465,10 @@ impl OdeRnn {
         let s = NoGrad::new(store);
         let predict = |h: &Array2<f64>| Ok(self.out.forward(&s, &self.core.readout(h)?)?);
         let feedback = feed_back.then(|| {
-            let after = (0..batch.batch_size())
-                .map(|r| {
-                    let last = (0..obs.len()).rev().find(|&j| batch.grid().step_masks()[j][(r, 0)] != 0.0);
-                    obs[last.expect("every row of a batch has an observation")]
-                })
+            let after = batch
+                .last_steps()
+                .into_iter()
+                .map(|last| obs[last.expect("every row of a batch has an observation")])
                 .collect();
             Feedback { predict: &predict, after }
         });

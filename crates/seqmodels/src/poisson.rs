@@ -86,8 +86,7 @@ impl PoissonIntensity {
         let grid = batch.grid();
         let b = batch.batch_size();
         // Each row's integral is read at its last observation.
-        let last: Vec<Option<usize>> =
-            (0..b).map(|r| (0..grid.len()).rev().find(|&j| grid.step_masks()[j][(r, 0)] != 0.0)).collect();
+        let last = batch.last_steps();
         let mut total = s.constant(Array2::zeros((b * copies, 1)));
         for (j, ((z, integral), step)) in latents.iter().zip(integrals).zip(grid.iter()).enumerate() {
             let ends = Array2::from_shape_fn((b, 1), |(r, _)| f64::from(u8::from(last[r] == Some(j))));

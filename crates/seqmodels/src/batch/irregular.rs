@@ -193,6 +193,15 @@ impl IrregularBatch {
         ndarray::concatenate(Axis(1), &[self.grid.steps()[j].view(), mask]).expect("B rows each")
     }
 
+    /// Each row's last observed step (an index into [`times`](IrregularBatch::times)),
+    /// `None` for a row with no observed step.
+    pub fn last_steps(&self) -> Vec<Option<usize>> {
+        let present = self.grid.step_masks();
+        (0..self.batch_size())
+            .map(|r| (0..present.len()).rev().find(|&j| present[j][(r, 0)] != 0.0))
+            .collect()
+    }
+
     /// Row `b` as a series: its own times, values and masks.
     pub fn row(&self, b: usize) -> Series {
         let present: Vec<usize> =
@@ -283,6 +292,7 @@ mod tests {
         assert_eq!(batch.grid().steps()[1], array![[3.0, 0.0], [7.0, 8.0]]);
         assert_eq!(batch.grid().step_masks()[2], array![[0.0], [1.0]]);
         assert_eq!(batch.grid().lengths(), [3, 2]);
+        assert_eq!(batch.last_steps(), [Some(3), Some(2)]);
         assert_eq!(batch.observed_values(), 5 + 4);
         let back = batch.row(0);
         assert_eq!(back.times, [0.0, 0.5, 2.0]);
