@@ -1,7 +1,7 @@
 //! # 02: density estimation with normalizing flows
 //!
-//! Maximum-likelihood training of three flows on the seven 2-D toy sets of FFJORD
-//! (two moons, 8 Gaussians, pinwheel, checkerboard, 2 spirals, rings, swiss roll):
+//! Maximum-likelihood training of three flows on the eight 2-D toy sets of FFJORD
+//! (two moons, 8 Gaussians, pinwheel, checkerboard, 2 spirals, rings, swiss roll, circles):
 //!
 //! * **RealNVP**: affine couplings with alternating masks (Dinh et al. 2017);
 //! * **Glow-style**: steps of ActNorm (data-initialised), LU invertible linear map and

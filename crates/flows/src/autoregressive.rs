@@ -7,6 +7,7 @@ use crate::flow::{Direction, Flow, check_dim};
 use crate::made::{HiddenDegrees, Made, Order};
 use autodiff::{Activation, ParamStore, Session, Tensor};
 use ndarray::Axis;
+use odesolve::OdeSession;
 use rand::Rng;
 
 /// Which side of the map the MADE reads.
@@ -97,14 +98,14 @@ impl Flow for AutoregressiveAffine {
     fn dim(&self) -> usize {
         self.made.dim()
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), x, self.dim())?;
         match self.conditioning {
             Conditioning::Data => self.affine(s, x, x, true),
             Conditioning::Base => self.sequential(s, x, true),
         }
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), z, self.dim())?;
         match self.conditioning {
             Conditioning::Data => self.sequential(s, z, false),

@@ -5,6 +5,7 @@ use crate::flow::{Direction, Flow, check_dim, zero_logdet};
 use crate::{Error, Result};
 use autodiff::{Activation, Mlp, ParamStore, Session, Tensor};
 use ndarray::{Array2, Axis};
+use odesolve::OdeSession;
 use rand::Rng;
 
 /// How the raw output `r` of a scale network becomes a bounded log-scale `s`.
@@ -173,7 +174,7 @@ impl Flow for Coupling {
     fn dim(&self) -> usize {
         self.mask.ncols()
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         let (xm, t, log_s) = self.conditioner(s, x)?;
         let moved = x.sub(&t)?.mask(&self.inv_mask)?;
         Ok(match log_s {
@@ -184,7 +185,7 @@ impl Flow for Coupling {
             None => (xm.add(&moved)?, zero_logdet(x)),
         })
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         let (zm, t, log_s) = self.conditioner(s, z)?;
         let zo = z.mask(&self.inv_mask)?;
         Ok(match log_s {

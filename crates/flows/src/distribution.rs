@@ -2,9 +2,10 @@
 
 use crate::flow::Flow;
 use crate::{Error, Result};
-use autodiff::{NoGrad, ParamStore, Session, Tensor};
+use autodiff::{NoGrad, ParamStore, Tensor};
 use dists::{DiagNormal, Sample};
 use ndarray::{Array2, Axis};
+use odesolve::OdeSession;
 use rand::Rng;
 
 /// The distribution of `x = f^{-1}(z)` with `z` from a diagonal normal base.
@@ -64,7 +65,7 @@ impl<F: Flow> FlowDistribution<F> {
     }
 
     /// `ln p(x)` of each row, `batch x 1`.
-    pub fn log_prob<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
+    pub fn log_prob<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<S::T> {
         let (z, ld) = self.flow.forward(s, x)?;
         Ok(self.base_log_prob(&z)?.add(&ld)?)
     }
@@ -73,7 +74,7 @@ impl<F: Flow> FlowDistribution<F> {
     /// differentiable in the flow's parameters (reparameterisation), and so is its
     /// log-density, as reverse-KL fitting and the ELBO need. Returns
     /// `(x: n x d, ln q(x): n x 1)`.
-    pub fn rsample_and_log_prob<S: Session, R: Rng + ?Sized>(
+    pub fn rsample_and_log_prob<S: OdeSession, R: Rng + ?Sized>(
         &self,
         s: &S,
         n: usize,
@@ -84,7 +85,7 @@ impl<F: Flow> FlowDistribution<F> {
     }
 
     /// `(x, ln q(x))` for given base points `z` (`n x d`).
-    pub fn push_from_base<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    pub fn push_from_base<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         let (x, ld) = self.flow.inverse(s, z)?;
         Ok((x, self.base_log_prob(z)?.sub(&ld)?))
     }

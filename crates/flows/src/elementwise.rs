@@ -2,8 +2,9 @@
 
 use crate::flow::{Direction, Flow, broadcast_logdet, check_dim};
 use crate::{Error, Result};
-use autodiff::{ParamId, ParamStore, Session, Tensor};
+use autodiff::{ParamId, ParamStore, Tensor};
 use ndarray::{Array2, Axis};
+use odesolve::OdeSession;
 
 /// Added to the batch standard deviation in ActNorm's initialisation (Glow's value),
 /// so a constant column does not divide by zero.
@@ -68,7 +69,7 @@ impl Flow for ElementwiseAffine {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), x, self.dim)?;
         let l = s.param(self.log_scale);
         let mut z = x.mul(&l.exp())?;
@@ -77,7 +78,7 @@ impl Flow for ElementwiseAffine {
         }
         Ok((z, broadcast_logdet(&l.sum_axis(Axis(1)), x.shape().0)?))
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), z, self.dim)?;
         let l = s.param(self.log_scale);
         let centred = match self.shift {

@@ -45,6 +45,15 @@ pub enum Error {
         /// The column where elimination found no non-zero pivot.
         pivot: usize,
     },
+    /// An ODE solve of a continuous flow failed (a step size that underflows, a step
+    /// budget exceeded, a non-finite state).
+    #[error("{flow}: {source}")]
+    Solve {
+        /// The flow.
+        flow: &'static str,
+        /// What the solver reported.
+        source: odesolve::OdeError,
+    },
     /// An error from a tape operation.
     #[error(transparent)]
     Autodiff(#[from] autodiff::Error),

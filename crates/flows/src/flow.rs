@@ -1,8 +1,9 @@
 //! The [`Flow`] interface and the composition of flows into a [`Chain`].
 
 use crate::{Error, Result};
-use autodiff::{NoGrad, ParamStore, Session, Tensor};
+use autodiff::{NoGrad, ParamStore, Tensor};
 use ndarray::Array2;
+use odesolve::OdeSession;
 
 /// A direction of a flow.
 ///
@@ -41,9 +42,9 @@ pub trait Flow {
     /// The width of the vectors the flow acts on.
     fn dim(&self) -> usize;
     /// Data to base: `(z, ln|det dz/dx|)`, the latter `batch x 1`.
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)>;
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)>;
     /// Base to data: `(x, ln|det dx/dz|)`, the latter `batch x 1`.
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)>;
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)>;
     /// The direction that costs a single pass.
     fn cheap_direction(&self) -> Direction;
     /// Data-dependent initialisation from a batch `x` of this flow's inputs (Glow's
@@ -119,10 +120,10 @@ impl<F: Flow> Flow for Chain<F> {
     fn dim(&self) -> usize {
         self.layers[0].dim()
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         compose(self.layers.iter(), x, |layer, h| layer.forward(s, h))
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         compose(self.layers.iter().rev(), z, |layer, h| layer.inverse(s, h))
     }
     /// The direction that is cheap for every layer, or

@@ -1,13 +1,15 @@
 //! [`Layer`]: every flow of this crate under one type, so mixed stacks are a
 //! [`Chain<Layer>`](crate::Chain).
 
+use crate::cnf::ContinuousFlow;
 use crate::flow::{Direction, Flow};
 use crate::{
     AutoregressiveAffine, Coupling, ElementwiseAffine, InvertibleLinear, Permutation, Planar, Radial,
 };
 use crate::{Result, Sylvester};
-use autodiff::{ParamStore, Session};
+use autodiff::ParamStore;
 use ndarray::Array2;
+use odesolve::OdeSession;
 
 /// One layer of any kind defined in this crate.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub enum Layer {
     Autoregressive(AutoregressiveAffine),
     /// A Sylvester flow.
     Sylvester(Sylvester),
+    /// A continuous flow (FFJORD), boxed: its settings are larger than the other layers.
+    Continuous(Box<ContinuousFlow>),
 }
 
 macro_rules! dispatch {
@@ -42,6 +46,7 @@ macro_rules! dispatch {
             Layer::Radial($f) => $e,
             Layer::Autoregressive($f) => $e,
             Layer::Sylvester($f) => $e,
+            Layer::Continuous($f) => $e,
         }
     };
 }
@@ -67,6 +72,12 @@ from_flows!(
     Sylvester(Sylvester)
 );
 
+impl From<ContinuousFlow> for Layer {
+    fn from(f: ContinuousFlow) -> Self {
+        Layer::Continuous(Box::new(f))
+    }
+}
+
 impl Flow for Layer {
     fn name(&self) -> &'static str {
         dispatch!(self, f => f.name())
@@ -74,10 +85,10 @@ impl Flow for Layer {
     fn dim(&self) -> usize {
         dispatch!(self, f => f.dim())
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         dispatch!(self, f => f.forward(s, x))
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         dispatch!(self, f => f.inverse(s, z))
     }
     fn cheap_direction(&self) -> Direction {

@@ -3,7 +3,8 @@
 //! A normalizing flow turns a simple base density into a flexible one by an
 //! invertible, differentiable map whose Jacobian determinant is cheap. This crate
 //! has the discrete flows of the literature: NICE, RealNVP, the vector parts of
-//! Glow, planar and radial flows, MADE with MAF and IAF, and Sylvester flows; a
+//! Glow, planar and radial flows, MADE with MAF and IAF, and Sylvester flows; the
+//! continuous flows of Chen et al. and FFJORD ([`cnf`]), whose map is an ODE solve; a
 //! [`FlowDistribution`] over a Gaussian base with `log_prob`, `sample` and
 //! `rsample_and_log_prob`; the 2-D toy data sets of FFJORD ([`Toy`]), the target
 //! energies of Rezende and Mohamed ([`Energy`]), and a [`Grid`] to integrate and draw
@@ -20,9 +21,10 @@
 //! closed form returns the typed [`Error::NoClosedForm`], and
 //! [`Flow::cheap_direction`] says which direction costs one pass. Flows compose
 //! into a [`Chain`] (log-determinants add); [`Layer`] wraps every flow here so that
-//! mixed stacks are one type. The trait is shaped so that a continuous flow (FFJORD,
-//! planned in `docs/roadmap.md`) can implement it: both of its directions would be one
-//! ODE solve, its log-determinant the integrated trace.
+//! mixed stacks are one type. The sessions are [`odesolve::OdeSession`]s (a tape, or
+//! plain arrays), so that a continuous flow ([`cnf::ContinuousFlow`]) implements the
+//! same trait: both of its directions are one ODE solve, its log-determinant the
+//! integrated trace of its field's Jacobian.
 //!
 //! ## The math in plain words
 //!
@@ -49,6 +51,7 @@
 //! | [`AutoregressiveAffine`] MAF | forward | $-\sum_i a_i(x)$ | scale $e^{a} > 0$; inverse in $d$ passes |
 //! | [`AutoregressiveAffine`] IAF | inverse | $\sum_i a_i(z)$ | scale $e^{a} > 0$; forward in $d$ passes |
 //! | [`Sylvester`] | inverse only | $\sum_k \ln(1 + h'_k \tilde r_{kk} r_{kk})$ | $\tilde r_{kk}, r_{kk} = \tanh(\cdot)$, so $\lvert\tilde r_{kk} r_{kk}\rvert < 1$ |
+//! | [`cnf::ContinuousFlow`] (FFJORD) | both (one solve each) | $\int_0^T \mathrm{tr}(\partial f / \partial z)\, dt$ (forward) | an ODE's flow map, solved backwards |
 //!
 //! Planar, radial and Sylvester flows are invertible but have **no closed-form
 //! inverse**: their data-to-base direction returns [`Error::NoClosedForm`]. They are
@@ -103,6 +106,7 @@
 #![deny(missing_docs)]
 
 mod autoregressive;
+pub mod cnf;
 mod coupling;
 mod distribution;
 mod elementwise;

@@ -7,6 +7,7 @@ use crate::{Error, Result};
 use autodiff::{ParamId, ParamStore, Session, Tensor};
 use dists::linalg::{Triangle, solve_right_triangular};
 use ndarray::{Array2, Axis};
+use odesolve::OdeSession;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -92,14 +93,14 @@ impl Flow for InvertibleLinear {
     fn dim(&self) -> usize {
         self.sign.ncols()
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), x, self.dim())?;
         let (l, u) = self.factors(s)?;
         let w = s.constant(self.perm.clone()).matmul(&l)?.matmul(&u)?;
         let ld = s.param(self.log_scale).sum_axis(Axis(1));
         Ok((x.matmul(&w)?, broadcast_logdet(&ld, x.shape().0)?))
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), z, self.dim())?;
         let (l, u) = self.factors(s)?;
         // z = x P L U  =>  x = ((z U^{-1}) L^{-1}) P^T

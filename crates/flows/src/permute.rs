@@ -4,8 +4,9 @@
 use crate::flow::{Direction, Flow, check_dim, zero_logdet};
 use crate::linalg::{check_permutation, permutation_matrix};
 use crate::{Error, Result};
-use autodiff::{Session, Tensor};
+use autodiff::Tensor;
 use ndarray::Array2;
+use odesolve::OdeSession;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -55,11 +56,11 @@ impl Flow for Permutation {
     fn dim(&self) -> usize {
         self.perm.len()
     }
-    fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         check_dim("permutation", x, self.dim())?;
         Ok((x.matmul(&s.constant(self.forward.clone()))?, zero_logdet(x)))
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("permutation", z, self.dim())?;
         Ok((z.matmul(&s.constant(self.inverse.clone()))?, zero_logdet(z)))
     }

@@ -4,6 +4,7 @@ use crate::flow::{Direction, Flow, check_dim};
 use crate::{Error, Result};
 use autodiff::{Init, ParamId, ParamStore, Session, Tensor};
 use ndarray::Axis;
+use odesolve::OdeSession;
 use rand::Rng;
 
 /// `x = z + u_hat tanh(w . z + b)`, a one-hidden-unit residual map, defined in the
@@ -87,10 +88,10 @@ impl Flow for Planar {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn forward<S: Session>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
         Err(Error::NoClosedForm { flow: "planar", direction: Direction::Forward })
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("planar", z, self.dim)?;
         let (u_hat, sp) = self.constrained_sp(s)?;
         let h = z.matmul_t(&s.param(self.w), false, true)?.add(&s.param(self.b))?.tanh();

@@ -4,6 +4,7 @@ use crate::flow::{Direction, Flow, check_dim};
 use crate::{Error, Result};
 use autodiff::{Init, ParamId, ParamStore, Session, Tensor};
 use ndarray::Axis;
+use odesolve::OdeSession;
 use rand::Rng;
 
 /// `x = z + beta h(alpha, r) (z - z_0)` with `r = |z - z_0|`, `h = 1 / (alpha + r)`:
@@ -57,10 +58,10 @@ impl Flow for Radial {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn forward<S: Session>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
         Err(Error::NoClosedForm { flow: "radial", direction: Direction::Forward })
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("radial", z, self.dim)?;
         let (alpha, beta) = self.constrained(s)?;
         let diff = z.sub(&s.param(self.centre))?;

@@ -5,6 +5,7 @@ use crate::linalg::{gram_schmidt, permutation_matrix};
 use crate::{Error, Result};
 use autodiff::{Init, ParamId, ParamStore, Session, Tensor};
 use ndarray::{Array2, Axis};
+use odesolve::OdeSession;
 use rand::Rng;
 
 /// How a Sylvester flow gets the matrix `Q` with orthonormal columns.
@@ -153,10 +154,10 @@ impl Flow for Sylvester {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn forward<S: Session>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
+    fn forward<S: OdeSession>(&self, _s: &S, _x: &S::T) -> Result<(S::T, S::T)> {
         Err(Error::NoClosedForm { flow: "sylvester", direction: Direction::Forward })
     }
-    fn inverse<S: Session>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
+    fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("sylvester", z, self.dim)?;
         let q = self.q(s)?;
         let (r, rt, diag) = self.triangles(s)?;

@@ -16,6 +16,9 @@ pub enum Toy {
     /// A mixture of 8 Gaussians (std 0.5) on a circle of radius 4, all divided by `sqrt 2`.
     EightGaussians,
     /// Five arms of a pinwheel (radial std 0.3, tangential std 0.1, rate 0.25), times 2.
+    /// FFJORD's `toy_data.py` draws the mirror image: its points are these reflected
+    /// in the x-axis, `(x, y) -> (x, -y)` (it rotates by minus the angle used here, and
+    /// the tangential noise is symmetric), so the same entropy and test NLL.
     Pinwheel,
     /// Uniform on the dark squares of a 4 x 4 checkerboard on `[-4, 4]^2`.
     Checkerboard,
@@ -25,11 +28,16 @@ pub enum Toy {
     Rings,
     /// The swiss roll (noise 1), its `(x, z)` plane divided by 5.
     SwissRoll,
+    /// Two concentric circles of radii 1 and 0.5 (half the points each) with Gaussian
+    /// noise 0.08, all times 3 (FFJORD's `circles`: scikit-learn's `make_circles`
+    /// with factor 0.5, whose angles are evenly spaced; here they are uniform draws,
+    /// the same distribution).
+    Circles,
 }
 
 impl Toy {
     /// Every toy set, in a fixed order.
-    pub const ALL: [Toy; 7] = [
+    pub const ALL: [Toy; 8] = [
         Toy::TwoMoons,
         Toy::EightGaussians,
         Toy::Pinwheel,
@@ -37,6 +45,7 @@ impl Toy {
         Toy::TwoSpirals,
         Toy::Rings,
         Toy::SwissRoll,
+        Toy::Circles,
     ];
 
     /// A short file-friendly name (`"two_moons"`).
@@ -49,6 +58,7 @@ impl Toy {
             Toy::TwoSpirals => "2spirals",
             Toy::Rings => "rings",
             Toy::SwissRoll => "swissroll",
+            Toy::Circles => "circles",
         }
     }
 
@@ -98,6 +108,14 @@ impl Toy {
                 Toy::SwissRoll => {
                     let t = 1.5 * PI * (1.0 + 2.0 * rng.random_range(0.0..1.0));
                     ((t * t.cos() + normal(rng)) / 5.0, (t * t.sin() + normal(rng)) / 5.0)
+                }
+                Toy::Circles => {
+                    let radius = if i % 2 == 0 { 1.0 } else { 0.5 };
+                    let t = rng.random_range(0.0..2.0 * PI);
+                    (
+                        3.0 * (radius * t.cos() + 0.08 * normal(rng)),
+                        3.0 * (radius * t.sin() + 0.08 * normal(rng)),
+                    )
                 }
             };
             out[(i, 0)] = x;

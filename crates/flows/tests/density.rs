@@ -182,4 +182,12 @@ fn toy_sets_are_seeded_and_shaped() {
     for r0 in [3.0, 2.25, 1.5, 0.75] {
         assert!((near(r0) as f64 / 1000.0 - 1.0).abs() < 0.1, "ring {r0}: {}", near(r0));
     }
+    // Circles: radii 3 and 1.5 in equal shares, radial noise 3 x 0.08.
+    let circles = Toy::Circles.sample(4000, &mut rng(3));
+    let radii: Vec<f64> = circles.rows().into_iter().map(|p| (p[0] * p[0] + p[1] * p[1]).sqrt()).collect();
+    let outer: Vec<f64> = radii.iter().copied().filter(|&r| r > 2.25).collect();
+    assert!((outer.len() as f64 / 2000.0 - 1.0).abs() < 0.05, "outer share {}", outer.len());
+    let mean = outer.iter().sum::<f64>() / outer.len() as f64;
+    let std = (outer.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / outer.len() as f64).sqrt();
+    assert!((mean - 3.0).abs() < 0.03 && (std - 0.24).abs() < 0.02, "outer radius {mean} +- {std}");
 }

@@ -181,4 +181,4 @@ pub use solve::{odeint, odeint_session};
 pub use state::State;
 pub use tableau::{ButcherTableau, DenseOutput};
 pub use tape_grids::{PerSampleTape, Starts, odeint_tape_per_sample};
-pub use tape_op::{Gradient, OdeSession, OdeStats, TapeSolution, Times, odeint_tape};
+pub use tape_op::{Gradient, OdeSession, OdeStats, SolveWork, TapeSolution, Times, odeint_tape};

@@ -593,11 +593,28 @@ impl Vjp for TimeDerivative {
     }
 }
 
+/// The work of a solve in a session: the forward solve's at once, and for a solve on
+/// a tape with a one-node method, the backward pass's once the tape's backward has
+/// run (a caller reports both per training step, as FFJORD reports its NFE).
+#[derive(Debug, Clone)]
+pub struct SolveWork(SharedStats);
+
+impl SolveWork {
+    /// The work done so far (see [`OdeStats`]).
+    pub fn get(&self) -> OdeStats {
+        self.0.get()
+    }
+}
+
 /// A session a model can solve in: on a tape with [`odeint_tape`] (the gradient
 /// method as given), on plain arrays with [`odeint`](crate::odeint) (no gradient, so
 /// the method is ignored). Model code generic over `S: OdeSession` runs a solve in
 /// training and in evaluation alike.
 pub trait OdeSession: Session {
+    /// Whether the session records a tape (training) rather than computing plain
+    /// values (evaluation): a model may solve with other settings in each.
+    const RECORDS: bool;
+
     /// The states at `ts` (the first is `y0`) and the forward solve's work.
     fn odeint<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
         &self,
@@ -606,34 +623,52 @@ pub trait OdeSession: Session {
         ts: &[f64],
         opts: &SolveOptions,
         gradient: &Gradient,
-    ) -> Result<(Vec<Self::T>, Stats)>;
+    ) -> Result<(Vec<Self::T>, Stats)> {
+        let (ys, work) = self.odeint_with_work(func, y0, ts, opts, gradient)?;
+        Ok((ys, work.get().forward))
+    }
+
+    /// The states at `ts` and a handle on the solve's work, forward and backward.
+    fn odeint_with_work<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
+        &self,
+        func: &F,
+        y0: &Self::T,
+        ts: &[f64],
+        opts: &SolveOptions,
+        gradient: &Gradient,
+    ) -> Result<(Vec<Self::T>, SolveWork)>;
 }
 
 impl<'t> OdeSession for TapeSession<'t, '_> {
-    fn odeint<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
+    const RECORDS: bool = true;
+
+    fn odeint_with_work<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
         &self,
         func: &F,
         y0: &Var<'t>,
         ts: &[f64],
         opts: &SolveOptions,
         gradient: &Gradient,
-    ) -> Result<(Vec<Var<'t>>, Stats)> {
+    ) -> Result<(Vec<Var<'t>>, SolveWork)> {
         let sol = odeint_tape(func, self, y0, ts, opts, gradient)?;
-        let forward = sol.stats().forward;
-        Ok((sol.ys, forward))
+        Ok((sol.ys, SolveWork(sol.stats)))
     }
 }
 
 impl OdeSession for autodiff::NoGrad<'_> {
-    fn odeint<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
+    const RECORDS: bool = false;
+
+    fn odeint_with_work<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
         &self,
         func: &F,
         y0: &Array2<f64>,
         ts: &[f64],
         opts: &SolveOptions,
         _gradient: &Gradient,
-    ) -> Result<(Vec<Array2<f64>>, Stats)> {
+    ) -> Result<(Vec<Array2<f64>>, SolveWork)> {
         let sol = crate::odeint(&WithParams { func, store: self.store() }, y0, ts, opts)?;
-        Ok((sol.ys, sol.stats))
+        let work = SharedStats::default();
+        work.set(OdeStats { forward: sol.stats, ..OdeStats::default() });
+        Ok((sol.ys, SolveWork(work)))
     }
 }

@@ -44,7 +44,7 @@ pub fn apply<F: Flow>(
     }
 }
 
-fn run<S: Session, F: Flow>(flow: &F, s: &S, x: &S::T, dir: Direction) -> flows::Result<S::T> {
+fn run<S: odesolve::OdeSession, F: Flow>(flow: &F, s: &S, x: &S::T, dir: Direction) -> flows::Result<S::T> {
     let (y, ld) = match dir {
         Direction::Forward => flow.forward(s, x)?,
         Direction::Inverse => flow.inverse(s, x)?,
