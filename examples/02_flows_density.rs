@@ -20,7 +20,7 @@
 //! shared with other jobs; `--quick` for a few seconds with small models).
 
 use autodiff::data::Rows;
-use autodiff::ndarray::{Array2, Axis, concatenate};
+use autodiff::ndarray::Array2;
 use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
 use flows::{Chain, Conditioning, Flow, FlowDistribution, Grid, Toy, models};
 use latent_seq::plot;
@@ -128,27 +128,13 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         })?;
         let nll: Vec<String> = fits.iter().map(|f| format!("{:>9.3}", f.test_nll)).collect();
         println!("{:<14} {}", toy.name(), nll.join(" "));
-        // Data histogram | RealNVP | Glow | MAF, each scaled to its own maximum.
-        let gap = Array2::from_elem((grid.n(), 2), f64::NAN);
-        let mut panels = vec![normalised(&grid.histogram(&toy.sample(100_000, &mut rng)))];
-        panels.extend(fits.iter().map(|f| normalised(&f.density)));
-        let mut views = Vec::new();
-        for (k, p) in panels.iter().enumerate() {
-            if k > 0 {
-                views.push(gap.view());
-            }
-            views.push(p.view());
-        }
+        let data = grid.histogram(&toy.sample(100_000, &mut rng));
+        let mut panels = vec![("data (histogram)", &data)];
+        panels.extend(Model::ALL.iter().zip(&fits).map(|(m, f)| (m.name(), &f.density)));
         let path = plot::plots_dir()?.join(format!("02_flows_density_{}.png", toy.name()));
-        plot::image(&path, &concatenate(Axis(1), &views)?, 3)?;
+        plot::density_panels(&path, 4.0, &panels)?;
     }
     println!("images (data | RealNVP | Glow | MAF): target/plots/02_flows_density_<set>.png");
     println!("{} models trained in {:.1} s", 3 * Toy::ALL.len(), start.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Scales an image to `[0, 1]` by its maximum (so every panel uses the full colour range).
-fn normalised(a: &Array2<f64>) -> Array2<f64> {
-    let max = a.iter().copied().fold(0.0, f64::max);
-    if max > 0.0 { a / max } else { a.clone() }
 }

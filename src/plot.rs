@@ -273,6 +273,52 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// 2-D densities (or histograms) on the square `[-half_width, half_width]^2`, one
+/// titled panel each with axes `x1`, `x2`, side by side in one PNG. Each panel is
+/// coloured from 0 to its own maximum (viridis), so peaks of different heights all
+/// use the full range; the values are images as [`flows::Grid::image`] lays them
+/// out (row 0 at the top).
+pub fn density_panels(
+    path: &Path,
+    half_width: f64,
+    panels: &[(&str, &Array2<f64>)],
+) -> Result<(), PlotError> {
+    register_font();
+    if panels.is_empty() {
+        return Err(PlotError::Empty { path: path.to_owned(), what: "no panel to draw" });
+    }
+    let root = BitMapBackend::new(path, (300 * panels.len() as u32, 320)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw_err(path, e))?;
+    let l = half_width;
+    for (area, (title, values)) in root.split_evenly((1, panels.len())).iter().zip(panels) {
+        let (rows, cols) = values.dim();
+        let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
+        let scale = if max > 0.0 { 1.0 / max } else { 1.0 };
+        let mut chart = ChartBuilder::on(area)
+            .caption(*title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(34)
+            .build_cartesian_2d(-l..l, -l..l)
+            .map_err(|e| draw_err(path, e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("x1")
+            .y_desc("x2")
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| draw_err(path, e))?;
+        let (w, h) = (2.0 * l / cols as f64, 2.0 * l / rows as f64);
+        let cells = values.indexed_iter().map(|((r, c), &v)| {
+            let (x0, y1) = (-l + c as f64 * w, l - r as f64 * h);
+            Rectangle::new([(x0, y1 - h), (x0 + w, y1)], viridis(v * scale).filled())
+        });
+        chart.draw_series(cells).map_err(|e| draw_err(path, e))?;
+    }
+    root.present().map_err(|e| draw_err(path, e))
+}
+
 /// Writes a matrix as an image (row 0 at the top), each entry a `scale x scale`
 /// block coloured by its value between the matrix's minimum and maximum.
 pub fn image(path: &Path, values: &Array2<f64>, scale: u32) -> Result<(), PlotError> {

@@ -58,7 +58,10 @@ impl<F: Flow> FlowDistribution<F> {
         &self.base
     }
 
-    fn base_log_prob<T: Tensor>(&self, z: &T) -> Result<T> {
+    /// `ln p_Z(z)` of each row under the base (`batch x 1`): what a caller that runs
+    /// the flow itself (a continuous flow with its regularisers) adds the
+    /// log-determinant to.
+    pub fn base_log_prob<T: Tensor>(&self, z: &T) -> Result<T> {
         let base =
             DiagNormal::new(z.constant(self.base.mean().clone()), z.constant(self.base.log_var().clone()))?;
         Ok(base.log_prob(z)?.sum_axis(Axis(1)))

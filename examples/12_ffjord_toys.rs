@@ -1,0 +1,196 @@
+//! # 12: FFJORD, a continuous normalizing flow, on the 2-D toy sets
+//!
+//! Grathwohl et al. (2019) with the defaults of FFJORD's `train_toy.py`: one
+//! continuous flow whose field is 2-64-64-64-2 ConcatSquash layers with tanh, the end
+//! time learned as `s^2` from 0.5, Dopri5 at rtol = atol = 1e-5, the exact trace (two
+//! vector-Jacobian products per evaluation in 2-D), a fresh batch of 100 points per
+//! step, Adam 1e-3 with weight decay 1e-5. Gradients are checkpointed
+//! backpropagation through the solver (exact) where FFJORD uses the backsolve
+//! adjoint. The density of a point is `ln N(z(T); 0, I) + int_0^T tr(df/dz) dt`.
+//!
+//! Each set is trained twice: plainly, and with the kinetic-energy and
+//! Jacobian-Frobenius penalties of Finlay et al. (2020), each weighted 0.01 (they are
+//! two more integrated states of the same solve), to see how many fewer evaluations
+//! the solver needs and what it costs in likelihood. The script prints the test NLL
+//! (exact trace, Dopri5 at the training tolerance as FFJORD evaluates, 5,000 fresh
+//! points) beside the set's entropy where
+//! it is known (the NLL's floor), the learned end time and the evaluations per
+//! training step at the end (forward plus backward).
+//!
+//! The budget is far below FFJORD's 10,000 iterations: `--iters N` per model
+//! (default 1,500), on every set or on those named by `--sets` (e.g.
+//! `--sets 8gaussians,checkerboard,rings`). Run: `cargo run --release --example
+//! 12_ffjord_toys -- [--iters N] [--sets a,b] [--quick]`. Writes `target/plots/12_ffjord_<set>.png` (data histogram | FFJORD
+//! density | histogram of FFJORD's samples | regularised FFJORD's density, on
+//! `[-4, 4]^2`) and `target/plots/12_ffjord_nfe.png` (evaluations per step over
+//! training).
+
+use autodiff::ndarray::Array2;
+use autodiff::{NoGrad, ParamStore, Session, Tape, Tensor};
+use flows::cnf::{CnfConfig, ContinuousFlow};
+use flows::{FlowDistribution, Grid, Toy};
+use latent_seq::plot::{self, Series};
+use latent_seq::run_args::RunArgs;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+use trainers::{Adam, Optim, Optimizer};
+
+type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A toy set and its entropy in nats, where known.
+type SetEntropy = (Toy, Option<f64>);
+
+/// The sets, with their entropies in nats where known (REFERENCE.md): the floor of
+/// a test NLL.
+const SETS: [SetEntropy; 7] = [
+    (Toy::EightGaussians, Some(2.829)),
+    (Toy::Checkerboard, Some(3.466)), // ln 32: uniform on half of [-4, 4]^2
+    (Toy::Rings, Some(2.63)),
+    (Toy::TwoSpirals, None),
+    (Toy::Pinwheel, None),
+    (Toy::TwoMoons, None),
+    (Toy::Circles, None),
+];
+
+/// Weight of each of Finlay et al.'s penalties.
+const PENALTY: f64 = 0.01;
+/// Training points per step (FFJORD's batch).
+const BATCH: usize = 100;
+
+/// A trained flow's scores and pictures.
+struct Fit {
+    test_nll: f64,
+    end_time: f64,
+    /// Evaluations (forward plus backward) of every training step.
+    nfe: Vec<usize>,
+    density: Array2<f64>,
+    samples: Array2<f64>,
+    /// Seconds of training (the evaluation not included).
+    seconds: f64,
+}
+
+fn fit(toy: Toy, regularised: bool, iters: usize, quick: bool, grid: &Grid, seed: u64) -> BoxResult<Fit> {
+    let start = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut store = ParamStore::new();
+    let config =
+        CnfConfig { hidden: if quick { vec![8, 8] } else { vec![64, 64, 64] }, seed, ..CnfConfig::default() };
+    let dist = FlowDistribution::standard(ContinuousFlow::new(&mut store, "ffjord", 2, config, &mut rng)?);
+    let mut adam = Optim::new(Adam { lr: 1e-3, weight_decay: 1e-5, ..Adam::default() })?;
+    let mut nfe = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let x = toy.sample(BATCH, &mut rng);
+        let tape = Tape::new();
+        let s = tape.session(&store);
+        let out = dist.flow().forward_regularised(&s, &s.constant(x))?;
+        let nll = dist.base_log_prob(&out.z)?.add(&out.log_det)?.mean().neg();
+        let loss =
+            if regularised { nll.add(&out.kinetic.add(&out.jacobian)?.mean().scale(PENALTY))? } else { nll };
+        let grads = loss.backward()?.into_params();
+        adam.step(&mut store, &grads)?;
+        nfe.push(dist.flow().take_work().iter().map(|w| w.forward.nfev + w.backward.nfev).sum());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let s = NoGrad::new(&store);
+    let test = toy.sample(if quick { 200 } else { 5_000 }, &mut rng);
+    let test_nll = -dist.log_prob(&s, &test)?.view().mean().unwrap_or(f64::NAN);
+    let density = grid.image(&dist.log_prob(&s, &grid.points())?.mapv(f64::exp))?;
+    let samples = grid.histogram(&dist.sample(&store, if quick { 200 } else { 5_000 }, &mut rng)?);
+    dist.flow().take_work(); // evaluation solves are not training work
+    Ok(Fit { test_nll, end_time: dist.flow().end_time(&store), nfe, density, samples, seconds })
+}
+
+/// Mean evaluations per step over the last tenth of training.
+fn final_nfe(nfe: &[usize]) -> f64 {
+    let tail = &nfe[nfe.len() - nfe.len().div_ceil(10)..];
+    tail.iter().sum::<usize>() as f64 / tail.len() as f64
+}
+
+/// The sets named by `--sets a,b` (all of them without it), and the other arguments.
+fn chosen_sets(args: Vec<String>) -> BoxResult<(Vec<SetEntropy>, Vec<String>)> {
+    let Some(at) = args.iter().position(|a| a == "--sets") else { return Ok((SETS.to_vec(), args)) };
+    let names = args.get(at + 1).ok_or("--sets needs a comma-separated list of set names")?;
+    let sets = names
+        .split(',')
+        .map(|n| {
+            SETS.iter().copied().find(|(t, _)| t.name() == n).ok_or_else(|| {
+                let known: Vec<&str> = SETS.iter().map(|(t, _)| t.name()).collect();
+                format!("--sets: unknown set {n} (known: {})", known.join(", "))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let rest = args[..at].iter().chain(&args[at + 2..]).cloned().collect();
+    Ok((sets, rest))
+}
+
+fn main() -> BoxResult<()> {
+    let (sets, rest) = chosen_sets(std::env::args().skip(1).collect())?;
+    let args = RunArgs::parse(rest)?;
+    let iters = args.iters.map_or(if args.quick { 3 } else { 1_500 }, |n| n as usize);
+    let sets = if args.quick { &sets[..1] } else { &sets[..] };
+    let grid = Grid::new(4.0, if args.quick { 20 } else { 60 })?;
+    let start = Instant::now();
+    println!("FFJORD, {iters} Adam steps of {BATCH} points per model; test NLL in nats per point");
+    println!(
+        "{:<13} {:>8} {:>9} {:>9} {:>6} {:>6} {:>6} {:>7}",
+        "data set", "entropy", "FFJORD", "+ reg.", "NFE", "NFE r.", "T", "train s"
+    );
+    let mut nfe_panels = Vec::new();
+    for (i, &(toy, entropy)) in sets.iter().enumerate() {
+        // The plain and the regularised model train side by side on the two cores.
+        let (plain, reg) = std::thread::scope(|scope| {
+            let grid = &grid;
+            let a = scope.spawn(move || fit(toy, false, iters, args.quick, grid, 100 + i as u64));
+            let b = scope.spawn(move || fit(toy, true, iters, args.quick, grid, 100 + i as u64));
+            (a.join().expect("a training thread panicked"), b.join().expect("a training thread panicked"))
+        });
+        let (plain, reg) = (plain?, reg?);
+        println!(
+            "{:<13} {:>8} {:>9.3} {:>9.3} {:>6.1} {:>6.1} {:>6.3} {:>7.0}",
+            toy.name(),
+            entropy.map_or("-".to_string(), |h| format!("{h:.3}")),
+            plain.test_nll,
+            reg.test_nll,
+            final_nfe(&plain.nfe),
+            final_nfe(&reg.nfe),
+            plain.end_time,
+            plain.seconds.max(reg.seconds),
+        );
+        let mut data_rng = ChaCha8Rng::seed_from_u64(900 + i as u64);
+        let data = grid.histogram(&toy.sample(100_000, &mut data_rng));
+        let panels = [
+            ("data (histogram)", &data),
+            ("FFJORD density", &plain.density),
+            ("FFJORD samples (histogram)", &plain.samples),
+            ("+ kinetic, Jacobian: density", &reg.density),
+        ];
+        plot::density_panels(
+            &plot::plots_dir()?.join(format!("12_ffjord_{}.png", toy.name())),
+            4.0,
+            &panels,
+        )?;
+        let curve = |label: &str, nfe: &[usize]| {
+            Series::new(label, nfe.iter().enumerate().map(|(k, &n)| ((k + 1) as f64, n as f64)).collect())
+        };
+        nfe_panels.push((
+            toy.name().to_string(),
+            vec![curve("FFJORD", &plain.nfe), curve("+ kinetic, Jacobian", &reg.nfe)],
+        ));
+    }
+    plot::panels(
+        &plot::plots_dir()?.join("12_ffjord_nfe.png"),
+        "training step",
+        "evaluations per step",
+        &nfe_panels,
+        4,
+    )?;
+    println!(
+        "images (data | FFJORD density | FFJORD samples | regularised density): target/plots/12_ffjord_<set>.png"
+    );
+    println!(
+        "evaluations over training: target/plots/12_ffjord_nfe.png; {:.0} s in all",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
