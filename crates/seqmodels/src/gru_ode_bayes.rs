@@ -12,9 +12,12 @@
 //! $$ \frac{dh}{dt} = (1 - z) \odot (g - h),\quad r = \sigma(h U_r),\quad
 //!    z = \sigma(h U_z),\quad g = \tanh((r \odot h) U_h). $$
 //!
-//! Since `g` lies in `(-1, 1)`, `dh/dt` points into the cube `[-1, 1]^H` on its
-//! faces: a state that starts inside stays inside (the paper proves this
-//! boundedness; tested here).
+//! With [`GruOdeBayesConfig::impute`] the field also reads an input `u`, the
+//! observation model's current prediction `p(h)` (the GRU-ODE of the paper's
+//! Sec. 3.1 with an input `x(t)`; the code's `impute` option): each gate adds
+//! `u W + b`. Since `g` lies in `(-1, 1)` either way, `dh/dt` points into the cube `[-1, 1]^H` on its faces: a
+//! state that starts inside stays inside (the paper proves this boundedness; tested
+//! here for both fields).
 //!
 //! The observation model `p(h)` = Linear - ReLU - Linear gives a mean `mu` and a
 //! log-variance `v` per dimension. At an observation `x` with mask `m` (Sec. 3.2),
@@ -86,6 +89,11 @@ pub struct GruOdeBayesConfig {
     /// The update at an observation: the learned GRU-Bayes jump, or the exact
     /// Gaussian update it approximates.
     pub jump: Jump,
+    /// Whether the GRU-ODE also reads an input, the observation model's current
+    /// prediction `p(h) = [mu, v]` (the code's `impute` option with its
+    /// `FullGRUODECell`); false, the autonomous field, is the authors' double-OU
+    /// setting. Needs the learned jump.
+    pub impute: bool,
 }
 
 /// The update at an observation.
@@ -123,16 +131,30 @@ impl GruOdeBayesConfig {
             solver: SolveOptions::new(Method::Euler).step_size(0.05),
             gradient: Gradient::default(),
             jump: Jump::GruBayes,
+            impute: false,
         }
     }
 }
 
-/// The GRU-ODE field `dh/dt = (1 - z) (g - h)` (see the module docs).
+/// The GRU-ODE field `dh/dt = (1 - z) (g - h)` (see the module docs), autonomous
+/// or reading an input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GruOdeField {
     u_r: ParamId,
     u_z: ParamId,
     u_h: ParamId,
+    input: Option<FieldInput>,
+}
+
+/// The input of a GRU-ODE that reads one: `u = source(h)` enters each gate as
+/// `u W + b` (`r = sigmoid(u W_r + b_r + h U_r)`, likewise `z`, and
+/// `g = tanh(u W_h + b_h + (r h) U_h)`: the paper's Sec. 3.1 GRU-ODE with the input
+/// `x(t)`, as the code's `FullGRUODECell`). Since `g` stays in `(-1, 1)`, the state
+/// stays in the unit cube whatever the input.
+#[derive(Debug, Clone, PartialEq)]
+struct FieldInput {
+    source: Mlp,
+    gates: [autodiff::Linear; 3],
 }
 
 impl GruOdeField {
@@ -143,21 +165,55 @@ impl GruOdeField {
             let value = Init::TorchDefault.sample((hidden, hidden), hidden, hidden, rng);
             Ok(store.add(format!("{name}.{part}"), value)?)
         };
-        Ok(GruOdeField { u_r: add("u_r")?, u_z: add("u_z")?, u_h: add("u_h")? })
+        Ok(GruOdeField { u_r: add("u_r")?, u_z: add("u_z")?, u_h: add("u_h")?, input: None })
+    }
+
+    /// The same field reading the input `source(h)` of width `width` through gates
+    /// registered as `{name}.w_r`, `.w_z`, `.w_h` (weight and bias each, PyTorch's
+    /// initialisation).
+    pub fn reading(
+        mut self,
+        store: &mut ParamStore,
+        name: &str,
+        source: Mlp,
+        width: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let hidden = store.shape(self.u_r).0;
+        let mut gate =
+            |part: &str| autodiff::Linear::new(store, &format!("{name}.{part}"), width, hidden, rng);
+        self.input = Some(FieldInput { source, gates: [gate("w_r")?, gate("w_z")?, gate("w_h")?] });
+        Ok(self)
     }
 }
 
 impl NeuralOdeFunc for GruOdeField {
     fn eval<S: Session>(&self, s: &S, _t: &S::T, h: &S::T) -> autodiff::Result<S::T> {
-        let r = h.matmul(&s.param(self.u_r))?.sigmoid();
-        let z = h.matmul(&s.param(self.u_z))?.sigmoid();
-        let g = r.mul(h)?.matmul(&s.param(self.u_h))?.tanh();
+        let (mut r, mut z) = (h.matmul(&s.param(self.u_r))?, h.matmul(&s.param(self.u_z))?);
+        let g = |rh: &S::T| rh.matmul(&s.param(self.u_h));
+        let g = match &self.input {
+            None => g(&r.sigmoid().mul(h)?)?,
+            Some(input) => {
+                let u = input.source.forward(s, h)?;
+                let [w_r, w_z, w_h] = &input.gates;
+                r = r.add(&w_r.forward(s, &u)?)?;
+                z = z.add(&w_z.forward(s, &u)?)?;
+                g(&r.sigmoid().mul(h)?)?.add(&w_h.forward(s, &u)?)?
+            }
+        }
+        .tanh();
+        let z = z.sigmoid();
         // (1 - z) (g - h) = (g - h) - z (g - h)
         let d = g.sub(h)?;
         d.sub(&z.mul(&d)?)
     }
     fn params(&self) -> Vec<ParamId> {
-        vec![self.u_r, self.u_z, self.u_h]
+        let mut ids = vec![self.u_r, self.u_z, self.u_h];
+        if let Some(input) = &self.input {
+            ids.extend(input.source.params());
+            ids.extend(input.gates.iter().flat_map(|l| std::iter::once(l.weight).chain(l.bias)));
+        }
+        ids
     }
 }
 
@@ -232,7 +288,19 @@ impl GruOdeBayes {
             return Err(Error::config("GruOdeBayes", "widths must be positive"));
         }
         let field = GruOdeField::new(store, &format!("{name}.field"), config.hidden, rng)?;
-        GruOdeBayes::with_field(store, name, config, field, rng)
+        let mut model = GruOdeBayes::with_field(store, name, config, field, rng)?;
+        if model.config.impute {
+            let Update::Learned(jump) = &model.update else {
+                return Err(Error::config(
+                    "GruOdeBayes",
+                    "impute needs the learned jump's observation model",
+                ));
+            };
+            // Registered last, so the autonomous model's initial draws do not move.
+            let (source, width) = (jump.p_model.clone(), 2 * model.config.x_dim);
+            model.field = model.field.reading(store, &format!("{name}.field"), source, width, rng)?;
+        }
+        Ok(model)
     }
 }
 

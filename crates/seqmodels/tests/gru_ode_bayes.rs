@@ -1,4 +1,4 @@
-//! GRU-ODE-Bayes: the state stays in [-1, 1]; a row with nothing observed keeps its
+//! GRU-ODE-Bayes: the state stays in [-1, 1], autonomous or reading an input; a row with nothing observed keeps its
 //! state through a jump; the jump's per-dimension preparation is the reference's;
 //! the loss terms are their closed forms and a batch is its rows one at a time; gradients match central differences with
 //! each gradient method; solves land on every observation; with the exact jump and
@@ -16,6 +16,12 @@ use seqmodels::gru_ode_bayes::Jump;
 use seqmodels::{GruOdeBayes, GruOdeBayesConfig, IrregularBatch, Series};
 
 fn model(gradient: Gradient, solver: SolveOptions) -> (GruOdeBayes, ParamStore) {
+    model_with(gradient, solver, false)
+}
+
+/// The test model, its GRU-ODE autonomous or reading the observation model's
+/// prediction (`impute`).
+fn model_with(gradient: Gradient, solver: SolveOptions, impute: bool) -> (GruOdeBayes, ParamStore) {
     let mut store = ParamStore::new();
     let config = GruOdeBayesConfig {
         hidden: 4,
@@ -24,6 +30,7 @@ fn model(gradient: Gradient, solver: SolveOptions) -> (GruOdeBayes, ParamStore) 
         mixing: 0.5,
         solver,
         gradient,
+        impute,
         ..GruOdeBayesConfig::new(2)
     };
     let m = GruOdeBayes::new(&mut store, "gob", config, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
@@ -32,7 +39,13 @@ fn model(gradient: Gradient, solver: SolveOptions) -> (GruOdeBayes, ParamStore) 
 
 #[test]
 fn the_state_stays_in_the_unit_cube() {
-    let (m, store) = model(Gradient::default(), SolveOptions::default());
+    for impute in [false, true] {
+        state_stays_in_the_unit_cube(impute);
+    }
+}
+
+fn state_stays_in_the_unit_cube(impute: bool) {
+    let (m, store) = model_with(Gradient::default(), SolveOptions::default(), impute);
     let s = NoGrad::new(&store);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     // Starts anywhere inside, including on the faces; a long solve with large steps.
@@ -124,14 +137,43 @@ fn the_loss_matches_finite_differences_with_every_gradient_method() {
     let batch = IrregularBatch::new(series()).unwrap();
     // RK4 steps fine enough that the backsolve adjoint (the gradient of the exact
     // flow) agrees with the differences of the discretised loss.
-    for gradient in gradient_methods() {
-        let (m, store) = model(gradient.clone(), SolveOptions::new(Method::Rk4).step_size(0.05));
+    let cases = gradient_methods().into_iter().map(|g| (g, false)).chain([(Gradient::default(), true)]);
+    for (gradient, impute) in cases {
+        let (m, store) = model_with(gradient.clone(), SolveOptions::new(Method::Rk4).step_size(0.05), impute);
         let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };
         let rep =
             gradcheck_params(|s| m.loss(s, &batch, None).map_err(as_autodiff)?.0.normalised(), &store, &cfg)
                 .unwrap();
-        assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}");
+        assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}, impute {impute}");
     }
+}
+
+#[test]
+fn an_input_through_zero_gates_leaves_the_autonomous_field() {
+    // The imputing model registers the autonomous model's parameters first, with the
+    // same draws; zeroing its input gates' weights and biases must leave the field.
+    let (plain, plain_store) = model(Gradient::default(), SolveOptions::default());
+    let (imputing, mut store) = model_with(Gradient::default(), SolveOptions::default(), true);
+    for id in plain_store.ids() {
+        assert_eq!(store.get(id), plain_store.get(id), "{}", plain_store.name(id));
+    }
+    let h = Array2::from_shape_fn((5, 4), |(r, c)| 0.3 * (r as f64) - 0.25 * (c as f64));
+    let t = array![[0.0]];
+    let moved = imputing.field().eval(&NoGrad::new(&store), &t, &h).unwrap();
+    assert!(!all_close(&moved, &plain.field().eval(&NoGrad::new(&plain_store), &t, &h).unwrap(), 0.0, 1e-6));
+    for id in store.ids().filter(|&id| store.name(id).contains(".w_")).collect::<Vec<_>>() {
+        store.get_mut(id).fill(0.0);
+    }
+    let gated = imputing.field().eval(&NoGrad::new(&store), &t, &h).unwrap();
+    assert!(all_close(&gated, &plain.field().eval(&NoGrad::new(&plain_store), &t, &h).unwrap(), 0.0, 1e-12));
+    // The exact jump has no learned observation model to impute from.
+    let exact = GruOdeBayesConfig {
+        hidden: 4,
+        impute: true,
+        jump: Jump::Exact { obs_std: 0.1 },
+        ..GruOdeBayesConfig::new(2)
+    };
+    assert!(GruOdeBayes::new(&mut ParamStore::new(), "e", exact, &mut ChaCha8Rng::seed_from_u64(0)).is_err());
 }
 
 #[test]
