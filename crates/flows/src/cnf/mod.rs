@@ -49,6 +49,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 
+/// The most solves whose work a flow keeps for [`ContinuousFlow::take_work`]: a
+/// caller that never asks does not grow the log without bound.
+pub const WORK_LOG: usize = 1024;
+
 /// Settings of a [`ContinuousFlow`]; the defaults are FFJORD's `train_toy.py`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CnfConfig {
@@ -126,7 +130,8 @@ pub struct ContinuousFlow {
     config: CnfConfig,
     /// The probes' generator, shared by clones: each solve draws fresh probes.
     probes: Arc<Mutex<ChaCha8Rng>>,
-    /// The work of the solves since the last [`take_work`](ContinuousFlow::take_work).
+    /// The work of the solves since the last [`take_work`](ContinuousFlow::take_work),
+    /// at most [`WORK_LOG`] of them.
     work: Arc<Mutex<Vec<SolveWork>>>,
 }
 
@@ -194,7 +199,7 @@ impl ContinuousFlow {
     }
 
     /// The work of every solve since the last call (forward, and backward once the
-    /// tape's backward pass has run), oldest first.
+    /// tape's backward pass has run), oldest first; at most the latest [`WORK_LOG`].
     pub fn take_work(&self) -> Vec<OdeStats> {
         let mut work = self.work.lock().expect("the work log: a solve panicked while holding it");
         work.drain(..).map(|w| w.get()).collect()
@@ -240,7 +245,12 @@ impl ContinuousFlow {
         let (mut ys, work) = s
             .odeint_with_work(&dynamics, &start, &times, solver, &self.config.gradient)
             .map_err(|e| Error::Solve { flow: "continuous", source: e })?;
-        self.work.lock().expect("the work log: a solve panicked while holding it").push(work);
+        let mut log = self.work.lock().expect("the work log: a solve panicked while holding it");
+        if log.len() == WORK_LOG {
+            log.remove(0);
+        }
+        log.push(work);
+        drop(log);
         Ok(ys.pop().expect("a solve returns its end state"))
     }
 
