@@ -159,3 +159,23 @@ pub fn sylvester(
         .collect::<Result<_>>()?;
     Chain::new(layers)
 }
+
+/// FFJORD with `blocks` continuous flows in sequence (its `--num_blocks`), each with
+/// its own field and end time and the settings of `config`; block `i` draws its
+/// probes from the seed `config.seed + i`.
+pub fn ffjord(
+    store: &mut ParamStore,
+    name: &str,
+    dim: usize,
+    blocks: usize,
+    config: &crate::cnf::CnfConfig,
+    rng: &mut impl Rng,
+) -> Result<Chain> {
+    let layers = (0..blocks)
+        .map(|i| {
+            let config = crate::cnf::CnfConfig { seed: config.seed + i as u64, ..config.clone() };
+            Ok(Layer::from(crate::cnf::ContinuousFlow::new(store, &format!("{name}.{i}"), dim, config, rng)?))
+        })
+        .collect::<Result<_>>()?;
+    Chain::new(layers)
+}

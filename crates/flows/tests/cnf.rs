@@ -157,6 +157,35 @@ fn a_continuous_flow_chains_with_discrete_layers() {
 }
 
 #[test]
+fn blocks_in_sequence_draw_their_own_probes() {
+    let mut store = ParamStore::new();
+    let estimator = TraceEstimator::Hutchinson { probe: Probe::Gaussian, samples: 1 };
+    let config = CnfConfig {
+        hidden: vec![],
+        time_input: TimeInput::Ignore,
+        learn_end_time: false,
+        end_time: T,
+        eval_trace: estimator,
+        eval_solver: tight(),
+        seed: 20,
+        ..CnfConfig::default()
+    };
+    let chain = models::ffjord(&mut store, "ff", 2, 2, &config, &mut rng(3)).unwrap();
+    assert_eq!(chain.len(), 2);
+    let x = array![[0.3, -0.4]];
+    let (_, ld) = chain.forward(&NoGrad::new(&store), &x).unwrap();
+    // Linear blocks: each contributes T e_i^T W_i^T e_i with its own seed's probe.
+    let want: f64 = (0..2)
+        .map(|i| {
+            let w = store.get(store.id(&format!("ff.{i}.f.0.main.weight")).unwrap());
+            let e = Probe::Gaussian.draw(1, 2, &mut ChaCha8Rng::seed_from_u64(20 + i));
+            T * e.dot(&w.t()).dot(&e.t())[[0, 0]]
+        })
+        .sum();
+    assert!((ld[[0, 0]] - want).abs() < 1e-9, "{} vs {want}", ld[[0, 0]]);
+}
+
+#[test]
 fn the_likelihood_gradient_is_right_with_every_method() {
     let methods = [
         ("backprop", Gradient::Backprop),
