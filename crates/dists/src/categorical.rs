@@ -147,8 +147,10 @@ fn inverse_cdf(logits: ndarray::ArrayView1<'_, f64>, u: f64) -> usize {
     weights.iter().rposition(|&w| w > 0.0).expect("the maximum has weight 1")
 }
 
-/// The classes in a one-column array of `f64` (as [`LogProb`] and [`Sample`] carry them).
-fn classes_of(x: &Array2<f64>, categories: usize) -> Result<Vec<usize>> {
+/// The classes held as numbers in a one-column array (as [`LogProb`] and [`Sample`]
+/// carry them, and a sequence batch holds a quantised signal): fails unless every
+/// entry is an integer in `0..categories`.
+pub fn class_indices(x: &Array2<f64>, categories: usize) -> Result<Vec<usize>> {
     if x.ncols() != 1 {
         return Err(Error::Shape {
             dist: DIST,
@@ -173,7 +175,7 @@ fn classes_of(x: &Array2<f64>, categories: usize) -> Result<Vec<usize>> {
 impl LogProb for Categorical<Array2<f64>> {
     /// `x` holds one class per row, as a number, in its one column.
     fn log_prob_rows(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
-        let index = classes_of(x, self.categories())?;
+        let index = class_indices(x, self.categories())?;
         let lp = if self.shape().0 == 1 && index.len() != 1 {
             // One distribution scoring many draws: broadcast the logits' row.
             let rows = self.logits.broadcast((index.len(), self.categories())).expect("one row").to_owned();

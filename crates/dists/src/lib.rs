@@ -127,7 +127,7 @@ mod traits;
 mod validate;
 
 pub use bernoulli::{Bernoulli, PROB_EPS};
-pub use categorical::{Categorical, one_hot};
+pub use categorical::{Categorical, class_indices, one_hot};
 pub use error::{Error, Result};
 pub use gmm::em::{EmConfig, EmFit, EmInit};
 pub use gmm::kernel::Parallelism;
