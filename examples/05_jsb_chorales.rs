@@ -1,4 +1,4 @@
-//! # 05: RNN, VRNN and SRNN on the JSB Chorales
+//! # 05: RNN, VRNN, SRNN and WaveNet on the JSB Chorales
 //!
 //! The polyphonic-music benchmark of Boulanger-Lewandowski et al. (2012) as used by
 //! Chung et al. (2015) and Fraccaro et al. (2016): 382 Bach chorales as 88-key
@@ -16,7 +16,11 @@
 //!   reference code `MainSRNN_midi.py` as far as they differ from the above: a shared
 //!   two-layer input embedding of 500 units, hidden layers of 500 units, the clipped
 //!   leaky rectifier, Adam with `eps = 1e-4`, 50 epochs with the learning rate divided
-//!   by 1.2 per epoch after the 20th.
+//!   by 1.2 per epoch after the 20th;
+//! * **WaveNet** (van den Oord et al. 2016) with Bernoulli outputs: no latent
+//!   variable, each step given the last `R` steps through gated causal dilated
+//!   convolutions (width 2, dilations 1..16 twice, so `R = 64` steps, 64 channels,
+//!   biases); exact log-likelihood, trained with the RNN's plain Adam recipe.
 //!
 //! Each model is trained on the training split with Adam; the parameters of the
 //! epoch with the best validation bound are kept (early stopping). The test
@@ -26,11 +30,12 @@
 //! split for SRNN.
 //!
 //! Run: `cargo run --release --example 05_jsb_chorales -- [path/to/jsb_chorales.json]
-//! [--models rnn,vrnn,srnn,srnn-ref] [--minutes M] [--epochs N] [--decay G] [--shards K]
+//! [--models rnn,vrnn,srnn,srnn-ref,wavenet] [--minutes M] [--epochs N] [--decay G] [--shards K]
 //! [--quick]`.
 //! The data default to `../shared/data/jsb_chorales/jsb_chorales.json` beside the
 //! workspace (they are not part of the project). `--minutes` is a training-time
-//! budget per model; `--hidden H` and `--z Z` change the widths, `--tag T` appends `T`
+//! budget per model; `--hidden H` and `--z Z` change the widths (`--hidden` is also
+//! the WaveNet's channels, 64 by default), `--tag T` appends `T`
 //! to the names of the run's files, `--epochs N` and `--decay G` override the recipe
 //! (the rate is divided by `G` per epoch after the 20th), `--shards K` splits each
 //! batch over `K` threads;
@@ -49,7 +54,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::data::{NOTES, load_polyphonic};
 use seqmodels::{
-    CellKind, GruConvention, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn, VrnnConfig,
+    CellKind, GruConvention, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn, VrnnConfig, WaveNet,
+    WaveNetConfig, WaveNetOutput,
 };
 use seqmodels::{SeqBatch, Sequences};
 use serde_json::json;
@@ -82,7 +88,7 @@ fn parse_args() -> BoxResult<Args> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = Args {
         path: root.join("../shared/data/jsb_chorales/jsb_chorales.json"),
-        models: ["rnn", "vrnn", "srnn", "srnn-ref"].map(String::from).to_vec(),
+        models: ["rnn", "vrnn", "srnn", "srnn-ref", "wavenet"].map(String::from).to_vec(),
         minutes: 20.0,
         epochs: None,
         decay: None,
@@ -405,7 +411,21 @@ fn main() -> BoxResult<()> {
                 let model = Srnn::new(&mut store, "srnn_ref", config, &mut rng)?;
                 run(name, &model, store, true, &splits, &setup, &REFERENCE, &args)?;
             }
-            other => return Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref)").into()),
+            "wavenet" => {
+                let (channels, dilations) = if args.quick {
+                    (args.hidden.unwrap_or(8), WaveNetConfig::doubling(2, 1))
+                } else {
+                    (args.hidden.unwrap_or(64), WaveNetConfig::doubling(16, 2))
+                };
+                let output = WaveNetOutput::Bernoulli { dim: NOTES };
+                let config =
+                    WaveNetConfig { biases: true, ..WaveNetConfig::new(output, dilations, channels) };
+                let model = WaveNet::new(&mut store, "wavenet", config, &mut rng)?;
+                run(name, &model, store, false, &splits, &setup, &PLAIN, &args)?;
+            }
+            other => {
+                return Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref, wavenet)").into());
+            }
         }
     }
     plot_curves(args.quick)

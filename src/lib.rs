@@ -6,10 +6,10 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`autodiff`] | the reverse-mode tape, tensor ops, gradient checks, `Linear` and `Mlp` |
-//! | [`dists`] | Gaussian, mixture and Bernoulli log-likelihoods, KL divergences, sampling |
+//! | [`dists`] | Gaussian, mixture, Bernoulli and categorical log-likelihoods, KL divergences, sampling |
 //! | [`odesolve`] | Euler, midpoint, RK4, Dopri5 with dense output; solves as tape operations (checkpointed, backprop, adjoint) |
 //! | [`flows`] | normalizing flows |
-//! | [`seqmodels`] | sequence batches; RNN, GRU, VAE, VRNN, SRNN, Latent ODE, ODE-RNN, GRU-ODE-Bayes |
+//! | [`seqmodels`] | sequence batches; RNN, GRU, VAE, VRNN, SRNN, WaveNet, Latent ODE, ODE-RNN, GRU-ODE-Bayes |
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
 //!
 //! The [`plot`] module writes the examples' figures (PNG, font embedded), and

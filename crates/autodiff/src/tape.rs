@@ -8,8 +8,8 @@
 
 use crate::function::Recorded;
 use crate::op::{
-    BinaryOp, BroadcastTo, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, MatMul, OneInput, Op, Pad,
-    ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, CausalConv, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, MatMul,
+    OneInput, Op, Pad, ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::{Error, Function, ParamId, Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
@@ -218,6 +218,9 @@ impl Tensor for Var<'_> {
     }
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         self.record2(rhs, MatMul { ta, tb }, Op::MatMul)
+    }
+    fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self> {
+        self.record2(filter, conv, Op::CausalConv)
     }
     fn transpose(&self) -> Self {
         self.record1(Transpose, Op::Transpose).expect("every matrix has a transpose")

@@ -10,8 +10,8 @@
 //! else (`sub`, `mean`, `softmax`, masking, ...) is derived from them once, here.
 
 use crate::op::{
-    BinaryOp, BroadcastTo, Concat, GatherRows, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows, Slice,
-    SumTo, Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, CausalConv, Concat, GatherRows, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows,
+    Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::{Error, Function, Result, Shape};
 use ndarray::{Array2, Axis};
@@ -41,6 +41,12 @@ pub trait Tensor: Clone + Sized {
     fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self>;
     /// Matrix product `op(self) op(rhs)`, transposing an operand when its flag is set.
     fn matmul_t(&self, rhs: &Self, transpose_lhs: bool, transpose_rhs: bool) -> Result<Self>;
+    /// The causal dilated convolution along time of a time-major batch `self`
+    /// (`T B x C`, row `t B + b` = sequence `b` at step `t`) by `filter` (`w C x C'`,
+    /// tap `k` in rows `k C ..`): `y_t = sum_k x_{t - (w - 1 - k) d} W_k`, zero before
+    /// the start, so `y_t` sees steps `t - (w - 1) d ..= t` of its own sequence only.
+    /// See [`CausalConv`] and the derivation of its gradient in `src/op/conv.rs`.
+    fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self>;
     /// The transpose.
     fn transpose(&self) -> Self;
     /// Sum over each axis where `shape` has length 1 (the adjoint of [`broadcast_to`](Tensor::broadcast_to)).
@@ -274,6 +280,9 @@ impl Tensor for Array2<f64> {
     }
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         MatMul { ta, tb }.value(self, rhs)
+    }
+    fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self> {
+        conv.value(self, filter)
     }
     fn transpose(&self) -> Self {
         Transpose.value(self).expect("every matrix has a transpose")

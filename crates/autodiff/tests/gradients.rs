@@ -120,6 +120,19 @@ proptest! {
     }
 
     #[test]
+    fn causal_convolution(
+        width in 1..=3usize, dilation in 1..=3usize, batch in 1..=2usize, steps in 1..=5usize,
+        c_in in 1..=3usize, c_out in 1..=2usize, seed in 0..1000u64,
+    ) {
+        let x = pseudo_random((steps * batch, c_in), seed);
+        let w = pseudo_random((width * c_in, c_out), seed + 1);
+        let conv = autodiff::op::CausalConv { width, dilation, batch };
+        // A nonlinearity after the convolution, so the rule is also checked composed
+        // with others; both inputs are used twice.
+        check(move |v| v[0].causal_conv(&v[1], conv)?.tanh().add(&v[0].causal_conv(&v[1].scale(0.5), conv)?), &[x, w])?;
+    }
+
+    #[test]
     fn masking(x in any_matrix(5, -2.0, 2.0), seed in 0..1000u64) {
         let mask = pseudo_random(x.dim(), seed).mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
         let m2 = mask.clone();

@@ -91,12 +91,31 @@ impl Objective for LayoutChain {
     }
 }
 
+/// `sum tanh(conv(x, W))^2` with a fixed filter: two interleaved sequences of four
+/// steps of two channels (x is `8 x 2`), width 2, dilation 3.
+struct ConvChain(Array2<f64>);
+
+impl Objective for ConvChain {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
+        let conv = autodiff::op::CausalConv { width: 2, dilation: 3, batch: 2 };
+        x.causal_conv(&x.constant(self.0.clone()), conv).unwrap().tanh().square().sum()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     #[test]
     fn hvp_through_layout_ops(x in matrix(2, 3, -1.0, 1.0), v in matrix(2, 3, -1.0, 1.0)) {
         assert_close(&hvp_tape(&LayoutChain, &x, &v), &hvp_fd(&LayoutChain, &x, &v), 1e-6, 1e-8)?;
+    }
+
+    #[test]
+    fn hvp_through_the_causal_convolution(
+        x in matrix(8, 2, -1.0, 1.0), w in matrix(4, 2, -1.0, 1.0), v in matrix(8, 2, -1.0, 1.0),
+    ) {
+        let loss = ConvChain(w);
+        assert_close(&hvp_tape(&loss, &x, &v), &hvp_fd(&loss, &x, &v), 1e-6, 1e-8)?;
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `torch.distributions.kl_divergence`). Pairs without one (mixtures) go through
 //! [`monte_carlo_kl`](crate::monte_carlo_kl).
 
-use crate::{Bernoulli, DiagNormal, MultivariateNormal, Result};
+use crate::{Bernoulli, Categorical, DiagNormal, MultivariateNormal, Result};
 use autodiff::Tensor;
 
 /// A closed-form `KL(self || q)`.
@@ -30,4 +30,4 @@ macro_rules! closed_form {
     )*};
 }
 
-closed_form!(DiagNormal, MultivariateNormal, Bernoulli);
+closed_form!(DiagNormal, MultivariateNormal, Bernoulli, Categorical);

@@ -45,6 +45,14 @@
 //! the stable identity: `softplus` never overflows, so logits of $\pm 800$ give exact
 //! values where $\ln \sigma(800)$ would give $\ln 1 = 0$ and $\ln \sigma(-800) = -\infty$.
 //!
+//! **Categorical** over $K$ classes with logits $\ell$ (one distribution per row):
+//! $\ln p(k) = \ell_k - \operatorname{logsumexp}(\ell)$, the log-sum-exp taken after
+//! subtracting the maximum, so logits of $\pm 10^4$ stay exact; entropy and KL are
+//! sums over the classes of these log-probabilities. WaveNet's output is one over
+//! $256$ amplitude levels, read through mu-law companding ([`MuLaw`]):
+//! $f(x) = \operatorname{sign}(x) \ln(1 + \mu|x|) / \ln(1 + \mu)$ (van den Oord et
+//! al. 2016, Eq. 2).
+//!
 //! **Gaussian mixture** with weights $w = \operatorname{softmax}(\text{logits})$:
 //! $\ln p(x) = \operatorname{logsumexp}_k\big(\ln w_k + \ln \mathcal N(x; \mu_k, \Sigma_k)\big)$;
 //! EM alternates responsibilities $r_{ik} = p(k \mid x_i)$ and their weighted
@@ -98,6 +106,7 @@
 //! - J. Chung et al., *A Recurrent Latent Variable Model for Sequential Data*, NeurIPS 2015.
 //! - Y. Rubanova, R. T. Q. Chen, D. Duvenaud, *Latent ODEs for Irregularly-Sampled Time Series*, NeurIPS 2019.
 //! - E. De Brouwer, J. Simm, A. Arany, Y. Moreau, *GRU-ODE-Bayes*, NeurIPS 2019.
+//! - A. van den Oord et al., *WaveNet: A Generative Model for Raw Audio*, arXiv:1609.03499, 2016.
 //! - A. P. Dempster, N. M. Laird, D. B. Rubin, *Maximum Likelihood from Incomplete Data via the EM Algorithm*, JRSS-B 1977.
 //! - C. M. Bishop, *Pattern Recognition and Machine Learning*, Springer 2006, Ch. 9.
 //! - D. Arthur, S. Vassilvitskii, *k-means++: The Advantages of Careful Seeding*, SODA 2007.
@@ -105,10 +114,12 @@
 #![deny(missing_docs)]
 
 mod bernoulli;
+mod categorical;
 mod error;
 pub mod gmm;
 mod kl;
 pub mod linalg;
+mod mu_law;
 mod mvn;
 mod normal;
 mod product;
@@ -116,11 +127,13 @@ mod traits;
 mod validate;
 
 pub use bernoulli::{Bernoulli, PROB_EPS};
+pub use categorical::{Categorical, class_indices, one_hot};
 pub use error::{Error, Result};
 pub use gmm::em::{EmConfig, EmFit, EmInit};
 pub use gmm::kernel::Parallelism;
 pub use gmm::{GaussianMixture, RowMixture};
 pub use kl::{KlDivergence, kl_divergence};
+pub use mu_law::MuLaw;
 pub use mvn::MultivariateNormal;
 pub use normal::DiagNormal;
 pub use product::{GaussianProduct, bayes_update, gaussian_product};

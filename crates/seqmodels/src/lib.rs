@@ -11,6 +11,7 @@
 //! | [`Srnn`] | an RNN below a state-space model, smoothing inference (Fraccaro et al. 2016) | [`srnn`] |
 //! | [`LatentOde`] | a latent trajectory evolved by a learned ODE, for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019) | [`latent_ode`] |
 //! | [`OdeRnn`] | an RNN whose state evolves by a learned ODE between observations (Rubanova et al. 2019, Algorithm 1) | [`ode_rnn`] |
+//! | [`WaveNet`] | an autoregressive stack of gated, causal dilated convolutions with a categorical (mu-law levels) or Bernoulli output; naive and incremental generation (van den Oord et al. 2016) | [`wavenet`] |
 //! | [`GruOdeBayes`] | continuous filtering of sporadic series: a GRU-ODE between observations, a GRU-Bayes jump at each (De Brouwer et al. 2019) | [`gru_ode_bayes`] |
 //!
 //! ## The design in one paragraph
@@ -94,6 +95,8 @@
 //! - R. T. Q. Chen, Y. Rubanova, J. Bettencourt, D. Duvenaud, *Neural Ordinary Differential Equations*, NeurIPS 2018 (Sec. 5, the spirals).
 //! - Y. Rubanova, R. T. Q. Chen, D. Duvenaud, *Latent ODEs for Irregularly-Sampled Time Series*, NeurIPS 2019 (eqs. 5-9, Sec. 3.4).
 //! - E. De Brouwer, J. Simm, A. Arany, Y. Moreau, *GRU-ODE-Bayes: Continuous modeling of sporadically-observed time series*, NeurIPS 2019 (Sec. 3).
+//! - A. van den Oord et al., *WaveNet: A Generative Model for Raw Audio*, arXiv:1609.03499, 2016 (Eqs. 1-2, Secs. 2.1-2.4).
+//! - T. Le Paine et al., *Fast Wavenet Generation Algorithm*, arXiv:1611.09482, 2016.
 //! - N. Boulanger-Lewandowski, Y. Bengio, P. Vincent, *Modeling Temporal Dependencies in High-Dimensional Sequences*, ICML 2012 (the polyphonic music data).
 
 #![deny(missing_docs)]
@@ -117,6 +120,7 @@ mod stops;
 pub mod toy;
 pub mod vae;
 pub mod vrnn;
+pub mod wavenet;
 
 pub use batch::{CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
@@ -133,3 +137,4 @@ pub use rnn::{RnnConfig, RnnModel};
 pub use srnn::{Inference, Srnn, SrnnConfig, SrnnState};
 pub use vae::{Vae, VaeConfig};
 pub use vrnn::{Vrnn, VrnnConfig};
+pub use wavenet::{Generation, WaveNet, WaveNetConfig, WaveNetOutput, WaveNetState};

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::{
     CellKind, GruConvention, Inference, ObsKind, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vae,
-    VaeConfig, Vrnn, VrnnConfig,
+    VaeConfig, Vrnn, VrnnConfig, WaveNet, WaveNetConfig, WaveNetOutput,
 };
 
 // The networks use ReLU: a finite difference whose bracket +-h straddles a unit's
@@ -129,5 +129,29 @@ fn vae() {
         )
         .unwrap();
         assert_eq!(report.checked, store.num_scalars());
+    }
+}
+
+#[test]
+fn wavenets() {
+    // The categorical WaveNet reads the binary data as classes 0 and 1 of 3; both
+    // outputs with biases, width 3 and dilations 1, 2 (so the batch of lengths 3, 1, 2
+    // meets the causal padding in every layer).
+    for output in [WaveNetOutput::Categorical { levels: 3 }, WaveNetOutput::Bernoulli { dim: 2 }] {
+        let mut store = ParamStore::new();
+        let config =
+            WaveNetConfig { filter_width: 3, biases: true, ..WaveNetConfig::new(output, vec![1, 2], 2) };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let model = WaveNet::new(&mut store, "wavenet", config, &mut rng).unwrap();
+        // The biases start at zero, which puts every unit of the first step (whose input
+        // is zeros) on the head's ReLU kink: move them off it.
+        for id in store.ids().collect::<Vec<_>>() {
+            if store.name(id).ends_with("bias") {
+                let shape = store.shape(id);
+                *store.get_mut(id) =
+                    autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut rng);
+            }
+        }
+        check(&model, &store, ObsKind::Bernoulli);
     }
 }

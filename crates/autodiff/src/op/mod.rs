@@ -16,7 +16,8 @@
 //! like its derivation in `docs/autodiff.md`.
 //!
 //! The public part of this module is the names of the element-wise ops, [`UnaryOp`]
-//! and [`BinaryOp`], which [`Tensor::unary`] and [`Tensor::binary`] take. The rest is
+//! and [`BinaryOp`], which [`Tensor::unary`] and [`Tensor::binary`] take, and the
+//! geometry of a convolution, [`CausalConv`], which [`Tensor::causal_conv`] takes. The rest is
 //! private to the crate, one file per family:
 //!
 //! * `unary.rs`: element-wise functions of one value, each a `Map` with a scalar
@@ -26,6 +27,8 @@
 //! * `fused.rs`: the gradients of `tanh` and the sigmoid in one pass each, a speed-up
 //!   that only gradient rules use;
 //! * `linalg.rs`: the matrix product with transpose flags;
+//! * `conv.rs`: the causal dilated convolution along time of a time-major batch
+//!   (WaveNet's layer), public as [`CausalConv`], its geometry;
 //! * `reduce.rs`: summing to a shape, broadcasting to one, log-sum-exp;
 //! * `layout.rs`: transpose, slices, padding, concatenation, row gathers and scatters;
 //! * `node.rs`: `Op`, the record of one tape node (its op and the ids of its inputs),
@@ -53,6 +56,7 @@
 //! [`Tensor`], and its gradient follows from theirs.
 
 mod binary;
+mod conv;
 mod fused;
 mod layout;
 mod linalg;
@@ -64,6 +68,7 @@ use crate::{Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
 
 pub use binary::BinaryOp;
+pub use conv::CausalConv;
 pub(crate) use fused::{Fused, GradTensor};
 pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpose};
 pub(crate) use linalg::MatMul;

@@ -4,7 +4,7 @@
 //! rule and hands it its inputs; the math is in the rule's own file.
 
 use super::{
-    BinaryOp, BroadcastTo, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul, OneInput, Pad,
+    BinaryOp, BroadcastTo, CausalConv, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul, OneInput, Pad,
     ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::ParamId;
@@ -29,6 +29,8 @@ pub(crate) enum Op {
     /// A fused gradient, recorded by [`Tape::grad`](crate::Tape::grad).
     Fused(Fused, Id, Id),
     MatMul(MatMul, Id, Id),
+    /// A causal dilated convolution of an input (first) by a filter (second).
+    CausalConv(CausalConv, Id, Id),
     Transpose(Transpose, Id),
     SumTo(SumTo, Id),
     BroadcastTo(BroadcastTo, Id),
@@ -104,6 +106,7 @@ impl Op {
             Op::Zip(op, a, b) => run.two(op, *a, *b),
             Op::Fused(op, a, b) => run.two(op, *a, *b),
             Op::MatMul(op, a, b) => run.two(op, *a, *b),
+            Op::CausalConv(op, x, w) => run.two(op, *x, *w),
             Op::Transpose(op, x) => run.one(op, *x),
             Op::SumTo(op, x) => run.one(op, *x),
             Op::BroadcastTo(op, x) => run.one(op, *x),

@@ -17,7 +17,7 @@
 //! | [`Adam`] | $g \mathrel{+}= \lambda\theta$; $m = \beta_1 m + (1-\beta_1) g$; $v = \beta_2 v + (1-\beta_2) g^2$; $\theta \mathrel{-}= \gamma \hat m / (\sqrt{\hat v} + \epsilon)$, $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$ |
 //! | [`AdamW`] | $\theta \mathrel{-}= \gamma\lambda\theta$, then Adam without weight decay |
 //! | [`Adamax`] | $g \mathrel{+}= \lambda\theta$; $m = \beta_1 m + (1-\beta_1) g$; $u = \max(\beta_2 u, \lvert g\rvert + \epsilon)$; $\theta \mathrel{-}= \gamma m / ((1-\beta_1^t) u)$ |
-//! | [`RmsProp`] | $g \mathrel{+}= \lambda\theta$; $v = \alpha v + (1-\alpha) g^2$; $\tilde v = v - \bar g^2$ with $\bar g = \alpha \bar g + (1-\alpha) g$ if centred, else $\tilde v = v$; $b = \mu b + g/(\sqrt{\tilde v}+\epsilon)$, $\theta \mathrel{-}= \gamma b$ if $\mu > 0$, else $\theta \mathrel{-}= \gamma g/(\sqrt{\tilde v}+\epsilon)$ |
+//! | [`RmsProp`] | $g \mathrel{+}= \lambda\theta$; $v = \alpha v + (1-\alpha) g^2$; $\tilde v = v - \bar g^2$ with $\bar g = \alpha \bar g + (1-\alpha) g$ if centred, else $\tilde v = v$; $b = \mu b + g/(\sqrt{\tilde v}+\epsilon)$, $\theta \mathrel{-}= \gamma b$ if $\mu > 0$, else $\theta \mathrel{-}= \gamma g/(\sqrt{\tilde v}+\epsilon)$ (the average starts at 0, or at 1 and with $\sqrt{\tilde v + \epsilon}$ in [`RmsProp::tensorflow`]) |
 
 mod adam;
 mod rmsprop;
