@@ -57,6 +57,8 @@ const SETS: [SetEntropy; 7] = [
 const PENALTY: f64 = 0.01;
 /// Training points per step (FFJORD's batch).
 const BATCH: usize = 100;
+/// Steps averaged per point of the evaluations-over-training picture.
+const NFE_WINDOW: usize = 50;
 
 /// A trained flow's scores and pictures.
 struct Fit {
@@ -170,8 +172,16 @@ fn main() -> BoxResult<()> {
             4.0,
             &panels,
         )?;
+        // Means over windows of 50 steps: the count jumps by whole solver steps.
         let curve = |label: &str, nfe: &[usize]| {
-            Series::new(label, nfe.iter().enumerate().map(|(k, &n)| ((k + 1) as f64, n as f64)).collect())
+            let points = nfe
+                .chunks(NFE_WINDOW)
+                .enumerate()
+                .map(|(k, w)| {
+                    (((k * NFE_WINDOW) + w.len()) as f64, w.iter().sum::<usize>() as f64 / w.len() as f64)
+                })
+                .collect();
+            Series::new(label, points)
         };
         nfe_panels.push((
             toy.name().to_string(),
@@ -181,9 +191,9 @@ fn main() -> BoxResult<()> {
     plot::panels(
         &plot::plots_dir()?.join("12_ffjord_nfe.png"),
         "training step",
-        "evaluations per step",
+        "evaluations per step (mean of 50)",
         &nfe_panels,
-        4,
+        nfe_panels.len().min(4),
     )?;
     println!(
         "images (data | FFJORD density | FFJORD samples | regularised density): target/plots/12_ffjord_<set>.png"
