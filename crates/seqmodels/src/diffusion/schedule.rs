@@ -93,23 +93,30 @@ impl Schedule {
         Ok((1.0 - self.alpha_bars[t - 1]) / (1.0 - self.alpha_bars[t]) * self.betas[t - 1])
     }
 
-    /// The continuous rate `beta(u)` on `u in [0, 1]` whose integral gives the chain's
-    /// products exactly at the steps: constant `-T ln(1 - beta_i)` on
-    /// `((i - 1) / T, i / T]`, so `exp(-int_0^{i/T} beta) = alpha_bar_i` (see
-    /// [`alpha_bar_at`](Self::alpha_bar_at)). Song et al. (2021, eq. 11 and App. B)
-    /// take `beta(i / T) / T ~ beta_i`, which agrees to first order in `beta_i`.
-    pub fn beta_at(&self, u: f64) -> Result<f64> {
-        let i = self.interval(u)?;
-        Ok(-(self.steps() as f64) * (-self.betas[i]).ln_1p())
-    }
-
-    /// `alpha_bar(u) = exp(-int_0^u beta(s) ds)` of [`beta_at`](Self::beta_at): the
-    /// log of `alpha_bar` interpolated linearly between the steps `t = u T`, equal to
-    /// [`alpha_bar`](Self::alpha_bar)`(t)` at every step.
+    /// `alpha_bar(u)` on continuous time `u in [0, 1]` (step `t = u T`): the log of
+    /// `alpha_bar` interpolated linearly between the steps, so equal to
+    /// [`alpha_bar`](Self::alpha_bar)`(t)` at every step, and
+    /// `alpha_bar(u) = exp(-int_0^u beta(s) ds)` for the rate `beta(s)` constant at
+    /// `-T ln(1 - beta_i)` on `((i - 1) / T, i / T]` (Song et al. 2021, App. B, take
+    /// `beta(i / T) / T ~ beta_i`, which agrees to first order in `beta_i`).
     pub fn alpha_bar_at(&self, u: f64) -> Result<f64> {
         let i = self.interval(u)?;
         let within = u * self.steps() as f64 - i as f64;
         Ok(self.alpha_bars[i] * (1.0 - self.betas[i]).powf(within))
+    }
+
+    /// The inverse of [`alpha_bar_at`](Self::alpha_bar_at) in steps: the fractional
+    /// step `t = u T` at which `-ln alpha_bar(u) = noise`, for `noise` in
+    /// `[0, -ln alpha_bar_T]`.
+    pub fn step_at_noise(&self, noise: f64) -> Result<f64> {
+        let last = -self.alpha_bars[self.steps()].ln();
+        if !(0.0..=last).contains(&noise) {
+            return Err(Error::config("Schedule", format!("noise level {noise} is not in [0, {last}]")));
+        }
+        // alpha_bars decreases: the first step whose -ln alpha_bar reaches `noise`.
+        let i = self.alpha_bars.partition_point(|a| -a.ln() < noise).clamp(1, self.steps());
+        let below = -self.alpha_bars[i - 1].ln();
+        Ok((i - 1) as f64 + (noise - below) / -(-self.betas[i - 1]).ln_1p())
     }
 
     /// The index `i` (from 0) of the step interval `(i / T, (i + 1) / T]` holding `u`
