@@ -65,6 +65,9 @@ fn schedules_hold_their_closed_forms() {
             let noise = -s.alpha_bar_at(t / 12.0).unwrap().ln();
             assert!((s.step_at_noise(noise).unwrap() - t).abs() < 1e-12, "t = {t}");
         }
+        let last = -s.alpha_bar(12).unwrap().ln();
+        assert_eq!(s.step_at_noise(last * (1.0 + 1e-15)).unwrap(), 12.0, "rounding past the end");
+        assert!(s.step_at_noise(last * 1.01).is_err() && s.step_at_noise(-1e-3).is_err());
     }
 }
 

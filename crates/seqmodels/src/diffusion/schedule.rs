@@ -107,9 +107,11 @@ impl Schedule {
 
     /// The inverse of [`alpha_bar_at`](Self::alpha_bar_at) in steps: the fractional
     /// step `t = u T` at which `-ln alpha_bar(u) = noise`, for `noise` in
-    /// `[0, -ln alpha_bar_T]`.
+    /// `[0, -ln alpha_bar_T]` (a rounding error of `1e-12` relative beyond the end,
+    /// as a solver's last stage may make, is read as the end).
     pub fn step_at_noise(&self, noise: f64) -> Result<f64> {
         let last = -self.alpha_bars[self.steps()].ln();
+        let noise = if noise > last && noise <= last * (1.0 + 1e-12) { last } else { noise };
         if !(0.0..=last).contains(&noise) {
             return Err(Error::config("Schedule", format!("noise level {noise} is not in [0, {last}]")));
         }
