@@ -11,7 +11,7 @@ use common::as_autodiff;
 use flows::cnf::{Probe, TraceEstimator};
 use ndarray::{Array1, Array2, Axis, array};
 use odesolve::SolveOptions;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use seqmodels::diffusion::{
@@ -179,6 +179,20 @@ fn step_kls_sum_to_the_bound_written_directly() {
 }
 
 #[test]
+fn the_sampled_bound_is_unbiased_for_the_chain_bound() {
+    // One random step per row, scaled by T: the same mean as the sum of all T terms,
+    // within four standard errors of the difference.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (model, store) = tiny_model(ReverseVariance::Beta, 6);
+    let s = NoGrad::new(&store);
+    let x = array![[0.3, -0.8]].broadcast((40_000, 2)).unwrap().to_owned();
+    let full = model.chain_bound(&s, &x, &mut rng).unwrap().into_elbo().unwrap().elbo().unwrap();
+    let sampled = model.sampled_bound(&s, &x, &mut rng).unwrap();
+    let ((a, se_a), (b, se_b)) = (mean_and_se(&full), mean_and_se(&sampled));
+    assert!((a - b).abs() < 4.0 * se_a.hypot(se_b), "{a} +- {se_a} vs {b} +- {se_b}");
+}
+
+#[test]
 fn losses_pass_gradcheck() {
     let (model, store) = tiny_model(ReverseVariance::PosteriorBeta, 4);
     let x = array![[0.3, -0.8], [1.1, 0.2], [-0.5, 0.4]];
@@ -202,8 +216,24 @@ fn losses_pass_gradcheck() {
         &cfg,
     )
     .unwrap();
+    // Six rows whose steps (the generator's first draws, as sampled_bound makes them)
+    // include t = 1 (the decoder's term) and later steps (KL terms).
+    let mut draws = ChaCha8Rng::seed_from_u64(12);
+    let steps: Vec<usize> = (0..6).map(|_| draws.random_range(1..=4)).collect();
+    assert!(steps.contains(&1) && steps.iter().any(|&t| t > 1), "{steps:?}");
+    let six = array![[0.3, -0.8], [1.1, 0.2], [-0.5, 0.4], [0.0, 1.0], [2.0, -1.0], [-1.5, -0.2]];
+    let sampled = gradcheck_params(
+        |s| {
+            let mut rng = ChaCha8Rng::seed_from_u64(12);
+            Ok(model.sampled_bound(s, &six, &mut rng).map_err(as_autodiff)?.mean())
+        },
+        &store,
+        &cfg,
+    )
+    .unwrap();
     assert_eq!(bound.checked, store.num_scalars());
     assert_eq!(simple.checked, store.num_scalars());
+    assert_eq!(sampled.checked, store.num_scalars());
 }
 
 /// The noise predictor that minimises the simplified loss for data from

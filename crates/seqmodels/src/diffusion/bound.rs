@@ -50,21 +50,69 @@ impl<P: NoisePredictor> Diffusion<P> {
         self.check(x)?;
         let rows = x.nrows();
         let xt = s.constant(x.clone());
-        let last = self.schedule.steps();
-        let prior_kl =
-            self.schedule.q_marginal(&xt, &vec![last; rows])?.kl_to_standard_normal()?.sum_axis(Axis(1));
-        let step_kls = (2..=last)
-            .map(|t| {
-                let steps = vec![t; rows];
-                let z_t = self.schedule.q_marginal(&xt, &steps)?.rsample(rng)?;
-                let q = self.schedule.q_posterior(&xt, &z_t, &steps)?;
-                Ok(q.kl_divergence(&self.p_step(s, &z_t, &steps)?)?.sum_axis(Axis(1)))
-            })
+        let prior_kl = self.prior_kl(&xt)?;
+        let step_kls = (2..=self.schedule.steps())
+            .map(|t| self.step_kl(s, &xt, &vec![t; rows], rng))
             .collect::<Result<_>>()?;
-        let ones = vec![1; rows];
-        let z_1 = self.schedule.q_marginal(&xt, &ones)?.rsample(rng)?;
-        let decoder = self.p_step(s, &z_1, &ones)?.log_prob_rows(&xt)?;
+        let decoder = self.decoder_term(s, &xt, rng)?;
         Ok(ChainBound { prior_kl, step_kls, decoder })
+    }
+
+    /// An unbiased one-sample estimate of the bound per row (`B x 1`), as Ho et al.
+    /// train on eq. 5: `-L_T - T L_{t-1}` with `t` uniform on `1..=T` per row
+    /// (`-L_0 = ln p(x | z_1)` for `t = 1`). One network evaluation per row instead of
+    /// [`chain_bound`](Self::chain_bound)'s `T`, at the price of variance.
+    pub fn sampled_bound<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        x: &Array2<f64>,
+        rng: &mut R,
+    ) -> Result<S::T> {
+        self.check(x)?;
+        let rows = x.nrows();
+        let xt = s.constant(x.clone());
+        let steps: Vec<usize> = (0..rows).map(|_| rng.random_range(1..=self.schedule.steps())).collect();
+        // Rows at t = 1 take the decoder term, the others a KL term: each group is
+        // gathered, scored and scattered back to its rows.
+        let (first, later): (Vec<usize>, Vec<usize>) = (0..rows).partition(|&b| steps[b] == 1);
+        let mut sampled = xt.constant(Array2::zeros((rows, 1)));
+        if !first.is_empty() {
+            let decoder = self.decoder_term(s, &xt.gather_rows(&first)?, rng)?;
+            sampled = sampled.add(&decoder.scatter_add_rows(&first, rows)?)?;
+        }
+        if !later.is_empty() {
+            let later_steps: Vec<usize> = later.iter().map(|&b| steps[b]).collect();
+            let kl = self.step_kl(s, &xt.gather_rows(&later)?, &later_steps, rng)?;
+            sampled = sampled.sub(&kl.scatter_add_rows(&later, rows)?)?;
+        }
+        Ok(sampled.scale(self.schedule.steps() as f64).sub(&self.prior_kl(&xt)?)?)
+    }
+
+    /// `L_T = KL(q(z_T | x) || N(0, I))` per row.
+    fn prior_kl<T: Tensor>(&self, x: &T) -> Result<T> {
+        let last = vec![self.schedule.steps(); x.shape().0];
+        Ok(self.schedule.q_marginal(x, &last)?.kl_to_standard_normal()?.sum_axis(Axis(1)))
+    }
+
+    /// `L_{t-1}` per row at its step (`t >= 2`), at one reparameterised
+    /// `z_t ~ q(z_t | x)`.
+    fn step_kl<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        x: &S::T,
+        steps: &[usize],
+        rng: &mut R,
+    ) -> Result<S::T> {
+        let z_t = self.schedule.q_marginal(x, steps)?.rsample(rng)?;
+        let q = self.schedule.q_posterior(x, &z_t, steps)?;
+        Ok(q.kl_divergence(&self.p_step(s, &z_t, steps)?)?.sum_axis(Axis(1)))
+    }
+
+    /// `-L_0 = ln p(x | z_1)` per row, at one reparameterised `z_1 ~ q(z_1 | x)`.
+    fn decoder_term<S: Session, R: Rng + ?Sized>(&self, s: &S, x: &S::T, rng: &mut R) -> Result<S::T> {
+        let ones = vec![1; x.shape().0];
+        let z_1 = self.schedule.q_marginal(x, &ones)?.rsample(rng)?;
+        Ok(self.p_step(s, &z_1, &ones)?.log_prob_rows(x)?)
     }
 
     /// The bound written directly, `ln p(x, z_{1:T}) - ln q(z_{1:T} | x)`, at one path

@@ -31,8 +31,9 @@
 //! \sum_{t=2}^T \underbrace{\mathbb E_q\, \mathrm{KL}(q(z_{t-1} \mid z_t, x) \,\|\, p(z_{t-1} \mid z_t))}_{L_{t-1}}
 //! \underbrace{-\,\mathbb E_q \ln p(x \mid z_1)}_{L_0}. $$
 //!
-//! [`Diffusion::chain_bound`] returns every term, and
-//! [`Diffusion::path_log_ratio`] the same bound before the regrouping. The decoder
+//! [`Diffusion::chain_bound`] returns every term, [`Diffusion::sampled_bound`] an
+//! unbiased estimate from one random step per example (what training on the bound
+//! uses), and [`Diffusion::path_log_ratio`] the same bound before the regrouping. The decoder
 //! $p(x \mid z_1)$ is the chain's own last step, a Gaussian density at `x`: the
 //! bound is on a *density* of continuous data (Ho et al.'s discretised decoder is
 //! for 8-bit images). [`Diffusion::simple_loss`] is the reweighted noise-prediction
