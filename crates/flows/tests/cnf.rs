@@ -305,3 +305,52 @@ fn bad_settings_and_exhausted_step_budgets_are_typed_errors() {
     );
     assert!(matches!(flow.forward(&NoGrad::new(&store), &array![[1.0]]), Err(Error::Dim { .. })));
 }
+
+/// `f(t, z) = t z A` for a fixed `A = [[a, b], [-b, a]]` (a scaled rotation): no
+/// parameters, and a time-dependent field, so a span that starts after 0 is tested.
+#[derive(Debug, Clone)]
+struct TimesRotation {
+    a: f64,
+    b: f64,
+}
+
+impl flows::cnf::Field for TimesRotation {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn eval<S: Session>(&self, s: &S, t: &S::T, z: &S::T) -> autodiff::Result<S::T> {
+        z.matmul(&s.constant(array![[self.a, self.b], [-self.b, self.a]]))?.mul(t)
+    }
+    fn params(&self) -> Vec<autodiff::ParamId> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn any_field_solves_with_its_log_determinant_over_a_span() {
+    use flows::cnf::{LogDetOptions, solve_log_det};
+    // With s = (t_1^2 - t_0^2) / 2, z(t_1) = z(t_0) exp(s A): a rotation by s b scaled
+    // by e^{s a}, and the log-determinant is s tr(A) = 2 s a.
+    let field = TimesRotation { a: -0.3, b: 1.2 };
+    let (t0, t1) = (0.25, 1.5);
+    let area = (t1 * t1 - t0 * t0) / 2.0;
+    let x = array![[1.0, 0.5], [-0.4, 2.0]];
+    let (c, sn) = ((area * field.b).cos(), (area * field.b).sin());
+    let expected = x.dot(&array![[c, sn], [-sn, c]]) * (area * field.a).exp();
+    let store = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    for trace in [TraceEstimator::Exact, TraceEstimator::Hutchinson { probe: Probe::Rademacher, samples: 1 }]
+    {
+        // A's symmetric part is a I, whose off-diagonal is zero: Rademacher probes are exact.
+        let options = LogDetOptions { trace, solver: tight(), gradient: Gradient::default() };
+        let out = flows::cnf::solve_log_det(&NoGrad::new(&store), &field, &x, (t0, t1), &options, &mut rng)
+            .unwrap();
+        assert!((&out.z - &expected).iter().all(|d| d.abs() < 1e-8), "{trace:?}: {} vs {expected}", out.z);
+        assert!(out.log_det.iter().all(|l| (l - 2.0 * area * field.a).abs() < 1e-8), "{trace:?}");
+        assert!(out.work.get().forward.nfev > 0);
+    }
+    let options =
+        LogDetOptions { trace: TraceEstimator::Exact, solver: tight(), gradient: Gradient::default() };
+    let backwards = solve_log_det(&NoGrad::new(&store), &field, &x, (t1, t0), &options, &mut rng);
+    assert!(matches!(backwards, Err(Error::Config { .. })));
+}

@@ -16,6 +16,9 @@ pub enum Error {
     /// An ODE solve failed (a step size that underflows, a step budget exceeded, ...).
     #[error(transparent)]
     Ode(#[from] odesolve::OdeError),
+    /// A normalizing flow failed (the probability-flow ODE's solve, say).
+    #[error(transparent)]
+    Flow(#[from] flows::Error),
     /// A distribution rejected its parameters (a diverging model gives NaN means).
     #[error(transparent)]
     Dist(#[from] dists::Error),

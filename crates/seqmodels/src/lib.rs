@@ -12,6 +12,7 @@
 //! | [`LatentOde`] | a latent trajectory evolved by a learned ODE, for irregularly sampled series (Chen et al. 2018; Rubanova et al. 2019) | [`latent_ode`] |
 //! | [`OdeRnn`] | an RNN whose state evolves by a learned ODE between observations (Rubanova et al. 2019, Algorithm 1) | [`ode_rnn`] |
 //! | [`WaveNet`] | an autoregressive stack of gated, causal dilated convolutions with a categorical (mu-law levels) or Bernoulli output; naive and incremental generation (van den Oord et al. 2016) | [`wavenet`] |
+//! | [`Diffusion`] | a chain of latents noised by a fixed schedule and denoised by a learned reverse chain: a hierarchical VAE (Ho et al. 2020) | [`diffusion`] |
 //! | [`GruOdeBayes`] | continuous filtering of sporadic series: a GRU-ODE between observations, a GRU-Bayes jump at each (De Brouwer et al. 2019) | [`gru_ode_bayes`] |
 //!
 //! ## The design in one paragraph
@@ -96,6 +97,7 @@
 //! - Y. Rubanova, R. T. Q. Chen, D. Duvenaud, *Latent ODEs for Irregularly-Sampled Time Series*, NeurIPS 2019 (eqs. 5-9, Sec. 3.4).
 //! - E. De Brouwer, J. Simm, A. Arany, Y. Moreau, *GRU-ODE-Bayes: Continuous modeling of sporadically-observed time series*, NeurIPS 2019 (Sec. 3).
 //! - A. van den Oord et al., *WaveNet: A Generative Model for Raw Audio*, arXiv:1609.03499, 2016 (Eqs. 1-2, Secs. 2.1-2.4).
+//! - J. Ho, A. Jain, P. Abbeel, *Denoising Diffusion Probabilistic Models*, NeurIPS 2020 (eqs. 4-7, 11, 14).
 //! - T. Le Paine et al., *Fast Wavenet Generation Algorithm*, arXiv:1611.09482, 2016.
 //! - N. Boulanger-Lewandowski, Y. Bengio, P. Vincent, *Modeling Temporal Dependencies in High-Dimensional Sequences*, ICML 2012 (the polyphonic music data).
 
@@ -105,6 +107,7 @@ pub mod batch;
 pub mod bound;
 pub mod cells;
 pub mod data;
+pub mod diffusion;
 mod error;
 pub mod field;
 mod gru_gates;
@@ -125,6 +128,7 @@ pub mod wavenet;
 pub use batch::{CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, MeanStdGru, RnnCell};
+pub use diffusion::{Diffusion, DiffusionConfig};
 pub use error::{CsvProblem, Error, Result};
 pub use field::MlpField;
 pub use gru_ode_bayes::{GruOdeBayes, GruOdeBayesConfig, GruOdeField, Jump};

@@ -1,15 +1,16 @@
 //! The augmented ODE a continuous flow solves: the sample, its log-determinant and,
 //! when asked, the two regularisers of Finlay et al. (2020), all in one state.
 
-use super::net::FieldNet;
+use super::field::Field;
 use autodiff::{ParamId, Session, Tensor};
 use ndarray::{Array2, Axis, array};
 use odesolve::NeuralOdeFunc;
 use std::sync::Arc;
 
 /// The end time `T` of a flow: the solve runs on `u in [0, 1]` with the field
-/// scaled by `T` (`dz/du = T f(u T, z)`, the same trajectory as `dz/dt = f(t, z)` on
-/// `[0, T]`), so a learned `T` is one more parameter of the field.
+/// scaled by `T - t_0` (`dz/du = (T - t_0) f(t_0 + u (T - t_0), z)`, the same
+/// trajectory as `dz/dt = f(t, z)` on `[t_0, T]`, with `t_0 = 0` for a flow), so a
+/// learned `T` is one more parameter of the field.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum EndTime {
     /// A constant `T`.
@@ -45,15 +46,17 @@ pub(crate) enum Divergence {
 /// (Finlay et al. 2020, eqs. 4 and 5), estimated from the same vector-Jacobian
 /// products as the trace when it is.
 #[derive(Debug, Clone)]
-pub(crate) struct Dynamics {
-    pub(crate) net: FieldNet,
+pub(crate) struct Dynamics<F> {
+    pub(crate) field: F,
+    /// `t_0`, where the data are.
+    pub(crate) start: f64,
     pub(crate) end_time: EndTime,
     pub(crate) divergence: Divergence,
     /// Whether the state carries `E` and `J`.
     pub(crate) regularise: bool,
 }
 
-impl Dynamics {
+impl<F: Field> Dynamics<F> {
     /// Columns of the state besides the sample: `l`, and `E`, `J` when regularising.
     pub(crate) fn extra_columns(&self) -> usize {
         if self.regularise { 3 } else { 1 }
@@ -82,7 +85,7 @@ impl Dynamics {
             Divergence::Exact => {
                 // Row i of the Jacobian: its diagonal entry, and all of it for the
                 // Frobenius norm.
-                for i in 0..self.net.dim() {
+                for i in 0..self.field.dim() {
                     let row = s.grad(&f.slice_cols(i..i + 1)?.sum(), wrt)?.remove(0);
                     keep(&row, row.slice_cols(i..i + 1)?);
                 }
@@ -107,12 +110,17 @@ impl Dynamics {
     }
 }
 
-impl NeuralOdeFunc for Dynamics {
+impl<F: Field> NeuralOdeFunc for Dynamics<F> {
     fn eval<S: Session>(&self, s: &S, u: &S::T, y: &S::T) -> autodiff::Result<S::T> {
-        let scale = self.end_time.value(s);
-        let t = u.mul(&scale)?;
-        let z = s.track(y.slice_cols(0..self.net.dim())?);
-        let f = self.net.forward(s, &t, &z)?;
+        let end = self.end_time.value(s);
+        let (t, scale) = if self.start == 0.0 {
+            (u.mul(&end)?, end)
+        } else {
+            let scale = end.add_scalar(-self.start);
+            (u.mul(&scale)?.add_scalar(self.start), scale)
+        };
+        let z = s.track(y.slice_cols(0..self.field.dim())?);
+        let f = self.field.eval(s, &t, &z)?;
         let (trace, frobenius) = self.trace_and_frobenius(s, &f, &z)?;
         let mut columns = vec![f.clone(), trace];
         if let Some(frobenius) = frobenius {
@@ -124,7 +132,7 @@ impl NeuralOdeFunc for Dynamics {
     }
 
     fn params(&self) -> Vec<ParamId> {
-        let mut ids = self.net.params();
+        let mut ids = self.field.params();
         if let EndTime::Learned(id) = self.end_time {
             ids.push(id);
         }

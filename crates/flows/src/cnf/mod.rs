@@ -23,6 +23,10 @@
 //! `int ||f||^2 dt` and the Jacobian's Frobenius norm `int ||df/dz||_F^2 dt`, two
 //! more integrated states ([`ContinuousFlow::forward_regularised`]).
 //!
+//! The machinery takes any [`Field`]: [`solve_log_det`] integrates a field and its
+//! log-determinant over a span of time, for fields that come from elsewhere (the
+//! probability flow of a diffusion model in `seqmodels::diffusion`).
+//!
 //! # Conventions
 //!
 //! [`Flow::forward`] solves from the data at `t = 0` to the base at `t = T`, as
@@ -33,9 +37,11 @@
 //! FFJORD's `training` flag switches its test tolerances and exact divergence.
 
 mod dynamics;
+mod field;
 mod net;
 mod trace;
 
+pub use field::Field;
 pub use net::{FieldNet, TimeInput};
 pub use trace::{Probe, TraceEstimator};
 
@@ -165,11 +171,8 @@ impl ContinuousFlow {
                 reason: format!("end time {} must be positive and finite", config.end_time),
             });
         }
-        for (which, trace) in [("trace", config.trace), ("eval_trace", config.eval_trace)] {
-            if let TraceEstimator::Hutchinson { samples: 0, .. } = trace {
-                return Err(Error::Config { flow: "continuous", reason: format!("{which}: zero probes") });
-            }
-        }
+        check_trace("trace", config.trace)?;
+        check_trace("eval_trace", config.eval_trace)?;
         let widths: Vec<usize> =
             std::iter::once(dim).chain(config.hidden.iter().copied()).chain([dim]).collect();
         let net =
@@ -227,31 +230,24 @@ impl ContinuousFlow {
         } else {
             (&self.config.eval_solver, self.config.eval_trace)
         };
-        let rows = x.shape().0;
-        let divergence = match trace {
-            TraceEstimator::Exact => Divergence::Exact,
-            TraceEstimator::Hutchinson { probe, samples } => {
-                let mut rng = self.probes.lock().expect("the probe generator: a draw panicked");
-                let drawn = (0..samples).map(|_| probe.draw(rows, self.net.dim(), &mut *rng)).collect();
-                Divergence::Probes(Arc::new(drawn))
-            }
+        let divergence = {
+            let mut rng = self.probes.lock().expect("the probe generator: a draw panicked");
+            draw_divergence(trace, x.shape().0, self.net.dim(), &mut *rng)
         };
-        let dynamics = Dynamics { net: self.net.clone(), end_time: self.end_time, divergence, regularise };
-        let start = S::T::concat_cols(&[x, &x.constant(Array2::zeros((rows, dynamics.extra_columns())))])?;
+        let dynamics =
+            Dynamics { field: self.net.clone(), start: 0.0, end_time: self.end_time, divergence, regularise };
         let times = match direction {
             Direction::Forward => [0.0, 1.0],
             Direction::Inverse => [1.0, 0.0],
         };
-        let (mut ys, work) = s
-            .odeint_with_work(&dynamics, &start, &times, solver, &self.config.gradient)
-            .map_err(|e| Error::Solve { flow: "continuous", source: e })?;
+        let (end, work) = integrate(s, &dynamics, x, &times, solver, &self.config.gradient)?;
         let mut log = self.work.lock().expect("the work log: a solve panicked while holding it");
         if log.len() == WORK_LOG {
             log.remove(0);
         }
         log.push(work);
         drop(log);
-        Ok(ys.pop().expect("a solve returns its end state"))
+        Ok(end)
     }
 
     fn split<T: Tensor>(&self, out: T) -> Result<(T, T)> {
@@ -277,4 +273,103 @@ impl Flow for ContinuousFlow {
         // Both directions are one solve.
         Direction::Forward
     }
+}
+
+/// How [`solve_log_det`] integrates a field and its log-determinant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogDetOptions {
+    /// Exact or Hutchinson's trace (probes drawn once for the solve).
+    pub trace: TraceEstimator,
+    /// The solver.
+    pub solver: SolveOptions,
+    /// How gradients go through the solve, on a recording session.
+    pub gradient: Gradient,
+}
+
+/// The far end of [`solve_log_det`], each `batch x` its columns.
+#[derive(Debug, Clone)]
+pub struct LogDetSolution<T> {
+    /// `z(t_1)`.
+    pub z: T,
+    /// `ln|det dz(t_1)/dz(t_0)| = int_{t_0}^{t_1} tr(df/dz) dt`.
+    pub log_det: T,
+    /// The solve's work (the backward pass's too, once a tape's backward has run).
+    pub work: SolveWork,
+}
+
+/// Solves `[z, l]' = [f(t, z), tr(df/dz)]` for any [`Field`] from `x` at
+/// `t = span.0` to `t = span.1`: the map a continuous flow applies, with its
+/// log-determinant (Chen et al. 2018, Theorem 1), so that
+/// `ln p_0(x) = ln p_1(z) + l` for a density `p_1` at the far end. The probes of a
+/// Hutchinson trace are drawn from `rng`, once for the whole solve.
+pub fn solve_log_det<F, S>(
+    s: &S,
+    field: &F,
+    x: &S::T,
+    span: (f64, f64),
+    options: &LogDetOptions,
+    rng: &mut impl Rng,
+) -> Result<LogDetSolution<S::T>>
+where
+    F: Field + Clone + Send + Sync + 'static,
+    S: OdeSession,
+{
+    let (start, end) = span;
+    if !(start.is_finite() && end.is_finite() && end > start) {
+        return Err(Error::Config {
+            flow: "continuous",
+            reason: format!("span {span:?}: need t_0 < t_1, finite"),
+        });
+    }
+    check_trace("trace", options.trace)?;
+    check_dim("continuous", x, field.dim())?;
+    let divergence = draw_divergence(options.trace, x.shape().0, field.dim(), rng);
+    let dynamics = Dynamics {
+        field: field.clone(),
+        start,
+        end_time: EndTime::Fixed(end),
+        divergence,
+        regularise: false,
+    };
+    let (out, work) = integrate(s, &dynamics, x, &[0.0, 1.0], &options.solver, &options.gradient)?;
+    let d = field.dim();
+    Ok(LogDetSolution { z: out.slice_cols(0..d)?, log_det: out.slice_cols(d..d + 1)?, work })
+}
+
+/// A Hutchinson trace needs at least one probe.
+fn check_trace(which: &str, trace: TraceEstimator) -> Result<()> {
+    if let TraceEstimator::Hutchinson { samples: 0, .. } = trace {
+        return Err(Error::Config { flow: "continuous", reason: format!("{which}: zero probes") });
+    }
+    Ok(())
+}
+
+/// The trace's probes for one solve of `rows x dim`, or none for the exact trace.
+fn draw_divergence(trace: TraceEstimator, rows: usize, dim: usize, rng: &mut impl Rng) -> Divergence {
+    match trace {
+        TraceEstimator::Exact => Divergence::Exact,
+        TraceEstimator::Hutchinson { probe, samples } => {
+            Divergence::Probes(Arc::new((0..samples).map(|_| probe.draw(rows, dim, rng)).collect()))
+        }
+    }
+}
+
+/// The augmented state at the end of `times`, starting from `x` with zero integrals.
+fn integrate<F, S>(
+    s: &S,
+    dynamics: &Dynamics<F>,
+    x: &S::T,
+    times: &[f64],
+    solver: &SolveOptions,
+    gradient: &Gradient,
+) -> Result<(S::T, SolveWork)>
+where
+    F: Field + Clone + Send + Sync + 'static,
+    S: OdeSession,
+{
+    let start = S::T::concat_cols(&[x, &x.constant(Array2::zeros((x.shape().0, dynamics.extra_columns())))])?;
+    let (mut ys, work) = s
+        .odeint_with_work(dynamics, &start, times, solver, gradient)
+        .map_err(|e| Error::Solve { flow: "continuous", source: e })?;
+    Ok((ys.pop().expect("a solve returns its end state"), work))
 }

@@ -1,0 +1,195 @@
+//! # 13: a diffusion model on the 2-D toy sets: its bound and its exact likelihood
+//!
+//! A DDPM (Ho et al. 2020) read as the hierarchical VAE it is: the noising chain is
+//! the fixed encoder, the reverse chain the learned decoder. Each set trains one
+//! noise-prediction MLP ([`seqmodels::diffusion::NoiseNet`]: `[x, 32 sinusoidal step
+//! features]` through three hidden layers of 128 with ReLU) on Ho et al.'s simplified
+//! loss (eq. 14), Adam 1e-3, a fresh batch of 256 points per step, with `T = 100`
+//! steps on Song et al.'s VP schedule (`beta_t` linear from `0.1 / T` to `20 / T`)
+//! and `sigma_t^2 = beta_t`. The same trained network is then scored twice on 2,000
+//! fresh points:
+//!
+//! * the **bound**: `-ELBO = L_T + sum_t L_{t-1} + L_0` (eq. 5), every KL term in
+//!   closed form and a Gaussian decoder `p(x | z_1)`, so it bounds the NLL of a
+//!   density from above;
+//! * the **probability-flow NLL**: the chain read as the VP-SDE, whose
+//!   probability-flow ODE (Song et al. 2021, eq. 13) is a continuous normalizing flow
+//!   of the same network; solved with `flows::cnf::solve_log_det` (Dopri5 at
+//!   rtol = atol = 1e-5, exact trace) from `u = 1e-5` to `u = 1`.
+//!
+//! The table puts them beside the set's entropy (the floor of any test NLL) and the
+//! test NLLs that examples 02 (RealNVP, MAF) and 12 (FFJORD) measured, as recorded in
+//! `crates/flows/README.md` (their own budgets and seeds). Pictures:
+//! `target/plots/13_diffusion_<set>_noising.png`, histograms of the noising chain of
+//! fresh data at `t = 0, T/10, T/4, T/2, T`, and `.._denoising.png`, the denoising
+//! chain (ancestral sampling, Ho et al.'s Algorithm 2) at the same steps, read right
+//! to left: its `t = 0` panel is the samples.
+//!
+//! With `--bound` the network trains on the bound itself instead of the simplified
+//! loss: `Diffusion::sampled_bound`, Ho et al.'s unbiased estimate of eq. 5 from one
+//! random step per point (pictures named `13_diffusion_<set>_bound_..`).
+//!
+//! Run: `cargo run --release --example 13_diffusion_toys -- [--iters N] [--bound]
+//! [--quick]` (default 4,000 steps per set; `--quick` trains a tiny model for a few
+//! steps on one set).
+
+use autodiff::ndarray::Array2;
+use autodiff::{Activation, NoGrad, ParamStore, Tape, Tensor};
+use flows::{Grid, Toy};
+use latent_seq::plot;
+use latent_seq::run_args::RunArgs;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use seqmodels::diffusion::{Diffusion, DiffusionConfig, FlowOptions, Schedule};
+use std::time::Instant;
+use trainers::{Adam, Optim, Optimizer};
+
+type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A set, its entropy in nats, and the test NLLs of RealNVP, MAF (example 02) and
+/// FFJORD (example 12) recorded in `crates/flows/README.md`.
+struct Set {
+    toy: Toy,
+    entropy: f64,
+    real_nvp: f64,
+    maf: f64,
+    ffjord: f64,
+}
+
+const SETS: [Set; 3] = [
+    Set { toy: Toy::EightGaussians, entropy: 2.829, real_nvp: 2.979, maf: 3.227, ffjord: 2.829 },
+    Set { toy: Toy::Checkerboard, entropy: 3.466, real_nvp: 3.706, maf: 3.939, ffjord: 3.705 },
+    Set { toy: Toy::Rings, entropy: 2.63, real_nvp: 3.413, maf: 3.424, ffjord: 3.307 },
+];
+
+/// Training points per step.
+const BATCH: usize = 256;
+
+/// What one trained model scored, and its pictures.
+struct Fit {
+    bound_nll: f64,
+    flow_nll: f64,
+    /// Evaluations of the field in the probability-flow solve.
+    flow_nfe: usize,
+    seconds: f64,
+}
+
+/// What the network is trained on.
+#[derive(Debug, Clone, Copy)]
+enum Objective {
+    /// Ho et al.'s eq. 14.
+    Simple,
+    /// The negated bound, estimated from one step per point.
+    Bound,
+}
+
+fn fit(set: &Set, objective: Objective, iters: usize, quick: bool, grid: &Grid, seed: u64) -> BoxResult<Fit> {
+    let start = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let steps = if quick { 40 } else { 100 };
+    let schedule = Schedule::linear(steps, 0.1 / steps as f64, 20.0 / steps as f64)?;
+    let config = DiffusionConfig {
+        activation: Activation::Relu,
+        ..DiffusionConfig::new(2, if quick { vec![16] } else { vec![128, 128, 128] })
+    };
+    let mut store = ParamStore::new();
+    let model = Diffusion::new(&mut store, "ddpm", schedule, config, &mut rng)?;
+    let mut adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() })?;
+    for _ in 0..iters {
+        let x = set.toy.sample(BATCH, &mut rng);
+        let tape = Tape::new();
+        let s = tape.session(&store);
+        let loss = match objective {
+            Objective::Simple => model.simple_loss(&s, &x, &mut rng)?.mean(),
+            Objective::Bound => model.sampled_bound(&s, &x, &mut rng)?.mean().neg(),
+        };
+        adam.step(&mut store, &loss.backward()?.into_params())?;
+    }
+    let s = NoGrad::new(&store);
+    let test = set.toy.sample(if quick { 100 } else { 2_000 }, &mut rng);
+    let bound = model.chain_bound(&s, &test, &mut rng)?.into_elbo()?;
+    let bound_nll = -bound.elbo()?.mean().item()?;
+    let flow = model.flow_log_likelihood(&s, &test, &FlowOptions::default(), &mut rng)?;
+    let flow_nll = -flow.log_likelihood.mean().item()?;
+    let flow_nfe = flow.solution.work.get().forward.nfev;
+
+    // Pictures: the noising chain of fresh data and the denoising chain of samples,
+    // at the same steps.
+    let n = if quick { 500 } else { 20_000 };
+    let shown = [0, steps / 10, steps / 4, steps / 2, steps];
+    let data = set.toy.sample(n, &mut rng);
+    let noised: Vec<Array2<f64>> = shown
+        .iter()
+        .map(|&t| {
+            if t == 0 {
+                return Ok(data.clone());
+            }
+            Ok(model.schedule().q_marginal(&data, &vec![t; n])?.sample(&mut rng)?)
+        })
+        .collect::<BoxResult<_>>()?;
+    // sample_chain returns z_T .. z_1, x: z_t is entry T - t.
+    let chain = model.sample_chain(&store, n, &mut rng)?;
+    let denoised: Vec<&Array2<f64>> = shown.iter().map(|&t| &chain[steps - t]).collect();
+    let titles = |kind: &str| shown.map(|t| format!("{kind} t = {t}"));
+    let (q_titles, p_titles) = (titles("noising"), titles("denoising"));
+    let hist: Vec<Array2<f64>> =
+        noised.iter().chain(denoised.iter().copied()).map(|z| grid.histogram(z)).collect();
+    let panels: Vec<(&str, &Array2<f64>)> =
+        q_titles.iter().chain(&p_titles).map(String::as_str).zip(hist.iter()).collect();
+    let name = set.toy.name();
+    let tag = match objective {
+        Objective::Simple => "",
+        Objective::Bound => "_bound",
+    };
+    plot::density_panels(
+        &plot::plots_dir()?.join(format!("13_diffusion_{name}{tag}_noising.png")),
+        4.0,
+        &panels[..5],
+    )?;
+    plot::density_panels(
+        &plot::plots_dir()?.join(format!("13_diffusion_{name}{tag}_denoising.png")),
+        4.0,
+        &panels[5..],
+    )?;
+    Ok(Fit { bound_nll, flow_nll, flow_nfe, seconds: start.elapsed().as_secs_f64() })
+}
+
+fn main() -> BoxResult<()> {
+    let mut rest: Vec<String> = std::env::args().skip(1).collect();
+    let objective = match rest.iter().position(|a| a == "--bound") {
+        Some(at) => {
+            rest.remove(at);
+            Objective::Bound
+        }
+        None => Objective::Simple,
+    };
+    let args = RunArgs::parse(rest)?;
+    let iters = args.iters.map_or(if args.quick { 5 } else { 4_000 }, |n| n as usize);
+    let sets = if args.quick { &SETS[..1] } else { &SETS[..] };
+    let grid = Grid::new(4.0, if args.quick { 20 } else { 60 })?;
+    println!(
+        "DDPM trained on {objective:?}, {iters} Adam steps of {BATCH} points per set; test NLL in nats per point"
+    );
+    println!(
+        "{:<13} {:>8} {:>9} {:>9} {:>5} {:>8} {:>8} {:>8} {:>7}",
+        "data set", "entropy", "-ELBO", "PF-ODE", "NFE", "RealNVP", "MAF", "FFJORD", "s"
+    );
+    for (i, set) in sets.iter().enumerate() {
+        let f = fit(set, objective, iters, args.quick, &grid, 100 + i as u64)?;
+        println!(
+            "{:<13} {:>8.3} {:>9.3} {:>9.3} {:>5} {:>8.3} {:>8.3} {:>8.3} {:>7.0}",
+            set.toy.name(),
+            set.entropy,
+            f.bound_nll,
+            f.flow_nll,
+            f.flow_nfe,
+            set.real_nvp,
+            set.maf,
+            set.ffjord,
+            f.seconds
+        );
+    }
+    println!("RealNVP, MAF: example 02; FFJORD: example 12 (crates/flows/README.md, their own budgets)");
+    println!("pictures: target/plots/13_diffusion_<set>[_bound]_noising.png, _denoising.png");
+    Ok(())
+}
