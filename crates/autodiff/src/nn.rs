@@ -114,6 +114,11 @@ impl Linear {
         self.out_dim
     }
 
+    /// The weight, then the bias if the layer has one.
+    pub fn params(&self) -> impl Iterator<Item = ParamId> + use<> {
+        std::iter::once(self.weight).chain(self.bias)
+    }
+
     /// `x W + b` for a `batch x in` input.
     pub fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
         let y = x.matmul(&s.param(self.weight))?;
@@ -171,7 +176,7 @@ impl Mlp {
 
     /// Every parameter of the network.
     pub fn params(&self) -> Vec<ParamId> {
-        self.layers.iter().flat_map(|l| std::iter::once(l.weight).chain(l.bias)).collect()
+        self.layers.iter().flat_map(Linear::params).collect()
     }
 
     /// The network applied to a `batch x in` input.

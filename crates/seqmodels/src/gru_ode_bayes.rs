@@ -211,7 +211,7 @@ impl NeuralOdeFunc for GruOdeField {
         let mut ids = vec![self.u_r, self.u_z, self.u_h];
         if let Some(input) = &self.input {
             ids.extend(input.source.params());
-            ids.extend(input.gates.iter().flat_map(|l| std::iter::once(l.weight).chain(l.bias)));
+            ids.extend(input.gates.iter().flat_map(autodiff::Linear::params));
         }
         ids
     }

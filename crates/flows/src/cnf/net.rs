@@ -76,7 +76,7 @@ impl TimeLayer {
 
     fn params(&self) -> impl Iterator<Item = ParamId> + '_ {
         let linears = std::iter::once(&self.main).chain(self.squash.iter().flat_map(|(g, h)| [g, h]));
-        linears.flat_map(|l| std::iter::once(l.weight).chain(l.bias))
+        linears.flat_map(Linear::params)
     }
 }
 
