@@ -15,9 +15,9 @@
 //! With [`GruOdeBayesConfig::impute`] the field also reads an input `u`, the
 //! observation model's current prediction `p(h)` (the GRU-ODE of the paper's
 //! Sec. 3.1 with an input `x(t)`; the code's `impute` option): each gate adds
-//! `u W + b`. Since `g` lies in `(-1, 1)` either way, `dh/dt` points into the cube `[-1, 1]^H` on its faces: a
-//! state that starts inside stays inside (the paper proves this boundedness; tested
-//! here for both fields).
+//! `u W + b`. Since `g` lies in `(-1, 1)` either way, `dh/dt` points into the cube
+//! `[-1, 1]^H` on its faces: a state that starts inside stays inside (the paper
+//! proves this boundedness; tested here for both fields).
 //!
 //! The observation model `p(h)` = Linear - ReLU - Linear gives a mean `mu` and a
 //! log-variance `v` per dimension. At an observation `x` with mask `m` (Sec. 3.2),
@@ -287,14 +287,14 @@ impl GruOdeBayes {
         if config.hidden == 0 {
             return Err(Error::config("GruOdeBayes", "widths must be positive"));
         }
+        if config.impute && config.jump != Jump::GruBayes {
+            return Err(Error::config("GruOdeBayes", "impute needs the learned jump's observation model"));
+        }
         let field = GruOdeField::new(store, &format!("{name}.field"), config.hidden, rng)?;
         let mut model = GruOdeBayes::with_field(store, name, config, field, rng)?;
         if model.config.impute {
             let Update::Learned(jump) = &model.update else {
-                return Err(Error::config(
-                    "GruOdeBayes",
-                    "impute needs the learned jump's observation model",
-                ));
+                unreachable!("impute was checked to come with the learned jump");
             };
             // Registered last, so the autonomous model's initial draws do not move.
             let (source, width) = (jump.p_model.clone(), 2 * model.config.x_dim);
