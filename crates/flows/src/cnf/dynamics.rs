@@ -112,13 +112,8 @@ impl<F: Field> Dynamics<F> {
 
 impl<F: Field> NeuralOdeFunc for Dynamics<F> {
     fn eval<S: Session>(&self, s: &S, u: &S::T, y: &S::T) -> autodiff::Result<S::T> {
-        let end = self.end_time.value(s);
-        let (t, scale) = if self.start == 0.0 {
-            (u.mul(&end)?, end)
-        } else {
-            let scale = end.add_scalar(-self.start);
-            (u.mul(&scale)?.add_scalar(self.start), scale)
-        };
+        let scale = self.end_time.value(s).add_scalar(-self.start);
+        let t = u.mul(&scale)?.add_scalar(self.start);
         let z = s.track(y.slice_cols(0..self.field.dim())?);
         let f = self.field.eval(s, &t, &z)?;
         let (trace, frobenius) = self.trace_and_frobenius(s, &f, &z)?;

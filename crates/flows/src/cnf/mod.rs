@@ -53,6 +53,7 @@ use ndarray::{Array2, array};
 use odesolve::{Gradient, OdeSession, OdeStats, SolveOptions, SolveWork};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 /// The most solves whose work a flow keeps for [`ContinuousFlow::take_work`]: a
@@ -138,7 +139,7 @@ pub struct ContinuousFlow {
     probes: Arc<Mutex<ChaCha8Rng>>,
     /// The work of the solves since the last [`take_work`](ContinuousFlow::take_work),
     /// at most [`WORK_LOG`] of them.
-    work: Arc<Mutex<Vec<SolveWork>>>,
+    work: Arc<Mutex<VecDeque<SolveWork>>>,
 }
 
 /// The result of [`ContinuousFlow::forward_regularised`], each but `z` `batch x 1`.
@@ -213,9 +214,10 @@ impl ContinuousFlow {
     pub fn forward_regularised<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<Regularised<S::T>> {
         let out = self.solve(s, x, Direction::Forward, true)?;
         let d = self.net.dim();
+        let (z, log_det) = sample_and_log_det(&out, d)?;
         Ok(Regularised {
-            z: out.slice_cols(0..d)?,
-            log_det: out.slice_cols(d..d + 1)?,
+            z,
+            log_det,
             kinetic: out.slice_cols(d + 1..d + 2)?,
             jacobian: out.slice_cols(d + 2..d + 3)?,
         })
@@ -243,16 +245,11 @@ impl ContinuousFlow {
         let (end, work) = integrate(s, &dynamics, x, &times, solver, &self.config.gradient)?;
         let mut log = self.work.lock().expect("the work log: a solve panicked while holding it");
         if log.len() == WORK_LOG {
-            log.remove(0);
+            log.pop_front();
         }
-        log.push(work);
+        log.push_back(work);
         drop(log);
         Ok(end)
-    }
-
-    fn split<T: Tensor>(&self, out: T) -> Result<(T, T)> {
-        let d = self.net.dim();
-        Ok((out.slice_cols(0..d)?, out.slice_cols(d..d + 1)?))
     }
 }
 
@@ -264,10 +261,10 @@ impl Flow for ContinuousFlow {
         self.net.dim()
     }
     fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
-        self.split(self.solve(s, x, Direction::Forward, false)?)
+        sample_and_log_det(&self.solve(s, x, Direction::Forward, false)?, self.net.dim())
     }
     fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
-        self.split(self.solve(s, z, Direction::Inverse, false)?)
+        sample_and_log_det(&self.solve(s, z, Direction::Inverse, false)?, self.net.dim())
     }
     fn cheap_direction(&self) -> Direction {
         // Both directions are one solve.
@@ -332,8 +329,14 @@ where
         regularise: false,
     };
     let (out, work) = integrate(s, &dynamics, x, &[0.0, 1.0], &options.solver, &options.gradient)?;
-    let d = field.dim();
-    Ok(LogDetSolution { z: out.slice_cols(0..d)?, log_det: out.slice_cols(d..d + 1)?, work })
+    let (z, log_det) = sample_and_log_det(&out, field.dim())?;
+    Ok(LogDetSolution { z, log_det, work })
+}
+
+/// The sample (the first `dim` columns) and the log-determinant (the next) of an
+/// augmented state.
+fn sample_and_log_det<T: Tensor>(out: &T, dim: usize) -> Result<(T, T)> {
+    Ok((out.slice_cols(0..dim)?, out.slice_cols(dim..dim + 1)?))
 }
 
 /// A Hutchinson trace needs at least one probe.
