@@ -71,7 +71,7 @@ impl<P: NoisePredictor> Diffusion<P> {
         self.check(x)?;
         let rows = x.nrows();
         let xt = s.constant(x.clone());
-        let steps: Vec<usize> = (0..rows).map(|_| rng.random_range(1..=self.schedule.steps())).collect();
+        let steps = self.uniform_steps(rows, rng);
         // Rows at t = 1 take the decoder term, the others a KL term: each group is
         // gathered, scored and scattered back to its rows.
         let (first, later): (Vec<usize>, Vec<usize>) = (0..rows).partition(|&b| steps[b] == 1);
@@ -154,11 +154,16 @@ impl<P: NoisePredictor> Diffusion<P> {
         rng: &mut R,
     ) -> Result<S::T> {
         self.check(x)?;
-        let steps: Vec<usize> = (0..x.nrows()).map(|_| rng.random_range(1..=self.schedule.steps())).collect();
+        let steps = self.uniform_steps(x.nrows(), rng);
         let eps = Array2::from_shape_simple_fn(x.dim(), || rng.sample(StandardNormal));
         let z_t = self.schedule.q_marginal(&s.constant(x.clone()), &steps)?.rsample_with(&eps)?;
         let predicted = self.predictor.predict(s, &z_t, &step_times(&steps))?;
         Ok(predicted.sub(&s.constant(eps))?.square().sum_axis(Axis(1)))
+    }
+
+    /// A step uniform on `1..=T` for each of `rows` rows (Algorithm 1's `t`).
+    fn uniform_steps<R: Rng + ?Sized>(&self, rows: usize, rng: &mut R) -> Vec<usize> {
+        (0..rows).map(|_| rng.random_range(1..=self.schedule.steps())).collect()
     }
 
     pub(super) fn check(&self, x: &Array2<f64>) -> Result<()> {
