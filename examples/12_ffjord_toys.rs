@@ -13,16 +13,16 @@
 //! two more integrated states of the same solve), to see how many fewer evaluations
 //! the solver needs and what it costs in likelihood. The script prints the test NLL
 //! (exact trace, Dopri5 at the training tolerance as FFJORD evaluates, 5,000 fresh
-//! points) beside the set's entropy where
-//! it is known (the NLL's floor), the learned end time and the evaluations per
-//! training step at the end (forward plus backward).
+//! points) beside the set's entropy where it is known (the NLL's floor), the learned
+//! end time and the evaluations per training step at the end (forward plus
+//! backward).
 //!
 //! The budget is far below FFJORD's 10,000 iterations: `--iters N` per model
 //! (default 1,500), on every set or on those named by `--sets` (e.g.
 //! `--sets 8gaussians,checkerboard,rings`). Run: `cargo run --release --example
-//! 12_ffjord_toys -- [--iters N] [--sets a,b] [--quick]`. Writes `target/plots/12_ffjord_<set>.png` (data histogram | FFJORD
-//! density | histogram of FFJORD's samples | regularised FFJORD's density, on
-//! `[-4, 4]^2`) and `target/plots/12_ffjord_nfe.png` (evaluations per step over
+//! 12_ffjord_toys -- [--iters N] [--sets a,b] [--quick]`. Writes
+//! `target/plots/12_ffjord_<set>.png` (data histogram | FFJORD density | histogram
+//! of FFJORD's samples | regularised FFJORD's density, on `[-4, 4]^2`) and `target/plots/12_ffjord_nfe.png` (evaluations per step over
 //! training).
 
 use autodiff::ndarray::Array2;
@@ -38,19 +38,16 @@ use trainers::{Adam, Optim, Optimizer};
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// A toy set and its entropy in nats, where known.
-type SetEntropy = (Toy, Option<f64>);
-
-/// The sets, with their entropies in nats where known (REFERENCE.md): the floor of
-/// a test NLL.
-const SETS: [SetEntropy; 7] = [
-    (Toy::EightGaussians, Some(2.829)),
-    (Toy::Checkerboard, Some(3.466)), // ln 32: uniform on half of [-4, 4]^2
-    (Toy::Rings, Some(2.63)),
-    (Toy::TwoSpirals, None),
-    (Toy::Pinwheel, None),
-    (Toy::TwoMoons, None),
-    (Toy::Circles, None),
+/// The sets, those with a known entropy (`Toy::entropy`, the floor of a test NLL)
+/// first.
+const SETS: [Toy; 7] = [
+    Toy::EightGaussians,
+    Toy::Checkerboard,
+    Toy::Rings,
+    Toy::TwoSpirals,
+    Toy::Pinwheel,
+    Toy::TwoMoons,
+    Toy::Circles,
 ];
 
 /// Weight of each of Finlay et al.'s penalties.
@@ -110,14 +107,14 @@ fn final_nfe(nfe: &[usize]) -> f64 {
 }
 
 /// The sets named by `--sets a,b` (all of them without it), and the other arguments.
-fn chosen_sets(args: Vec<String>) -> BoxResult<(Vec<SetEntropy>, Vec<String>)> {
+fn chosen_sets(args: Vec<String>) -> BoxResult<(Vec<Toy>, Vec<String>)> {
     let Some(at) = args.iter().position(|a| a == "--sets") else { return Ok((SETS.to_vec(), args)) };
     let names = args.get(at + 1).ok_or("--sets needs a comma-separated list of set names")?;
     let sets = names
         .split(',')
         .map(|n| {
-            SETS.iter().copied().find(|(t, _)| t.name() == n).ok_or_else(|| {
-                let known: Vec<&str> = SETS.iter().map(|(t, _)| t.name()).collect();
+            SETS.iter().copied().find(|t| t.name() == n).ok_or_else(|| {
+                let known: Vec<&str> = SETS.iter().map(Toy::name).collect();
                 format!("--sets: unknown set {n} (known: {})", known.join(", "))
             })
         })
@@ -139,7 +136,7 @@ fn main() -> BoxResult<()> {
         "data set", "entropy", "FFJORD", "+ reg.", "NFE", "NFE r.", "T", "train s"
     );
     let mut nfe_panels = Vec::new();
-    for (i, &(toy, entropy)) in sets.iter().enumerate() {
+    for (i, &toy) in sets.iter().enumerate() {
         // The plain and the regularised model train side by side on the two cores.
         let (plain, reg) = std::thread::scope(|scope| {
             let grid = &grid;
@@ -151,7 +148,7 @@ fn main() -> BoxResult<()> {
         println!(
             "{:<13} {:>8} {:>9.3} {:>9.3} {:>6.1} {:>6.1} {:>6.3} {:>7.0}",
             toy.name(),
-            entropy.map_or("-".to_string(), |h| format!("{h:.3}")),
+            toy.entropy().map_or("-".to_string(), |h| format!("{h:.3}")),
             plain.test_nll,
             reg.test_nll,
             final_nfe(&plain.nfe),
