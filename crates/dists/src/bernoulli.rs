@@ -9,12 +9,18 @@ use rand::Rng;
 
 const DIST: &str = "Bernoulli";
 
-/// The clamp applied by [`Bernoulli::from_probs`]: probabilities are moved into
-/// `[PROB_EPS, 1 - PROB_EPS]` before taking logits, as PyTorch does with the machine
-/// epsilon. `1 - f64::EPSILON` is exactly representable, so the clamp is symmetric;
-/// the largest logit reachable is `ln((1 - eps) / eps) ~ 36.04`, and a certain event
-/// then scores `ln(1 - eps) ~ -2.2e-16` instead of 0.
-pub const PROB_EPS: f64 = f64::EPSILON;
+/// The smallest probability [`Bernoulli::from_probs`] keeps: the smallest positive
+/// `f64` (about `4.9e-324`). Only an exact 0 is moved up to it, so every `p` in
+/// `(0, 1)` keeps its exact log-probabilities (`ln 1e-300 = -690.78`, where PyTorch's
+/// clamp to the machine epsilon gives `-36.04`) and `p = 0` scores `ln PROB_MIN =
+/// -744.44`, finite, for `x = 1`.
+pub const PROB_MIN: f64 = 4.9406564584124654e-324;
+
+/// The largest probability [`Bernoulli::from_probs`] keeps: the largest `f64` below 1,
+/// `1 - 2^-53`. Only an exact 1 is moved down to it (`1 - p` is computed exactly for
+/// every `p >= 1/2`, so probabilities near 1 keep exact log-probabilities too), and
+/// `p = 1` scores `ln 2^-53 = -36.74`, finite, for `x = 0`.
+pub const PROB_MAX: f64 = 1.0 - f64::EPSILON / 2.0;
 
 /// Independent Bernoulli entries with success probability `sigmoid(logits)`.
 ///
@@ -39,12 +45,13 @@ impl<T: Tensor> Bernoulli<T> {
         Ok(Bernoulli { logits })
     }
 
-    /// From probabilities in `[0, 1]`, clamped to `[PROB_EPS, 1 - PROB_EPS]` (see
-    /// [`PROB_EPS`]) and converted to logits `ln p - ln(1 - p)`. Differentiable in
-    /// `probs` strictly inside the clamp window.
+    /// From probabilities in `[0, 1]`, converted to logits `ln p - ln(1 - p)`; exact 0
+    /// and 1 are first moved to [`PROB_MIN`] and [`PROB_MAX`], the nearest
+    /// representable probabilities inside `(0, 1)`, so their logits are finite.
+    /// Differentiable in `probs` on `(0, 1)`.
     pub fn from_probs(probs: T) -> Result<Self> {
         validate::in_range(DIST, "probs", "[0, 1]", (0.0, 1.0), &probs.to_array())?;
-        let p = probs.clamp(PROB_EPS, 1.0 - PROB_EPS);
+        let p = probs.clamp(PROB_MIN, PROB_MAX);
         let logits = p.log().sub(&p.neg().add_scalar(1.0).log())?;
         Ok(Bernoulli { logits })
     }

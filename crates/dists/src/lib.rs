@@ -82,7 +82,7 @@
 //! // An "encoder output": posterior mean and log-variance for 2 points, 2 latents.
 //! let mu = tape.leaf(array![[0.5, -0.2], [0.0, 1.0]]);
 //! let log_var = tape.leaf(array![[-1.0, 0.3], [0.0, -0.5]]);
-//! let q = DiagNormal::new(mu, log_var)?;
+//! let q = DiagNormal::from_mean_log_var(mu, log_var)?;
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
 //! let z = q.rsample(&mut rng)?;
 //! // A "decoder": logits of 2 binary pixels from z.
@@ -95,7 +95,7 @@
 //! assert_eq!(grads.wrt(&mu).unwrap().dim(), (2, 2));
 //!
 //! // The same closed form on plain arrays: KL(N(0,1) || N(0,1)) is exactly 0.
-//! let p = DiagNormal::new(array![[0.0]], array![[0.0]])?;
+//! let p = DiagNormal::from_mean_log_var(array![[0.0]], array![[0.0]])?;
 //! assert_eq!(dists::kl_divergence(&p, &p)?[(0, 0)], 0.0);
 //! # Ok::<(), dists::Error>(())
 //! ```
@@ -126,7 +126,7 @@ mod product;
 mod traits;
 mod validate;
 
-pub use bernoulli::{Bernoulli, PROB_EPS};
+pub use bernoulli::{Bernoulli, PROB_MAX, PROB_MIN};
 pub use categorical::{Categorical, class_indices, one_hot};
 pub use error::{Error, Result};
 pub use gmm::em::{EmConfig, EmFit, EmInit};

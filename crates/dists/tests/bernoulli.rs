@@ -6,7 +6,7 @@ mod common;
 use autodiff::Tensor;
 use autodiff::testing::{matrix, seed};
 use common::{grad_ok, rng};
-use dists::{Bernoulli, Error, PROB_EPS, Sample, kl_divergence, monte_carlo_kl};
+use dists::{Bernoulli, Error, PROB_MAX, PROB_MIN, Sample, kl_divergence, monte_carlo_kl};
 use ndarray::{Array2, array};
 use proptest::prelude::*;
 
@@ -38,14 +38,45 @@ fn extreme_logits_give_exact_finite_answers() {
     }
 }
 
+/// `(p, ln p, ln(1 - p))`, the logarithms computed with mpmath at 50 digits from the
+/// exact binary value of `p` (`mpmath.mpf(p)`), so a probability near 1 is scored for
+/// the `f64` it really is.
+const EXACT: [(f64, f64, f64); 8] = [
+    (1e-300, -690.7755278982137052, -1e-300),
+    (1e-100, -230.2585092994045684, -1e-100),
+    (1e-20, -46.05170185988091374, -9.999999999999999452e-21),
+    (1e-5, -11.51292546497022834, -0.00001000005000033333665),
+    (0.3, -1.20397280432593603, -0.3566749439387323631),
+    (0.5, -0.6931471805599453094, -0.6931471805599453094),
+    (1.0 - 1e-10, -1.000000082790371007e-10, -23.02585084720008926),
+    (PROB_MAX, -1.110223024625156602e-16, -36.7368005696771014),
+];
+
 #[test]
-fn probabilities_of_exactly_zero_and_one_are_clamped_and_finite() {
+fn log_probabilities_from_probabilities_are_exact_down_to_the_smallest_double() {
+    for (p, ln_p, ln_q) in EXACT {
+        let b = Bernoulli::from_probs(array![[p, p]]).unwrap();
+        let lp = b.log_prob(&array![[1.0, 0.0]]).unwrap();
+        // Relative 1e-13: the logit carries rounding of order 1e-16 of its size (up to
+        // 690), which `exp` turns into that much relative error of a tiny ln(1 - p).
+        for (got, want) in [(lp[(0, 0)], ln_p), (lp[(0, 1)], ln_q)] {
+            assert!((got - want).abs() <= 1e-13 * want.abs(), "p = {p:e}: {got:e} vs {want:e}");
+        }
+    }
+}
+
+#[test]
+fn probabilities_of_exactly_zero_and_one_score_as_the_nearest_doubles_inside() {
     let b = Bernoulli::from_probs(array![[0.0, 1.0]]).unwrap();
     let matching = b.log_prob(&array![[0.0, 1.0]]).unwrap();
-    // ln(1 - eps) ~ -eps: "certain" events cost one machine epsilon of log-likelihood.
-    assert!(matching.iter().all(|&l| l <= 0.0 && l > -2.0 * PROB_EPS), "{matching}");
+    // A "certain" event costs about ln(1 - 2^-53) = -1.1e-16 of log-likelihood.
+    assert!(matching.iter().all(|&l| l <= 0.0 && l >= -f64::EPSILON), "{matching}");
     let mismatched = b.log_prob(&array![[1.0, 0.0]]).unwrap();
-    assert!(mismatched.iter().all(|&l| (l - PROB_EPS.ln()).abs() < 1e-9), "{mismatched}");
+    // ln PROB_MIN (mpmath: -744.4400719213812623) and ln(1 - PROB_MAX) = ln 2^-53.
+    let want = [-744.4400719213812623, -36.7368005696771014];
+    assert!(mismatched.iter().zip(want).all(|(&l, w)| (l - w).abs() < 1e-12 * w.abs()), "{mismatched}");
+    assert_eq!(PROB_MIN, f64::from_bits(1));
+    assert_eq!(PROB_MAX, f64::from_bits(1.0_f64.to_bits() - 1));
     assert!(matches!(Bernoulli::from_probs(array![[1.5]]), Err(Error::OutOfRange { param: "probs", .. })));
     assert!(matches!(Bernoulli::from_logits(array![[f64::NAN]]), Err(Error::NonFinite { .. })));
     assert!(matches!(b.log_prob(&array![[2.0, 0.0]]), Err(Error::OutOfRange { param: "x", .. })));
