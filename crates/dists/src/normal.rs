@@ -34,8 +34,11 @@ pub struct DiagNormal<T> {
 }
 
 impl<T: Tensor> DiagNormal<T> {
-    /// From mean and log-variance (shapes must broadcast, values must be finite).
-    pub fn new(mean: T, log_var: T) -> Result<Self> {
+    /// From mean and **log-variance** `v = ln sigma^2` (shapes must broadcast, values
+    /// must be finite): the form models produce. The name says which parameter it
+    /// takes because `torch.distributions.Normal(loc, scale)` takes a standard
+    /// deviation: for that, use [`DiagNormal::from_mean_std`].
+    pub fn from_mean_log_var(mean: T, log_var: T) -> Result<Self> {
         validate::broadcast(DIST, "log_var", mean.shape(), log_var.shape())?;
         validate::finite(DIST, "mean", &mean.to_array())?;
         validate::finite(DIST, "log_var", &log_var.to_array())?;
@@ -45,7 +48,7 @@ impl<T: Tensor> DiagNormal<T> {
     /// From mean and standard deviation (`std > 0`); stores `log_var = 2 ln std`.
     pub fn from_mean_std(mean: T, std: T) -> Result<Self> {
         validate::positive(DIST, "std", &std.to_array())?;
-        Self::new(mean, std.log().scale(2.0))
+        Self::from_mean_log_var(mean, std.log().scale(2.0))
     }
 
     /// The standard normal of the given shape (zero mean, unit variance).

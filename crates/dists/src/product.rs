@@ -39,8 +39,8 @@ pub fn gaussian_product<T: Tensor>(p: &DiagNormal<T>, q: &DiagNormal<T>) -> Resu
     let mean = q.mean().add(&w.mul(&p.mean().sub(q.mean())?)?)?;
     let log_var = q.log_var().sub(&dv.softplus())?;
     let sum_log_var = p.log_var().add(&dv.softplus())?;
-    let log_normaliser = DiagNormal::new(q.mean().clone(), sum_log_var)?.log_prob(p.mean())?;
-    Ok(GaussianProduct { posterior: DiagNormal::new(mean, log_var)?, log_normaliser })
+    let log_normaliser = DiagNormal::from_mean_log_var(q.mean().clone(), sum_log_var)?.log_prob(p.mean())?;
+    Ok(GaussianProduct { posterior: DiagNormal::from_mean_log_var(mean, log_var)?, log_normaliser })
 }
 
 /// The Bayes update of `prior` by the observation `obs` only where `mask` is 1:
@@ -55,5 +55,5 @@ pub fn bayes_update<T: Tensor>(
     let post = gaussian_product(prior, obs)?.posterior;
     validate::broadcast("bayes_update", "mask", post.shape(), mask.dim())?;
     let blend = |a: &T, b: &T| -> Result<T> { Ok(a.add(&b.sub(a)?.mask(mask)?)?) };
-    DiagNormal::new(blend(prior.mean(), post.mean())?, blend(prior.log_var(), post.log_var())?)
+    DiagNormal::from_mean_log_var(blend(prior.mean(), post.mean())?, blend(prior.log_var(), post.log_var())?)
 }

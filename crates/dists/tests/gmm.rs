@@ -229,7 +229,7 @@ proptest! {
         x in matrix(5, 3, -6.0, 6.0), s in seed(),
     ) {
         let g = GaussianMixture::new(array![[logit]], m.clone(), lv.clone()).unwrap();
-        let n = DiagNormal::new(m, lv).unwrap();
+        let n = DiagNormal::from_mean_log_var(m, lv).unwrap();
         let want = n.log_prob_rows(&x).unwrap();
         prop_assert!(all_close(&g.log_prob(&x).unwrap(), &want, 1e-13, 1e-13));
         let fast = g.score_samples(x.view(), Parallelism::Serial).unwrap().insert_axis(Axis(1));
@@ -238,10 +238,10 @@ proptest! {
         // matches the closed form within 4 standard errors. (Only for p no wider than
         // about q: ln p - ln q grows quadratically, so a much wider p makes the
         // summands so skewed that 4000 draws do not reach the normal limit.)
-        let n = DiagNormal::new(n.mean().clone(), n.log_var().mapv(|v| v / 6.0)).unwrap();
+        let n = DiagNormal::from_mean_log_var(n.mean().clone(), n.log_var().mapv(|v| v / 6.0)).unwrap();
         let g = GaussianMixture::new(array![[logit]], n.mean().clone(), n.log_var().clone()).unwrap();
         let q = GaussianMixture::new(array![[0.0]], array![[0.5, -0.5, 0.0]], array![[0.3, -0.2, 0.1]]).unwrap();
-        let qn = DiagNormal::new(array![[0.5, -0.5, 0.0]], array![[0.3, -0.2, 0.1]]).unwrap();
+        let qn = DiagNormal::from_mean_log_var(array![[0.5, -0.5, 0.0]], array![[0.3, -0.2, 0.1]]).unwrap();
         let exact = n.kl_divergence(&qn).unwrap().view().sum();
         let mc = monte_carlo_kl(&g, &q, 4000, &mut rng(s)).unwrap();
         prop_assert!((mc.value - exact).abs() <= 4.0 * mc.std_err, "{mc:?} vs {exact}");
@@ -299,7 +299,9 @@ fn row_mixture_matches_its_formula() {
     )
     .unwrap();
     let x = array![[0.2, 0.7], [1.0, -1.0]];
-    let normal = DiagNormal::new(array![[0.5, -1.0], [0.0, 0.0]], array![[0.1, -0.2], [0.0, 0.0]]).unwrap();
+    let normal =
+        DiagNormal::from_mean_log_var(array![[0.5, -1.0], [0.0, 0.0]], array![[0.1, -0.2], [0.0, 0.0]])
+            .unwrap();
     assert!(all_close(&one.log_prob_rows(&x).unwrap(), &normal.log_prob_rows(&x).unwrap(), 1e-14, 1e-14));
     // Samples have the mixture's mean.
     let many = RowMixture::new(

@@ -12,7 +12,7 @@ use ndarray::{Array2, array};
 use proptest::prelude::*;
 
 fn normal(m: f64, lv: f64) -> DiagNormal<Array2<f64>> {
-    DiagNormal::new(array![[m]], array![[lv]]).unwrap()
+    DiagNormal::from_mean_log_var(array![[m]], array![[lv]]).unwrap()
 }
 
 fn density_1d(p: &DiagNormal<Array2<f64>>) -> impl Fn(f64) -> f64 + '_ {
@@ -90,7 +90,7 @@ fn dists_ln_2pi() -> f64 {
 
 #[test]
 fn masked_log_prob_ignores_unobserved_entries() {
-    let p = DiagNormal::new(array![[0.0, 1.0, 2.0]], array![[0.0, -1.0, 1.0]]).unwrap();
+    let p = DiagNormal::from_mean_log_var(array![[0.0, 1.0, 2.0]], array![[0.0, -1.0, 1.0]]).unwrap();
     let x = array![[0.5, 123.0, 2.5], [1.0, 1.5, -7.0]];
     let mask = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]];
     let full = p.log_prob(&x).unwrap();
@@ -100,7 +100,7 @@ fn masked_log_prob_ignores_unobserved_entries() {
     // The unobserved entry gets no gradient.
     let tape = autodiff::Tape::new();
     let mean = tape.leaf(array![[0.0, 1.0, 2.0]]);
-    let q = DiagNormal::new(mean, tape.constant(array![[0.0, -1.0, 1.0]])).unwrap();
+    let q = DiagNormal::from_mean_log_var(mean, tape.constant(array![[0.0, -1.0, 1.0]])).unwrap();
     let g = q.log_prob_masked_sum(&tape.constant(x), &mask).unwrap().backward().unwrap();
     let gm = g.wrt(&mean).unwrap();
     assert!(gm[(0, 0)] != 0.0 && gm[(0, 1)] != 0.0 && gm[(0, 2)] != 0.0);
@@ -111,8 +111,8 @@ fn masked_log_prob_ignores_unobserved_entries() {
 
 #[test]
 fn rsample_has_the_right_moments_and_is_reproducible() {
-    let p = DiagNormal::new(array![[1.0, -2.0]], array![[0.0, 2.0]]).unwrap();
-    let big = DiagNormal::new(
+    let p = DiagNormal::from_mean_log_var(array![[1.0, -2.0]], array![[0.0, 2.0]]).unwrap();
+    let big = DiagNormal::from_mean_log_var(
         p.mean().broadcast_to((20000, 2)).unwrap(),
         p.log_var().broadcast_to((20000, 2)).unwrap(),
     )
@@ -133,11 +133,11 @@ fn rsample_has_the_right_moments_and_is_reproducible() {
 #[test]
 fn constructors_reject_bad_parameters() {
     assert!(matches!(
-        DiagNormal::new(array![[0.0, f64::NAN]], array![[0.0, 0.0]]),
+        DiagNormal::from_mean_log_var(array![[0.0, f64::NAN]], array![[0.0, 0.0]]),
         Err(Error::NonFinite { param: "mean", row: 0, col: 1, .. })
     ));
     assert!(matches!(
-        DiagNormal::new(array![[0.0]], array![[f64::INFINITY]]),
+        DiagNormal::from_mean_log_var(array![[0.0]], array![[f64::INFINITY]]),
         Err(Error::NonFinite { param: "log_var", .. })
     ));
     assert!(matches!(
@@ -145,15 +145,15 @@ fn constructors_reject_bad_parameters() {
         Err(Error::NonPositive { param: "std", col: 1, .. })
     ));
     assert!(matches!(
-        DiagNormal::new(array![[0.0, 1.0]], array![[0.0, 0.0, 0.0]]),
+        DiagNormal::from_mean_log_var(array![[0.0, 1.0]], array![[0.0, 0.0, 0.0]]),
         Err(Error::Shape { what: "log_var", .. })
     ));
     let p = normal(0.0, 0.0);
-    let q = DiagNormal::new(array![[0.0, 1.0]], array![[0.0, 0.0]]).unwrap();
+    let q = DiagNormal::from_mean_log_var(array![[0.0, 1.0]], array![[0.0, 0.0]]).unwrap();
     let x = array![[1.0, 2.0, 3.0]];
     assert!(matches!(q.log_prob(&x), Err(Error::Shape { what: "x", .. })));
     assert!(p.kl_divergence(&q).is_ok(), "1x1 broadcasts against 1x2");
-    let msg = DiagNormal::new(array![[0.0]], array![[f64::NAN]]).unwrap_err().to_string();
+    let msg = DiagNormal::from_mean_log_var(array![[0.0]], array![[f64::NAN]]).unwrap_err().to_string();
     assert!(msg.contains("DiagNormal") && msg.contains("log_var"), "{msg}");
 }
 
@@ -167,14 +167,17 @@ fn gradients_of_every_method_pass_grad_ok() {
     let eps = array![[0.7, -0.2, 1.1], [-1.3, 0.4, 0.05]];
     let mask = array![[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]];
     let inputs = [m.clone(), lv.clone(), x.clone()];
-    grad_ok(|v| DiagNormal::new(v[0], v[1])?.log_prob(&v[2]), &inputs);
-    grad_ok(|v| DiagNormal::new(v[0], v[1])?.log_prob_rows(&v[2]), &inputs);
-    grad_ok(|v| DiagNormal::new(v[0], v[1])?.log_prob_masked_sum(&v[2], &mask), &inputs);
-    grad_ok(|v| Ok(DiagNormal::new(v[0], v[1])?.entropy()), &inputs[..2]);
-    grad_ok(|v| DiagNormal::new(v[0], v[1])?.rsample_with(&eps), &inputs[..2]);
-    grad_ok(|v| DiagNormal::new(v[0], v[1])?.kl_to_standard_normal(), &inputs[..2]);
+    grad_ok(|v| DiagNormal::from_mean_log_var(v[0], v[1])?.log_prob(&v[2]), &inputs);
+    grad_ok(|v| DiagNormal::from_mean_log_var(v[0], v[1])?.log_prob_rows(&v[2]), &inputs);
+    grad_ok(|v| DiagNormal::from_mean_log_var(v[0], v[1])?.log_prob_masked_sum(&v[2], &mask), &inputs);
+    grad_ok(|v| Ok(DiagNormal::from_mean_log_var(v[0], v[1])?.entropy()), &inputs[..2]);
+    grad_ok(|v| DiagNormal::from_mean_log_var(v[0], v[1])?.rsample_with(&eps), &inputs[..2]);
+    grad_ok(|v| DiagNormal::from_mean_log_var(v[0], v[1])?.kl_to_standard_normal(), &inputs[..2]);
     grad_ok(
-        |v| DiagNormal::new(v[0], v[1])?.kl_divergence(&DiagNormal::new(v[2], v[3])?),
+        |v| {
+            DiagNormal::from_mean_log_var(v[0], v[1])?
+                .kl_divergence(&DiagNormal::from_mean_log_var(v[2], v[3])?)
+        },
         &[m.clone(), lv.clone(), m2, lv2],
     );
     let std = m.mapv(|v| 0.5 + v.abs());
@@ -189,8 +192,8 @@ proptest! {
         m1 in matrix(2, 3, -5.0, 5.0), lv1 in matrix(2, 3, -6.0, 6.0),
         m2 in matrix(2, 3, -5.0, 5.0), lv2 in matrix(2, 3, -6.0, 6.0),
     ) {
-        let p = DiagNormal::new(m1, lv1).unwrap();
-        let q = DiagNormal::new(m2, lv2).unwrap();
+        let p = DiagNormal::from_mean_log_var(m1, lv1).unwrap();
+        let q = DiagNormal::from_mean_log_var(m2, lv2).unwrap();
         prop_assert!(kl_divergence(&p, &q).unwrap().iter().all(|&k| k >= -1e-12));
         prop_assert!(kl_divergence(&p, &p).unwrap().iter().all(|&k| k == 0.0));
         prop_assert!(p.kl_to_standard_normal().unwrap().iter().all(|&k| k >= -1e-12));
@@ -201,8 +204,8 @@ proptest! {
         m1 in matrix(1, 2, -2.0, 2.0), lv1 in matrix(1, 2, -1.0, 1.0),
         m2 in matrix(1, 2, -2.0, 2.0), lv2 in matrix(1, 2, -1.0, 1.0), s in seed(),
     ) {
-        let p = DiagNormal::new(m1, lv1).unwrap();
-        let q = DiagNormal::new(m2, lv2).unwrap();
+        let p = DiagNormal::from_mean_log_var(m1, lv1).unwrap();
+        let q = DiagNormal::from_mean_log_var(m2, lv2).unwrap();
         let exact = p.kl_divergence(&q).unwrap().view().sum();
         let mc = monte_carlo_kl(&p, &q, 4000, &mut rng(s)).unwrap();
         prop_assert!((mc.value - exact).abs() <= 4.0 * mc.std_err, "{mc:?} vs {exact}");
@@ -219,14 +222,18 @@ fn gradients_at_extreme_inputs_are_finite_and_exact() {
     // d/dmu = (x - mu) e^{-v} and d/dv = ((x - mu)^2 e^{-v} - 1) / 2 at v = -30, x - mu = 1e6.
     let tape = autodiff::Tape::new();
     let (m, lv) = (tape.leaf(array![[0.0]]), tape.leaf(array![[-30.0]]));
-    let lp = DiagNormal::new(m, lv).unwrap().log_prob_sum(&tape.constant(array![[1e6]])).unwrap();
+    let lp =
+        DiagNormal::from_mean_log_var(m, lv).unwrap().log_prob_sum(&tape.constant(array![[1e6]])).unwrap();
     let g = lp.backward().unwrap();
     let (gm, gv) = (g.wrt(&m).unwrap()[(0, 0)], g.wrt(&lv).unwrap()[(0, 0)]);
     let e = 30f64.exp();
     assert!(((gm - 1e6 * e) / (1e6 * e)).abs() < 1e-14 && ((gv - 0.5 * (1e12 * e - 1.0)) / gv).abs() < 1e-14);
     // KL to the standard normal at v = +30: d/dv = (e^v - 1) / 2.
     let lv = tape.leaf(array![[30.0]]);
-    let kl = DiagNormal::new(tape.constant(array![[0.0]]), lv).unwrap().kl_to_standard_normal().unwrap();
+    let kl = DiagNormal::from_mean_log_var(tape.constant(array![[0.0]]), lv)
+        .unwrap()
+        .kl_to_standard_normal()
+        .unwrap();
     let g = kl.sum().backward().unwrap().wrt(&lv).unwrap()[(0, 0)];
     assert!(((g - 0.5 * (e - 1.0)) / g).abs() < 1e-14);
 }

@@ -9,7 +9,7 @@ use dists::{DiagNormal, Error, bayes_update, gaussian_product};
 use ndarray::{Array2, array};
 
 fn normal(m: f64, lv: f64) -> DiagNormal<Array2<f64>> {
-    DiagNormal::new(array![[m]], array![[lv]]).unwrap()
+    DiagNormal::from_mean_log_var(array![[m]], array![[lv]]).unwrap()
 }
 
 #[test]
@@ -50,8 +50,8 @@ fn extreme_log_variances_give_the_limits() {
 
 #[test]
 fn masked_update_keeps_the_prior_where_unobserved() {
-    let prior = DiagNormal::new(array![[0.0, 1.0, 2.0]], array![[0.0, 0.5, -0.5]]).unwrap();
-    let obs = DiagNormal::new(array![[1.0, -1.0, 0.0]], array![[-1.0, 0.0, 1.0]]).unwrap();
+    let prior = DiagNormal::from_mean_log_var(array![[0.0, 1.0, 2.0]], array![[0.0, 0.5, -0.5]]).unwrap();
+    let obs = DiagNormal::from_mean_log_var(array![[1.0, -1.0, 0.0]], array![[-1.0, 0.0, 1.0]]).unwrap();
     let mask = array![[1.0, 0.0, 1.0]];
     let post = bayes_update(&prior, &obs, &mask).unwrap();
     let full = gaussian_product(&prior, &obs).unwrap().posterior;
@@ -65,7 +65,7 @@ fn masked_update_keeps_the_prior_where_unobserved() {
 }
 
 fn prod<'t>(v: &[autodiff::Var<'t>]) -> dists::Result<dists::GaussianProduct<autodiff::Var<'t>>> {
-    gaussian_product(&DiagNormal::new(v[0], v[1])?, &DiagNormal::new(v[2], v[3])?)
+    gaussian_product(&DiagNormal::from_mean_log_var(v[0], v[1])?, &DiagNormal::from_mean_log_var(v[2], v[3])?)
 }
 
 #[test]
@@ -81,7 +81,11 @@ fn gradients_in_all_four_parameters_pass_gradcheck() {
     grad_ok(|v| Ok(prod(v)?.log_normaliser), &inputs);
     grad_ok(
         |v| {
-            let post = bayes_update(&DiagNormal::new(v[0], v[1])?, &DiagNormal::new(v[2], v[3])?, &mask)?;
+            let post = bayes_update(
+                &DiagNormal::from_mean_log_var(v[0], v[1])?,
+                &DiagNormal::from_mean_log_var(v[2], v[3])?,
+                &mask,
+            )?;
             post.kl_to_standard_normal()
         },
         &inputs,

@@ -62,8 +62,10 @@ impl<F: Flow> FlowDistribution<F> {
     /// the flow itself (a continuous flow with its regularisers) adds the
     /// log-determinant to.
     pub fn base_log_prob<T: Tensor>(&self, z: &T) -> Result<T> {
-        let base =
-            DiagNormal::new(z.constant(self.base.mean().clone()), z.constant(self.base.log_var().clone()))?;
+        let base = DiagNormal::from_mean_log_var(
+            z.constant(self.base.mean().clone()),
+            z.constant(self.base.log_var().clone()),
+        )?;
         Ok(base.log_prob(z)?.sum_axis(Axis(1)))
     }
 

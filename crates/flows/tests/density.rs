@@ -94,9 +94,10 @@ fn samples_carry_their_log_density() {
     let lp = dist.log_prob(&s, &x).unwrap();
     assert!(autodiff::gradcheck::all_close(&lq, &lp, 1e-10, 1e-10));
     // A shifted, scaled base: log-density of the identity-like flow changes accordingly.
-    let base = dists::DiagNormal::new(array![[1.0, 0.0, -1.0]], array![[0.0, 0.5, -0.5]]).unwrap();
+    let base =
+        dists::DiagNormal::from_mean_log_var(array![[1.0, 0.0, -1.0]], array![[0.0, 0.5, -0.5]]).unwrap();
     assert!(FlowDistribution::new(dist.flow().clone(), base).is_ok());
-    let bad = dists::DiagNormal::new(array![[0.0]], array![[0.0]]).unwrap();
+    let bad = dists::DiagNormal::from_mean_log_var(array![[0.0]], array![[0.0]]).unwrap();
     assert!(FlowDistribution::new(dist.flow().clone(), bad).is_err());
 }
 

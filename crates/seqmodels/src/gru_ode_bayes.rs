@@ -391,9 +391,12 @@ impl<F: NeuralOdeFunc + Clone + Send + Sync + 'static> GruOdeBayes<F> {
             Update::Learned(net) => net.jump(s, &self.config, h, &x, mask),
             Update::Exact(ln_r2) => {
                 let d = self.config.x_dim;
-                let prior = DiagNormal::new(h.slice_cols(0..d)?, h.slice_cols(d..2 * d)?)?;
+                let prior = DiagNormal::from_mean_log_var(h.slice_cols(0..d)?, h.slice_cols(d..2 * d)?)?;
                 let xc = h.constant(x);
-                let obs = DiagNormal::new(xc.clone(), xc.constant(Array2::from_elem(xc.shape(), *ln_r2)))?;
+                let obs = DiagNormal::from_mean_log_var(
+                    xc.clone(),
+                    xc.constant(Array2::from_elem(xc.shape(), *ln_r2)),
+                )?;
                 let post = dists::bayes_update(&prior, &obs, mask)?;
                 Ok(S::T::concat_cols(&[post.mean(), post.log_var()])?)
             }

@@ -52,7 +52,7 @@ impl GaussianHead {
     /// The distribution for features `h` (`B x input`).
     pub fn forward<S: Session>(&self, s: &S, h: &S::T) -> Result<DiagNormal<S::T>> {
         let (mean, log_var) = self.params(s, h)?;
-        Ok(DiagNormal::new(mean, log_var)?)
+        Ok(DiagNormal::from_mean_log_var(mean, log_var)?)
     }
 
     /// The distribution whose mean is `base + h W_m + b_m`: the residual ("Resq")
@@ -60,7 +60,7 @@ impl GaussianHead {
     /// the prior mean rather than the mean itself.
     pub fn forward_residual<S: Session>(&self, s: &S, h: &S::T, base: &S::T) -> Result<DiagNormal<S::T>> {
         let (delta, log_var) = self.params(s, h)?;
-        Ok(DiagNormal::new(base.add(&delta)?, log_var)?)
+        Ok(DiagNormal::from_mean_log_var(base.add(&delta)?, log_var)?)
     }
 }
 

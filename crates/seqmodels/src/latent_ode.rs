@@ -437,7 +437,10 @@ impl LatentOde {
             1 => q,
             _ => {
                 let index: Vec<usize> = (0..k).flat_map(|_| 0..rows).collect();
-                DiagNormal::new(q.mean().gather_rows(&index)?, q.log_var().gather_rows(&index)?)?
+                DiagNormal::from_mean_log_var(
+                    q.mean().gather_rows(&index)?,
+                    q.log_var().gather_rows(&index)?,
+                )?
             }
         };
         let z0 = q.rsample(rng)?;

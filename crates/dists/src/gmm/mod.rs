@@ -96,7 +96,7 @@ impl<T: Tensor> GaussianMixture<T> {
 
     /// Component `k` as a `1 x d` diagonal normal.
     pub fn component(&self, k: usize) -> Result<DiagNormal<T>> {
-        DiagNormal::new(self.means.gather_rows(&[k])?, self.log_vars.gather_rows(&[k])?)
+        DiagNormal::from_mean_log_var(self.means.gather_rows(&[k])?, self.log_vars.gather_rows(&[k])?)
     }
 
     fn check_x(&self, shape: (usize, usize)) -> Result<()> {

@@ -41,7 +41,7 @@ impl<T: Tensor> RowMixture<T> {
                 ),
             });
         }
-        Ok(RowMixture { logits, components: DiagNormal::new(means, log_vars)?, dim })
+        Ok(RowMixture { logits, components: DiagNormal::from_mean_log_var(means, log_vars)?, dim })
     }
 
     /// Number of components `K`.

@@ -78,5 +78,5 @@ impl Schedule {
 /// mean (so entropies and log-densities count every dimension).
 pub(super) fn normal<T: Tensor>(mean: T, var: &T) -> Result<DiagNormal<T>> {
     let log_var = var.log().broadcast_to(mean.shape())?;
-    Ok(DiagNormal::new(mean, log_var)?)
+    Ok(DiagNormal::from_mean_log_var(mean, log_var)?)
 }

@@ -226,7 +226,8 @@ pub fn score(predictions: &[Prediction]) -> Result<Score> {
         return Err(Error::config("double-OU score", "no observed value to score"));
     }
     let squared: f64 = ((&value - &mean).mapv(|e| e * e) * &mask).sum();
-    let log_lik = DiagNormal::new(mean, var.mapv(f64::ln))?.log_prob_masked_sum(&value, &mask)?;
+    let log_lik =
+        DiagNormal::from_mean_log_var(mean, var.mapv(f64::ln))?.log_prob_masked_sum(&value, &mask)?;
     let n = values as f64;
     Ok(Score { mse: squared / n, nll: -log_lik[(0, 0)] / n, values })
 }
