@@ -115,11 +115,11 @@ pub fn save(path: &Path, store: &ParamStore, optim: &OptimizerState, train: &Tra
                 format!("parameter name `{name}` clashes with the `{OPTIM_PREFIX}` prefix"),
             ));
         }
-        tensors.insert(name.to_owned(), value.clone());
+        tensors.insert(name.to_owned(), value.clone().into_dyn());
         let Some(Some(bufs)) = optim.buffers.get(id.index()) else { continue };
         steps.insert(name.to_owned(), optim.steps[id.index()]);
         for (buf, value) in optim.buffer_names.iter().zip(bufs) {
-            tensors.insert(format!("{OPTIM_PREFIX}{buf}/{name}"), value.clone());
+            tensors.insert(format!("{OPTIM_PREFIX}{buf}/{name}"), value.clone().into_dyn());
         }
     }
     let meta = Meta {
@@ -166,9 +166,10 @@ pub fn load(path: &Path, store: &mut ParamStore) -> Result<(OptimizerState, Trai
             .iter()
             .map(|b| {
                 let key = format!("{OPTIM_PREFIX}{b}/{name}");
-                tensors
+                let t = tensors
                     .remove(&key)
-                    .ok_or_else(|| Error::format(path, format!("missing optimizer tensor `{key}`")))
+                    .ok_or_else(|| Error::format(path, format!("missing optimizer tensor `{key}`")))?;
+                safetensors::matrix(t, &key, path)
             })
             .collect::<Result<Vec<_>>>()?;
         optim.steps[id.index()] = step;
@@ -180,6 +181,10 @@ pub fn load(path: &Path, store: &mut ParamStore) -> Result<(OptimizerState, Trai
             format!("optimizer tensor `{extra}` belongs to no parameter of the store"),
         ));
     }
-    store.load_named(&tensors).map_err(|e| Error::format(path, format!("parameters: {e}")))?;
+    let params = tensors
+        .into_iter()
+        .map(|(name, t)| Ok((name.clone(), safetensors::matrix(t, &name, path)?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    store.load_named(&params).map_err(|e| Error::format(path, format!("parameters: {e}")))?;
     Ok((optim, meta.train))
 }
