@@ -14,7 +14,7 @@ const DIST: &str = "Bernoulli";
 /// `(0, 1)` keeps its exact log-probabilities (`ln 1e-300 = -690.78`, where PyTorch's
 /// clamp to the machine epsilon gives `-36.04`) and `p = 0` scores `ln PROB_MIN =
 /// -744.44`, finite, for `x = 1`.
-pub const PROB_MIN: f64 = 4.9406564584124654e-324;
+pub const PROB_MIN: f64 = 5e-324;
 
 /// The largest probability [`Bernoulli::from_probs`] keeps: the largest `f64` below 1,
 /// `1 - 2^-53`. Only an exact 1 is moved down to it (`1 - p` is computed exactly for
