@@ -90,6 +90,7 @@ mod param_grads;
 mod params;
 mod session;
 pub mod shape;
+pub mod state_dict;
 mod tape;
 mod tensor;
 #[cfg(feature = "testing")]
@@ -107,6 +108,7 @@ pub use param_grads::ParamGrads;
 pub use params::{ParamId, ParamStore};
 pub use session::{NoGrad, Session, TapeSession};
 pub use shape::Shape;
+pub use state_dict::StateDict;
 pub use tape::{Tape, Var};
 pub use tensor::Tensor;
 

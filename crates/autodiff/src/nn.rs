@@ -5,7 +5,9 @@
 //! `batch x features`; a `Linear` computes `x W + b` with `W` of shape `in x out`
 //! (PyTorch stores the transpose and computes `x W^T + b`; the maps are the same).
 
-use crate::{Init, ParamId, ParamStore, Result, Session, Tensor};
+use crate::state_dict::{self, StateDict};
+use crate::{Error, Init, ParamId, ParamStore, Result, Session, Tensor};
+use ndarray::Array2;
 use rand::Rng;
 
 /// An element-wise nonlinearity between layers.
@@ -104,6 +106,50 @@ impl Linear {
         Ok(Linear { weight, bias, in_dim, out_dim })
     }
 
+    /// A layer holding the given weight (`in x out`) and bias (`1 x out`), registered
+    /// as `{name}.weight` and `{name}.bias`: no random generator involved.
+    pub fn from_weights(
+        store: &mut ParamStore,
+        name: &str,
+        weight: Array2<f64>,
+        bias: Option<Array2<f64>>,
+    ) -> Result<Self> {
+        let (in_dim, out_dim) = weight.dim();
+        if let Some(b) = bias.as_ref().filter(|b| b.dim() != (1, out_dim)) {
+            return Err(Error::Shape { op: "Linear::from_weights bias", lhs: b.dim(), rhs: (1, out_dim) });
+        }
+        let weight = store.add(format!("{name}.weight"), weight)?;
+        let bias = bias.map(|b| store.add(format!("{name}.bias"), b)).transpose()?;
+        Ok(Linear { weight, bias, in_dim, out_dim })
+    }
+
+    /// A layer from a PyTorch `nn.Linear`'s `{prefix}weight` (`out x in`) and, when
+    /// present, `{prefix}bias` (length `out`), registered as
+    /// [`from_weights`](Self::from_weights) does.
+    pub fn from_torch(store: &mut ParamStore, name: &str, state: &StateDict, prefix: &str) -> Result<Self> {
+        let key = format!("{prefix}weight");
+        let (out_dim, in_dim) = state_dict::matrix_dim(state, &key)?;
+        let weight = state_dict::matrix(state, &key, out_dim, in_dim)?.reversed_axes();
+        let bias_key = format!("{prefix}bias");
+        let bias =
+            state.contains_key(&bias_key).then(|| state_dict::row(state, &bias_key, out_dim)).transpose()?;
+        Self::from_weights(store, name, weight.as_standard_layout().into_owned(), bias)
+    }
+
+    /// This layer's parameters as `nn.Linear` holds them: `{prefix}weight` (`out x in`)
+    /// and `{prefix}bias` (length `out`).
+    pub fn to_torch(&self, store: &ParamStore, prefix: &str) -> StateDict {
+        let mut state = StateDict::new();
+        state.insert(
+            format!("{prefix}weight"),
+            store.get(self.weight).t().as_standard_layout().into_owned().into_dyn(),
+        );
+        if let Some(b) = self.bias {
+            state.insert(format!("{prefix}bias"), state_dict::vector(store.get(b)));
+        }
+        state
+    }
+
     /// Input width.
     pub fn in_dim(&self) -> usize {
         self.in_dim
@@ -160,7 +206,69 @@ impl Mlp {
             .enumerate()
             .map(|(i, w)| Linear::new(store, &format!("{name}.{i}"), w[0], w[1], rng))
             .collect::<Result<_>>()?;
+        Self::from_layers(layers, hidden)
+    }
+
+    /// An MLP through the given layers (each one's input width must be the previous
+    /// one's output width), with `hidden` between them and the identity at the output:
+    /// with [`Linear::from_weights`], a network from known weights, no random
+    /// generator involved.
+    pub fn from_layers(layers: Vec<Linear>, hidden: Activation) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::Invalid { op: "Mlp::from_layers", reason: "no layers".into() });
+        }
+        if let Some(i) = layers.windows(2).position(|w| w[0].out_dim != w[1].in_dim) {
+            let (a, b) = (&layers[i], &layers[i + 1]);
+            return Err(Error::Invalid {
+                op: "Mlp::from_layers",
+                reason: format!(
+                    "layer {i} outputs {} columns, layer {} takes {}",
+                    a.out_dim,
+                    i + 1,
+                    b.in_dim
+                ),
+            });
+        }
         Ok(Mlp { layers, hidden, output: Activation::Identity })
+    }
+
+    /// An MLP from a PyTorch `nn.Sequential` of `nn.Linear` layers with activations
+    /// between them: the linear layers sit at indices `0, 2, 4, ...` (each activation
+    /// takes an index and holds no parameter), read as `{prefix}{index}.weight` and
+    /// `.bias` for as long as they are present. Layers are registered as
+    /// [`Mlp::new`] names them.
+    pub fn from_torch(
+        store: &mut ParamStore,
+        name: &str,
+        state: &StateDict,
+        prefix: &str,
+        hidden: Activation,
+    ) -> Result<Self> {
+        let layers = (0..)
+            .map_while(|i| {
+                let at = format!("{prefix}{}.", 2 * i);
+                state
+                    .contains_key(&format!("{at}weight"))
+                    .then(|| Linear::from_torch(store, &format!("{name}.{i}"), state, &at))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if layers.is_empty() {
+            return Err(Error::Data {
+                what: format!("state dict entry `{prefix}0.weight`"),
+                reason: "not present: no nn.Linear at index 0".into(),
+            });
+        }
+        Self::from_layers(layers, hidden)
+    }
+
+    /// The parameters as the `nn.Sequential` that [`from_torch`](Self::from_torch)
+    /// reads: layer `i` at index `2 i`.
+    pub fn to_torch(&self, store: &ParamStore, prefix: &str) -> StateDict {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.to_torch(store, &format!("{prefix}{}.", 2 * i)))
+            .collect()
     }
 
     /// Applies `act` to the output as well.

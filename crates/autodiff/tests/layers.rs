@@ -96,3 +96,52 @@ fn clipped_leaky_relu_values() {
     let y = Activation::ClippedLeakyRelu.apply(&x);
     assert_eq!(y, array![[-3.0, -1.0, 0.0, 0.5, 3.0]]);
 }
+
+#[test]
+fn layers_from_given_weights_need_no_generator_and_compute_x_w_plus_b() {
+    let mut store = ParamStore::new();
+    let l1 = Linear::from_weights(&mut store, "a", array![[1.0, -1.0], [0.5, 2.0]], Some(array![[0.1, 0.2]]))
+        .unwrap();
+    let l2 = Linear::from_weights(&mut store, "b", array![[2.0], [1.0]], None).unwrap();
+    let mlp = Mlp::from_layers(vec![l1, l2], Activation::Relu).unwrap();
+    // x W1 + b1 = [1 + 0.5 + 0.1, -1 + 2 + 0.2] = [1.6, 1.2]; relu; [1.6, 1.2] W2 = 4.4.
+    let y = mlp.forward(&NoGrad::new(&store), &array![[1.0, 1.0]]).unwrap();
+    assert!((y[(0, 0)] - 4.4).abs() < 1e-15, "{y}");
+    assert_eq!(store.id("a.bias").unwrap(), mlp.layers()[0].bias.unwrap());
+    // Shapes that do not chain, and a bias of the wrong width, are named.
+    let l3 = Linear::from_weights(&mut store, "c", array![[1.0, 2.0, 3.0]], None).unwrap();
+    let l4 = Linear::from_weights(&mut store, "d", array![[1.0]], None).unwrap();
+    let err = Mlp::from_layers(vec![l3, l4], Activation::Tanh).unwrap_err().to_string();
+    assert!(err.contains("layer 0 outputs 3 columns, layer 1 takes 1"), "{err}");
+    let err = Linear::from_weights(&mut store, "e", array![[1.0, 2.0]], Some(array![[1.0]])).unwrap_err();
+    assert!(err.to_string().contains("Linear::from_weights bias"), "{err}");
+}
+
+#[test]
+fn torch_state_dicts_round_trip_with_torch_layouts() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut store = ParamStore::new();
+    let mlp = Mlp::new(&mut store, "net", &[3, 5, 2], Activation::Tanh, &mut rng).unwrap();
+    let state = mlp.to_torch(&store, "model.");
+    // nn.Sequential(Linear(3, 5), Tanh(), Linear(5, 2)): weights out x in, biases vectors.
+    let keys: Vec<&str> = state.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["model.0.bias", "model.0.weight", "model.2.bias", "model.2.weight"]);
+    assert_eq!(state["model.0.weight"].shape(), [5, 3]);
+    assert_eq!(state["model.2.bias"].shape(), [2]);
+    assert_eq!(state["model.0.weight"][[4, 1]], store.get(mlp.layers()[0].weight)[(1, 4)]);
+    let mut other = ParamStore::new();
+    let back = Mlp::from_torch(&mut other, "net", &state, "model.", Activation::Tanh).unwrap();
+    assert_eq!(other.to_named(), store.to_named());
+    let x = array![[0.3, -1.0, 2.0]];
+    assert_eq!(
+        back.forward(&NoGrad::new(&other), &x).unwrap(),
+        mlp.forward(&NoGrad::new(&store), &x).unwrap()
+    );
+    // A missing or misshapen entry is named.
+    let mut bad = state.clone();
+    bad.insert("model.2.bias".into(), ndarray::ArrayD::zeros(ndarray::IxDyn(&[3])));
+    let err = Mlp::from_torch(&mut ParamStore::new(), "n", &bad, "model.", Activation::Tanh).unwrap_err();
+    assert!(err.to_string().contains("`model.2.bias`: has shape [3], expected [2]"), "{err}");
+    let err = Mlp::from_torch(&mut ParamStore::new(), "n", &state, "encoder.", Activation::Tanh).unwrap_err();
+    assert!(err.to_string().contains("`encoder.0.weight`"), "{err}");
+}

@@ -2,7 +2,7 @@
 //! neural networks whose parameters live in a [`ParamStore`].
 
 use crate::{OdeError, Result, State};
-use autodiff::{NoGrad, ParamId, ParamStore, Session, Tape, Tensor};
+use autodiff::{Mlp, NoGrad, ParamId, ParamStore, Session, Tape, Tensor};
 use ndarray::{Array2, array};
 
 /// A right-hand side evaluated on plain arrays (the fast path: no tape).
@@ -48,6 +48,17 @@ pub trait NeuralOdeFunc {
     /// [`NoGrad`] session cannot answer. False unless overridden.
     fn needs_tape(&self) -> bool {
         false
+    }
+}
+
+/// An MLP is an autonomous field, `f(t, y) = mlp(y)` (its input and output widths are
+/// the state's), the common case that needs no wrapper: pass `&mlp` to any solve.
+impl NeuralOdeFunc for Mlp {
+    fn eval<S: Session>(&self, s: &S, _t: &S::T, y: &S::T) -> autodiff::Result<S::T> {
+        self.forward(s, y)
+    }
+    fn params(&self) -> Vec<ParamId> {
+        Mlp::params(self)
     }
 }
 

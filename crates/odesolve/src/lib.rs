@@ -112,32 +112,21 @@
 //! # Ok::<(), odesolve::OdeError>(())
 //! ```
 //!
-//! Neural right-hand sides implement [`NeuralOdeFunc`] (generic over
+//! Neural right-hand sides implement [`NeuralOdeFunc`] (an [`Mlp`](autodiff::Mlp) is one as it is; generic over
 //! [`Session`](autodiff::Session)); [`WithParams`] binds one to its parameters for the
 //! array solvers, and [`odeint_per_sample`] solves batches whose samples have their own
 //! observation times. On the tape:
 //!
 //! ```
-//! use autodiff::{Activation, Linear, ParamId, ParamStore, Session, Tape, Tensor};
+//! use autodiff::{Activation, Mlp, ParamStore, Tape, Tensor};
 //! use ndarray::array;
-//! use odesolve::{Gradient, NeuralOdeFunc, SolveOptions, odeint_tape};
+//! use odesolve::{Gradient, SolveOptions, odeint_tape};
 //! use rand::SeedableRng;
 //!
-//! /// `f(t, y) = tanh(y W + b)`.
-//! #[derive(Clone)]
-//! struct Field(Linear);
-//! impl NeuralOdeFunc for Field {
-//!     fn eval<S: Session>(&self, s: &S, _t: &S::T, y: &S::T) -> autodiff::Result<S::T> {
-//!         Ok(Activation::Tanh.apply(&self.0.forward(s, y)?))
-//!     }
-//!     fn params(&self) -> Vec<ParamId> {
-//!         vec![self.0.weight, self.0.bias.unwrap()]
-//!     }
-//! }
-//!
+//! // An MLP is a field as it is: f(t, y) = mlp(y), here 2-16-2 with tanh.
 //! let mut store = ParamStore::new();
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-//! let field = Field(Linear::new(&mut store, "f", 2, 2, &mut rng)?);
+//! let field = Mlp::new(&mut store, "f", &[2, 16, 2], Activation::Tanh, &mut rng)?;
 //! let tape = Tape::new();
 //! let s = tape.session(&store);
 //! let y0 = tape.leaf(array![[1.0, -0.5]]);

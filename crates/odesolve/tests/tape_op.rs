@@ -5,10 +5,16 @@
 
 mod common;
 
-use autodiff::{GradCheck, ParamStore, Tape, Tensor, Var, gradcheck, gradcheck::all_close, gradcheck_params};
+use autodiff::{
+    Activation, GradCheck, Mlp, NoGrad, ParamStore, Tape, Tensor, Var, gradcheck, gradcheck::all_close,
+    gradcheck_params,
+};
 use common::MlpField;
 use ndarray::{Array2, array};
-use odesolve::{AdjointOptions, Gradient, Method, OdeError, OdeStats, SolveOptions, odeint_tape};
+use odesolve::{
+    AdjointOptions, FnOde, Gradient, Method, NeuralOdeFunc, OdeError, OdeStats, SolveOptions, WithParams,
+    odeint, odeint_tape,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -35,8 +41,8 @@ fn loss_of<'t>(ys: &[Var<'t>]) -> autodiff::Result<Var<'t>> {
     Ok(total)
 }
 
-fn tape_loss<'t>(
-    f: &MlpField,
+fn tape_loss<'t, F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
+    f: &F,
     s: &autodiff::TapeSession<'t, '_>,
     y: Var<'t>,
     opts: &SolveOptions,
@@ -79,7 +85,7 @@ trait ParamsOf {
 }
 impl ParamsOf for MlpField {
     fn params_of(&self) -> Vec<autodiff::ParamId> {
-        odesolve::NeuralOdeFunc::params(self)
+        NeuralOdeFunc::params(self)
     }
 }
 
@@ -176,6 +182,29 @@ fn every_method_matches_central_finite_differences() {
             gradcheck(|v| tape_loss(&f, &v[0].tape().session(&store), v[0], &opts, &gradient), &[y0()], &cfg)
                 .unwrap();
         assert_eq!(rep.checked, 6, "{gradient:?}");
+    }
+}
+
+#[test]
+fn an_mlp_is_a_field_as_it_is() {
+    let mut store = ParamStore::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mlp = Mlp::new(&mut store, "f", &[2, 8, 2], Activation::Tanh, &mut rng).unwrap();
+    let opts = SolveOptions::new(Method::Rk4).step_size(0.05);
+    // Its values are the network's: the same solve through a closure over `forward`.
+    let closure = FnOde(|_t: f64, y: &Array2<f64>| Ok(mlp.forward(&NoGrad::new(&store), y).unwrap()));
+    let by_mlp = odeint(&WithParams { func: &mlp, store: &store }, &y0(), &TS, &opts).unwrap();
+    let by_closure = odeint(&closure, &y0(), &TS, &opts).unwrap();
+    assert_eq!(by_mlp.ys, by_closure.ys);
+    let cfg = GradCheck { eps: 1e-5, rtol: 1e-6, atol: 1e-9, seed: 0 };
+    for gradient in [
+        Gradient::Checkpointed { checkpoints: Some(3) },
+        Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Dopri5).tol(1e-12, 1e-12))),
+    ] {
+        let rep =
+            gradcheck_params(|s| tape_loss(&mlp, s, s.tape().constant(y0()), &opts, &gradient), &store, &cfg)
+                .unwrap();
+        assert_eq!(rep.checked, store.num_scalars(), "{gradient:?}");
     }
 }
 
