@@ -9,11 +9,15 @@
 //! candidate (`*_n`): PyTorch's `weight_ih_l0` (`3H x I`, rows `r, z, n`) maps to
 //! `w_rz = weight_ih[0..2H]^T` and `w_n = weight_ih[2H..3H]^T`. Splitting saves the
 //! column slices (and their zero-padded gradients) a single `3H` block would need.
+//! [`GruCell::from_torch`] and [`GruCell::to_torch`] do that mapping for whole state
+//! dicts (`tests/torch_interop.rs` at the workspace root reproduces a PyTorch GRU's
+//! outputs and gradients to 1e-12 from a file PyTorch wrote).
 
 use crate::gru_gates::GruGates;
 use crate::{Error, Result};
+use autodiff::state_dict::{self, StateDict};
 use autodiff::{Activation, Init, Linear, Mlp, ParamId, ParamStore, Session, Tensor};
-use ndarray::Array2;
+use ndarray::{Array2, s};
 use rand::Rng;
 
 /// The `(rz, n)` bias parameters of one side of a GRU.
@@ -109,6 +113,67 @@ pub struct GruCell {
     hidden: usize,
 }
 
+/// A GRU cell's weights in this crate's layout (`in x out`; the gate block `rz` has
+/// `r`'s columns first), for [`GruCell::from_weights`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GruWeights {
+    /// `I x 2H`: input to reset and update gates.
+    pub w_rz: Array2<f64>,
+    /// `I x H`: input to candidate.
+    pub w_n: Array2<f64>,
+    /// `H x 2H`: state to reset and update gates.
+    pub u_rz: Array2<f64>,
+    /// `H x H`: state to candidate.
+    pub u_n: Array2<f64>,
+    /// Input-side biases `(b_rz, b_n)`, `1 x 2H` and `1 x H`, if the cell has biases.
+    pub bias: Option<(Array2<f64>, Array2<f64>)>,
+    /// Hidden-side biases `(b_hrz, b_hn)`: present exactly when `bias` is and the
+    /// convention is PyTorch's.
+    pub hidden_bias: Option<(Array2<f64>, Array2<f64>)>,
+}
+
+impl GruWeights {
+    /// `(I, H)` after checking that every block agrees with them.
+    fn dims(&self, convention: GruConvention) -> Result<(usize, usize)> {
+        let (input, hidden) = self.w_n.dim();
+        let pair = |p: &Option<(Array2<f64>, Array2<f64>)>| p.as_ref().map(|(rz, n)| (rz.dim(), n.dim()));
+        let blocks = [
+            ("w_rz", Some(self.w_rz.dim()), (input, 2 * hidden)),
+            ("u_rz", Some(self.u_rz.dim()), (hidden, 2 * hidden)),
+            ("u_n", Some(self.u_n.dim()), (hidden, hidden)),
+            ("b_rz", pair(&self.bias).map(|p| p.0), (1, 2 * hidden)),
+            ("b_n", pair(&self.bias).map(|p| p.1), (1, hidden)),
+            ("bh_rz", pair(&self.hidden_bias).map(|p| p.0), (1, 2 * hidden)),
+            ("bh_n", pair(&self.hidden_bias).map(|p| p.1), (1, hidden)),
+        ];
+        let bad = |reason: String| Error::Config { what: "GruCell::from_weights", reason };
+        for (name, got, want) in blocks {
+            if got.is_some_and(|g| g != want) {
+                return Err(bad(format!(
+                    "{name} is {:?}, expected {want:?} for input {input}, hidden {hidden}",
+                    got.unwrap()
+                )));
+            }
+        }
+        let wants_hidden = self.bias.is_some() && convention == GruConvention::PyTorch;
+        if self.hidden_bias.is_some() != wants_hidden {
+            return Err(bad(format!(
+                "hidden-side biases are {} but the {convention:?} convention with{} biases {} them",
+                if self.hidden_bias.is_some() { "given" } else { "missing" },
+                if self.bias.is_some() { "" } else { "out" },
+                if wants_hidden { "needs" } else { "has no place for" },
+            )));
+        }
+        Ok((input, hidden))
+    }
+}
+
+/// The PyTorch names of a GRU's four tensors: `nn.GRUCell`'s `weight_ih`, ... with
+/// `suffix = ""`, `nn.GRU`'s layer-0 `weight_ih_l0`, ... with `suffix = "_l0"`.
+fn torch_keys(prefix: &str, suffix: &str) -> [String; 4] {
+    ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map(|k| format!("{prefix}{k}{suffix}"))
+}
+
 impl GruCell {
     /// A cell with PyTorch's initialisation, registered as `{name}.w_rz`, `.w_n`,
     /// `.u_rz`, `.u_n` and, with `bias`, `.b_rz`, `.b_n` (plus `.bh_rz`, `.bh_n` in the
@@ -123,20 +188,98 @@ impl GruCell {
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let init = uniform_init(hidden);
-        let mut add = |part: &str, shape: (usize, usize)| -> Result<ParamId> {
-            Ok(store.add(format!("{name}.{part}"), init.sample(shape, shape.0, shape.1, rng))?)
-        };
+        let mut draw = |shape: (usize, usize)| init.sample(shape, shape.0, shape.1, rng);
         let (h2, h1) = (2 * hidden, hidden);
-        let w_rz = add("w_rz", (input, h2))?;
-        let w_n = add("w_n", (input, h1))?;
-        let u_rz = add("u_rz", (hidden, h2))?;
-        let u_n = add("u_n", (hidden, h1))?;
-        let mut pair = |prefix: &str| -> Result<BiasPair> {
-            Ok((add(&format!("{prefix}_rz"), (1, h2))?, add(&format!("{prefix}_n"), (1, h1))?))
+        let (w_rz, w_n, u_rz, u_n) =
+            (draw((input, h2)), draw((input, h1)), draw((hidden, h2)), draw((hidden, h1)));
+        let mut pair = || (draw((1, h2)), draw((1, h1)));
+        let b = bias.then(&mut pair);
+        let bh = (bias && convention == GruConvention::PyTorch).then(pair);
+        Self::from_weights(
+            store,
+            name,
+            convention,
+            GruWeights { w_rz, w_n, u_rz, u_n, bias: b, hidden_bias: bh },
+        )
+    }
+
+    /// A cell holding the given weights, registered as [`GruCell::new`] names them:
+    /// no random generator involved.
+    pub fn from_weights(
+        store: &mut ParamStore,
+        name: &str,
+        convention: GruConvention,
+        weights: GruWeights,
+    ) -> Result<Self> {
+        let (input, hidden) = weights.dims(convention)?;
+        let mut add = |part: &str, value: Array2<f64>| -> Result<ParamId> {
+            Ok(store.add(format!("{name}.{part}"), value)?)
         };
-        let b = if bias { Some(pair("b")?) } else { None };
-        let bh = if bias && convention == GruConvention::PyTorch { Some(pair("bh")?) } else { None };
-        Ok(GruCell { convention, w_rz, w_n, u_rz, u_n, bias: b, hidden_bias: bh, input, hidden })
+        let (w_rz, w_n) = (add("w_rz", weights.w_rz)?, add("w_n", weights.w_n)?);
+        let (u_rz, u_n) = (add("u_rz", weights.u_rz)?, add("u_n", weights.u_n)?);
+        let mut pair = |prefix: &str, (rz, n): (Array2<f64>, Array2<f64>)| -> Result<BiasPair> {
+            Ok((add(&format!("{prefix}_rz"), rz)?, add(&format!("{prefix}_n"), n)?))
+        };
+        let bias = weights.bias.map(|p| pair("b", p)).transpose()?;
+        let hidden_bias = weights.hidden_bias.map(|p| pair("bh", p)).transpose()?;
+        Ok(GruCell { convention, w_rz, w_n, u_rz, u_n, bias, hidden_bias, input, hidden })
+    }
+
+    /// A PyTorch-convention cell from a PyTorch GRU's tensors: `{prefix}weight_ih{suffix}`
+    /// (`3H x I`, gate rows `r, z, n`), `weight_hh` (`3H x H`) and, when present,
+    /// `bias_ih` and `bias_hh` (length `3H`). `suffix` is `""` for `nn.GRUCell` and
+    /// `"_l0"` for the first layer of `nn.GRU`.
+    pub fn from_torch(
+        store: &mut ParamStore,
+        name: &str,
+        state: &StateDict,
+        prefix: &str,
+        suffix: &str,
+    ) -> Result<Self> {
+        let [w_ih, w_hh, b_ih, b_hh] = torch_keys(prefix, suffix);
+        let (h3, input) = state_dict::matrix_dim(state, &w_ih)?;
+        let hidden = h3 / 3;
+        // Columns `..2H` are `rz`, the rest `n`; a weight's rows become columns when
+        // transposed to this crate's layout, a bias is a row already.
+        let split = |m: Array2<f64>| {
+            let block = |at: usize, to: usize| m.slice(s![.., at..to]).as_standard_layout().into_owned();
+            (block(0, 2 * hidden), block(2 * hidden, 3 * hidden))
+        };
+        let (w_rz, w_n) = split(state_dict::matrix(state, &w_ih, 3 * hidden, input)?.reversed_axes());
+        let (u_rz, u_n) = split(state_dict::matrix(state, &w_hh, 3 * hidden, hidden)?.reversed_axes());
+        let bias_of = |key: &str| {
+            state.contains_key(key).then(|| state_dict::row(state, key, 3 * hidden).map(split)).transpose()
+        };
+        let (bias, hidden_bias) = (bias_of(&b_ih)?, bias_of(&b_hh)?);
+        let weights = GruWeights { w_rz, w_n, u_rz, u_n, bias, hidden_bias };
+        Self::from_weights(store, name, GruConvention::PyTorch, weights)
+    }
+
+    /// The cell's parameters as PyTorch holds them (see [`from_torch`](Self::from_torch)
+    /// for the names). Only the PyTorch convention has a PyTorch layout: the textbook
+    /// cell computes a different candidate, so it is refused.
+    pub fn to_torch(&self, store: &ParamStore, prefix: &str, suffix: &str) -> Result<StateDict> {
+        if self.convention != GruConvention::PyTorch {
+            return Err(Error::Config {
+                what: "GruCell::to_torch",
+                reason: "the textbook convention computes a candidate nn.GRU cannot express".into(),
+            });
+        }
+        let [w_ih, w_hh, b_ih, b_hh] = torch_keys(prefix, suffix);
+        // `[rz | n]` side by side is PyTorch's `[r; z; n]` stacked, transposed.
+        let joined = |rz: ParamId, n: ParamId| {
+            ndarray::concatenate(ndarray::Axis(1), &[store.get(rz).view(), store.get(n).view()])
+                .expect("blocks of one height")
+        };
+        let weight = |rz, n| joined(rz, n).reversed_axes().as_standard_layout().into_owned().into_dyn();
+        let mut state =
+            StateDict::from([(w_ih, weight(self.w_rz, self.w_n)), (w_hh, weight(self.u_rz, self.u_n))]);
+        for (key, pair) in [(b_ih, self.bias), (b_hh, self.hidden_bias)] {
+            if let Some((rz, n)) = pair {
+                state.insert(key, state_dict::vector(&joined(rz, n)));
+            }
+        }
+        Ok(state)
     }
 
     /// The convention this cell computes.

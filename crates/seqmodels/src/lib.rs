@@ -127,7 +127,7 @@ pub mod wavenet;
 
 pub use batch::{CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
-pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, MeanStdGru, RnnCell};
+pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, GruWeights, MeanStdGru, RnnCell};
 pub use diffusion::{Diffusion, DiffusionConfig};
 pub use error::{CsvProblem, Error, Result};
 pub use field::MlpField;

@@ -184,3 +184,29 @@ fn gru_gradients_match_finite_differences() {
 fn as_autodiff(e: seqmodels::Error) -> autodiff::Error {
     autodiff::Error::Invalid { op: "run_cell", reason: e.to_string() }
 }
+
+#[test]
+fn gru_from_weights_checks_every_block_and_torch_export_needs_the_torch_convention() {
+    use seqmodels::GruWeights;
+    let weights = |hidden_bias| GruWeights {
+        w_rz: Array2::zeros((3, 4)),
+        w_n: Array2::zeros((3, 2)),
+        u_rz: Array2::zeros((2, 4)),
+        u_n: Array2::eye(2),
+        bias: Some((Array2::zeros((1, 4)), Array2::ones((1, 2)))),
+        hidden_bias,
+    };
+    let mut store = ParamStore::new();
+    let cell = GruCell::from_weights(&mut store, "t", GruConvention::Textbook, weights(None)).unwrap();
+    // z = 1/2, n = tanh(1): h' = (h + tanh 1) / 2 with zero state.
+    let out = cell.step(&NoGrad::new(&store), &array![[1.0, 2.0, 3.0]], &array![[0.0, 0.0]]).unwrap();
+    close(&out, &array![[0.5 * 1f64.tanh(), 0.5 * 1f64.tanh()]]);
+    let err = cell.to_torch(&store, "", "").unwrap_err().to_string();
+    assert!(err.contains("textbook"), "{err}");
+    let err = GruCell::from_weights(&mut ParamStore::new(), "p", GruConvention::PyTorch, weights(None))
+        .unwrap_err();
+    assert!(err.to_string().contains("hidden-side biases are missing"), "{err}");
+    let bad = GruWeights { u_rz: Array2::zeros((2, 3)), ..weights(None) };
+    let err = GruCell::from_weights(&mut ParamStore::new(), "b", GruConvention::Textbook, bad).unwrap_err();
+    assert!(err.to_string().contains("u_rz is (2, 3), expected (2, 4)"), "{err}");
+}
