@@ -12,22 +12,25 @@
 //! Each model minimises the negative log-likelihood
 //! `-ln p(x) = -ln N(f(x); 0, I) - ln|det df/dx|` with Adam; the script prints the
 //! test NLL (nats per point, on held-out samples) per data set and model, and writes
-//! `target/plots/02_flows_density_<set>.png`: the data histogram, then the three
-//! learned densities, on `[-4, 4]^2`.
+//! `02_flows_density_<set>.png` to `target/runs/02_flows_density/` (or `--out`): the
+//! data histogram, then the three learned densities, on `[-4, 4]^2`.
 //!
-//! Run: `cargo run --release --example 02_flows_density` (8 couplings or 5 steps of
-//! hidden width 64, 1,200 Adam steps per model, three to four minutes on 2 cores
-//! shared with other jobs; `--quick` for a few seconds with small models).
+//! Run: `cargo run --release --example 02_flows_density -- [--quick] [--seed N]
+//! [--out DIR]` (8 couplings or 5 steps of hidden width 64, 1,200 Adam steps per
+//! model, three to four minutes on 2 cores shared with other jobs; `--quick` for a
+//! few seconds with small models).
 
-use autodiff::data::Rows;
-use autodiff::ndarray::Array2;
-use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
-use flows::{Chain, Conditioning, Flow, FlowDistribution, Grid, Toy, models};
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::data::Rows;
+use latent_seq::autodiff::ndarray::Array2;
+use latent_seq::autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
+use latent_seq::cli::{self, BoxResult, CommonOnly};
+use latent_seq::flows::{Chain, Conditioning, Flow, FlowDistribution, Grid, Toy, models};
 use latent_seq::plot;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use latent_seq::rand::SeedableRng;
+use latent_seq::trainers::{Adam, Optim, Schedule, Trainer};
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{Adam, Optim, Schedule, Trainer};
 
 /// The three model families.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +52,7 @@ impl Model {
     }
 
     /// A fresh model and its parameters; `big` selects the full-size configuration.
-    fn build(&self, big: bool, rng: &mut ChaCha8Rng) -> flows::Result<(ParamStore, Chain)> {
+    fn build(&self, big: bool, rng: &mut ChaCha8Rng) -> latent_seq::flows::Result<(ParamStore, Chain)> {
         let mut store = ParamStore::new();
         let (hidden, depth): (&[usize], usize) = if big { (&[64, 64], 8) } else { (&[32, 32], 4) };
         let flow = match self {
@@ -79,7 +82,7 @@ fn fit(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut store, flow) = model.build(!quick, &mut rng)?;
     // Glow's ActNorm layers start from the statistics of a first batch.
-    flow.data_init(&mut store, &train.slice(autodiff::ndarray::s![..512, ..]).to_owned())?;
+    flow.data_init(&mut store, &train.slice(latent_seq::autodiff::ndarray::s![..512, ..]).to_owned())?;
     let dist = FlowDistribution::standard(flow);
     let (epochs, batch) = if quick { (3, 256) } else { (30, 256) };
     let steps = epochs * (train.nrows() / batch) as u64;
@@ -99,8 +102,15 @@ fn fit(
     Ok(Fit { test_nll, density })
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let quick = std::env::args().any(|a| a == "--quick");
+fn main() -> ExitCode {
+    let about = "RealNVP, Glow-style and MAF flows fitted by maximum likelihood to eight 2-D toy sets; test NLL \
+                 and density images. Default: 1,200 Adam steps per model and set, three to four minutes.";
+    cli::main(about, run)
+}
+
+fn run(args: CommonOnly) -> BoxResult<()> {
+    let out = args.common.start("02_flows_density")?;
+    let (quick, seed) = (args.common.quick, args.common.seed);
     let n_train = if quick { 2_048 } else { 10_240 };
     let grid = Grid::new(4.0, 100)?;
     let start = Instant::now();
@@ -108,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let names: Vec<String> = Model::ALL.iter().map(|m| format!("{:>9}", m.name())).collect();
     println!("{:<14} {}", "data set", names.join(" "));
     for (i, toy) in Toy::ALL.into_iter().enumerate() {
-        let mut rng = ChaCha8Rng::seed_from_u64(100 + i as u64);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100 + i as u64);
         let train = toy.sample(n_train, &mut rng);
         let test = toy.sample(5_000, &mut rng);
         // The three models train side by side on the two cores.
@@ -118,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 .enumerate()
                 .map(|(k, m)| {
                     let (train, test, grid) = (&train, &test, &grid);
-                    scope.spawn(move || fit(m, train, test, grid, quick, 10 * i as u64 + k as u64))
+                    scope.spawn(move || fit(m, train, test, grid, quick, seed + 10 * i as u64 + k as u64))
                 })
                 .collect();
             handles
@@ -131,10 +141,10 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let data = grid.histogram(&toy.sample(100_000, &mut rng));
         let mut panels = vec![("data (histogram)", &data)];
         panels.extend(Model::ALL.iter().zip(&fits).map(|(m, f)| (m.name(), &f.density)));
-        let path = plot::plots_dir()?.join(format!("02_flows_density_{}.png", toy.name()));
+        let path = out.join(format!("02_flows_density_{}.png", toy.name()));
         plot::density_panels(&path, 4.0, &panels)?;
     }
-    println!("images (data | RealNVP | Glow | MAF): target/plots/02_flows_density_<set>.png");
+    println!("images (data | RealNVP | Glow | MAF): {}", out.join("02_flows_density_<set>.png").display());
     println!("{} models trained in {:.1} s", 3 * Toy::ALL.len(), start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -12,23 +12,27 @@
 //! 2016), both in nats per image; the gap between them bounds the KL from the
 //! encoder to the true posterior.
 //!
-//! Run: `cargo run --release --example 04_vae_digits -- [path/to/digits_8x8_binarized.csv]
-//! [--quick]`. Writes `target/plots/04_vae_digits_grid.png` (top two rows: ten test
-//! digits and their reconstructions, the decoder's mean at the posterior mean; then
-//! five rows of samples from the prior, decoder means) and
-//! `target/plots/04_vae_digits_elbo.png` (training and validation ELBO per epoch).
+//! Run: `cargo run --release --example 04_vae_digits -- [--data digits.csv] [--quick]
+//! [--seed N] [--out DIR]`. Writes to `target/runs/04_vae_digits/` (or `--out`):
+//! `04_vae_digits_grid.png` (top two rows: ten test digits and their reconstructions,
+//! the decoder's mean at the posterior mean; then five rows of samples from the
+//! prior, decoder means) and `04_vae_digits_elbo.png` (training and validation ELBO
+//! per epoch).
 
-use autodiff::data::{RowBatch, Rows, split};
-use autodiff::ndarray::{Array2, Axis, concatenate};
-use autodiff::{Activation, NoGrad, ParamStore};
+use clap::Parser;
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::data::{RowBatch, Rows, split};
+use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
+use latent_seq::autodiff::{Activation, NoGrad, ParamStore};
+use latent_seq::cli::{self, BoxResult, Common};
 use latent_seq::plot::{self, Axes, Series};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use seqmodels::data::load_digits;
-use seqmodels::{ObsKind, Vae, VaeConfig};
+use latent_seq::rand::SeedableRng;
+use latent_seq::seqmodels::data::load_digits;
+use latent_seq::seqmodels::{ObsKind, Vae, VaeConfig};
+use latent_seq::trainers::{Adam, Control, EarlyStopping, Mode, Optim, Trainer};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use trainers::{Adam, Control, EarlyStopping, Mode, Optim, Trainer};
+use std::process::ExitCode;
 
 /// The mean ELBO per image of `x`, averaged over `draws` samples of `z` per image.
 fn mean_elbo(
@@ -37,7 +41,7 @@ fn mean_elbo(
     x: &Array2<f64>,
     draws: usize,
     seed: u64,
-) -> Result<f64, seqmodels::Error> {
+) -> Result<f64, latent_seq::seqmodels::Error> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut total = 0.0;
     for _ in 0..draws {
@@ -57,15 +61,33 @@ fn strip(images: &Array2<f64>) -> Array2<f64> {
     concatenate(Axis(1), &views).expect("tiles of 8 rows")
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let quick = std::env::args().any(|a| a == "--quick");
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The binarized 8x8 digits as CSV [default: the copy embedded in
+    /// crates/seqmodels/data/]
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let about = "A VAE on the binarized 8x8 digits: test ELBO and importance-weighted log-likelihood (K = 1,000); \
+                 samples and reconstructions. Default: up to 400 epochs with early stopping, about a minute.";
+    cli::main(about, run)
+}
+
+fn run(args: Args) -> BoxResult<()> {
+    let out = args.common.start("04_vae_digits")?;
+    let (quick, seed) = (args.common.quick, args.common.seed);
+    let path = args.data.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/seqmodels/data/digits_8x8_binarized.csv")
+    });
     let path =
-        std::env::args().skip(1).find(|a| !a.starts_with("--")).map(PathBuf::from).unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/seqmodels/data/digits_8x8_binarized.csv")
-        });
+        cli::require_file(&path, "the binarized 8x8 digits (64 columns of 0/1 per row, CSV)", "--data")?;
     let digits = load_digits(&path)?;
     let n = digits.images.nrows();
-    let parts = split(n, 0.1, 0.2, &mut ChaCha8Rng::seed_from_u64(0))?;
+    let parts = split(n, 0.1, 0.2, &mut ChaCha8Rng::seed_from_u64(seed))?;
     let pick = |idx: &[usize]| digits.images.select(Axis(0), idx);
     let (train, val, test) = (pick(&parts.train), pick(&parts.val), pick(&parts.test));
     println!(
@@ -76,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         test.nrows()
     );
 
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
     let mut store = ParamStore::new();
     let config = VaeConfig {
         x_dim: 64,
@@ -90,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs = if quick { 5 } else { 400 };
     let curve = RefCell::new(Vec::new());
     let adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() })?;
-    let mut trainer = Trainer::new(store, adam, 0)
+    let mut trainer = Trainer::new(store, adam, seed)
         .epochs(epochs)
         .batch_size(64)
         .early_stopping(EarlyStopping::new(40, 0.0, Mode::Max)?, "val_elbo")
@@ -113,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let k = if quick { 10 } else { 1_000 };
     let test_elbo = mean_elbo(&vae, &store, &test, if quick { 1 } else { 10 }, 4)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 5);
     let iw = vae.log_likelihood(&store, &test, k, &mut rng)?.view().mean().unwrap_or(f64::NAN);
     println!("test: ELBO {test_elbo:.3}, importance-weighted log p(x) (K = {k}) {iw:.3} nats per image");
     println!("      per pixel: ELBO {:.4}, log p(x) {:.4} nats", test_elbo / 64.0, iw / 64.0);
@@ -129,14 +151,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows.push(gap.clone());
     }
     let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
-    let path = plot::plots_dir()?.join("04_vae_digits_grid.png");
+    let path = out.join("04_vae_digits_grid.png");
     plot::image(&path, &concatenate(Axis(0), &views)?, 8)?;
     println!("digits, reconstructions and samples: {}", path.display());
 
     let curve = curve.into_inner();
     let train_pts = curve.iter().map(|c| (c.0, c.1)).collect();
     let val_pts = curve.iter().map(|c| (c.0, c.2)).collect();
-    let path = plot::plots_dir()?.join("04_vae_digits_elbo.png");
+    let path = out.join("04_vae_digits_elbo.png");
     let axes = Axes { title: "VAE on 8x8 digits", x: "epoch", y: "ELBO (nats per image)", log_y: false };
     plot::line_chart(
         &path,

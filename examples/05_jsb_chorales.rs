@@ -29,99 +29,95 @@
 //! network (a tighter lower bound). The SRNN paper reports about -4.74 on this test
 //! split for SRNN.
 //!
-//! Run: `cargo run --release --example 05_jsb_chorales -- [path/to/jsb_chorales.json]
-//! [--models rnn,vrnn,srnn,srnn-ref,wavenet] [--minutes M] [--epochs N] [--decay G] [--shards K]
-//! [--quick]`.
-//! The data default to `../shared/data/jsb_chorales/jsb_chorales.json` beside the
-//! workspace (they are not part of the project). `--minutes` is a training-time
-//! budget per model; `--hidden H` and `--z Z` change the widths (`--hidden` is also
-//! the WaveNet's channels, 64 by default), `--tag T` appends `T`
-//! to the names of the run's files, `--epochs N` and `--decay G` override the recipe
-//! (the rate is divided by `G` per epoch after the 20th), `--shards K` splits each
-//! batch over `K` threads;
-//! `--quick` trains tiny models for two epochs on a handful of sequences (seconds).
-//! Writes `target/runs/05_jsb_chorales/<model>.json` (curves and results; quick runs
-//! write to `05_jsb_chorales_quick/` and add `_quick` to the plots' names),
-//! `target/plots/05_jsb_validation.png` (validation bound per epoch of every model
-//! run so far, from epoch 5) and `target/plots/05_jsb_<model>_generated.png` (sampled piano rolls,
+//! Run: `cargo run --release --example 05_jsb_chorales -- [--data FILE]
+//! [--models rnn,vrnn,srnn,srnn-ref,wavenet] [--minutes M] [--epochs N] [--decay G]
+//! [--hidden H] [--z Z] [--tag T] [--shards K] [--quick] [--seed N] [--out DIR]`
+//! (`--help` says what each does). The data default to
+//! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are not
+//! part of the project); any split in that JSON layout works (the run names it by
+//! its file). `--minutes` is a training-time budget per model: the steps and the
+//! validation after each epoch count, the test evaluation after it does not (it shows
+//! a progress bar); the weights scored are the best validated epoch's, or the last
+//! ones if the budget ended before the first epoch did. The default run takes 80 to
+//! 110 minutes on 2 cores; `--quick` trains tiny models for two epochs on a handful
+//! of sequences (seconds).
+//!
+//! Writes to `target/runs/05_jsb_chorales/` (`05_jsb_chorales_quick/` for quick
+//! runs, or `--out`): `<model>.json` (curves and results), `05_jsb_validation.png`
+//! (validation bound per epoch of every model run so far, from epoch 5 for runs
+//! longer than ten epochs) and `05_jsb_<model>_generated.png` (sampled piano rolls,
 //! time to the right, low notes at the bottom).
 
-use autodiff::data::Dataset;
-use autodiff::ndarray::{Array2, Axis, concatenate};
-use autodiff::{NoGrad, ParamStore};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::data::Dataset;
+use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
+use latent_seq::autodiff::{NoGrad, ParamStore};
+use latent_seq::cli::{self, BoxResult, Common};
 use latent_seq::plot::{self, Axes, Series};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use seqmodels::data::{NOTES, load_polyphonic};
-use seqmodels::{
+use latent_seq::rand::SeedableRng;
+use latent_seq::seqmodels::data::{NOTES, load_polyphonic};
+use latent_seq::seqmodels::{
     CellKind, GruConvention, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn, VrnnConfig, WaveNet,
     WaveNetConfig, WaveNetOutput,
 };
-use seqmodels::{SeqBatch, Sequences};
+use latent_seq::seqmodels::{SeqBatch, Sequences};
+use latent_seq::trainers::{
+    Adam, Clip, Control, EarlyStopping, FitSummary, KlAnneal, Mode, Optim, Schedule, StopReason, Trainer,
+};
 use serde_json::json;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{Adam, Clip, Control, EarlyStopping, KlAnneal, Mode, Optim, Schedule, Trainer};
-
-type BoxResult<T> = Result<T, trainers::BoxError>;
 
 /// Command-line settings.
+#[derive(Parser)]
 struct Args {
-    path: PathBuf,
+    #[command(flatten)]
+    common: Common,
+    /// The polyphonic-music split as JSON (train / valid / test piano rolls, as
+    /// Boulanger-Lewandowski et al. publish them)
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// Models to train, in order (rnn, vrnn, srnn, srnn-ref, wavenet)
+    #[arg(long, value_delimiter = ',', default_value = "rnn,vrnn,srnn,srnn-ref,wavenet")]
     models: Vec<String>,
+    /// Training time per model, in minutes: the steps and the validation after each
+    /// epoch count, the final test evaluation does not
+    #[arg(long, default_value_t = 20.0, value_name = "M")]
     minutes: f64,
-    /// Overrides of the recipe's epochs and learning-rate decay.
+    /// Most epochs, overriding the recipe's (500, or 50 for srnn-ref)
+    #[arg(long, value_name = "N")]
     epochs: Option<u64>,
+    /// Division of the learning rate per epoch after the 20th, overriding the recipe's
+    /// (1, or 1.2 for srnn-ref)
+    #[arg(long, value_name = "G", value_parser = positive_factor)]
     decay: Option<f64>,
-    quick: bool,
-    /// Overrides of the state and latent widths (300 and 100 by default).
+    /// State width (300; also the WaveNet's channels, 64 by default)
+    #[arg(long, value_name = "H")]
     hidden: Option<usize>,
+    /// Latent width (100)
+    #[arg(long, value_name = "Z")]
     z: Option<usize>,
-    /// A suffix for the names of the run's files, to keep variants apart.
+    /// A suffix for the names of the run's files, to keep variants apart
+    #[arg(long, default_value = "")]
     tag: String,
-    /// Data-parallel shards per training step (one per core helps with long sequences).
+    /// Data-parallel shards per training step (one per core helps with long sequences)
+    #[arg(long, default_value_t = 1, value_name = "K")]
     shards: usize,
 }
 
-fn parse_args() -> BoxResult<Args> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut args = Args {
-        path: root.join("../shared/data/jsb_chorales/jsb_chorales.json"),
-        models: ["rnn", "vrnn", "srnn", "srnn-ref", "wavenet"].map(String::from).to_vec(),
-        minutes: 20.0,
-        epochs: None,
-        decay: None,
-        quick: false,
-        hidden: None,
-        z: None,
-        tag: String::new(),
-        shards: 1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match a.as_str() {
-            "--quick" => args.quick = true,
-            "--models" => args.models = value("--models")?.split(',').map(str::to_owned).collect(),
-            "--minutes" => args.minutes = value("--minutes")?.parse()?,
-            "--epochs" => args.epochs = Some(value("--epochs")?.parse()?),
-            "--decay" => {
-                let g: f64 = value("--decay")?.parse()?;
-                if !(g.is_finite() && g > 0.0) {
-                    return Err(format!("--decay must be a positive factor, got {g}").into());
-                }
-                args.decay = Some(g);
-            }
-            "--hidden" => args.hidden = Some(value("--hidden")?.parse()?),
-            "--z" => args.z = Some(value("--z")?.parse()?),
-            "--tag" => args.tag = value("--tag")?,
-            "--shards" => args.shards = value("--shards")?.parse()?,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}").into()),
-            path => args.path = PathBuf::from(path),
-        }
+/// The JSB Chorales split beside the workspace (not part of the project).
+const DEFAULT_DATA: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/jsb_chorales/jsb_chorales.json");
+
+fn positive_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(g) if g.is_finite() && g > 0.0 => Ok(g),
+        _ => Err(format!("a positive factor, got {text}")),
     }
-    Ok(args)
 }
 
 /// Sizes and optimisation settings of one run.
@@ -168,18 +164,24 @@ struct Splits {
     test: Sequences,
 }
 
-/// `(sum over sequences, total steps)` of a per-sequence score, in batches of 32.
-fn score<F>(data: &Sequences, mut f: F) -> BoxResult<f64>
+/// `(sum over sequences, total steps)` of a per-sequence score, in batches of 32,
+/// with a progress bar on the terminal (the importance-sampled score of a large model
+/// takes minutes) labelled `what`.
+fn score<F>(data: &Sequences, what: &str, mut f: F) -> BoxResult<f64>
 where
     F: FnMut(&SeqBatch) -> BoxResult<Array2<f64>>,
 {
     let (mut total, mut steps) = (0.0, 0usize);
     let idx: Vec<usize> = (0..data.len()).collect();
+    let bar = ProgressBar::new(data.len() as u64).with_message(what.to_owned());
+    bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} sequences, {elapsed}")?);
     for chunk in idx.chunks(32) {
         let batch = data.batch(chunk);
         total += f(&batch)?.view().sum();
         steps += batch.lengths().iter().sum::<usize>();
+        bar.inc(chunk.len() as u64);
     }
+    bar.finish_and_clear();
     Ok(total / steps as f64)
 }
 
@@ -192,7 +194,7 @@ fn elbo_per_step<M: SequenceModel>(
 ) -> BoxResult<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let s = NoGrad::new(store);
-    score(data, |b| Ok(model.elbo(&s, b, &mut rng)?.elbo()?))
+    score(data, "ELBO", |b| Ok(model.elbo(&s, b, &mut rng)?.elbo()?))
 }
 
 /// The importance-sampled log-likelihood in nats per step over a split.
@@ -201,9 +203,14 @@ fn is_per_step<M: SequenceModel>(
     store: &ParamStore,
     data: &Sequences,
     k: usize,
+    seed: u64,
 ) -> BoxResult<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(17);
-    score(data, |b| Ok(model.log_likelihood(store, b, k, &mut rng)?))
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    score(
+        data,
+        &format!("importance sampling, K = {k}"),
+        |b| Ok(model.log_likelihood(store, b, k, &mut rng)?),
+    )
 }
 
 /// Trains `model`, keeps the best epoch on validation, evaluates on test, writes the
@@ -217,9 +224,9 @@ fn run<M: SequenceModel + Sync>(
     setup: &Setup,
     recipe: &Recipe,
     args: &Args,
+    out_dir: &Path,
 ) -> BoxResult<()> {
-    let out_dir = runs_dir(args.quick);
-    std::fs::create_dir_all(&out_dir)?;
+    let seed = args.common.seed;
     let n_params = store.num_scalars();
     let steps_per_epoch = splits.train.len().div_ceil(setup.batch) as u64;
     let curve = RefCell::new(Vec::new());
@@ -231,27 +238,30 @@ fn run<M: SequenceModel + Sync>(
         ..*recipe
     };
     let adam = Optim::new(Adam { lr: 1e-3, eps: recipe.adam_eps, ..Adam::default() })?;
-    let mut trainer = Trainer::new(store, adam, 0)
-        .epochs(if args.quick { 2 } else { recipe.epochs })
+    let mut trainer = Trainer::new(store, adam, seed)
+        .epochs(if args.common.quick { 2 } else { recipe.epochs })
         .schedule(recipe.schedule(steps_per_epoch))
         .batch_size(setup.batch)
         .shards(args.shards)
         .clip(Clip::Norm(setup.clip))
         .kl_anneal(KlAnneal::Linear { start: 0.2, end: 1.0, steps: 20 * steps_per_epoch })
-        .early_stopping(EarlyStopping::new(if args.quick { 5 } else { 40 }, 0.0, Mode::Max)?, "val_elbo")
+        .early_stopping(
+            EarlyStopping::new(if args.common.quick { 5 } else { 40 }, 0.0, Mode::Max)?,
+            "val_elbo",
+        )
         .on_step(|_| {
             Ok(if started.elapsed().as_secs_f64() > budget { Control::Stop } else { Control::Continue })
         })
         .on_epoch(|report| {
-            let val = elbo_per_step(model, report.store, &splits.valid, 1)?;
+            let val = elbo_per_step(model, report.store, &splits.valid, seed + 1)?;
             report.metrics.insert("val_elbo".into(), val);
             let secs = started.elapsed().as_secs_f64();
             curve.borrow_mut().push((report.epoch as f64, report.train_loss, val, secs));
-            if !args.quick {
-                println!(
+            if !args.common.quick {
+                report.println(format!(
                     "{name} epoch {:>3}: train loss {:.4} nats/step, valid ELBO {val:.4}, {secs:.0} s",
                     report.epoch, report.train_loss
-                );
+                ));
             }
             Ok(Control::Continue)
         });
@@ -262,21 +272,23 @@ fn run<M: SequenceModel + Sync>(
     let train_secs = started.elapsed().as_secs_f64();
     let store = trainer.into_store();
     let (best_val, best_epoch) = summary.best.unwrap_or((f64::NAN, 0));
-    let test_elbo = elbo_per_step(model, &store, &splits.test, 2)?;
-    let test_is =
-        if latent { Some(is_per_step(model, &store, &splits.test, setup.particles)?) } else { None };
+    println!("{name}: {}", selection(&summary, steps_per_epoch, args.minutes));
+    let test_elbo = elbo_per_step(model, &store, &splits.test, seed + 2)?;
+    let test_is = if latent {
+        Some(is_per_step(model, &store, &splits.test, setup.particles, seed + 17)?)
+    } else {
+        None
+    };
     let eval_secs = started.elapsed().as_secs_f64() - train_secs;
     match test_is {
         Some(is) => println!(
-            "{name}: test ELBO {test_elbo:.4}, importance-sampled (K = {}) {is:.4} nats/step; best valid ELBO \
-             {best_val:.4} at epoch {best_epoch}/{}; {n_params} parameters; {train_secs:.0} s training, \
-             {eval_secs:.0} s evaluation",
-            setup.particles, summary.epochs
+            "{name}: test ELBO {test_elbo:.4}, importance-sampled (K = {}) {is:.4} nats/step; {n_params} \
+             parameters; {train_secs:.0} s training, {eval_secs:.0} s evaluation",
+            setup.particles
         ),
         None => println!(
-            "{name}: test log-likelihood {test_elbo:.4} nats/step (exact); best valid {best_val:.4} at epoch \
-             {best_epoch}/{}; {n_params} parameters; {train_secs:.0} s training",
-            summary.epochs
+            "{name}: test log-likelihood {test_elbo:.4} nats/step (exact); {n_params} parameters; {train_secs:.0} \
+             s training, {eval_secs:.0} s evaluation"
         ),
     }
     let curve = curve.into_inner();
@@ -284,14 +296,14 @@ fn run<M: SequenceModel + Sync>(
         "model": name, "parameters": n_params, "epochs": summary.epochs, "steps": summary.steps,
         "best_epoch": best_epoch, "best_valid_elbo": best_val, "test_elbo": test_elbo,
         "test_importance_sampled": test_is, "particles": setup.particles,
-        "train_seconds": train_secs, "eval_seconds": eval_secs, "quick": args.quick,
+        "train_seconds": train_secs, "eval_seconds": eval_secs, "quick": args.common.quick,
         "curve": curve.iter().map(|c| json!({"epoch": c.0, "train_loss": c.1, "valid_elbo": c.2, "seconds": c.3})).collect::<Vec<_>>(),
     });
     let name = format!("{name}{}", args.tag);
     std::fs::write(out_dir.join(format!("{name}.json")), serde_json::to_string_pretty(&record)?)?;
 
     // Four sampled chorales of 64 steps, stacked, pitch upwards, separated by a gap.
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 5);
     let samples = model.generate(&store, 4, 64, &mut rng)?;
     let mut blocks = Vec::new();
     for b in 0..4 {
@@ -300,82 +312,110 @@ fn run<M: SequenceModel + Sync>(
         blocks.push(Array2::from_elem((2, samples.len()), 0.5));
     }
     let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
-    let quick = if args.quick { "_quick" } else { "" };
-    let path = plot::plots_dir()?.join(format!("05_jsb_{name}_generated{quick}.png"));
+    let quick = if args.common.quick { "_quick" } else { "" };
+    let path = out_dir.join(format!("05_jsb_{name}_generated{quick}.png"));
     plot::image(&path, &concatenate(Axis(0), &views)?, 3)?;
     println!("{name}: generated piano rolls in {}", path.display());
     Ok(())
 }
 
-/// Where runs write their results; quick runs (CI) keep out of the full runs' way.
-fn runs_dir(quick: bool) -> PathBuf {
-    let name = if quick { "05_jsb_chorales_quick" } else { "05_jsb_chorales" };
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs").join(name)
+/// Which weights a run scores, and why: the best epoch on validation, or, when the
+/// time budget ended before any epoch did, the last weights.
+fn selection(summary: &FitSummary, steps_per_epoch: u64, minutes: f64) -> String {
+    let unvalidated = summary.steps.saturating_sub(summary.epochs * steps_per_epoch);
+    match summary.best {
+        None => format!(
+            "no epoch completed within the {minutes}-minute budget: scoring the last weights, after {} steps",
+            summary.steps
+        ),
+        Some((val, epoch)) if summary.reason == StopReason::Callback && unvalidated > 0 => format!(
+            "best valid ELBO {val:.4} at epoch {epoch}/{}; the budget ended {unvalidated} steps into epoch {}, \
+             whose weights were never validated and are not kept",
+            summary.epochs,
+            summary.epochs + 1
+        ),
+        Some((val, epoch)) => format!("best valid ELBO {val:.4} at epoch {epoch}/{}", summary.epochs),
+    }
 }
 
-/// The validation curves of every run file in the runs directory, on one chart.
-fn plot_curves(quick: bool) -> BoxResult<()> {
-    let dir = runs_dir(quick);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+/// The validation curves of every run file in the runs directory, on one chart. A
+/// run of more than ten epochs is drawn from epoch 5 (the first epochs, around -50
+/// nats, would set the scale and flatten the rest); a shorter one whole; with no
+/// point to draw, the chart is skipped with a note.
+fn plot_curves(dir: &Path, set: &str, quick: bool) -> BoxResult<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    // The first epochs (around -50 nats) would set the scale and flatten the rest.
-    let first_epoch = if quick { 0.0 } else { 5.0 };
     let mut series = Vec::new();
     for file in files {
         let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
-        let pts = run["curve"]
+        let pts: Vec<(f64, f64)> = run["curve"]
             .as_array()
             .map(|c| {
-                c.iter()
-                    .filter_map(|p| Some((p["epoch"].as_f64()?, p["valid_elbo"].as_f64()?)))
-                    .filter(|&(epoch, _)| epoch >= first_epoch)
-                    .collect()
+                c.iter().filter_map(|p| Some((p["epoch"].as_f64()?, p["valid_elbo"].as_f64()?))).collect()
             })
             .unwrap_or_default();
-        let name = file.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        series.push(Series::new(format!("{name} (valid ELBO)"), pts));
+        let first_epoch = if pts.len() > 10 { 5.0 } else { 0.0 };
+        let pts: Vec<_> =
+            pts.into_iter().filter(|&(epoch, v)| epoch >= first_epoch && v.is_finite()).collect();
+        if !pts.is_empty() {
+            let name = file.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            series.push(Series::new(format!("{name} (valid ELBO)"), pts));
+        }
     }
-    let path =
-        plot::plots_dir()?.join(if quick { "05_jsb_validation_quick.png" } else { "05_jsb_validation.png" });
-    let title = if quick {
-        "JSB Chorales: validation bound"
-    } else {
-        "JSB Chorales: validation bound (from epoch 5)"
-    };
-    let axes = Axes { title, x: "epoch", y: "nats per time step", log_y: false };
+    if series.is_empty() {
+        println!("validation curves: no completed epoch to draw, chart skipped");
+        return Ok(());
+    }
+    let path = dir.join(if quick { "05_jsb_validation_quick.png" } else { "05_jsb_validation.png" });
+    let title = format!("{set}: validation bound per epoch");
+    let axes = Axes { title: &title, x: "epoch", y: "nats per time step", log_y: false };
     plot::line_chart(&path, &axes, &series)?;
     println!("validation curves: {}", path.display());
     Ok(())
 }
 
-fn main() -> BoxResult<()> {
-    let args = parse_args()?;
-    let rolls = load_polyphonic(&args.path)?;
+fn main() -> ExitCode {
+    let about = "RNN, VRNN, SRNN and WaveNet on the JSB Chorales piano rolls: test nats per step (ELBO and \
+                 importance-sampled). Default: five models, up to 20 minutes of training each plus evaluation, \
+                 about 80 to 110 minutes.";
+    cli::main(about, main_run)
+}
+
+fn main_run(args: Args) -> BoxResult<()> {
+    let out =
+        args.common.start(if args.common.quick { "05_jsb_chorales_quick" } else { "05_jsb_chorales" })?;
+    let data = cli::require_file(
+        &args.data,
+        "the polyphonic-music split (JSB Chorales of Boulanger-Lewandowski et al. 2012, JSON)",
+        "--data",
+    )?;
+    let rolls = load_polyphonic(&data)?;
+    let set = data_name(&data);
     let cut = |v: &[Array2<f64>], n: usize| -> BoxResult<Sequences> {
-        let n = if args.quick { n.min(v.len()) } else { v.len() };
+        let n = if args.common.quick { n.min(v.len()) } else { v.len() };
         Ok(Sequences::new(v[..n].to_vec())?)
     };
     let splits =
         Splits { train: cut(&rolls.train, 8)?, valid: cut(&rolls.valid, 4)?, test: cut(&rolls.test, 4)? };
     println!(
-        "JSB Chorales from {}: {} / {} / {} sequences for training / validation / test{}",
-        args.path.display(),
+        "{set} from {}: {} / {} / {} sequences for training / validation / test{}",
+        data.display(),
         splits.train.len(),
         splits.valid.len(),
         splits.test.len(),
-        if args.quick { " (quick mode)" } else { "" }
+        if args.common.quick { " (quick mode)" } else { "" }
     );
-    let mut setup = if args.quick {
+    let mut setup = if args.common.quick {
         Setup { hidden: 16, z: 4, batch: 4, clip: 1.0, particles: 4 }
     } else {
         Setup { hidden: 300, z: 100, batch: 16, clip: 1.0, particles: 100 }
     };
     setup.hidden = args.hidden.unwrap_or(setup.hidden);
     setup.z = args.z.unwrap_or(setup.z);
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = ChaCha8Rng::seed_from_u64(args.common.seed);
     for name in &args.models {
         let mut store = ParamStore::new();
         match name.as_str() {
@@ -385,34 +425,34 @@ fn main() -> BoxResult<()> {
                     x_dim: NOTES,
                     hidden: setup.hidden,
                     cell,
-                    obs: seqmodels::ObsKind::Bernoulli,
+                    obs: latent_seq::seqmodels::ObsKind::Bernoulli,
                 };
                 let model = RnnModel::new(&mut store, "rnn", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &PLAIN, &args)?;
+                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out)?;
             }
             "vrnn" => {
                 let config = VrnnConfig { gru_bias: true, ..VrnnConfig::new(NOTES, setup.hidden, setup.z) };
                 let model = Vrnn::new(&mut store, "vrnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &PLAIN, &args)?;
+                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out)?;
             }
             "srnn" => {
                 let config = SrnnConfig::new(NOTES, setup.hidden, setup.z, setup.hidden);
                 let model = Srnn::new(&mut store, "srnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &PLAIN, &args)?;
+                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out)?;
             }
             "srnn-ref" => {
                 // Quick runs keep the recipe but shrink the 500-unit layers.
-                let width = if args.quick { setup.hidden } else { 500 };
+                let width = if args.common.quick { setup.hidden } else { 500 };
                 let config = SrnnConfig {
                     hidden: width,
                     embed: Some(width),
                     ..SrnnConfig::reference(NOTES, setup.hidden, setup.z, setup.hidden)
                 };
                 let model = Srnn::new(&mut store, "srnn_ref", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &REFERENCE, &args)?;
+                run(name, &model, store, true, &splits, &setup, &REFERENCE, &args, &out)?;
             }
             "wavenet" => {
-                let (channels, dilations) = if args.quick {
+                let (channels, dilations) = if args.common.quick {
                     (args.hidden.unwrap_or(8), WaveNetConfig::doubling(2, 1))
                 } else {
                     (args.hidden.unwrap_or(64), WaveNetConfig::doubling(16, 2))
@@ -421,12 +461,17 @@ fn main() -> BoxResult<()> {
                 let config =
                     WaveNetConfig { biases: true, ..WaveNetConfig::new(output, dilations, channels) };
                 let model = WaveNet::new(&mut store, "wavenet", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &PLAIN, &args)?;
+                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out)?;
             }
             other => {
                 return Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref, wavenet)").into());
             }
         }
     }
-    plot_curves(args.quick)
+    plot_curves(&out, &set, args.common.quick)
+}
+
+/// The data set's name, from its file: `jsb_chorales.json` is "jsb_chorales".
+fn data_name(path: &Path) -> String {
+    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
 }

@@ -18,37 +18,36 @@
 //! trajectory: interpolation over the first 100 points (50 of them observed),
 //! extrapolation over the next 100. The noise itself has RMSE 0.3.
 //!
-//! Run: `cargo run --release --example 06_latent_ode_spirals` (`--quick` for a
-//! few-second run; `--iters N` for the number of optimizer steps, default 1,500).
-//! Writes `target/plots/06_latent_ode_spirals.png` (held-out spirals: observations,
-//! truth, reconstruction, extrapolation), `target/plots/06_latent_ode_latents.png`
-//! (their latent trajectories), `target/plots/06_latent_ode_elbo.png` (the training
-//! curve), the metrics log and checkpoints in `target/runs/06_latent_ode_spirals/`.
+//! Run: `cargo run --release --example 06_latent_ode_spirals -- [--quick] [--iters N]
+//! [--seed N] [--out DIR]` (`--quick` for a few-second run; `--iters` for the number
+//! of optimizer steps, default 1,500, about a minute). Writes to
+//! `target/runs/06_latent_ode_spirals/` (or `--out`): `06_latent_ode_spirals.png`
+//! (held-out spirals: observations, truth, reconstruction, extrapolation),
+//! `06_latent_ode_latents.png` (their latent trajectories), `06_latent_ode_elbo.png`
+//! (the training curve), the metrics log `metrics.jsonl` and checkpoints.
 
-use autodiff::ParamStore;
-use autodiff::ndarray::Array2;
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::ParamStore;
+use latent_seq::autodiff::ndarray::Array2;
+use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps};
 use latent_seq::plot::{self, Axes, Series};
-use latent_seq::run_args::{Budget, RunArgs};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use seqmodels::toy::{Spiral, SpiralConfig, spirals};
-use seqmodels::{IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig};
+use latent_seq::rand::SeedableRng;
+use latent_seq::seqmodels::toy::{Spiral, SpiralConfig, spirals};
+use latent_seq::seqmodels::{IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig};
+use latent_seq::trainers::{Adam, Control, Optim, Trainer};
 use std::cell::{Cell, RefCell};
-use std::path::Path;
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{Adam, Control, Optim, Trainer};
-
-type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Points seen per spiral, among the first `CONDITION` of its 200.
 const OBSERVED: usize = 50;
 const CONDITION: usize = 100;
 const POINTS: usize = 200;
 
-fn settings() -> BoxResult<Budget> {
+fn settings(args: &CommonAndSteps) -> Budget {
     let quick = Budget { train: 40, test: 10, iters: 20, batch: 20 };
     let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
-    Ok(RunArgs::from_env()?.budget(quick, full))
+    Budget::choose(args.common.quick, &args.steps, quick, full)
 }
 
 /// Root mean square error of the predicted means against the truth rows `rows`.
@@ -66,9 +65,18 @@ fn rmse(pred: &[Array2<f64>], truth: &[&Spiral], rows: std::ops::Range<usize>) -
     (sum / n as f64).sqrt()
 }
 
-fn main() -> BoxResult<()> {
-    let set = settings()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+fn main() -> ExitCode {
+    let about = "The main job: a Latent ODE fitted to 500 irregularly sampled noisy spirals; interpolation and \
+                 extrapolation RMSE against the noise-free truth of held-out spirals, and pictures. Default: 1,500 \
+                 Adam steps of 50 spirals, about a minute.";
+    cli::main(about, run)
+}
+
+fn run(args: CommonAndSteps) -> BoxResult<()> {
+    let out = args.common.start("06_latent_ode_spirals")?;
+    let seed = args.common.seed;
+    let set = settings(&args);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let config = SpiralConfig { spirals: set.train + set.test, points: POINTS, ..SpiralConfig::default() };
     let all = spirals(&config, &mut rng);
     let observed: Vec<_> = all.iter().map(|s| s.observe(OBSERVED, CONDITION, &mut rng)).collect();
@@ -88,20 +96,18 @@ fn main() -> BoxResult<()> {
         set.batch
     );
 
-    let run_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/runs/06_latent_ode_spirals");
-    std::fs::create_dir_all(&run_dir)?;
     let started = Instant::now();
     let curve = RefCell::new(Vec::new());
     let nfe = Cell::new(0.0);
     let epochs = set.iters.div_ceil(set.train.div_ceil(set.batch) as u64);
     let adam = Optim::new(Adam { lr: 0.01, ..Adam::default() })?;
-    let mut trainer = Trainer::new(store, adam, 0)
+    let mut trainer = Trainer::new(store, adam, seed)
         .epochs(epochs)
         .max_steps(set.iters)
         .batch_size(set.batch)
         .progress_bar(false)
-        .metrics_log(run_dir.join("metrics.jsonl"))
-        .checkpoint_dir(run_dir.join("checkpoints"))
+        .metrics_log(out.join("metrics.jsonl"))
+        .checkpoint_dir(out.join("checkpoints"))
         .keep_checkpoints(2)
         .on_step(|report| {
             if report.step % 100 == 0 || report.step == set.iters {
@@ -165,12 +171,12 @@ fn main() -> BoxResult<()> {
             )
         })
         .collect();
-    let path = plot::plots_dir()?.join("06_latent_ode_spirals.png");
+    let path = out.join("06_latent_ode_spirals.png");
     plot::panels(&path, "x", "y", &panels, 3)?;
     println!("held-out spirals: {}", path.display());
     let latents: Vec<Series> =
         (0..show).map(|b| Series::new(format!("spiral {b}"), xy(&pred.latents, b))).collect();
-    let path = plot::plots_dir()?.join("06_latent_ode_latents.png");
+    let path = out.join("06_latent_ode_latents.png");
     plot::panels(
         &path,
         "z_1",
@@ -179,7 +185,7 @@ fn main() -> BoxResult<()> {
         1,
     )?;
     println!("latent trajectories: {}", path.display());
-    let path = plot::plots_dir()?.join("06_latent_ode_elbo.png");
+    let path = out.join("06_latent_ode_elbo.png");
     let axes =
         Axes { title: "Latent ODE on spirals: training ELBO per spiral", x: "step", y: "ELBO", log_y: false };
     plot::line_chart(&path, &axes, &[Series::new("ELBO (one sample)", curve.borrow().clone())])?;

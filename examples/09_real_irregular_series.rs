@@ -70,32 +70,34 @@
 //! minutes on 2 cores. One seed (0).
 //!
 //! Run: `cargo run --release --example 09_real_irregular_series -- [--ushcn PATH]
-//! [--bxlator PATH] [--iters N] [--quick]`. The paths default to
+//! [--bxlator PATH] [--iters N] [--quick] [--seed N] [--out DIR]`, about 6 minutes on
+//! 2 cores. The paths default to
 //! `../shared/data/ushcn_ri/ushcn_ri_sporadic.csv` and
 //! `../shared/data/bxlator/BXLator.csv` beside the workspace; `--iters N` sets the
 //! optimizer steps of every trained model; `--quick` trains on 8 series for 2 steps
 //! and scores 4 (seconds). Prints a markdown table and writes
-//! `target/plots/09_real_irregular_series.png` (validation series near the cut: the
-//! observations read, the held-out ones, each model's predictions).
+//! `09_real_irregular_series.png` to `target/runs/09_real_irregular_series/` (or
+//! `--out`): validation series near the cut, the observations read, the held-out
+//! ones, each model's predictions.
 
-use autodiff::data::Dataset;
-use autodiff::{Loss, ParamStore, TapeSession, Var};
+use clap::Parser;
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::data::Dataset;
+use latent_seq::autodiff::{Loss, ParamStore, TapeSession, Var};
+use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
+use latent_seq::ndarray::Array2;
+use latent_seq::odesolve::{Method, SolveOptions};
 use latent_seq::plot::{self, Series as Line};
-use latent_seq::run_args::{Budget, RunArgs};
-use ndarray::Array2;
-use odesolve::{Method, SolveOptions};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-use seqmodels::{
+use latent_seq::rand::SeedableRng;
+use latent_seq::rand::seq::SliceRandom;
+use latent_seq::seqmodels::{
     Between, CellKind, CsvSeries, Encoder, GruConvention, GruOdeBayes, GruOdeBayesConfig, IrregularBatch,
     IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig, Series,
 };
+use latent_seq::trainers::{BoxError, StepCtx};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{BoxError, StepCtx};
-
-type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Observation times predicted after the cut (both protocols).
 const NEXT: usize = 3;
@@ -115,10 +117,26 @@ const LATENT: usize = 10;
 /// Validation series drawn in the plot, per data set.
 const PLOTTED: usize = 2;
 
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    steps: Steps,
+    /// The USHCN daily climate subset as irregular CSV (`ID,Time,Value_k,Mask_k`)
+    #[arg(long, value_name = "FILE", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/ushcn_ri/ushcn_ri_sporadic.csv"))]
+    ushcn: PathBuf,
+    /// The BXLator series as irregular CSV (`ID,Time,Value_k,Mask_k`)
+    #[arg(long, value_name = "FILE", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/bxlator/BXLator.csv"))]
+    bxlator: PathBuf,
+}
+
 /// One data set and its validation protocol.
 struct Protocol {
     name: &'static str,
-    /// The command-line flag that overrides `path`.
+    /// What the file holds and the flag that points at it, for a missing file.
+    about: &'static str,
     flag: &'static str,
     path: PathBuf,
     /// Validation reads the observations at times `<= t_val`.
@@ -130,13 +148,13 @@ struct Protocol {
     plotted: &'static [(usize, &'static str)],
 }
 
-fn protocols() -> [Protocol; 2] {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+fn protocols(args: &Args) -> [Protocol; 2] {
     [
         Protocol {
             name: "ushcn_ri",
+            about: "the USHCN daily climate series of GRU-ODE-Bayes (ushcn_ri_sporadic.csv)",
             flag: "--ushcn",
-            path: data.join("ushcn_ri/ushcn_ri_sporadic.csv"),
+            path: args.ushcn.clone(),
             t_val: 75.0,
             iters: 100,
             batch: 500,
@@ -144,8 +162,9 @@ fn protocols() -> [Protocol; 2] {
         },
         Protocol {
             name: "bxlator",
+            about: "the BXLator chemical-reaction series of GRU-ODE-Bayes (BXLator.csv)",
             flag: "--bxlator",
-            path: data.join("bxlator/BXLator.csv"),
+            path: args.bxlator.clone(),
             t_val: 35.0,
             iters: 100,
             batch: 100,
@@ -154,22 +173,6 @@ fn protocols() -> [Protocol; 2] {
     ]
 }
 
-/// Reads the data paths; the other arguments go to [`RunArgs`].
-fn parse_args() -> BoxResult<(RunArgs, [Protocol; 2])> {
-    let mut sets = protocols();
-    let mut rest = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match sets.iter_mut().find(|p| p.flag == a) {
-            Some(p) => p.path = PathBuf::from(args.next().ok_or(format!("{a} needs a path"))?),
-            None => rest.push(a),
-        }
-    }
-    Ok((RunArgs::parse(rest)?, sets))
-}
-
-/// The indices of the observations of `s` (times with some value observed) whose
-/// time passes `keep`.
 fn observed_rows(s: &Series, keep: impl Fn(f64) -> bool) -> Vec<usize> {
     (0..s.times.len()).filter(|&k| keep(s.times[k]) && s.masks.row(k).sum() > 0.0).collect()
 }
@@ -287,19 +290,25 @@ fn score(
 }
 
 /// `seen` as a batch of one.
-fn alone(seen: &Series) -> seqmodels::Result<IrregularBatch> {
+fn alone(seen: &Series) -> latent_seq::seqmodels::Result<IrregularBatch> {
     IrregularBatch::new(vec![seen.clone()])
 }
 
 /// Trains `store` on `train` with the examples' shared trainer; the trained store and
 /// the seconds it took.
-fn train<L>(store: ParamStore, set: &Budget, train: &IrregularSeries, loss: L) -> BoxResult<(ParamStore, f64)>
+fn train<L>(
+    store: ParamStore,
+    set: &Budget,
+    seed: u64,
+    train: &IrregularSeries,
+    loss: L,
+) -> BoxResult<(ParamStore, f64)>
 where
     L: for<'t, 's> Fn(&TapeSession<'t, 's>, &IrregularBatch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
         + Sync,
 {
     let started = Instant::now();
-    let mut trainer = set.trainer(store, LR)?;
+    let mut trainer = set.trainer(store, LR, seed)?;
     trainer.fit(train, loss)?;
     Ok((trainer.into_store(), started.elapsed().as_secs_f64()))
 }
@@ -308,10 +317,11 @@ where
 fn compare(
     p: &Protocol,
     set: &Budget,
+    seed: u64,
     train_set: &IrregularSeries,
     cases: &[Case],
 ) -> BoxResult<Vec<Scored>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d = train_set.dim();
     let euler = SolveOptions::new(Method::Euler).step_size(DT);
     let means = observed_means(train_set);
@@ -331,7 +341,7 @@ fn compare(
             ..OdeRnnConfig::new(d)
         };
         let model = OdeRnn::new(&mut store, "ode_rnn", config, &mut rng)?;
-        let (store, secs) = train(store, set, train_set, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
+        let (store, secs) = train(store, set, seed, train_set, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
         // The RNN's own extrapolation is the forecast (its state is held between
         // observations), the ODE-RNN's its dynamics; the other way is tabled beside.
         let forecast_first = between == Between::TimeGap;
@@ -377,7 +387,7 @@ fn compare(
         (0..train_set.len()).filter(|&i| up_to(&train_set.series()[i], p.t_val).is_some()).collect();
     let latent_train = train_set.subset(&conditioned)?;
     let latent_set = Budget { train: latent_train.len(), ..*set };
-    let (store, secs) = train(store, &latent_set, &latent_train, |s, batch, ctx| {
+    let (store, secs) = train(store, &latent_set, seed, &latent_train, |s, batch, ctx| {
         let seen = (0..batch.batch_size())
             .map(|b| up_to(&batch.row(b), p.t_val).ok_or("a training series with nothing before the cut"))
             .collect::<Result<Vec<_>, _>>()?;
@@ -398,7 +408,7 @@ fn compare(
         ..GruOdeBayesConfig::new(d)
     };
     let model = GruOdeBayes::new(&mut store, "gru_ode_bayes", config, &mut rng)?;
-    let (store, secs) = train(store, set, train_set, |s, batch, _| Ok(model.loss(s, batch, None)?.0))?;
+    let (store, secs) = train(store, set, seed, train_set, |s, batch, _| Ok(model.loss(s, batch, None)?.0))?;
     results.push(score("GRU-ODE-Bayes, predict", Some(secs), cases, |seen, times| {
         let pred = model.predict(&store, &alone(seen)?, None, times)?;
         Ok(Predicted {
@@ -417,17 +427,18 @@ struct Outcome {
 }
 
 /// Reads, splits and cuts one data set and compares the models on it.
-fn run(p: &Protocol, args: &RunArgs) -> BoxResult<Outcome> {
-    let read = CsvSeries::from_csv_path(&p.path)?;
+fn run_set(p: &Protocol, args: &Args) -> BoxResult<Outcome> {
+    let read = CsvSeries::from_csv_path(&cli::require_file(&p.path, p.about, p.flag)?)?;
+    let seed = args.common.seed;
     let n = read.data.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(0));
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let (train_idx, val_idx) = order.split_at(n - n / 5);
     let quick = Budget { train: 8, test: 4, iters: 2, batch: 4 };
     // A batch larger than the training set (the references' 500 for ushcn) is all of it.
     let batch = p.batch.min(train_idx.len());
     let full = Budget { train: train_idx.len(), test: val_idx.len(), iters: p.iters, batch };
-    let set = args.budget(quick, full);
+    let set = Budget::choose(args.common.quick, &args.steps, quick, full);
     let train_set = read.data.subset(&train_idx[..set.train.min(train_idx.len())])?;
     let set = Budget { train: train_set.len(), ..set };
     let (mut cases, mut ids, mut left_out) = (Vec::new(), Vec::new(), 0);
@@ -454,16 +465,24 @@ fn run(p: &Protocol, args: &RunArgs) -> BoxResult<Outcome> {
         set.iters,
         set.batch
     );
-    Ok(Outcome { scored: compare(p, &set, &train_set, &cases)?, cases, ids })
+    Ok(Outcome { scored: compare(p, &set, seed, &train_set, &cases)?, cases, ids })
 }
 
-fn main() -> BoxResult<()> {
-    let (args, sets) = parse_args()?;
+fn main() -> ExitCode {
+    let about = "ODE-RNN, Latent ODE, GRU-ODE-Bayes, an RNN with time gaps and the last observation carried \
+                 forward on the irregular ushcn_ri and bxlator series, predicting the next 3 observations after a \
+                 cut; a markdown table and pictures. Default: 100 Adam steps per model, about 6 minutes.";
+    cli::main(about, run)
+}
+
+fn run(args: Args) -> BoxResult<()> {
+    let out = args.common.start("09_real_irregular_series")?;
+    let sets = protocols(&args);
     let started = Instant::now();
-    let outcomes = sets.iter().map(|p| run(p, &args)).collect::<BoxResult<Vec<_>>>()?;
+    let outcomes = sets.iter().map(|p| run_set(p, &args)).collect::<BoxResult<Vec<_>>>()?;
     print_table(&sets, &outcomes);
     println!("\ntotal time {:.0} s", started.elapsed().as_secs_f64());
-    let path = plot::plots_dir()?.join("09_real_irregular_series.png");
+    let path = out.join("09_real_irregular_series.png");
     draw(&path, &sets, &outcomes)?;
     println!("validation series: {}", path.display());
     Ok(())

@@ -30,55 +30,73 @@
 //! goal set here: MSE at most 0.008 and NLL at most -1.0 with the default 2,000.
 //!
 //! Run: `cargo run --release --example 10_gru_ode_bayes_double_ou -- [--n N]
-//! [--epochs E] [--iters N] [--quick]` (50 epochs by default). Writes
-//! `target/plots/10_gru_ode_bayes_double_ou.png`: validation series, their
+//! [--epochs E] [--iters N] [--quick] [--seed N] [--out DIR]` (50 epochs by default,
+//! about 5 minutes). Writes `10_gru_ode_bayes_double_ou.png` to
+//! `target/runs/10_gru_ode_bayes_double_ou/` (or `--out`): validation series, their
 //! observations, and the filter's predicted mean with a two-standard-deviation band
 //! over continuous time, jumping at each observation.
 
-use autodiff::ParamStore;
-use autodiff::data::split;
+use clap::Parser;
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::ParamStore;
+use latent_seq::autodiff::data::split;
+use latent_seq::cli::{self, BoxResult, Common, Steps};
+use latent_seq::odesolve::{Method, SolveOptions};
 use latent_seq::plot::{self, Series as Line};
-use latent_seq::run_args::RunArgs;
-use odesolve::{Method, SolveOptions};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use seqmodels::toy::double_ou_oracle::{Means, Prediction, REFERENCE_T_VAL, score, validation_predictions};
-use seqmodels::toy::{DoubleOuConfig, double_ou};
-use seqmodels::{
+use latent_seq::rand::SeedableRng;
+use latent_seq::seqmodels::toy::double_ou_oracle::{
+    Means, Prediction, REFERENCE_T_VAL, score, validation_predictions,
+};
+use latent_seq::seqmodels::toy::{DoubleOuConfig, double_ou};
+use latent_seq::seqmodels::{
     GruOdeBayes, GruOdeBayesConfig, IrregularBatch, IrregularSeries, Jump, MlpField, OdeRnn, OdeRnnConfig,
     Series,
 };
+use latent_seq::trainers::{Adam, BoxError, Optim, StepCtx, Trainer};
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{Adam, BoxError, Optim, StepCtx, Trainer};
-
-type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Validation series drawn in the plot.
 const PLOTTED: usize = 3;
 
-/// The run's size: series generated, epochs, and an optional cap on the steps.
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// A cap on the optimizer steps of each model (none by default: every epoch runs)
+    #[command(flatten)]
+    steps: Steps,
+    /// Series generated [default: 2,000; 60 with --quick]
+    #[arg(long, value_name = "N")]
+    n: Option<usize>,
+    /// Epochs per model [default: 50; 2 with --quick]
+    #[arg(long, value_name = "E")]
+    epochs: Option<u64>,
+}
+
+/// The run's size: series generated, epochs, an optional cap on the steps, the seed
+/// offset.
 struct Settings {
     series: usize,
     epochs: u64,
     batch: usize,
     iters: Option<u64>,
+    seed: u64,
 }
 
-/// Reads `--n` and `--epochs`; the other flags go to [`RunArgs`].
-fn settings() -> BoxResult<Settings> {
-    let (mut series, mut epochs, mut rest) = (None, None, Vec::new());
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or(format!("{a} needs a number"));
-        match a.as_str() {
-            "--n" => series = Some(value()?.parse::<usize>().map_err(|e| format!("--n: {e}"))?),
-            "--epochs" => epochs = Some(value()?.parse::<u64>().map_err(|e| format!("--epochs: {e}"))?),
-            _ => rest.push(a),
+impl Settings {
+    fn of(args: &Args) -> Self {
+        let (n, e, batch) = if args.common.quick { (60, 2, 25) } else { (2_000, 50, 500) };
+        Settings {
+            series: args.n.unwrap_or(n),
+            epochs: args.epochs.unwrap_or(e),
+            batch,
+            iters: args.steps.iters,
+            seed: args.common.seed,
         }
     }
-    let run = RunArgs::parse(rest)?;
-    let (n, e, batch) = if run.quick { (60, 2, 25) } else { (2_000, 50, 500) };
-    Ok(Settings { series: series.unwrap_or(n), epochs: epochs.unwrap_or(e), batch, iters: run.iters })
 }
 
 /// Each kept validation series' observations at `t <= t_val` and the time of its
@@ -112,7 +130,7 @@ fn as_predictions(
             let k = s.times.partition_point(|&t| t < targets[row]);
             let j = union.partition_point(|&t| t < targets[row]);
             let (mean, var) = predict(j, row);
-            let pair = |v: ndarray::ArrayView1<'_, f64>| [v[0], v[1]];
+            let pair = |v: latent_seq::ndarray::ArrayView1<'_, f64>| [v[0], v[1]];
             Prediction {
                 series: i,
                 time: targets[row],
@@ -125,12 +143,20 @@ fn as_predictions(
         .collect()
 }
 
-fn main() -> BoxResult<()> {
-    let set = settings()?;
+fn main() -> ExitCode {
+    let about = "GRU-ODE-Bayes on the double-OU toy against the exact Kalman filter, the exact-jump filter and the \
+                 ODE-RNN; MSE and NLL at the next observation, and the filtered mean over continuous time. \
+                 Default: 2,000 series, 50 epochs per model, about 5 minutes.";
+    cli::main(about, run)
+}
+
+fn run(args: Args) -> BoxResult<()> {
+    let out = args.common.start("10_gru_ode_bayes_double_ou")?;
+    let set = Settings::of(&args);
     let config = DoubleOuConfig { series: set.series, ..DoubleOuConfig::default() };
-    let data = double_ou(&config, &mut ChaCha8Rng::seed_from_u64(432))?;
+    let data = double_ou(&config, &mut ChaCha8Rng::seed_from_u64(set.seed + 432))?;
     let all = data.to_irregular()?;
-    let parts = split(all.series().len(), 0.2, 0.0, &mut ChaCha8Rng::seed_from_u64(432))?;
+    let parts = split(all.series().len(), 0.2, 0.0, &mut ChaCha8Rng::seed_from_u64(set.seed + 432))?;
     let (train, val) = (all.subset(&parts.train)?, all.subset(&parts.val)?);
     let (kept, seen, targets) = conditioning(&val, REFERENCE_T_VAL);
     let condition = IrregularBatch::new(seen)?;
@@ -156,7 +182,7 @@ fn main() -> BoxResult<()> {
         table.push((name.into(), s.mse, Some(s.nll), String::new()));
     }
 
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = ChaCha8Rng::seed_from_u64(set.seed);
     let euler = SolveOptions::new(Method::Euler).step_size(0.05);
     // GRU-ODE-Bayes, learned jump.
     let mut store = ParamStore::new();
@@ -168,15 +194,15 @@ fn main() -> BoxResult<()> {
         ([m[0], m[1]], [v[0], v[1]])
     }))?;
     table.push(("GRU-ODE-Bayes".into(), scored.mse, Some(scored.nll), format!("{secs:.0} s")));
-    plot_filter(&gob, &store, &val)?;
+    plot_filter(&gob, &store, &val, &out)?;
 
     // The exact jump on a two-dimensional Gaussian state, a learned field.
     let mut exact_store = ParamStore::new();
-    let field = MlpField::new(autodiff::Mlp::new(
+    let field = MlpField::new(latent_seq::autodiff::Mlp::new(
         &mut exact_store,
         "exact.field",
         &[4, 50, 50, 4],
-        autodiff::Activation::Tanh,
+        latent_seq::autodiff::Activation::Tanh,
         &mut rng,
     )?);
     let exact_config =
@@ -221,15 +247,15 @@ fn main() -> BoxResult<()> {
 fn fit<L>(store: ParamStore, set: &Settings, train: &IrregularSeries, loss: L) -> BoxResult<(ParamStore, f64)>
 where
     L: for<'t, 's> Fn(
-            &autodiff::TapeSession<'t, 's>,
+            &latent_seq::autodiff::TapeSession<'t, 's>,
             &IrregularBatch,
             &mut StepCtx,
-        ) -> Result<autodiff::Loss<autodiff::Var<'t>>, BoxError>
+        ) -> Result<latent_seq::autodiff::Loss<latent_seq::autodiff::Var<'t>>, BoxError>
         + Sync,
 {
     let adam = Optim::new(Adam { lr: 1e-3, weight_decay: 5e-4, ..Adam::default() })?;
     let mut trainer =
-        Trainer::new(store, adam, 0).epochs(set.epochs).batch_size(set.batch).progress_bar(false);
+        Trainer::new(store, adam, set.seed).epochs(set.epochs).batch_size(set.batch).progress_bar(false);
     if let Some(n) = set.iters {
         trainer = trainer.max_steps(n);
     }
@@ -240,7 +266,7 @@ where
 
 /// A few validation series over continuous time: the observations, and the filter's
 /// predicted mean with a two-standard-deviation band, per dimension.
-fn plot_filter(model: &GruOdeBayes, store: &ParamStore, val: &IrregularSeries) -> BoxResult<()> {
+fn plot_filter(model: &GruOdeBayes, store: &ParamStore, val: &IrregularSeries, out: &Path) -> BoxResult<()> {
     let rows: Vec<Series> = val.series().iter().take(PLOTTED).cloned().collect();
     let batch = IrregularBatch::new(rows.clone())?;
     // Just after each grid time, so the prediction there has seen its jump.
@@ -271,7 +297,7 @@ fn plot_filter(model: &GruOdeBayes, store: &ParamStore, val: &IrregularSeries) -
             ));
         }
     }
-    let path = plot::plots_dir()?.join("10_gru_ode_bayes_double_ou.png");
+    let path = out.join("10_gru_ode_bayes_double_ou.png");
     plot::panels(&path, "t", "value", &panels, 2)?;
     println!("filtered validation series: {}", path.display());
     Ok(())

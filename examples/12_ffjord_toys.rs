@@ -20,23 +20,25 @@
 //! The budget is far below FFJORD's 10,000 iterations: `--iters N` per model
 //! (default 1,500), on every set or on those named by `--sets` (e.g.
 //! `--sets 8gaussians,checkerboard,rings`). Run: `cargo run --release --example
-//! 12_ffjord_toys -- [--iters N] [--sets a,b] [--quick]`. Writes
-//! `target/plots/12_ffjord_<set>.png` (data histogram | FFJORD density | histogram
-//! of FFJORD's samples | regularised FFJORD's density, on `[-4, 4]^2`) and `target/plots/12_ffjord_nfe.png` (evaluations per step over
-//! training).
+//! 12_ffjord_toys -- [--iters N] [--sets a,b] [--quick] [--seed N] [--out DIR]`; the
+//! default run (seven sets) takes roughly 15 to 40 minutes, growing with the solver's
+//! evaluations per step. Writes to `target/runs/12_ffjord_toys/` (or `--out`):
+//! `12_ffjord_<set>.png` (data histogram | FFJORD density | histogram of FFJORD's
+//! samples | regularised FFJORD's density, on `[-4, 4]^2`) and `12_ffjord_nfe.png`
+//! (evaluations per step over training).
 
-use autodiff::ndarray::Array2;
-use autodiff::{NoGrad, ParamStore, Session, Tape, Tensor};
-use flows::cnf::{CnfConfig, ContinuousFlow};
-use flows::{FlowDistribution, Grid, Toy};
+use clap::Parser;
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::ndarray::Array2;
+use latent_seq::autodiff::{NoGrad, ParamStore, Session, Tape, Tensor};
+use latent_seq::cli::{self, BoxResult, Common, Steps};
+use latent_seq::flows::cnf::{CnfConfig, ContinuousFlow};
+use latent_seq::flows::{FlowDistribution, Grid, Toy};
 use latent_seq::plot::{self, Series};
-use latent_seq::run_args::RunArgs;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use latent_seq::rand::SeedableRng;
+use latent_seq::trainers::{Adam, Optim, Optimizer};
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{Adam, Optim, Optimizer};
-
-type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The sets, those with a known entropy (`Toy::entropy`, the floor of a test NLL)
 /// first.
@@ -106,29 +108,40 @@ fn final_nfe(nfe: &[usize]) -> f64 {
     tail.iter().sum::<usize>() as f64 / tail.len() as f64
 }
 
-/// The sets named by `--sets a,b` (all of them without it), and the other arguments.
-fn chosen_sets(args: Vec<String>) -> BoxResult<(Vec<Toy>, Vec<String>)> {
-    let Some(at) = args.iter().position(|a| a == "--sets") else { return Ok((SETS.to_vec(), args)) };
-    let names = args.get(at + 1).ok_or("--sets needs a comma-separated list of set names")?;
-    let sets = names
-        .split(',')
-        .map(|n| {
-            SETS.iter().copied().find(|t| t.name() == n).ok_or_else(|| {
-                let known: Vec<&str> = SETS.iter().map(Toy::name).collect();
-                format!("--sets: unknown set {n} (known: {})", known.join(", "))
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let rest = args[..at].iter().chain(&args[at + 2..]).cloned().collect();
-    Ok((sets, rest))
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    steps: Steps,
+    /// Toy sets to fit, comma-separated [default: 8gaussians, checkerboard, rings,
+    /// 2spirals, pinwheel, moons, circles]
+    #[arg(long, value_delimiter = ',', value_parser = toy_named, value_name = "A,B")]
+    sets: Vec<Toy>,
 }
 
-fn main() -> BoxResult<()> {
-    let (sets, rest) = chosen_sets(std::env::args().skip(1).collect())?;
-    let args = RunArgs::parse(rest)?;
-    let iters = args.iters.map_or(if args.quick { 3 } else { 1_500 }, |n| n as usize);
-    let sets = if args.quick { &sets[..1] } else { &sets[..] };
-    let grid = Grid::new(4.0, if args.quick { 20 } else { 60 })?;
+fn toy_named(name: &str) -> Result<Toy, String> {
+    SETS.iter().copied().find(|t| t.name() == name).ok_or_else(|| {
+        let known: Vec<&str> = SETS.iter().map(Toy::name).collect();
+        format!("unknown set {name} (known: {})", known.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let about = "FFJORD (a continuous normalizing flow) on seven 2-D toy sets, plain and with the kinetic and \
+                 Jacobian regularisers: test NLL against the entropy, evaluations per step, density panels. \
+                 Default: 1,500 Adam steps per model, roughly 15 to 40 minutes.";
+    cli::main(about, run)
+}
+
+fn run(args: Args) -> BoxResult<()> {
+    let out = args.common.start("12_ffjord_toys")?;
+    let (quick, seed) = (args.common.quick, args.common.seed);
+    let iters = args.steps.iters.map_or(if quick { 3 } else { 1_500 }, |n| n as usize);
+    let sets = if args.sets.is_empty() { SETS.to_vec() } else { args.sets.clone() };
+    let sets = if quick { &sets[..1] } else { &sets[..] };
+    let grid = Grid::new(4.0, if quick { 20 } else { 60 })?;
     let start = Instant::now();
     println!("FFJORD, {iters} Adam steps of {BATCH} points per model; test NLL in nats per point");
     println!(
@@ -140,8 +153,8 @@ fn main() -> BoxResult<()> {
         // The plain and the regularised model train side by side on the two cores.
         let (plain, reg) = std::thread::scope(|scope| {
             let grid = &grid;
-            let a = scope.spawn(move || fit(toy, false, iters, args.quick, grid, 100 + i as u64));
-            let b = scope.spawn(move || fit(toy, true, iters, args.quick, grid, 100 + i as u64));
+            let a = scope.spawn(move || fit(toy, false, iters, quick, grid, seed + 100 + i as u64));
+            let b = scope.spawn(move || fit(toy, true, iters, quick, grid, seed + 100 + i as u64));
             (a.join().expect("a training thread panicked"), b.join().expect("a training thread panicked"))
         });
         let (plain, reg) = (plain?, reg?);
@@ -156,7 +169,7 @@ fn main() -> BoxResult<()> {
             plain.end_time,
             plain.seconds.max(reg.seconds),
         );
-        let mut data_rng = ChaCha8Rng::seed_from_u64(900 + i as u64);
+        let mut data_rng = ChaCha8Rng::seed_from_u64(seed + 900 + i as u64);
         let data = grid.histogram(&toy.sample(100_000, &mut data_rng));
         let panels = [
             ("data (histogram)", &data),
@@ -164,11 +177,7 @@ fn main() -> BoxResult<()> {
             ("FFJORD samples (histogram)", &plain.samples),
             ("+ kinetic, Jacobian: density", &reg.density),
         ];
-        plot::density_panels(
-            &plot::plots_dir()?.join(format!("12_ffjord_{}.png", toy.name())),
-            4.0,
-            &panels,
-        )?;
+        plot::density_panels(&out.join(format!("12_ffjord_{}.png", toy.name())), 4.0, &panels)?;
         // Means over windows of 50 steps: the count jumps by whole solver steps.
         let curve = |label: &str, nfe: &[usize]| {
             let points = nfe
@@ -186,17 +195,19 @@ fn main() -> BoxResult<()> {
         ));
     }
     plot::panels(
-        &plot::plots_dir()?.join("12_ffjord_nfe.png"),
+        &out.join("12_ffjord_nfe.png"),
         "training step",
         "evaluations per step (mean of 50)",
         &nfe_panels,
         nfe_panels.len().min(4),
     )?;
     println!(
-        "images (data | FFJORD density | FFJORD samples | regularised density): target/plots/12_ffjord_<set>.png"
+        "images (data | FFJORD density | FFJORD samples | regularised density): {}",
+        out.join("12_ffjord_<set>.png").display()
     );
     println!(
-        "evaluations over training: target/plots/12_ffjord_nfe.png; {:.0} s in all",
+        "evaluations over training: {}; {:.0} s in all",
+        out.join("12_ffjord_nfe.png").display(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

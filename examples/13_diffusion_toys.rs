@@ -19,8 +19,9 @@
 //!
 //! The table puts them beside the set's entropy (the floor of any test NLL) and the
 //! test NLLs that examples 02 (RealNVP, MAF) and 12 (FFJORD) measured, as recorded in
-//! `crates/flows/README.md` (their own budgets and seeds). Pictures:
-//! `target/plots/13_diffusion_<set>_noising.png`, histograms of the noising chain of
+//! `crates/flows/README.md` (their own budgets and seeds). Pictures, in
+//! `target/runs/13_diffusion_toys/` (or `--out`): `13_diffusion_<set>_noising.png`,
+//! histograms of the noising chain of
 //! fresh data at `t = 0, T/10, T/4, T/2, T`, and `.._denoising.png`, the denoising
 //! chain (ancestral sampling, Ho et al.'s Algorithm 2) at the same steps, read right
 //! to left: its `t = 0` panel is the samples.
@@ -30,21 +31,22 @@
 //! random step per point (pictures named `13_diffusion_<set>_bound_..`).
 //!
 //! Run: `cargo run --release --example 13_diffusion_toys -- [--iters N] [--bound]
-//! [--quick]` (default 4,000 steps per set; `--quick` trains a tiny model for a few
-//! steps on one set).
+//! [--quick] [--seed N] [--out DIR]` (default 4,000 steps per set, about 5 minutes;
+//! `--quick` trains a tiny model for a few steps on one set).
 
-use autodiff::ndarray::Array2;
-use autodiff::{Activation, NoGrad, ParamStore, Tape, Tensor};
-use flows::{Grid, Toy};
+use clap::Parser;
+use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::ndarray::Array2;
+use latent_seq::autodiff::{Activation, NoGrad, ParamStore, Tape, Tensor};
+use latent_seq::cli::{self, BoxResult, Common, Steps};
+use latent_seq::flows::{Grid, Toy};
 use latent_seq::plot;
-use latent_seq::run_args::RunArgs;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use seqmodels::diffusion::{Diffusion, DiffusionConfig, FlowOptions, Schedule};
+use latent_seq::rand::SeedableRng;
+use latent_seq::seqmodels::diffusion::{Diffusion, DiffusionConfig, FlowOptions, Schedule};
+use latent_seq::trainers::{Adam, Optim, Optimizer};
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::Instant;
-use trainers::{Adam, Optim, Optimizer};
-
-type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A set (its entropy is `Toy::entropy`) and the test NLLs of RealNVP, MAF (example
 /// 02) and FFJORD (example 12) recorded in `crates/flows/README.md`.
@@ -82,7 +84,15 @@ enum Objective {
     Bound,
 }
 
-fn fit(set: &Set, objective: Objective, iters: usize, quick: bool, grid: &Grid, seed: u64) -> BoxResult<Fit> {
+fn fit(
+    set: &Set,
+    objective: Objective,
+    iters: usize,
+    quick: bool,
+    grid: &Grid,
+    seed: u64,
+    out: &Path,
+) -> BoxResult<Fit> {
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let steps = if quick { 40 } else { 100 };
@@ -140,32 +150,38 @@ fn fit(set: &Set, objective: Objective, iters: usize, quick: bool, grid: &Grid, 
         Objective::Simple => "",
         Objective::Bound => "_bound",
     };
-    plot::density_panels(
-        &plot::plots_dir()?.join(format!("13_diffusion_{name}{tag}_noising.png")),
-        4.0,
-        &panels[..5],
-    )?;
-    plot::density_panels(
-        &plot::plots_dir()?.join(format!("13_diffusion_{name}{tag}_denoising.png")),
-        4.0,
-        &panels[5..],
-    )?;
+    plot::density_panels(&out.join(format!("13_diffusion_{name}{tag}_noising.png")), 4.0, &panels[..5])?;
+    plot::density_panels(&out.join(format!("13_diffusion_{name}{tag}_denoising.png")), 4.0, &panels[5..])?;
     Ok(Fit { bound_nll, flow_nll, flow_nfe, seconds: start.elapsed().as_secs_f64() })
 }
 
-fn main() -> BoxResult<()> {
-    let mut rest: Vec<String> = std::env::args().skip(1).collect();
-    let objective = match rest.iter().position(|a| a == "--bound") {
-        Some(at) => {
-            rest.remove(at);
-            Objective::Bound
-        }
-        None => Objective::Simple,
-    };
-    let args = RunArgs::parse(rest)?;
-    let iters = args.iters.map_or(if args.quick { 5 } else { 4_000 }, |n| n as usize);
-    let sets = if args.quick { &SETS[..1] } else { &SETS[..] };
-    let grid = Grid::new(4.0, if args.quick { 20 } else { 60 })?;
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    steps: Steps,
+    /// Train on the bound itself (Ho et al.'s one-random-step estimate of eq. 5)
+    /// instead of the simplified loss
+    #[arg(long)]
+    bound: bool,
+}
+
+fn main() -> ExitCode {
+    let about = "A DDPM on three 2-D toy sets: the test bound and the exact probability-flow NLL of the same \
+                 network beside the entropy and the flows' NLLs; pictures of the noising and denoising chains. \
+                 Default: 4,000 Adam steps per set, about 5 minutes.";
+    cli::main(about, run)
+}
+
+fn run(args: Args) -> BoxResult<()> {
+    let out = args.common.start("13_diffusion_toys")?;
+    let (quick, seed) = (args.common.quick, args.common.seed);
+    let objective = if args.bound { Objective::Bound } else { Objective::Simple };
+    let iters = args.steps.iters.map_or(if quick { 5 } else { 4_000 }, |n| n as usize);
+    let sets = if quick { &SETS[..1] } else { &SETS[..] };
+    let grid = Grid::new(4.0, if quick { 20 } else { 60 })?;
     println!(
         "DDPM trained on {objective:?}, {iters} Adam steps of {BATCH} points per set; test NLL in nats per point"
     );
@@ -174,7 +190,7 @@ fn main() -> BoxResult<()> {
         "data set", "entropy", "-ELBO", "PF-ODE", "NFE", "RealNVP", "MAF", "FFJORD", "s"
     );
     for (i, set) in sets.iter().enumerate() {
-        let f = fit(set, objective, iters, args.quick, &grid, 100 + i as u64)?;
+        let f = fit(set, objective, iters, quick, &grid, seed + 100 + i as u64, &out)?;
         println!(
             "{:<13} {:>8.3} {:>9.3} {:>9.3} {:>5} {:>8.3} {:>8.3} {:>8.3} {:>7.0}",
             set.toy.name(),
@@ -189,6 +205,6 @@ fn main() -> BoxResult<()> {
         );
     }
     println!("RealNVP, MAF: example 02; FFJORD: example 12 (crates/flows/README.md, their own budgets)");
-    println!("pictures: target/plots/13_diffusion_<set>[_bound]_noising.png, _denoising.png");
+    println!("pictures: {}, _denoising.png", out.join("13_diffusion_<set>[_bound]_noising.png").display());
     Ok(())
 }

@@ -13,16 +13,22 @@
 //! | [`trainers`] | optimizers, schedules, training loops, checkpoints, metrics |
 //!
 //! The [`plot`] module writes the examples' figures (PNG, font embedded), and
-//! [`run_args`] reads the flags they share (`--quick`, `--iters N`).
+//! [`cli`] holds what their command lines share (`--help`, `--quick`, `--seed`,
+//! `--out`, `--threads`). The seeded generator the public API takes is re-exported
+//! ([`ChaCha8Rng`], with [`rand`]), so a program needs no other dependency.
 
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod plot;
-pub mod run_args;
 
 pub use autodiff;
+pub use autodiff::ndarray;
 pub use dists;
 pub use flows;
 pub use odesolve;
+pub use rand;
+pub use rand_chacha::{self, ChaCha8Rng};
+pub use rand_distr;
 pub use seqmodels;
 pub use trainers;

@@ -53,13 +53,6 @@ fn draw_err(path: &Path, e: impl std::fmt::Display) -> PlotError {
     PlotError::Draw { path: path.to_owned(), message: e.to_string() }
 }
 
-/// `target/plots/` under the workspace (created if missing): where examples write.
-pub fn plots_dir() -> Result<PathBuf, PlotError> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("plots");
-    std::fs::create_dir_all(&dir).map_err(|source| PlotError::Io { path: dir.clone(), source })?;
-    Ok(dir)
-}
-
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {

@@ -85,6 +85,16 @@ pub struct EpochReport<'r> {
     pub store: &'r ParamStore,
     /// Metrics to log, by name.
     pub metrics: BTreeMap<String, f64>,
+    bar: &'r ProgressBar,
+}
+
+impl EpochReport<'_> {
+    /// Prints `line` on standard output without tearing the progress bar: the bar is
+    /// cleared, the line printed, the bar drawn again below it (a plain `println!`
+    /// from a callback would land in the middle of the bar's line).
+    pub fn println(&self, line: impl AsRef<str>) {
+        self.bar.suspend(|| println!("{}", line.as_ref()));
+    }
 }
 
 /// Why [`Trainer::fit`] returned.
@@ -549,6 +559,7 @@ impl<'a> Trainer<'a> {
             train_loss,
             store: &self.store,
             metrics: BTreeMap::new(),
+            bar: &run.bar,
         };
         let mut reason = None;
         for f in &mut self.on_epoch {
