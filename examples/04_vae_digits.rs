@@ -17,7 +17,8 @@
 //! `04_vae_digits_grid.png` (top two rows: ten test digits and their reconstructions,
 //! the decoder's mean at the posterior mean; then five rows of samples from the
 //! prior, decoder means) and `04_vae_digits_elbo.png` (training and validation ELBO
-//! per epoch).
+//! per epoch), and the trained model as `vae.safetensors` (its configuration inside):
+//! `--load` that file to evaluate and sample without training.
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
@@ -29,6 +30,7 @@ use latent_seq::plot::{self, Axes, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::data::load_digits;
 use latent_seq::seqmodels::{ObsKind, Vae, VaeConfig};
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Control, EarlyStopping, Mode, Optim, Trainer};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -69,7 +71,14 @@ struct Args {
     /// crates/seqmodels/data/]
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
+    /// Skip training: evaluate and sample the VAE saved by an earlier run (its
+    /// vae.safetensors, or any of its checkpoints)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
 }
+
+/// The model kind written into its file.
+const KIND: &str = "vae";
 
 fn main() -> ExitCode {
     let about = "A VAE on the binarized 8x8 digits: test ELBO and importance-weighted log-likelihood (K = 1,000); \
@@ -98,40 +107,17 @@ fn run(args: Args) -> BoxResult<()> {
         test.nrows()
     );
 
-    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
-    let mut store = ParamStore::new();
-    let config = VaeConfig {
-        x_dim: 64,
-        z_dim: 8,
-        hidden: vec![128],
-        obs: ObsKind::Bernoulli,
-        activation: Activation::Tanh,
-        min_std: 1e-4,
+    let (vae, store) = match &args.load {
+        Some(file) => {
+            let build = |store: &mut ParamStore, config| {
+                Ok(Vae::new(store, "vae", config, &mut ChaCha8Rng::seed_from_u64(0))?)
+            };
+            let (vae, store) = model_file::load(file, KIND, build)?;
+            println!("loaded {} ({} parameters); no training", file.display(), store.num_scalars());
+            (vae, store)
+        }
+        None => train_vae(&train, &val, quick, seed, &out)?,
     };
-    let vae = Vae::new(&mut store, "vae", config, &mut rng)?;
-    let epochs = if quick { 5 } else { 400 };
-    let curve = RefCell::new(Vec::new());
-    let adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() })?;
-    let mut trainer = Trainer::new(store, adam, seed)
-        .epochs(epochs)
-        .batch_size(64)
-        .early_stopping(EarlyStopping::new(40, 0.0, Mode::Max)?, "val_elbo")
-        .on_epoch(|report| {
-            let v = mean_elbo(&vae, report.store, &val, 1, 3)?;
-            report.metrics.insert("val_elbo".into(), v);
-            curve.borrow_mut().push((report.epoch as f64, -report.train_loss, v));
-            Ok(Control::Continue)
-        });
-    let data = Rows::new(vec![train])?;
-    let summary = trainer.fit(&data, |s, batch: &RowBatch, ctx| {
-        Ok(vae.elbo(s, &batch.arrays[0], &mut ctx.rng)?.loss_per_sequence(1.0)?)
-    })?;
-    let store = trainer.into_store();
-    let (best, best_epoch) = summary.best.unwrap_or((f64::NAN, 0));
-    println!(
-        "{} epochs; best validation ELBO {best:.3} nats per image at epoch {best_epoch}",
-        summary.epochs
-    );
 
     let k = if quick { 10 } else { 1_000 };
     let test_elbo = mean_elbo(&vae, &store, &test, if quick { 1 } else { 10 }, 4)?;
@@ -155,6 +141,57 @@ fn run(args: Args) -> BoxResult<()> {
     plot::image(&path, &concatenate(Axis(0), &views)?, 8)?;
     println!("digits, reconstructions and samples: {}", path.display());
 
+    Ok(())
+}
+
+/// Trains the VAE with early stopping on the validation ELBO, saves it as
+/// `vae.safetensors` in `out` and draws the ELBO curves.
+fn train_vae(
+    train: &Array2<f64>,
+    val: &Array2<f64>,
+    quick: bool,
+    seed: u64,
+    out: &Path,
+) -> BoxResult<(Vae, ParamStore)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
+    let mut store = ParamStore::new();
+    let config = VaeConfig {
+        x_dim: 64,
+        z_dim: 8,
+        hidden: vec![128],
+        obs: ObsKind::Bernoulli,
+        activation: Activation::Tanh,
+        min_std: 1e-4,
+    };
+    let meta = ModelMeta::new(KIND, &config)?;
+    let vae = Vae::new(&mut store, "vae", config, &mut rng)?;
+    let epochs = if quick { 5 } else { 400 };
+    let curve = RefCell::new(Vec::new());
+    let adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() })?;
+    let mut trainer = Trainer::new(store, adam, seed)
+        .epochs(epochs)
+        .batch_size(64)
+        .early_stopping(EarlyStopping::new(40, 0.0, Mode::Max)?, "val_elbo")
+        .on_epoch(|report| {
+            let v = mean_elbo(&vae, report.store, val, 1, 3)?;
+            report.metrics.insert("val_elbo".into(), v);
+            curve.borrow_mut().push((report.epoch as f64, -report.train_loss, v));
+            Ok(Control::Continue)
+        });
+    let data = Rows::new(vec![train.clone()])?;
+    let summary = trainer.fit(&data, |s, batch: &RowBatch, ctx| {
+        Ok(vae.elbo(s, &batch.arrays[0], &mut ctx.rng)?.loss_per_sequence(1.0)?)
+    })?;
+    let store = trainer.into_store();
+    let (best, best_epoch) = summary.best.unwrap_or((f64::NAN, 0));
+    println!(
+        "{} epochs; best validation ELBO {best:.3} nats per image at epoch {best_epoch}",
+        summary.epochs
+    );
+    let saved = out.join("vae.safetensors");
+    model_file::save(&saved, &meta, &store)?;
+    println!("trained VAE: {} (reload it with --load)", saved.display());
+
     let curve = curve.into_inner();
     let train_pts = curve.iter().map(|c| (c.0, c.1)).collect();
     let val_pts = curve.iter().map(|c| (c.0, c.2)).collect();
@@ -166,5 +203,5 @@ fn run(args: Args) -> BoxResult<()> {
         &[Series::new("training", train_pts), Series::new("validation", val_pts)],
     )?;
     println!("ELBO curves: {}", path.display());
-    Ok(())
+    Ok((vae, store))
 }

@@ -24,18 +24,23 @@
 //! `target/runs/06_latent_ode_spirals/` (or `--out`): `06_latent_ode_spirals.png`
 //! (held-out spirals: observations, truth, reconstruction, extrapolation),
 //! `06_latent_ode_latents.png` (their latent trajectories), `06_latent_ode_elbo.png`
-//! (the training curve), the metrics log `metrics.jsonl` and checkpoints.
+//! (the training curve), the metrics log `metrics.jsonl`, checkpoints and the trained
+//! model, `latent_ode.safetensors`, with its configuration inside: `--load` it (or a
+//! checkpoint) to score and draw without training.
 
+use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
 use latent_seq::autodiff::ndarray::Array2;
-use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps};
+use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
 use latent_seq::plot::{self, Axes, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::toy::{Spiral, SpiralConfig, spirals};
 use latent_seq::seqmodels::{IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig};
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Control, Optim, Trainer};
 use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -44,7 +49,23 @@ const OBSERVED: usize = 50;
 const CONDITION: usize = 100;
 const POINTS: usize = 200;
 
-fn settings(args: &CommonAndSteps) -> Budget {
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    steps: Steps,
+    /// Skip training: score and draw the Latent ODE saved by an earlier run (its
+    /// latent_ode.safetensors, or any of its checkpoints)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+}
+
+/// The model kind written into its file.
+const KIND: &str = "latent_ode";
+
+fn settings(args: &Args) -> Budget {
     let quick = Budget { train: 40, test: 10, iters: 20, batch: 20 };
     let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
     Budget::choose(args.common.quick, &args.steps, quick, full)
@@ -72,7 +93,7 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: CommonAndSteps) -> BoxResult<()> {
+fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("06_latent_ode_spirals")?;
     let seed = args.common.seed;
     let set = settings(&args);
@@ -85,51 +106,17 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
     let test_truth: Vec<&Spiral> = all[set.train..].iter().collect();
     let times = all[0].times.clone();
 
-    let mut store = ParamStore::new();
-    let model = LatentOde::new(&mut store, "latent_ode", LatentOdeConfig::new(2), &mut rng)?;
-    println!(
-        "Latent ODE ({} parameters) on {} spirals, each observed at {OBSERVED} random times of its first \
-         {CONDITION}; noise 0.3; {} optimizer steps of {} spirals",
-        store.num_scalars(),
-        set.train,
-        set.iters,
-        set.batch
-    );
-
-    let started = Instant::now();
-    let curve = RefCell::new(Vec::new());
-    let nfe = Cell::new(0.0);
-    let epochs = set.iters.div_ceil(set.train.div_ceil(set.batch) as u64);
-    let adam = Optim::new(Adam { lr: 0.01, ..Adam::default() })?;
-    let mut trainer = Trainer::new(store, adam, seed)
-        .epochs(epochs)
-        .max_steps(set.iters)
-        .batch_size(set.batch)
-        .progress_bar(false)
-        .metrics_log(out.join("metrics.jsonl"))
-        .checkpoint_dir(out.join("checkpoints"))
-        .keep_checkpoints(2)
-        .on_step(|report| {
-            if report.step % 100 == 0 || report.step == set.iters {
-                let nfe_now = report.records.iter().find(|(n, _)| n == "nfe").map_or(f64::NAN, |r| r.1);
-                nfe.set(nfe_now);
-                println!(
-                    "step {:>5}: ELBO per spiral {:>9.2}, NFE {nfe_now:>4.0}, {:.1} s",
-                    report.step,
-                    -report.loss,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            curve.borrow_mut().push((report.step as f64, -report.loss));
-            Ok(Control::Continue)
-        });
-    let summary = trainer.fit(&train, |s, batch: &IrregularBatch, ctx| {
-        let (bound, stats) = model.elbo(s, batch, &mut ctx.rng)?;
-        ctx.record("nfe", stats.nfev as f64);
-        Ok(bound.loss_per_sequence(1.0)?)
-    })?;
-    let train_secs = started.elapsed().as_secs_f64();
-    let store = trainer.into_store();
+    let (model, store) = match &args.load {
+        Some(file) => {
+            let build = |store: &mut ParamStore, config| {
+                Ok(LatentOde::new(store, "latent_ode", config, &mut ChaCha8Rng::seed_from_u64(0))?)
+            };
+            let (model, store) = model_file::load(file, KIND, build)?;
+            println!("loaded {} ({} parameters); no training", file.display(), store.num_scalars());
+            (model, store)
+        }
+        None => train_model(&train, &set, seed, &mut rng, &out)?,
+    };
 
     // Condition on the held-out spirals' observations; reconstruct and extrapolate.
     let pred = model.predict(&store, &test_batch, &times)?;
@@ -140,9 +127,8 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
         (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt()
     };
     println!(
-        "{} steps in {train_secs:.1} s. Held-out spirals ({}), RMSE against the noise-free trajectory: \
-         interpolation {interp:.3}, extrapolation {extrap:.3} (the observations' own noise: {obs_noise:.3})",
-        summary.steps,
+        "Held-out spirals ({}), RMSE against the noise-free trajectory: interpolation {interp:.3}, \
+         extrapolation {extrap:.3} (the observations' own noise: {obs_noise:.3})",
         test_truth.len()
     );
 
@@ -185,13 +171,76 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
         1,
     )?;
     println!("latent trajectories: {}", path.display());
+    Ok(())
+}
+
+/// Trains the Latent ODE on `train`, printing progress every 100 steps, with
+/// checkpoints that carry its configuration; saves it as `latent_ode.safetensors` in
+/// `out` and draws the training curve.
+fn train_model(
+    train: &IrregularSeries,
+    set: &Budget,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+    out: &Path,
+) -> BoxResult<(LatentOde, ParamStore)> {
+    let config = LatentOdeConfig::new(2);
+    let meta = ModelMeta::new(KIND, &config)?;
+    let mut store = ParamStore::new();
+    let model = LatentOde::new(&mut store, "latent_ode", config, rng)?;
+    println!(
+        "Latent ODE ({} parameters) on {} spirals, each observed at {OBSERVED} random times of its first \
+         {CONDITION}; noise 0.3; {} optimizer steps of {} spirals",
+        store.num_scalars(),
+        set.train,
+        set.iters,
+        set.batch
+    );
+
+    let started = Instant::now();
+    let curve = RefCell::new(Vec::new());
+    let nfe = Cell::new(0.0);
+    let epochs = set.iters.div_ceil(set.train.div_ceil(set.batch) as u64);
+    let adam = Optim::new(Adam { lr: 0.01, ..Adam::default() })?;
+    let mut trainer = Trainer::new(store, adam, seed)
+        .epochs(epochs)
+        .max_steps(set.iters)
+        .batch_size(set.batch)
+        .progress_bar(false)
+        .metrics_log(out.join("metrics.jsonl"))
+        .checkpoint_dir(out.join("checkpoints"))
+        .keep_checkpoints(2)
+        .model(meta.clone())
+        .on_step(|report| {
+            if report.step % 100 == 0 || report.step == set.iters {
+                let nfe_now = report.records.iter().find(|(n, _)| n == "nfe").map_or(f64::NAN, |r| r.1);
+                nfe.set(nfe_now);
+                println!(
+                    "step {:>5}: ELBO per spiral {:>9.2}, NFE {nfe_now:>4.0}, {:.1} s",
+                    report.step,
+                    -report.loss,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            curve.borrow_mut().push((report.step as f64, -report.loss));
+            Ok(Control::Continue)
+        });
+    let summary = trainer.fit(train, |s, batch: &IrregularBatch, ctx| {
+        let (bound, stats) = model.elbo(s, batch, &mut ctx.rng)?;
+        ctx.record("nfe", stats.nfev as f64);
+        Ok(bound.loss_per_sequence(1.0)?)
+    })?;
+    let train_secs = started.elapsed().as_secs_f64();
+    let store = trainer.into_store();
+
+    println!("{} steps in {train_secs:.1} s", summary.steps);
+    let saved = out.join("latent_ode.safetensors");
+    model_file::save(&saved, &meta, &store)?;
+    println!("trained model: {} (reload it with --load; the checkpoints load too)", saved.display());
     let path = out.join("06_latent_ode_elbo.png");
     let axes =
         Axes { title: "Latent ODE on spirals: training ELBO per spiral", x: "step", y: "ELBO", log_y: false };
-    plot::line_chart(&path, &axes, &[Series::new("ELBO (one sample)", curve.borrow().clone())])?;
+    plot::line_chart(&path, &axes, &[Series::new("ELBO (one sample)", curve.into_inner())])?;
     println!("training curve: {}", path.display());
-    if let Some(ckpt) = summary.checkpoint {
-        println!("last checkpoint: {}", ckpt.display());
-    }
-    Ok(())
+    Ok((model, store))
 }

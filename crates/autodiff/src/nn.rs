@@ -11,7 +11,7 @@ use ndarray::Array2;
 use rand::Rng;
 
 /// An element-wise nonlinearity between layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Activation {
     /// The identity (no nonlinearity).
     Identity,

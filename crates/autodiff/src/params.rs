@@ -105,15 +105,24 @@ impl ParamStore {
 
     /// Overwrites every parameter from a name-keyed map. Every name must be present
     /// with the same shape, and the map must hold no unknown name: nothing is
-    /// loaded unless everything matches.
+    /// loaded unless everything matches. A name unknown to the store is
+    /// [`Error::UnknownParam`]; a parameter missing from the map or of another shape
+    /// is [`Error::Data`] naming it.
     pub fn load_named(&mut self, named: &BTreeMap<String, Array2<f64>>) -> Result<()> {
         if let Some(extra) = named.keys().find(|k| !self.by_name.contains_key(*k)) {
             return Err(Error::UnknownParam(extra.clone()));
         }
+        let bad = |name: &str, reason: String| Error::Data {
+            what: format!("load_named: parameter `{name}`"),
+            reason,
+        };
         for (name, value) in self.names.iter().zip(&self.values) {
-            let new = named.get(name).ok_or_else(|| Error::UnknownParam(name.clone()))?;
+            let new = named.get(name).ok_or_else(|| bad(name, "absent from the values to load".into()))?;
             if new.dim() != value.dim() {
-                return Err(Error::Shape { op: "load_named", lhs: value.dim(), rhs: new.dim() });
+                return Err(bad(
+                    name,
+                    format!("is {:?} here but {:?} in the values to load", value.dim(), new.dim()),
+                ));
             }
         }
         for (i, name) in self.names.iter().enumerate() {

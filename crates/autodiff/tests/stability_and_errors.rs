@@ -99,8 +99,12 @@ fn param_store_rejects_duplicates_and_mismatched_loads() {
     assert_eq!(store.add("w", array![[0.0]]).unwrap_err(), Error::DuplicateParam("w".into()));
     let mut named = store.to_named();
     named.insert("w".into(), array![[1.0]]);
-    assert!(matches!(store.load_named(&named), Err(Error::Shape { .. })));
+    let err = store.load_named(&named).unwrap_err();
+    assert!(err.to_string().contains("parameter `w`: is (1, 2) here but (1, 1)"), "{err}");
+    let err = store.load_named(&Default::default()).unwrap_err();
+    assert!(err.to_string().contains("parameter `w`: absent from the values to load"), "{err}");
     named.insert("extra".into(), array![[1.0]]);
     assert_eq!(store.load_named(&named).unwrap_err(), Error::UnknownParam("extra".into()));
+    assert_eq!(store.get(store.id("w").unwrap()), array![[1.0, 2.0]], "nothing loaded");
     let _ = NoGrad::new(&store);
 }

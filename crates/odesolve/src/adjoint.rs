@@ -34,7 +34,7 @@ use std::ops::Range;
 
 /// Settings of the backward (adjoint) solve. The default is torchdiffeq's: Dopri5 with
 /// rtol 1e-7, atol 1e-9, the full norm, forward states kept at output times.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdjointOptions {
     /// Method and tolerances of the backward solve (its `norm` is replaced when
     /// `seminorm` is set).

@@ -15,7 +15,7 @@
 //! on rejection, and no growth on the step right after a rejection.
 
 /// Settings of the PI controller (defaults: Hairer's `dopri5.f`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PiController {
     /// Weight of the previous error (`BETA`, 0.04).
     pub beta: f64,

@@ -3,7 +3,7 @@
 use crate::{Method, OdeError, PiController, Result};
 
 /// A relative or absolute tolerance: one value, or one per component (column).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Tolerance {
     /// The same tolerance for every component.
     Scalar(f64),
@@ -38,7 +38,7 @@ impl Tolerance {
 }
 
 /// Which components enter the error norm.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ErrorNorm {
     /// Hairer's root mean square over every entry.
     #[default]
@@ -50,7 +50,7 @@ pub enum ErrorNorm {
 }
 
 /// How a fixed-step method (or an adaptive one run with fixed steps) places its steps.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FixedStep {
     /// One step between consecutive output times (torchdiffeq's fixed grid).
     Grid,
@@ -60,7 +60,7 @@ pub enum FixedStep {
 }
 
 /// Everything a solve can be told.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SolveOptions {
     /// The Runge-Kutta method (default Dopri5).
     pub method: Method,

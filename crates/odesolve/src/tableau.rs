@@ -14,7 +14,7 @@
 use crate::{OdeError, Result};
 
 /// How states between step ends are computed (dense output).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DenseOutput {
     /// Hairer's continuous extension of order 4 for Dopri5 (`CONTD5` in `dopri5.f`):
     /// with $\theta = (t - t_0)/h$, $\theta_1 = 1 - \theta$,
@@ -27,8 +27,11 @@ pub enum DenseOutput {
     Hermite,
 }
 
-/// The coefficients of an explicit Runge-Kutta method.
-#[derive(Debug, Clone, PartialEq)]
+/// The coefficients of an explicit Runge-Kutta method. Serialized as its fields;
+/// deserialized through [`ButcherTableau::new`], so a file cannot hold a tableau that
+/// fails its checks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "TableauFields")]
 pub struct ButcherTableau {
     name: String,
     order: usize,
@@ -38,6 +41,26 @@ pub struct ButcherTableau {
     err: Option<(Vec<f64>, usize)>,
     dense: DenseOutput,
     fsal: bool,
+}
+
+/// A tableau's fields as read from a file, before [`ButcherTableau::new`] checks them
+/// (`fsal` is derived again, not trusted).
+#[derive(serde::Deserialize)]
+struct TableauFields {
+    name: String,
+    order: usize,
+    a: Vec<Vec<f64>>,
+    b: Vec<f64>,
+    c: Vec<f64>,
+    err: Option<(Vec<f64>, usize)>,
+    dense: DenseOutput,
+}
+
+impl TryFrom<TableauFields> for ButcherTableau {
+    type Error = OdeError;
+    fn try_from(t: TableauFields) -> Result<Self> {
+        ButcherTableau::new(&t.name, t.order, t.a, t.b, t.c, t.err, t.dense)
+    }
 }
 
 /// Tolerance of the consistency checks (coefficients are given to about 16 digits).

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// How the enclosing tape's backward pass differentiates a solve.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Gradient {
     /// Backpropagation through every stage of the solver, recorded on the tape: memory
     /// grows with the number of steps, and the gradient can be differentiated again

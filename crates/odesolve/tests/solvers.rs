@@ -278,3 +278,23 @@ fn non_finite_derivative_names_the_sample() {
     let nan0 = odeint(&Decay(1.0), &array![[1.0], [f64::NAN]], &[0.0, 1.0], &SolveOptions::default());
     assert!(matches!(nan0, Err(OdeError::NonFinite { what: "state", .. })));
 }
+
+/// Options are data a model file stores: they go to JSON and back unchanged, a custom
+/// tableau included, and a tableau edited into inconsistency is refused on the way in.
+#[test]
+fn options_round_trip_through_json_and_bad_tableaux_do_not_load() {
+    use odesolve::{AdjointOptions, Gradient, Method, SolveOptions};
+    let custom = Method::Custom(Box::new(Method::Dopri5.tableau()));
+    let opts = SolveOptions { max_step: Some(0.5), ..SolveOptions::new(custom).tol(1e-6, 1e-8) };
+    let json = serde_json::to_string(&opts).unwrap();
+    assert_eq!(serde_json::from_str::<SolveOptions>(&json).unwrap(), opts);
+    let gradient = Gradient::Backsolve(AdjointOptions::new(SolveOptions::new(Method::Rk4).step_size(0.1)));
+    let back: Gradient = serde_json::from_str(&serde_json::to_string(&gradient).unwrap()).unwrap();
+    assert_eq!(back, gradient);
+    // Dopri5's last row of a starts 35/384 = 0.0911458...; make it 0.5 and the row no
+    // longer sums to c_6 = 1.
+    let broken = json.replacen("0.09114583333333333", "0.5", 1);
+    assert_ne!(broken, json, "the edit must hit a coefficient");
+    let err = serde_json::from_str::<SolveOptions>(&broken).unwrap_err().to_string();
+    assert!(err.contains("Butcher tableau `dopri5`: row 6 of a sums to 1.40885"), "{err}");
+}

@@ -24,7 +24,7 @@ use rand::Rng;
 pub type BiasPair = (ParamId, ParamId);
 
 /// Which GRU equations to use; they differ numerically (see [`GruCell`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GruConvention {
     /// Cho et al. (2014), Eqs. 5-8: the reset gate multiplies the state before the
     /// recurrent product, `g = tanh(x W_n + (r * h) U_n + b_n)`.
@@ -422,7 +422,7 @@ impl Cell for MeanStdGru {
 }
 
 /// Which cell a sequence model uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CellKind {
     /// [`RnnCell`].
     Rnn,

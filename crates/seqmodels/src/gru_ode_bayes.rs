@@ -61,7 +61,7 @@ use rand::Rng;
 
 /// Sizes, solver and loss settings of a [`GruOdeBayes`]; the defaults are the
 /// authors' double-OU settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GruOdeBayesConfig {
     /// Observation width `D`.
     pub x_dim: usize,
@@ -97,7 +97,7 @@ pub struct GruOdeBayesConfig {
 }
 
 /// The update at an observation.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Jump {
     /// The learned GRU-Bayes jump of the paper (see the module docs).
     #[default]

@@ -65,7 +65,7 @@ impl GaussianHead {
 }
 
 /// The family of the observation distribution `p(x_t | ...)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ObsKind {
     /// Independent Bernoulli entries (binary data: piano rolls, binarized digits).
     Bernoulli,

@@ -44,7 +44,7 @@ use rand::Rng;
 /// spiral demo (latent 4, recognition 25, field 4-20-20-4 ELU, decoder 4-20-2 ReLU,
 /// observation noise 0.3, dopri5 at rtol 1e-7, atol 1e-9 in torchdiffeq; 1e-5 and
 /// 1e-7 here, see [`LatentOdeConfig::new`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LatentOdeConfig {
     /// Observation width `D`.
     pub x_dim: usize,
@@ -78,7 +78,7 @@ pub struct LatentOdeConfig {
 }
 
 /// The recognition network of a [`LatentOde`], read backwards in time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Encoder {
     /// A recurrent cell over `[x_i, m_i, t_{i+1} - t_i]`, the time gaps as an input: a
     /// PyTorch-convention GRU by default, or [`CellKind::Rnn`], the tanh RNN of the

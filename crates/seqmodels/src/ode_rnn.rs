@@ -49,7 +49,7 @@ use odesolve::{Gradient, Method, OdeSession, SolveOptions, Stats};
 use rand::Rng;
 
 /// Sizes and solver settings of an [`OdeRnn`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OdeRnnConfig {
     /// Observation width `D`.
     pub x_dim: usize,
@@ -82,7 +82,7 @@ pub struct OdeRnnConfig {
 
 /// What the hidden state does between two observations `t_{i-1}` and `t_i`
 /// (Rubanova et al. 2019 compare the ODE-RNN with both baselines, Sec. 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Between {
     /// `h_i' = ODESolve(f, h_{i-1}, (t_{i-1}, t_i))`: the ODE-RNN.
     #[default]

@@ -21,7 +21,7 @@ use ndarray::Array2;
 use rand::Rng;
 
 /// Sizes and families of an [`RnnModel`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RnnConfig {
     /// Observation width `D`.
     pub x_dim: usize,

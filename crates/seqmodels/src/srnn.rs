@@ -47,7 +47,7 @@ use ndarray::Array2;
 use rand::Rng;
 
 /// Which posterior the inference network computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Inference {
     /// `q(z_t | z_{t-1}, d_{t:T}, x_{t:T})` through a backward GRU (the paper's best).
     Smoothing,
@@ -56,7 +56,7 @@ pub enum Inference {
 }
 
 /// Sizes and choices of an [`Srnn`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SrnnConfig {
     /// Observation width.
     pub x_dim: usize,

@@ -27,7 +27,7 @@ use ndarray::{Array2, Axis};
 use rand::Rng;
 
 /// Sizes and families of a [`Vae`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VaeConfig {
     /// Data width.
     pub x_dim: usize,

@@ -37,7 +37,7 @@ use ndarray::Array2;
 use rand::Rng;
 
 /// Sizes and families of a [`Vrnn`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VrnnConfig {
     /// Observation width.
     pub x_dim: usize,

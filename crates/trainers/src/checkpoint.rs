@@ -15,6 +15,7 @@
 //! Files are named `ckpt-{step:010}.safetensors`, so a later checkpoint never
 //! overwrites an earlier one and [`latest`] is the one with the highest step.
 
+use crate::model_file::ModelMeta;
 use crate::optim::OptimizerState;
 use crate::safetensors::{self, Tensors};
 use crate::{Error, Result};
@@ -104,8 +105,15 @@ pub fn prune(dir: &Path, keep: usize) -> Result<()> {
     Ok(())
 }
 
-/// Writes parameters, optimizer state and training state to `path` atomically.
-pub fn save(path: &Path, store: &ParamStore, optim: &OptimizerState, train: &TrainState) -> Result<()> {
+/// Writes parameters, optimizer state and training state to `path` atomically, and
+/// the model's entry (see [`crate::model_file`]) when given.
+pub fn save(
+    path: &Path,
+    store: &ParamStore,
+    optim: &OptimizerState,
+    train: &TrainState,
+    model: Option<&ModelMeta>,
+) -> Result<()> {
     let mut tensors = Tensors::new();
     let mut steps = BTreeMap::new();
     for (id, name, value) in store.iter() {
@@ -134,7 +142,9 @@ pub fn save(path: &Path, store: &ParamStore, optim: &OptimizerState, train: &Tra
         },
     };
     let json = serde_json::to_string(&meta).expect("checkpoint metadata serializes");
-    safetensors::write(path, &tensors, &BTreeMap::from([(META_KEY.to_owned(), json)]))
+    let mut metadata = BTreeMap::from([(META_KEY.to_owned(), json)]);
+    metadata.extend(model.map(ModelMeta::to_metadata));
+    safetensors::write(path, &tensors, &metadata)
 }
 
 /// Reads a checkpoint: loads its parameters into `store` (all or nothing: every

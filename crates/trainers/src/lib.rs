@@ -105,6 +105,7 @@ mod clip;
 mod early_stop;
 mod error;
 pub mod metrics;
+pub mod model_file;
 pub mod optim;
 pub mod parallel;
 pub mod safetensors;

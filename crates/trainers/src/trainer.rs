@@ -5,6 +5,7 @@
 
 use crate::checkpoint::{self, TrainState};
 use crate::metrics::{MetricsLog, Row};
+use crate::model_file::ModelMeta;
 use crate::optim::Optimizer;
 use crate::parallel::{Evaluation, StepCtx, evaluate};
 use crate::{
@@ -158,6 +159,7 @@ pub struct Trainer<'a> {
     progress: bool,
     metrics_path: Option<PathBuf>,
     checkpointing: Option<Checkpointing>,
+    model: Option<ModelMeta>,
     max_steps: Option<u64>,
     early: Option<(EarlyStopping, String)>,
     on_step: Vec<StepCallback<'a>>,
@@ -207,6 +209,7 @@ impl<'a> Trainer<'a> {
             progress: true,
             metrics_path: None,
             checkpointing: None,
+            model: None,
             max_steps: None,
             early: None,
             on_step: Vec::new(),
@@ -257,6 +260,13 @@ impl<'a> Trainer<'a> {
     /// Writes the metrics log to `path` (CSV for `.csv`, else JSON lines; see [`crate::metrics`]).
     pub fn metrics_log(mut self, path: impl Into<PathBuf>) -> Self {
         self.metrics_path = Some(path.into());
+        self
+    }
+    /// Names the model being trained, so that every checkpoint also carries its kind
+    /// and configuration and loads as a model file
+    /// ([`model_file::load`](crate::model_file::load)) without knowing its sizes.
+    pub fn model(mut self, meta: ModelMeta) -> Self {
+        self.model = Some(meta);
         self
     }
     /// Writes checkpoints into `dir` (created if needed) after every epoch, keeping all.
@@ -325,7 +335,7 @@ impl<'a> Trainer<'a> {
 
     /// Writes a checkpoint of the current state to `path` (atomically).
     pub fn save_checkpoint(&self, path: &Path) -> Result<()> {
-        checkpoint::save(path, &self.store, &self.optimizer.state(), &self.state)
+        checkpoint::save(path, &self.store, &self.optimizer.state(), &self.state, self.model.as_ref())
     }
 
     /// Restores parameters, optimizer state, counters and generators from a checkpoint

@@ -162,3 +162,52 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
         "step 5: non-finite loss sum NaN, weight 32 (shard 0); training stopped before the update (no checkpoint written)"
     );
 }
+
+/// A checkpoint of a trainer told its model is a model file: it loads with the
+/// stored configuration, the optimizer tensors left out; wrong kinds, files without
+/// an entry and parameters that do not fit are named.
+#[test]
+fn checkpoints_carry_the_model_and_load_as_model_files() {
+    use autodiff::{Activation, Mlp};
+    use rand::SeedableRng;
+    use trainers::model_file::{self, ModelMeta};
+
+    // The widths of `mlp_problem`'s network, as its configuration.
+    let widths = vec![2usize, 16, 2];
+    let (net, store, data) = mlp_problem(40, 0);
+    let dir = TempDir::new("model");
+    let mut t = trainer(store, Box::new(Optim::new(Adam::default()).unwrap()), 1, 4)
+        .checkpoint_dir(dir.path())
+        .model(ModelMeta::new("mlp", &widths).unwrap());
+    let summary = t.fit(&data, |s, b: &RowBatch, ctx| mlp_loss(&net, s, b, ctx)).unwrap();
+    let path = summary.checkpoint.unwrap();
+    let build = |store: &mut ParamStore, w: Vec<usize>| {
+        Ok(Mlp::new(store, "mlp", &w, Activation::Tanh, &mut rand_chacha::ChaCha8Rng::seed_from_u64(5))?)
+    };
+    let (loaded, loaded_store) = model_file::load(&path, "mlp", build).unwrap();
+    assert_eq!(loaded.layers().len(), 2);
+    assert_eq!(loaded_store.to_named(), t.store().to_named());
+
+    // A model file proper, and what goes wrong.
+    let file = dir.path().join("mlp.safetensors");
+    model_file::save(&file, &ModelMeta::new("mlp", &widths).unwrap(), t.store()).unwrap();
+    assert_eq!(model_file::read(&file).unwrap().1, t.store().to_named());
+    let err = model_file::load(&file, "vae", build).unwrap_err().to_string();
+    assert!(err.contains("holds a `mlp` model, not a `vae`"), "{err}");
+    let wider = |store: &mut ParamStore, _: Vec<usize>| {
+        Ok(Mlp::new(
+            store,
+            "mlp",
+            &[2, 9, 2],
+            Activation::Tanh,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(5),
+        )?)
+    };
+    let err = model_file::load(&file, "mlp", wider).unwrap_err().to_string();
+    assert!(err.contains("parameter `mlp.0.weight`: is (2, 9) here but (2, 16)"), "{err}");
+    let plain = dir.path().join("plain.safetensors");
+    let bare = trainer(t.store().clone(), Box::new(Optim::new(Adam::default()).unwrap()), 1, 1);
+    bare.save_checkpoint(&plain).unwrap();
+    let err = model_file::load(&plain, "mlp", build).unwrap_err().to_string();
+    assert!(err.contains("no `latent_seq_model` entry"), "{err}");
+}

@@ -61,7 +61,7 @@ use std::sync::{Arc, Mutex};
 pub const WORK_LOG: usize = 1024;
 
 /// Settings of a [`ContinuousFlow`]; the defaults are FFJORD's `train_toy.py`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CnfConfig {
     /// Hidden widths of the field (`[64, 64, 64]`).
     pub hidden: Vec<usize>,

@@ -6,7 +6,7 @@ use autodiff::{Activation, Linear, ParamId, ParamStore, Session, Tensor};
 use rand::Rng;
 
 /// How a layer of the field reads the time `t` (FFJORD's `--layer_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum TimeInput {
     /// `(x W + b) * sigmoid(t w_g + b_g) + t w_b`: the time gates and shifts every
     /// output unit (FFJORD's `concatsquash`, its default).

@@ -14,7 +14,7 @@ use rand_distr::StandardNormal;
 /// estimate `e^T A e` has variance `2 ||A_s||_F^2` with Gaussian entries and
 /// `2 (||A_s||_F^2 - sum_i A_ii^2)` with Rademacher entries (`+-1`, which never
 /// err on the diagonal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Probe {
     /// Standard normal entries.
     #[default]
@@ -36,7 +36,7 @@ impl Probe {
 }
 
 /// How a continuous flow computes `tr(df/dz)` (FFJORD's `divergence_fn`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TraceEstimator {
     /// `sum_i df_i/dz_i`, one vector-Jacobian product per dimension (FFJORD's
     /// `brute_force`): exact, `dim` times the work.

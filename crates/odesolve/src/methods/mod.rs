@@ -9,7 +9,7 @@ mod tsit5;
 use crate::ButcherTableau;
 
 /// A Runge-Kutta method.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Method {
     /// Forward Euler (order 1, fixed step).

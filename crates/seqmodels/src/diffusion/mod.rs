@@ -112,7 +112,7 @@ use autodiff::{Activation, ParamStore};
 use rand::Rng;
 
 /// Sizes and settings of a [`Diffusion`] model with a [`NoiseNet`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiffusionConfig {
     /// Data width.
     pub dim: usize,

@@ -11,7 +11,7 @@ use rand::Rng;
 
 /// The variance `sigma_t^2` of each reverse step, fixed rather than learned (Ho et
 /// al. 2020, Sec. 3.2: both choices gave similar samples).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ReverseVariance {
     /// `sigma_t^2 = beta_t`, optimal for data from `N(0, I)`.
     #[default]

@@ -111,7 +111,7 @@ use ndarray::{Array2, Axis, s};
 use rand::Rng;
 
 /// Sizes, dilation schedule and output of a [`WaveNet`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WaveNetConfig {
     /// The distribution of each step.
     pub output: WaveNetOutput,

@@ -9,7 +9,7 @@ use ndarray::{Array2, Axis};
 use rand::Rng;
 
 /// The distribution of each step given the past, and the observation it is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WaveNetOutput {
     /// One of `levels` classes per step: the observation is `B x 1`, holding the class
     /// as a number (a mu-law level, see [`dists::MuLaw`]); it enters the network
