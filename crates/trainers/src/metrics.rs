@@ -9,12 +9,14 @@
 //! JSON lines (any extension but `.csv`) write each row as one object, keys in that
 //! order. CSV needs its columns up front, so the first epoch's rows are held back
 //! until the epoch ends (or training stops), when every column has been seen; a
-//! column appearing later is an error (switch to JSON lines for such logs). Resuming
+//! column appearing later is an error (switch to JSON lines for such logs). Fields
+//! are written and the header read back by the `csv` crate, so a metric name or a
+//! text value holding a comma or a quote is quoted as RFC 4180 says. Resuming
 //! appends to the existing file (reusing a CSV's header).
 
 use crate::{Error, Result};
 use serde_json::Value;
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// One row: named values in order.
@@ -55,12 +57,10 @@ impl MetricsLog {
         let format = LogFormat::from_path(path);
         let mut columns = None;
         if append && format == LogFormat::Csv && path.exists() {
-            let f = std::fs::File::open(path).map_err(Error::io(path))?;
-            let mut header = String::new();
-            std::io::BufReader::new(f).read_line(&mut header).map_err(Error::io(path))?;
-            let header = header.trim_end();
-            if !header.is_empty() {
-                columns = Some(header.split(',').map(str::to_owned).collect());
+            let mut reader =
+                csv::ReaderBuilder::new().has_headers(false).from_path(path).map_err(csv_err(path))?;
+            if let Some(header) = reader.records().next() {
+                columns = Some(header.map_err(csv_err(path))?.iter().map(str::to_owned).collect());
             }
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -107,7 +107,7 @@ impl MetricsLog {
                     cols.push(k.clone());
                 }
             }
-            writeln!(self.out, "{}", cols.join(",")).map_err(Error::io(&self.path))?;
+            self.write_record(&cols)?;
             self.columns = Some(cols);
             for row in std::mem::take(&mut self.pending) {
                 self.write_csv(&row)?;
@@ -132,6 +132,21 @@ impl MetricsLog {
                 None => String::new(),
             })
             .collect();
-        writeln!(self.out, "{}", cells.join(",")).map_err(Error::io(&self.path))
+        self.write_record(&cells)
+    }
+
+    /// One CSV record, quoted where a field needs it.
+    fn write_record(&mut self, fields: &[String]) -> Result<()> {
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(&mut self.out);
+        w.write_record(fields).map_err(csv_err(&self.path))?;
+        w.flush().map_err(Error::io(&self.path))
+    }
+}
+
+/// A `csv` error as this crate's I/O or format error for `path`.
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
+    move |e| match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(path)(io),
+        other => Error::format(path, format!("CSV: {other:?}")),
     }
 }

@@ -43,6 +43,19 @@ fn json_lines_and_csv_formats() {
         text,
         "kind,step,loss,val_loss\nstep,1.0,0.5,\nepoch,1.0,,0.25\nstep,2.0,0.125,\nstep,3.0,,\n"
     );
+
+    // A column name with a comma and a value with a quote are quoted, and the header
+    // reads back as the same columns on resume.
+    let odd = dir.path().join("odd.csv");
+    let mut log = MetricsLog::open(&odd, false).unwrap();
+    log.write(vec![("kind".into(), "say \"hi\"".into()), ("a,b".into(), 1.5.into())]).unwrap();
+    log.commit().unwrap();
+    drop(log);
+    let mut log = MetricsLog::open(&odd, true).unwrap();
+    log.write(vec![("a,b".into(), 2.5.into())]).unwrap();
+    log.commit().unwrap();
+    let text = std::fs::read_to_string(&odd).unwrap();
+    assert_eq!(text, "kind,\"a,b\"\n\"say \"\"hi\"\"\",1.5\n,2.5\n");
 }
 
 /// Validation loss from an epoch callback drives early stopping with patience 2; the
