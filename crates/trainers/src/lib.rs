@@ -106,6 +106,7 @@ mod early_stop;
 mod error;
 pub mod metrics;
 pub mod model_file;
+pub mod npy;
 pub mod optim;
 pub mod parallel;
 pub mod safetensors;
