@@ -43,7 +43,9 @@
 //! of sequences (seconds).
 //!
 //! Writes to `target/runs/05_jsb_chorales/` (`05_jsb_chorales_quick/` for quick
-//! runs, or `--out`): `<model>.json` (curves and results), `05_jsb_validation.png`
+//! runs, or `--out`): `<model>.json` (curves and results), `<model>.safetensors` (the
+//! trained model with its configuration: `--load` it to score and sample it again
+//! without training), `05_jsb_validation.png`
 //! (validation bound per epoch of every model run so far, from epoch 5 for runs
 //! longer than ten epochs) and `05_jsb_<model>_generated.png` (sampled piano rolls,
 //! time to the right, low notes at the bottom).
@@ -63,6 +65,7 @@ use latent_seq::seqmodels::{
     WaveNetConfig, WaveNetOutput,
 };
 use latent_seq::seqmodels::{SeqBatch, Sequences};
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{
     Adam, Clip, Control, EarlyStopping, FitSummary, KlAnneal, Mode, Optim, Schedule, StopReason, Trainer,
 };
@@ -107,6 +110,10 @@ struct Args {
     /// Data-parallel shards per training step (one per core helps with long sequences)
     #[arg(long, default_value_t = 1, value_name = "K")]
     shards: usize,
+    /// Skip training: score and sample a model saved by an earlier run (its
+    /// <model>.safetensors), whichever of the five it is
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
 }
 
 /// The JSB Chorales split beside the workspace (not part of the project).
@@ -225,6 +232,7 @@ fn run<M: SequenceModel + Sync>(
     recipe: &Recipe,
     args: &Args,
     out_dir: &Path,
+    meta: ModelMeta,
 ) -> BoxResult<()> {
     let seed = args.common.seed;
     let n_params = store.num_scalars();
@@ -273,38 +281,70 @@ fn run<M: SequenceModel + Sync>(
     let store = trainer.into_store();
     let (best_val, best_epoch) = summary.best.unwrap_or((f64::NAN, 0));
     println!("{name}: {}", selection(&summary, steps_per_epoch, args.minutes));
-    let test_elbo = elbo_per_step(model, &store, &splits.test, seed + 2)?;
-    let test_is = if latent {
-        Some(is_per_step(model, &store, &splits.test, setup.particles, seed + 17)?)
-    } else {
-        None
-    };
-    let eval_secs = started.elapsed().as_secs_f64() - train_secs;
-    match test_is {
-        Some(is) => println!(
-            "{name}: test ELBO {test_elbo:.4}, importance-sampled (K = {}) {is:.4} nats/step; {n_params} \
-             parameters; {train_secs:.0} s training, {eval_secs:.0} s evaluation",
-            setup.particles
-        ),
-        None => println!(
-            "{name}: test log-likelihood {test_elbo:.4} nats/step (exact); {n_params} parameters; {train_secs:.0} \
-             s training, {eval_secs:.0} s evaluation"
-        ),
-    }
+    let file_name = format!("{name}{}", args.tag);
+    let saved = out_dir.join(format!("{file_name}.safetensors"));
+    model_file::save(&saved, &meta, &store)?;
+    println!("{name}: model saved as {} (score it again with --load)", saved.display());
+    let scores = score_test(name, model, &store, latent, splits, setup, seed)?;
+    println!("{name}: {n_params} parameters; {train_secs:.0} s training, {:.0} s evaluation", scores.seconds);
     let curve = curve.into_inner();
     let record = json!({
         "model": name, "parameters": n_params, "epochs": summary.epochs, "steps": summary.steps,
-        "best_epoch": best_epoch, "best_valid_elbo": best_val, "test_elbo": test_elbo,
-        "test_importance_sampled": test_is, "particles": setup.particles,
-        "train_seconds": train_secs, "eval_seconds": eval_secs, "quick": args.common.quick,
+        "best_epoch": best_epoch, "best_valid_elbo": best_val, "test_elbo": scores.elbo,
+        "test_importance_sampled": scores.importance_sampled, "particles": setup.particles,
+        "train_seconds": train_secs, "eval_seconds": scores.seconds, "quick": args.common.quick,
         "curve": curve.iter().map(|c| json!({"epoch": c.0, "train_loss": c.1, "valid_elbo": c.2, "seconds": c.3})).collect::<Vec<_>>(),
     });
-    let name = format!("{name}{}", args.tag);
-    std::fs::write(out_dir.join(format!("{name}.json")), serde_json::to_string_pretty(&record)?)?;
+    std::fs::write(out_dir.join(format!("{file_name}.json")), serde_json::to_string_pretty(&record)?)?;
+    draw_samples(&file_name, model, &store, seed, out_dir, args.common.quick)
+}
 
-    // Four sampled chorales of 64 steps, stacked, pitch upwards, separated by a gap.
+/// Test scores of one model, nats per step.
+struct Scores {
+    elbo: f64,
+    importance_sampled: Option<f64>,
+    seconds: f64,
+}
+
+/// Scores `model` on the test split (the ELBO, and for a latent model the
+/// importance-sampled bound with `setup.particles` particles) and prints them.
+fn score_test<M: SequenceModel>(
+    name: &str,
+    model: &M,
+    store: &ParamStore,
+    latent: bool,
+    splits: &Splits,
+    setup: &Setup,
+    seed: u64,
+) -> BoxResult<Scores> {
+    let started = Instant::now();
+    let elbo = elbo_per_step(model, store, &splits.test, seed + 2)?;
+    let importance_sampled = if latent {
+        Some(is_per_step(model, store, &splits.test, setup.particles, seed + 17)?)
+    } else {
+        None
+    };
+    match importance_sampled {
+        Some(is) => println!(
+            "{name}: test ELBO {elbo:.4}, importance-sampled (K = {}) {is:.4} nats/step",
+            setup.particles
+        ),
+        None => println!("{name}: test log-likelihood {elbo:.4} nats/step (exact)"),
+    }
+    Ok(Scores { elbo, importance_sampled, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Four sampled chorales of 64 steps, stacked, pitch upwards, separated by a gap.
+fn draw_samples<M: SequenceModel>(
+    name: &str,
+    model: &M,
+    store: &ParamStore,
+    seed: u64,
+    out_dir: &Path,
+    quick: bool,
+) -> BoxResult<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 5);
-    let samples = model.generate(&store, 4, 64, &mut rng)?;
+    let samples = model.generate(store, 4, 64, &mut rng)?;
     let mut blocks = Vec::new();
     for b in 0..4 {
         let roll = Array2::from_shape_fn((NOTES, samples.len()), |(p, t)| samples[t][(b, NOTES - 1 - p)]);
@@ -312,11 +352,40 @@ fn run<M: SequenceModel + Sync>(
         blocks.push(Array2::from_elem((2, samples.len()), 0.5));
     }
     let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
-    let quick = if args.common.quick { "_quick" } else { "" };
+    let quick = if quick { "_quick" } else { "" };
     let path = out_dir.join(format!("05_jsb_{name}_generated{quick}.png"));
     plot::image(&path, &concatenate(Axis(0), &views)?, 3)?;
     println!("{name}: generated piano rolls in {}", path.display());
     Ok(())
+}
+
+/// `--load`: scores and samples a saved model of any of the example's kinds, no
+/// training.
+fn load_and_score(file: &Path, splits: &Splits, setup: &Setup, args: &Args, out_dir: &Path) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let kind = meta.kind.as_str();
+    let seed = args.common.seed;
+    // The generator only fills parameters that the file then overwrites.
+    let mut throwaway = ChaCha8Rng::seed_from_u64(0);
+    let rng = &mut throwaway;
+    println!("{kind}: loaded from {}; no training", file.display());
+    macro_rules! load_then {
+        ($model:ty, $prefix:expr, $latent:expr) => {{
+            let (model, store) = model_file::load(file, kind, |store, config| {
+                Ok(<$model>::new(store, $prefix, config, rng)?)
+            })?;
+            score_test(kind, &model, &store, $latent, splits, setup, seed)?;
+            draw_samples(&format!("{kind}_loaded"), &model, &store, seed, out_dir, args.common.quick)
+        }};
+    }
+    match kind {
+        "rnn" => load_then!(RnnModel, "rnn", false),
+        "vrnn" => load_then!(Vrnn, "vrnn", true),
+        "srnn" => load_then!(Srnn, "srnn", true),
+        "srnn-ref" => load_then!(Srnn, "srnn_ref", true),
+        "wavenet" => load_then!(WaveNet, "wavenet", false),
+        other => Err(format!("{}: a `{other}` model, not one of this example's", file.display()).into()),
+    }
 }
 
 /// Which weights a run scores, and why: the best epoch on validation, or, when the
@@ -415,6 +484,9 @@ fn main_run(args: Args) -> BoxResult<()> {
     };
     setup.hidden = args.hidden.unwrap_or(setup.hidden);
     setup.z = args.z.unwrap_or(setup.z);
+    if let Some(file) = &args.load {
+        return load_and_score(file, &splits, &setup, &args, &out);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(args.common.seed);
     for name in &args.models {
         let mut store = ParamStore::new();
@@ -427,18 +499,21 @@ fn main_run(args: Args) -> BoxResult<()> {
                     cell,
                     obs: latent_seq::seqmodels::ObsKind::Bernoulli,
                 };
+                let meta = ModelMeta::new(name, &config)?;
                 let model = RnnModel::new(&mut store, "rnn", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out)?;
+                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             "vrnn" => {
                 let config = VrnnConfig { gru_bias: true, ..VrnnConfig::new(NOTES, setup.hidden, setup.z) };
+                let meta = ModelMeta::new(name, &config)?;
                 let model = Vrnn::new(&mut store, "vrnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out)?;
+                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             "srnn" => {
                 let config = SrnnConfig::new(NOTES, setup.hidden, setup.z, setup.hidden);
+                let meta = ModelMeta::new(name, &config)?;
                 let model = Srnn::new(&mut store, "srnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out)?;
+                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             "srnn-ref" => {
                 // Quick runs keep the recipe but shrink the 500-unit layers.
@@ -448,8 +523,9 @@ fn main_run(args: Args) -> BoxResult<()> {
                     embed: Some(width),
                     ..SrnnConfig::reference(NOTES, setup.hidden, setup.z, setup.hidden)
                 };
+                let meta = ModelMeta::new(name, &config)?;
                 let model = Srnn::new(&mut store, "srnn_ref", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &REFERENCE, &args, &out)?;
+                run(name, &model, store, true, &splits, &setup, &REFERENCE, &args, &out, meta)?;
             }
             "wavenet" => {
                 let (channels, dilations) = if args.common.quick {
@@ -460,8 +536,9 @@ fn main_run(args: Args) -> BoxResult<()> {
                 let output = WaveNetOutput::Bernoulli { dim: NOTES };
                 let config =
                     WaveNetConfig { biases: true, ..WaveNetConfig::new(output, dilations, channels) };
+                let meta = ModelMeta::new(name, &config)?;
                 let model = WaveNet::new(&mut store, "wavenet", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out)?;
+                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             other => {
                 return Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref, wavenet)").into());
