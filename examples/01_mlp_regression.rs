@@ -17,10 +17,10 @@
 
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
-use latent_seq::autodiff::ndarray::{Array2, Axis};
+use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
 use latent_seq::cli::{self, BoxResult, CommonOnly};
-use latent_seq::plot::{self, Axes, Series};
+use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::{Rng, SeedableRng};
 use latent_seq::trainers::{Adam, Optim, Schedule, Trainer};
 use std::process::ExitCode;
@@ -111,16 +111,23 @@ fn run(args: CommonOnly) -> BoxResult<()> {
     });
     let fitted = net.forward(&NoGrad::new(trainer.store()), &xs)?;
     let truth = Array2::from_shape_fn((grid * grid, 1), |(i, _)| target(xs[(i, 0)], xs[(i, 1)]));
-    let side_by_side = latent_seq::autodiff::ndarray::concatenate(
-        Axis(1),
-        &[
-            truth.to_shape((grid, grid))?.view(),
-            Array2::from_elem((grid, 2), f64::NAN).view(),
-            fitted.to_shape((grid, grid))?.view(),
-        ],
-    )?;
+    // Inputs run x1 fastest, so a reshaped column has x2 down its rows: flipped, x2
+    // grows upwards as on the axes.
+    let surface = |v: &Array2<f64>| -> BoxResult<Array2<f64>> {
+        Ok(v.to_shape((grid, grid))?.slice(latent_seq::ndarray::s![..;-1, ..]).to_owned())
+    };
+    let (truth, fitted) = (surface(&truth)?, surface(&fitted)?);
+    let (lo, hi) = truth.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let panel = |title, values| Heatmap {
+        title,
+        values,
+        x: ("x1", -2.0, 2.0),
+        y: ("x2", -2.0, 2.0),
+        scale: ColourScale::Fixed(lo, hi),
+        colour_bar: "f(x)",
+    };
     let path = out.join("01_mlp_regression_surface.png");
-    plot::image(&path, &side_by_side, 4)?;
+    plot::heatmaps(&path, &[panel("truth", &truth), panel("MLP fit", &fitted)], 2, (420, 380))?;
     println!("truth (left) and fit (right): {}", path.display());
     if let Some(ckpt) = summary.checkpoint {
         println!("last checkpoint: {}", ckpt.display());

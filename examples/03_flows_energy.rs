@@ -31,11 +31,11 @@
 
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
-use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
+use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Loss, NoGrad, ParamStore, Tensor};
 use latent_seq::cli::{self, BoxError, BoxResult, CommonOnly};
 use latent_seq::flows::{Chain, Conditioning, Energy, FlowDistribution, Grid, SylvesterKind, models};
-use latent_seq::plot;
+use latent_seq::plot::{self, ColourScale, Heatmap};
 use latent_seq::rand::SeedableRng;
 use latent_seq::trainers::{Adam, KlAnneal, Optim, Schedule, Trainer};
 use std::process::ExitCode;
@@ -164,17 +164,17 @@ fn run(args: CommonOnly) -> BoxResult<()> {
         println!("{:<4} {log_z:>8.4} {}", energy.name(), cells.join(" "));
 
         let truth = view.image(&energy.eval(&view.points())?.mapv(|u| (-u - log_z).exp()))?;
-        let gap = Array2::from_elem((view.n(), 2), f64::NAN);
         // All panels on the true density's scale, so a too-peaked fit saturates visibly.
         let top = truth.iter().copied().fold(0.0, f64::max);
-        let mut views = vec![truth.mapv(|v| v / top)];
-        for f in &fits {
-            views.push(gap.clone());
-            views.push(f.image.mapv(|v| (v / top).min(1.0)));
-        }
-        let row: Vec<_> = views.iter().map(|v| v.view()).collect();
+        let on_truth_scale = |title, values| Heatmap {
+            scale: ColourScale::Fixed(0.0, top),
+            ..Heatmap::density(title, values, view.half_width())
+        };
+        let mut panels = vec![on_truth_scale("true density", &truth)];
+        panels
+            .extend(Family::ALL.iter().zip(&fits).map(|(family, f)| on_truth_scale(family.name(), &f.image)));
         let path = out.join(format!("03_flows_energy_{}.png", energy.name()));
-        plot::image(&path, &concatenate(Axis(1), &row)?, 3)?;
+        plot::heatmaps(&path, &panels, panels.len(), (380, 330))?;
     }
     println!(
         "images (true | planar | radial | IAF | Sylvester): {}",

@@ -26,7 +26,7 @@ use latent_seq::autodiff::data::{RowBatch, Rows, split};
 use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
 use latent_seq::autodiff::{Activation, NoGrad, ParamStore};
 use latent_seq::cli::{self, BoxResult, Common};
-use latent_seq::plot::{self, Axes, Series};
+use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::data::load_digits;
 use latent_seq::seqmodels::{ObsKind, Vae, VaeConfig};
@@ -137,8 +137,18 @@ fn run(args: Args) -> BoxResult<()> {
         rows.push(gap.clone());
     }
     let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
+    let grid = concatenate(Axis(0), &views)?;
+    let (height, width) = grid.dim();
+    let panel = Heatmap {
+        title: "10 test digits, their reconstructions, then 50 samples from the prior",
+        values: &grid,
+        x: ("pixel column", 0.0, width as f64),
+        y: ("pixel row (from the bottom)", 0.0, height as f64),
+        scale: ColourScale::Fixed(0.0, 1.0),
+        colour_bar: "P(pixel on)",
+    };
     let path = out.join("04_vae_digits_grid.png");
-    plot::image(&path, &concatenate(Axis(0), &views)?, 8)?;
+    plot::heatmaps(&path, &[panel], 1, (7 * width as u32 + 160, 7 * height as u32 + 90))?;
     println!("digits, reconstructions and samples: {}", path.display());
 
     Ok(())

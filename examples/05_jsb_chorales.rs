@@ -57,7 +57,7 @@ use latent_seq::autodiff::data::Dataset;
 use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
 use latent_seq::autodiff::{NoGrad, ParamStore};
 use latent_seq::cli::{self, BoxResult, Common};
-use latent_seq::plot::{self, Axes, Series};
+use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::data::{NOTES, load_polyphonic};
 use latent_seq::seqmodels::{
@@ -352,9 +352,20 @@ fn draw_samples<M: SequenceModel>(
         blocks.push(Array2::from_elem((2, samples.len()), 0.5));
     }
     let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
+    let rolls = concatenate(Axis(0), &views)?;
+    let (height, steps) = rolls.dim();
+    let title = format!("{name}: four sampled chorales, stacked (88 keys each, low notes at the bottom)");
+    let panel = Heatmap {
+        title: &title,
+        values: &rolls,
+        x: ("time step", 0.0, steps as f64),
+        y: ("key, four chorales stacked", 0.0, height as f64),
+        scale: ColourScale::Fixed(0.0, 1.0),
+        colour_bar: "note on",
+    };
     let quick = if quick { "_quick" } else { "" };
     let path = out_dir.join(format!("05_jsb_{name}_generated{quick}.png"));
-    plot::image(&path, &concatenate(Axis(0), &views)?, 3)?;
+    plot::heatmaps(&path, &[panel], 1, (4 * steps as u32 + 260, 2 * height as u32 + 90))?;
     println!("{name}: generated piano rolls in {}", path.display());
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Plots for the examples: training curves and images, written as PNG.
+//! Plots for the examples: training curves, trajectories and heatmaps (with axes,
+//! labels and colour bars), written as PNG.
 //!
 //! The font is embedded (DejaVu Sans, licence in `assets/fonts/`), so drawing text
 //! needs no system font library: a fresh machine with only the Rust toolchain can
@@ -31,14 +32,6 @@ pub enum PlotError {
         path: PathBuf,
         /// What was missing.
         what: &'static str,
-    },
-    /// The output directory could not be created.
-    #[error("plot {path}: {source}")]
-    Io {
-        /// The directory.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
     },
 }
 
@@ -266,69 +259,178 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// How a heatmap's values map to colours.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColourScale {
+    /// From 0 to the panel's own largest value (densities and histograms: peaks of
+    /// different heights all use the full range).
+    ZeroToMax,
+    /// From the panel's smallest to its largest finite value.
+    MinToMax,
+    /// A fixed range shared by several panels; values outside it saturate.
+    Fixed(f64, f64),
+}
+
+/// One panel of [`heatmaps`]: a matrix drawn as coloured cells (row 0 at the top)
+/// over the rectangle `x x y`, with a title, labelled axes and a colour bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heatmap<'a> {
+    /// Title above the panel.
+    pub title: &'a str,
+    /// The values, row 0 drawn at the top (`y.2`), column 0 at the left (`x.1`).
+    pub values: &'a Array2<f64>,
+    /// Label and range of the horizontal axis.
+    pub x: (&'a str, f64, f64),
+    /// Label and range of the vertical axis.
+    pub y: (&'a str, f64, f64),
+    /// How values map to colours.
+    pub scale: ColourScale,
+    /// Label of the colour bar.
+    pub colour_bar: &'a str,
+}
+
+impl<'a> Heatmap<'a> {
+    /// A 2-D density or histogram on the square `[-half_width, half_width]^2` with axes
+    /// `x1`, `x2`, coloured from 0 to its maximum (as `flows::Grid::image` lays it out).
+    pub fn density(title: &'a str, values: &'a Array2<f64>, half_width: f64) -> Self {
+        let l = half_width;
+        Heatmap {
+            title,
+            values,
+            x: ("x1", -l, l),
+            y: ("x2", -l, l),
+            scale: ColourScale::ZeroToMax,
+            colour_bar: "density",
+        }
+    }
+
+    /// The colour range `(lo, hi)`; an empty or flat range is widened so it divides.
+    fn range(&self) -> (f64, f64) {
+        let finite = || self.values.iter().copied().filter(|v| v.is_finite());
+        let (lo, hi) = match self.scale {
+            ColourScale::ZeroToMax => (0.0, finite().fold(0.0, f64::max)),
+            ColourScale::MinToMax => {
+                finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
+            }
+            ColourScale::Fixed(lo, hi) => (lo, hi),
+        };
+        if lo.is_finite() && hi > lo {
+            (lo, hi)
+        } else if lo.is_finite() {
+            (lo, lo + 1.0)
+        } else {
+            (0.0, 1.0)
+        }
+    }
+}
+
 /// 2-D densities (or histograms) on the square `[-half_width, half_width]^2`, one
-/// titled panel each with axes `x1`, `x2`, side by side in one PNG. Each panel is
-/// coloured from 0 to its own maximum (viridis), so peaks of different heights all
-/// use the full range; the values are images as [`flows::Grid::image`] lays them
-/// out (row 0 at the top).
+/// titled panel each ([`Heatmap::density`]: axes `x1`, `x2`, coloured from 0 to the
+/// panel's own maximum, with a colour bar), side by side in one PNG.
 pub fn density_panels(
     path: &Path,
     half_width: f64,
     panels: &[(&str, &Array2<f64>)],
 ) -> Result<(), PlotError> {
+    let maps: Vec<Heatmap<'_>> = panels.iter().map(|&(t, v)| Heatmap::density(t, v, half_width)).collect();
+    heatmaps(path, &maps, maps.len().max(1), (300 + BAR, 320))
+}
+
+/// Width in pixels of a panel's colour bar, labels included.
+const BAR: u32 = 84;
+
+/// Heatmap panels side by side, `cols` to a row, each `width x height` pixels (its
+/// colour bar included), into a PNG at `path`.
+pub fn heatmaps(
+    path: &Path,
+    panels: &[Heatmap<'_>],
+    cols: usize,
+    (width, height): (u32, u32),
+) -> Result<(), PlotError> {
     register_font();
-    if panels.is_empty() {
+    if panels.is_empty() || cols == 0 {
         return Err(PlotError::Empty { path: path.to_owned(), what: "no panel to draw" });
     }
-    let root = BitMapBackend::new(path, (300 * panels.len() as u32, 320)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| draw_err(path, e))?;
-    let l = half_width;
-    for (area, (title, values)) in root.split_evenly((1, panels.len())).iter().zip(panels) {
-        let (rows, cols) = values.dim();
-        let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0, f64::max);
-        let scale = if max > 0.0 { 1.0 / max } else { 1.0 };
-        let mut chart = ChartBuilder::on(area)
-            .caption(*title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(34)
-            .build_cartesian_2d(-l..l, -l..l)
-            .map_err(|e| draw_err(path, e))?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("x1")
-            .y_desc("x2")
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(|e| draw_err(path, e))?;
-        let (w, h) = (2.0 * l / cols as f64, 2.0 * l / rows as f64);
-        let cells = values.indexed_iter().map(|((r, c), &v)| {
-            let (x0, y1) = (-l + c as f64 * w, l - r as f64 * h);
-            Rectangle::new([(x0, y1 - h), (x0 + w, y1)], viridis(v * scale).filled())
+    if let Some(p) = panels.iter().find(|p| p.values.is_empty()) {
+        return Err(PlotError::Draw {
+            path: path.to_owned(),
+            message: format!("panel `{}` holds no value", p.title),
         });
-        chart.draw_series(cells).map_err(|e| draw_err(path, e))?;
+    }
+    let rows = panels.len().div_ceil(cols);
+    let root = BitMapBackend::new(path, (width * cols as u32, height * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw_err(path, e))?;
+    for (area, panel) in root.split_evenly((rows, cols)).iter().zip(panels) {
+        let (map_area, bar_area) = area.split_horizontally(width.saturating_sub(BAR));
+        draw_heatmap(&map_area, panel, path)?;
+        draw_colour_bar(&bar_area, panel, path)?;
     }
     root.present().map_err(|e| draw_err(path, e))
 }
 
-/// Writes a matrix as an image (row 0 at the top), each entry a `scale x scale`
-/// block coloured by its value between the matrix's minimum and maximum.
-pub fn image(path: &Path, values: &Array2<f64>, scale: u32) -> Result<(), PlotError> {
-    let (rows, cols) = values.dim();
-    if rows == 0 || cols == 0 {
-        return Err(PlotError::Empty { path: path.to_owned(), what: "an empty matrix" });
-    }
-    let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let size = (cols as u32 * scale, rows as u32 * scale);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    for ((r, c), &v) in values.indexed_iter() {
-        let (x, y) = (c as i32 * scale as i32, r as i32 * scale as i32);
-        let color = viridis((v - lo) / span);
-        root.draw(&Rectangle::new([(x, y), (x + scale as i32, y + scale as i32)], color.filled()))
-            .map_err(|e| draw_err(path, e))?;
-    }
-    root.present().map_err(|e| draw_err(path, e))
+fn draw_heatmap(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    p: &Heatmap<'_>,
+    path: &Path,
+) -> Result<(), PlotError> {
+    let ((xl, x0, x1), (yl, y0, y1)) = (p.x, p.y);
+    let mut chart = ChartBuilder::on(area)
+        .caption(p.title, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(34)
+        .y_label_area_size(44)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| draw_err(path, e))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(xl)
+        .y_desc(yl)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(|e| draw_err(path, e))?;
+    let (rows, cols) = p.values.dim();
+    let (w, h) = ((x1 - x0) / cols as f64, (y1 - y0) / rows as f64);
+    let (lo, hi) = p.range();
+    let cells = p.values.indexed_iter().map(|((r, c), &v)| {
+        let (left, top) = (x0 + c as f64 * w, y1 - r as f64 * h);
+        Rectangle::new([(left, top - h), (left + w, top)], viridis((v - lo) / (hi - lo)).filled())
+    });
+    chart.draw_series(cells).map_err(|e| draw_err(path, e))?;
+    Ok(())
+}
+
+/// A vertical bar of the panel's colours from `lo` (bottom) to `hi`, with its values
+/// on an axis and its label.
+fn draw_colour_bar(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    p: &Heatmap<'_>,
+    path: &Path,
+) -> Result<(), PlotError> {
+    const STEPS: usize = 64;
+    let (lo, hi) = p.range();
+    // The values and the label on the bar's right, away from the panel's own axis.
+    let mut bar = ChartBuilder::on(area)
+        .margin_top(30)
+        .margin_bottom(42)
+        .margin_left(6)
+        .margin_right(2)
+        .right_y_label_area_size(56)
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(|e| draw_err(path, e))?;
+    bar.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_desc(p.colour_bar)
+        .y_labels(5)
+        .label_style(("sans-serif", 11))
+        .draw()
+        .map_err(|e| draw_err(path, e))?;
+    let step = (hi - lo) / STEPS as f64;
+    let cells = (0..STEPS).map(|k| {
+        let v = lo + k as f64 * step;
+        Rectangle::new([(0.0, v), (1.0, v + step)], viridis((k as f64 + 0.5) / STEPS as f64).filled())
+    });
+    bar.draw_series(cells).map_err(|e| draw_err(path, e))?;
+    Ok(())
 }

@@ -30,6 +30,11 @@ impl Grid {
         self.n
     }
 
+    /// The half-width `L` of the square `[-L, L]^2`.
+    pub fn half_width(&self) -> f64 {
+        self.half_width
+    }
+
     /// The side `h` of a cell.
     pub fn cell(&self) -> f64 {
         2.0 * self.half_width / self.n as f64
