@@ -48,6 +48,11 @@ impl<F: Flow> FlowDistribution<F> {
         Ok(FlowDistribution { flow, base })
     }
 
+    /// The flow, the base distribution dropped.
+    pub fn into_flow(self) -> F {
+        self.flow
+    }
+
     /// The flow.
     pub fn flow(&self) -> &F {
         &self.flow

@@ -10,9 +10,12 @@
 //! checkpoint, so a checkpoint loads as a model too (its optimizer tensors are left
 //! out).
 //!
-//! Loading builds the model from the stored configuration with a throw-away
-//! generator, then overwrites every parameter with the stored values: all or nothing,
-//! each name and shape checked ([`ParamStore::load_named`]).
+//! Loading builds the model from the stored configuration, then overwrites every
+//! parameter with the stored values: all or nothing, each name and shape checked
+//! ([`ParamStore::load_named`]). Parameters drawn at construction are overwritten,
+//! so any generator builds most models; a model that also draws structure which is
+//! not a parameter (Glow's fixed permutations, for one) must be rebuilt with the
+//! generator it was built with: keep that seed in its configuration.
 //!
 //! ```
 //! use autodiff::{Activation, Mlp, ParamStore};
@@ -133,8 +136,9 @@ pub fn read(path: &Path) -> Result<(ModelMeta, BTreeMap<String, Array2<f64>>)> {
 }
 
 /// Loads a model of `kind` from `path`: reads its configuration, lets `build` make
-/// the model in a fresh store (with any generator: every parameter is overwritten),
-/// then loads the stored parameters, all or nothing. Returns the model and its store.
+/// the model in a fresh store (every parameter is then overwritten; see the module
+/// docs for structure that is not a parameter), then loads the stored parameters, all
+/// or nothing. Returns the model and its store.
 pub fn load<C, M>(
     path: &Path,
     kind: &str,
