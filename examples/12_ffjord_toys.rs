@@ -25,7 +25,9 @@
 //! evaluations per step. Writes to `target/runs/12_ffjord_toys/` (or `--out`):
 //! `12_ffjord_<set>.png` (data histogram | FFJORD density | histogram of FFJORD's
 //! samples | regularised FFJORD's density, on `[-4, 4]^2`) and `12_ffjord_nfe.png`
-//! (evaluations per step over training).
+//! (evaluations per step over training), and each trained model as
+//! `12_ffjord_<set>[_reg].safetensors`: `--load` one to score and draw it without
+//! training.
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
@@ -36,7 +38,10 @@ use latent_seq::flows::cnf::{CnfConfig, ContinuousFlow};
 use latent_seq::flows::{FlowDistribution, Grid, Toy};
 use latent_seq::plot::{self, Series};
 use latent_seq::rand::SeedableRng;
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Optimizer};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -71,12 +76,45 @@ struct Fit {
     seconds: f64,
 }
 
-fn fit(toy: Toy, regularised: bool, iters: usize, quick: bool, grid: &Grid, seed: u64) -> BoxResult<Fit> {
+/// What a saved FFJORD model was: its configuration (the probe seed included) and
+/// the set it was fitted to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FfjordSpec {
+    cnf: CnfConfig,
+    set: String,
+    regularised: bool,
+}
+
+/// The model kind written into the files.
+const KIND: &str = "ffjord_2d";
+
+/// The test NLL (exact trace, the evaluation solver) and density image of `dist`.
+fn score(
+    dist: &FlowDistribution<ContinuousFlow>,
+    store: &ParamStore,
+    test: &Array2<f64>,
+    grid: &Grid,
+) -> BoxResult<(f64, Array2<f64>)> {
+    let s = NoGrad::new(store);
+    let test_nll = -dist.log_prob(&s, test)?.view().mean().unwrap_or(f64::NAN);
+    Ok((test_nll, grid.image(&dist.log_prob(&s, &grid.points())?.mapv(f64::exp))?))
+}
+
+fn fit(
+    toy: Toy,
+    regularised: bool,
+    iters: usize,
+    quick: bool,
+    grid: &Grid,
+    seed: u64,
+    out: &Path,
+) -> BoxResult<Fit> {
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut store = ParamStore::new();
     let config =
         CnfConfig { hidden: if quick { vec![8, 8] } else { vec![64, 64, 64] }, seed, ..CnfConfig::default() };
+    let spec = FfjordSpec { cnf: config.clone(), set: toy.name().into(), regularised };
     let dist = FlowDistribution::standard(ContinuousFlow::new(&mut store, "ffjord", 2, config, &mut rng)?);
     let mut adam = Optim::new(Adam { lr: 1e-3, weight_decay: 1e-5, ..Adam::default() })?;
     let mut nfe = Vec::with_capacity(iters);
@@ -93,10 +131,14 @@ fn fit(toy: Toy, regularised: bool, iters: usize, quick: bool, grid: &Grid, seed
         nfe.push(dist.flow().take_work().iter().map(|w| w.forward.nfev + w.backward.nfev).sum());
     }
     let seconds = start.elapsed().as_secs_f64();
-    let s = NoGrad::new(&store);
+    let reg = if regularised { "_reg" } else { "" };
+    model_file::save(
+        &out.join(format!("12_ffjord_{}{reg}.safetensors", toy.name())),
+        &ModelMeta::new(KIND, &spec)?,
+        &store,
+    )?;
     let test = toy.sample(if quick { 200 } else { 5_000 }, &mut rng);
-    let test_nll = -dist.log_prob(&s, &test)?.view().mean().unwrap_or(f64::NAN);
-    let density = grid.image(&dist.log_prob(&s, &grid.points())?.mapv(f64::exp))?;
+    let (test_nll, density) = score(&dist, &store, &test, grid)?;
     let samples = grid.histogram(&dist.sample(&store, if quick { 200 } else { 5_000 }, &mut rng)?);
     dist.flow().take_work(); // evaluation solves are not training work
     Ok(Fit { test_nll, end_time: dist.flow().end_time(&store), nfe, density, samples, seconds })
@@ -119,6 +161,40 @@ struct Args {
     /// 2spirals, pinwheel, moons, circles]
     #[arg(long, value_delimiter = ',', value_parser = toy_named, value_name = "A,B")]
     sets: Vec<Toy>,
+    /// Skip training: score and draw a model saved by an earlier run (one of its
+    /// 12_ffjord_<set>[_reg].safetensors)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+}
+
+/// `--load`: scores a saved model on 5,000 fresh points of its set (drawn from
+/// `--seed`, so not the trained run's test points) and draws its density.
+fn load_and_score(file: &Path, out: &Path, seed: u64) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let spec: FfjordSpec = meta.config(KIND, file)?;
+    let toy = toy_named(&spec.set)?;
+    let build = |store: &mut ParamStore, spec: FfjordSpec| {
+        Ok(ContinuousFlow::new(store, "ffjord", 2, spec.cnf, &mut ChaCha8Rng::seed_from_u64(0))?)
+    };
+    let (flow, store) = model_file::load(file, KIND, build)?;
+    let dist = FlowDistribution::standard(flow);
+    let grid = Grid::new(4.0, 60)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1_000);
+    let (test_nll, density) = score(&dist, &store, &toy.sample(5_000, &mut rng), &grid)?;
+    println!(
+        "FFJORD{} on {} loaded from {}: test NLL {test_nll:.3} nats per point on 5,000 fresh points (entropy {}); \
+         end time {:.3}; no training",
+        if spec.regularised { " (regularised)" } else { "" },
+        spec.set,
+        file.display(),
+        toy.entropy().map_or("unknown".into(), |h| format!("{h:.3}")),
+        dist.flow().end_time(&store)
+    );
+    let data = grid.histogram(&toy.sample(100_000, &mut rng));
+    let path = out.join(format!("12_ffjord_{}_loaded.png", spec.set));
+    plot::density_panels(&path, 4.0, &[("data (histogram)", &data), ("FFJORD density", &density)])?;
+    println!("image: {}", path.display());
+    Ok(())
 }
 
 fn toy_named(name: &str) -> Result<Toy, String> {
@@ -138,6 +214,9 @@ fn main() -> ExitCode {
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("12_ffjord_toys")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
+    if let Some(file) = &args.load {
+        return load_and_score(file, &out, seed);
+    }
     let iters = args.steps.iters.map_or(if quick { 3 } else { 1_500 }, |n| n as usize);
     let sets = if args.sets.is_empty() { SETS.to_vec() } else { args.sets.clone() };
     let sets = if quick { &sets[..1] } else { &sets[..] };
@@ -152,9 +231,9 @@ fn run(args: Args) -> BoxResult<()> {
     for (i, &toy) in sets.iter().enumerate() {
         // The plain and the regularised model train side by side on the two cores.
         let (plain, reg) = std::thread::scope(|scope| {
-            let grid = &grid;
-            let a = scope.spawn(move || fit(toy, false, iters, quick, grid, seed + 100 + i as u64));
-            let b = scope.spawn(move || fit(toy, true, iters, quick, grid, seed + 100 + i as u64));
+            let (grid, out) = (&grid, &out);
+            let a = scope.spawn(move || fit(toy, false, iters, quick, grid, seed + 100 + i as u64, out));
+            let b = scope.spawn(move || fit(toy, true, iters, quick, grid, seed + 100 + i as u64, out));
             (a.join().expect("a training thread panicked"), b.join().expect("a training thread panicked"))
         });
         let (plain, reg) = (plain?, reg?);

@@ -32,7 +32,9 @@
 //!
 //! Run: `cargo run --release --example 13_diffusion_toys -- [--iters N] [--bound]
 //! [--quick] [--seed N] [--out DIR]` (default 4,000 steps per set, about 5 minutes;
-//! `--quick` trains a tiny model for a few steps on one set).
+//! `--quick` trains a tiny model for a few steps on one set). Each trained model is
+//! saved as `13_diffusion_<set>[_bound].safetensors`; `--load` one to score it without
+//! training.
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
@@ -43,8 +45,10 @@ use latent_seq::flows::{Grid, Toy};
 use latent_seq::plot;
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::diffusion::{Diffusion, DiffusionConfig, FlowOptions, Schedule};
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Optimizer};
-use std::path::Path;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -96,13 +100,18 @@ fn fit(
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let steps = if quick { 40 } else { 100 };
-    let schedule = Schedule::linear(steps, 0.1 / steps as f64, 20.0 / steps as f64)?;
-    let config = DiffusionConfig {
-        activation: Activation::Relu,
-        ..DiffusionConfig::new(2, if quick { vec![16] } else { vec![128, 128, 128] })
+    let spec = DdpmSpec {
+        steps,
+        beta_first: 0.1 / steps as f64,
+        beta_last: 20.0 / steps as f64,
+        net: DiffusionConfig {
+            activation: Activation::Relu,
+            ..DiffusionConfig::new(2, if quick { vec![16] } else { vec![128, 128, 128] })
+        },
+        set: set.toy.name().into(),
     };
     let mut store = ParamStore::new();
-    let model = Diffusion::new(&mut store, "ddpm", schedule, config, &mut rng)?;
+    let model = spec.build(&mut store, &mut rng)?;
     let mut adam = Optim::new(Adam { lr: 1e-3, ..Adam::default() })?;
     for _ in 0..iters {
         let x = set.toy.sample(BATCH, &mut rng);
@@ -114,13 +123,15 @@ fn fit(
         };
         adam.step(&mut store, &loss.backward()?.into_params())?;
     }
-    let s = NoGrad::new(&store);
+    let name = set.toy.name();
+    let tag = match objective {
+        Objective::Simple => "",
+        Objective::Bound => "_bound",
+    };
+    let saved = out.join(format!("13_diffusion_{name}{tag}.safetensors"));
+    model_file::save(&saved, &ModelMeta::new(KIND, &spec)?, &store)?;
     let test = set.toy.sample(if quick { 100 } else { 2_000 }, &mut rng);
-    let bound = model.chain_bound(&s, &test, &mut rng)?.into_elbo()?;
-    let bound_nll = -bound.elbo()?.mean().item()?;
-    let flow = model.flow_log_likelihood(&s, &test, &FlowOptions::default(), &mut rng)?;
-    let flow_nll = -flow.log_likelihood.mean().item()?;
-    let flow_nfe = flow.solution.work.get().forward.nfev;
+    let (bound_nll, flow_nll, flow_nfe) = score(&model, &store, &test, &mut rng)?;
 
     // Pictures: the noising chain of fresh data and the denoising chain of samples,
     // at the same steps.
@@ -145,14 +156,66 @@ fn fit(
         noised.iter().chain(denoised.iter().copied()).map(|z| grid.histogram(z)).collect();
     let panels: Vec<(&str, &Array2<f64>)> =
         q_titles.iter().chain(&p_titles).map(String::as_str).zip(hist.iter()).collect();
-    let name = set.toy.name();
-    let tag = match objective {
-        Objective::Simple => "",
-        Objective::Bound => "_bound",
-    };
     plot::density_panels(&out.join(format!("13_diffusion_{name}{tag}_noising.png")), 4.0, &panels[..5])?;
     plot::density_panels(&out.join(format!("13_diffusion_{name}{tag}_denoising.png")), 4.0, &panels[5..])?;
     Ok(Fit { bound_nll, flow_nll, flow_nfe, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// What a saved DDPM was: its noise schedule (linear in `beta`), its network and the
+/// set it was fitted to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DdpmSpec {
+    steps: usize,
+    beta_first: f64,
+    beta_last: f64,
+    net: DiffusionConfig,
+    set: String,
+}
+
+/// The model kind written into the files.
+const KIND: &str = "ddpm_2d";
+
+impl DdpmSpec {
+    fn build(&self, store: &mut ParamStore, rng: &mut ChaCha8Rng) -> BoxResult<Diffusion> {
+        let schedule = Schedule::linear(self.steps, self.beta_first, self.beta_last)?;
+        Ok(Diffusion::new(store, "ddpm", schedule, self.net.clone(), rng)?)
+    }
+}
+
+/// The test bound (-ELBO) and probability-flow NLL of `model` on `test`, in nats per
+/// point, and the flow solve's evaluations.
+fn score(
+    model: &Diffusion,
+    store: &ParamStore,
+    test: &Array2<f64>,
+    rng: &mut ChaCha8Rng,
+) -> BoxResult<(f64, f64, usize)> {
+    let s = NoGrad::new(store);
+    let bound = model.chain_bound(&s, test, rng)?.into_elbo()?;
+    let bound_nll = -bound.elbo()?.mean().item()?;
+    let flow = model.flow_log_likelihood(&s, test, &FlowOptions::default(), rng)?;
+    Ok((bound_nll, -flow.log_likelihood.mean().item()?, flow.solution.work.get().forward.nfev))
+}
+
+/// `--load`: scores a saved DDPM on 2,000 fresh points of its set (drawn from
+/// `--seed`, so not the trained run's test points).
+fn load_and_score(file: &Path, seed: u64) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let spec: DdpmSpec = meta.config(KIND, file)?;
+    let (model, store) = model_file::load(file, KIND, |store, spec: DdpmSpec| {
+        spec.build(store, &mut ChaCha8Rng::seed_from_u64(0))
+    })?;
+    let toy = SETS.iter().find(|s| s.toy.name() == spec.set).ok_or(format!("unknown set {}", spec.set))?.toy;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1_000);
+    let test = toy.sample(2_000, &mut rng);
+    let (bound_nll, flow_nll, nfe) = score(&model, &store, &test, &mut rng)?;
+    println!(
+        "DDPM on {} loaded from {}: -ELBO {bound_nll:.3}, probability-flow NLL {flow_nll:.3} nats per point ({nfe} \
+         evaluations) on 2,000 fresh points; no training",
+        spec.set,
+        file.display()
+    );
+    Ok(())
 }
 
 /// Command-line settings.
@@ -166,6 +229,10 @@ struct Args {
     /// instead of the simplified loss
     #[arg(long)]
     bound: bool,
+    /// Skip training: score a model saved by an earlier run (one of its
+    /// 13_diffusion_<set>[_bound].safetensors)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -178,6 +245,9 @@ fn main() -> ExitCode {
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("13_diffusion_toys")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
+    if let Some(file) = &args.load {
+        return load_and_score(file, seed);
+    }
     let objective = if args.bound { Objective::Bound } else { Objective::Simple };
     let iters = args.steps.iters.map_or(if quick { 5 } else { 4_000 }, |n| n as usize);
     let sets = if quick { &SETS[..1] } else { &SETS[..] };
