@@ -125,7 +125,7 @@ pub mod vae;
 pub mod vrnn;
 pub mod wavenet;
 
-pub use batch::{CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
+pub use batch::{Arrays, CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
 pub use bound::Elbo;
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, GruWeights, MeanStdGru, RnnCell};
 pub use diffusion::{Diffusion, DiffusionConfig};

@@ -61,3 +61,44 @@ fn digits_csv() {
         parse_digits(&format!("{}\n{}\n", header.join(","), row(1, "x")), "d.csv").unwrap_err().to_string();
     assert!(err.contains("label `x`"), "{err}");
 }
+
+/// Data sets to padded arrays and back (the layout of a `.npz`): the same data set,
+/// masks and times included; bad arrays are named.
+#[test]
+fn data_sets_round_trip_through_padded_arrays() {
+    use ndarray::{ArrayD, IxDyn, array};
+    use seqmodels::{IrregularSeries, Sequences, Series};
+    let seqs = Sequences::with_masks(
+        vec![array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], array![[7.0, 8.0]]],
+        vec![array![[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]], array![[1.0, 0.0]]],
+    )
+    .unwrap();
+    let arrays = seqs.to_arrays();
+    assert_eq!(arrays["values"].shape(), [2, 3, 2]);
+    assert_eq!(arrays["lengths"], ndarray::array![3.0, 1.0].into_dyn());
+    assert_eq!(Sequences::from_arrays(&arrays).unwrap(), seqs);
+    let irregular = IrregularSeries::new(vec![
+        Series::observed(vec![0.5, 1.5], array![[1.0], [2.0]]),
+        Series {
+            times: vec![0.1, 0.2, 0.9],
+            values: array![[3.0], [0.0], [5.0]],
+            masks: array![[1.0], [0.0], [1.0]],
+        },
+    ])
+    .unwrap();
+    let arrays = irregular.to_arrays();
+    assert_eq!(arrays["times"].shape(), [2, 3]);
+    assert_eq!(IrregularSeries::from_arrays(&arrays).unwrap(), irregular);
+    // A length beyond the padding, and a missing array.
+    let mut bad = arrays.clone();
+    bad.insert("lengths".into(), ndarray::array![2.0, 4.0].into_dyn());
+    let err = IrregularSeries::from_arrays(&bad).unwrap_err().to_string();
+    assert!(err.contains("`lengths[1]` is 4"), "{err}");
+    bad.remove("times");
+    let err = IrregularSeries::from_arrays(&bad).unwrap_err().to_string();
+    assert!(err.contains("no array `times`") || err.contains("lengths"), "{err}");
+    let mut flat = seqs.to_arrays();
+    flat.insert("values".into(), ArrayD::zeros(IxDyn(&[2, 6])));
+    let err = Sequences::from_arrays(&flat).unwrap_err().to_string();
+    assert!(err.contains("`values` has shape [2, 6], expected rank 3"), "{err}");
+}

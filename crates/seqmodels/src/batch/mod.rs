@@ -15,13 +15,17 @@
 //! times) are batched as an [`IrregularBatch`]: a `SeqBatch` on the sorted union of the
 //! rows' times, with those times. They are read from the `ID,Time,Value_k..,Mask_k..`
 //! CSV layout of the GRU-ODE-Bayes data sets as a [`CsvSeries`] (the series and their
-//! IDs; errors name line and column).
+//! IDs; errors name line and column). Both data sets convert to and from padded
+//! arrays by name ([`Sequences::to_arrays`], [`IrregularSeries::from_arrays`], ...),
+//! the layout a `.npz` file holds.
 
+mod arrays;
 mod csv;
 mod irregular;
 mod padded;
 mod sequences;
 
+pub use arrays::Arrays;
 pub use csv::CsvSeries;
 pub use irregular::{IrregularBatch, IrregularSeries, Series};
 

@@ -79,6 +79,11 @@ impl Sequences {
         &self.values
     }
 
+    /// The observation masks, if the sequences have any (`None`: fully observed).
+    pub fn masks(&self) -> Option<&[Array2<f64>]> {
+        self.masks.as_deref()
+    }
+
     /// The sequences at `indices` as a new data set (for splits).
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
         let pick = |v: &Vec<Array2<f64>>| indices.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
