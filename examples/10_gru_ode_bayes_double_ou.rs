@@ -41,19 +41,20 @@ use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
 use latent_seq::autodiff::data::split;
 use latent_seq::cli::{self, BoxResult, Common, Steps};
-use latent_seq::odesolve::{Method, SolveOptions};
+use latent_seq::odesolve::{Method, NeuralOdeFunc, SolveOptions};
 use latent_seq::plot::{self, Series as Line};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::toy::double_ou_oracle::{
-    Means, Prediction, REFERENCE_T_VAL, score, validation_predictions,
+    Means, Prediction, REFERENCE_T_VAL, Score, score, validation_predictions,
 };
 use latent_seq::seqmodels::toy::{DoubleOuConfig, double_ou};
 use latent_seq::seqmodels::{
     GruOdeBayes, GruOdeBayesConfig, IrregularBatch, IrregularSeries, Jump, MlpField, OdeRnn, OdeRnnConfig,
     Series,
 };
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, BoxError, Optim, StepCtx, Trainer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -74,6 +75,10 @@ struct Args {
     /// Epochs per model [default: 50; 2 with --quick]
     #[arg(long, value_name = "E")]
     epochs: Option<u64>,
+    /// Skip training: score a GRU-ODE-Bayes or ODE-RNN saved by an earlier run (its
+    /// gru_ode_bayes.safetensors or ode_rnn.safetensors)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
 }
 
 /// The run's size: series generated, epochs, an optional cap on the steps, the seed
@@ -182,17 +187,20 @@ fn run(args: Args) -> BoxResult<()> {
         table.push((name.into(), s.mse, Some(s.nll), String::new()));
     }
 
+    let scoring = Scoring { val: &val, kept: &kept, targets: &targets, union: &union, condition: &condition };
+    if let Some(file) = &args.load {
+        return load_and_score(file, &scoring, &out);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(set.seed);
     let euler = SolveOptions::new(Method::Euler).step_size(0.05);
     // GRU-ODE-Bayes, learned jump.
     let mut store = ParamStore::new();
-    let gob = GruOdeBayes::new(&mut store, "gob", GruOdeBayesConfig::new(2), &mut rng)?;
+    let gob_config = GruOdeBayesConfig::new(2);
+    let gob_meta = ModelMeta::new(GOB, &gob_config)?;
+    let gob = GruOdeBayes::new(&mut store, "gob", gob_config, &mut rng)?;
     let (store, secs) = fit(store, &set, &train, |s, batch, _| Ok(gob.loss(s, batch, None)?.0))?;
-    let pred = gob.predict(&store, &condition, None, &union)?;
-    let scored = score(&as_predictions(&val, &kept, &targets, &union, |j, r| {
-        let (m, v) = (pred[j].mean.row(r), pred[j].variance.row(r));
-        ([m[0], m[1]], [v[0], v[1]])
-    }))?;
+    model_file::save(&out.join("gru_ode_bayes.safetensors"), &gob_meta, &store)?;
+    let scored = scoring.filter(&gob, &store)?;
     table.push(("GRU-ODE-Bayes".into(), scored.mse, Some(scored.nll), format!("{secs:.0} s")));
     plot_filter(&gob, &store, &val, &out)?;
 
@@ -210,11 +218,7 @@ fn run(args: Args) -> BoxResult<()> {
     let exact = GruOdeBayes::with_field(&mut exact_store, "exact", exact_config, field, &mut rng)?;
     let (exact_store, secs) =
         fit(exact_store, &set, &train, |s, batch, _| Ok(exact.loss(s, batch, None)?.0))?;
-    let pred = exact.predict(&exact_store, &condition, None, &union)?;
-    let scored = score(&as_predictions(&val, &kept, &targets, &union, |j, r| {
-        let (m, v) = (pred[j].mean.row(r), pred[j].variance.row(r));
-        ([m[0], m[1]], [v[0], v[1]])
-    }))?;
+    let scored = scoring.filter(&exact, &exact_store)?;
     table.push((
         "exact Gaussian jump, learned field".into(),
         scored.mse,
@@ -225,13 +229,11 @@ fn run(args: Args) -> BoxResult<()> {
     // The ODE-RNN.
     let mut rnn_store = ParamStore::new();
     let rnn_config = OdeRnnConfig { hidden: 50, solver: euler, ..OdeRnnConfig::new(2) };
+    let rnn_meta = ModelMeta::new(ODE_RNN, &rnn_config)?;
     let ode_rnn = OdeRnn::new(&mut rnn_store, "ode_rnn", rnn_config, &mut rng)?;
     let (rnn_store, secs) = fit(rnn_store, &set, &train, |s, batch, _| Ok(ode_rnn.loss(s, batch)?.0))?;
-    let means = ode_rnn.predict(&rnn_store, &condition, &union)?;
-    let var = ode_rnn.config().obs_std.powi(2);
-    let scored = score(&as_predictions(&val, &kept, &targets, &union, |j, r| {
-        ([means[j][(r, 0)], means[j][(r, 1)]], [var, var])
-    }))?;
+    model_file::save(&out.join("ode_rnn.safetensors"), &rnn_meta, &rnn_store)?;
+    let scored = scoring.ode_rnn(&ode_rnn, &rnn_store)?;
     table.push(("ODE-RNN (fixed std: MSE only)".into(), scored.mse, None, format!("{secs:.0} s")));
 
     println!("\n| model | validation MSE | validation NLL | training |\n|---|---|---|---|");
@@ -239,7 +241,81 @@ fn run(args: Args) -> BoxResult<()> {
         let nll = nll.map_or("".into(), |v| format!("{v:.3}"));
         println!("| {name} | {mse:.5} | {nll} | {secs} |");
     }
+    println!(
+        "trained models: gru_ode_bayes.safetensors, ode_rnn.safetensors in {} (score one again with --load)",
+        out.display()
+    );
     Ok(())
+}
+
+/// The model kinds written into the files.
+const GOB: &str = "gru_ode_bayes";
+const ODE_RNN: &str = "ode_rnn";
+
+/// What scoring a model on the validation series needs: the series, which of them
+/// are scored and at which target times (and their sorted union), and what each
+/// model reads before the cut.
+struct Scoring<'a> {
+    val: &'a IrregularSeries,
+    kept: &'a [usize],
+    targets: &'a [f64],
+    union: &'a [f64],
+    condition: &'a IrregularBatch,
+}
+
+impl Scoring<'_> {
+    /// A GRU-ODE-Bayes filter's MSE and NLL at each kept series' next observation.
+    fn filter<F: NeuralOdeFunc + Clone + Send + Sync + 'static>(
+        &self,
+        model: &GruOdeBayes<F>,
+        store: &ParamStore,
+    ) -> BoxResult<Score> {
+        let pred = model.predict(store, self.condition, None, self.union)?;
+        Ok(score(&as_predictions(self.val, self.kept, self.targets, self.union, |j, r| {
+            let (m, v) = (pred[j].mean.row(r), pred[j].variance.row(r));
+            ([m[0], m[1]], [v[0], v[1]])
+        }))?)
+    }
+
+    /// The ODE-RNN's MSE there (its predictive has a fixed standard deviation).
+    fn ode_rnn(&self, model: &OdeRnn, store: &ParamStore) -> BoxResult<Score> {
+        let means = model.predict(store, self.condition, self.union)?;
+        let var = model.config().obs_std.powi(2);
+        Ok(score(&as_predictions(self.val, self.kept, self.targets, self.union, |j, r| {
+            ([means[j][(r, 0)], means[j][(r, 1)]], [var, var])
+        }))?)
+    }
+}
+
+/// `--load`: scores a saved GRU-ODE-Bayes or ODE-RNN on the validation series (and
+/// draws the filter), no training.
+fn load_and_score(file: &Path, scoring: &Scoring<'_>, out: &Path) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    // The generator only fills parameters that the file then overwrites.
+    let throwaway = || ChaCha8Rng::seed_from_u64(0);
+    match meta.kind.as_str() {
+        GOB => {
+            let (model, store) =
+                model_file::load(file, GOB, |st, c| Ok(GruOdeBayes::new(st, "gob", c, &mut throwaway())?))?;
+            let s = scoring.filter(&model, &store)?;
+            println!(
+                "GRU-ODE-Bayes loaded from {}: validation MSE {:.5}, NLL {:.3}; no training",
+                file.display(),
+                s.mse,
+                s.nll
+            );
+            plot_filter(&model, &store, scoring.val, out)
+        }
+        ODE_RNN => {
+            let (model, store) = model_file::load(file, ODE_RNN, |st, c| {
+                Ok(OdeRnn::new(st, "ode_rnn", c, &mut throwaway())?)
+            })?;
+            let s = scoring.ode_rnn(&model, &store)?;
+            println!("ODE-RNN loaded from {}: validation MSE {:.5}; no training", file.display(), s.mse);
+            Ok(())
+        }
+        other => Err(format!("{}: a `{other}` model, not one this example saves", file.display()).into()),
+    }
 }
 
 /// Adam 1e-3 with weight decay 5e-4 on batches of the settings' size for its epochs
