@@ -16,7 +16,9 @@
 //! * `autodiff`: the library's own product (`Tensor::matmul_t` on plain arrays),
 //!   output allocated by it, as every op does;
 //! * `gemm_1t`, `gemm_2t`: the `gemm` crate (runtime dispatch over SSE, AVX2+FMA,
-//!   AVX-512), on one thread and split over two by rayon;
+//!   AVX-512), on one thread and split over rayon's (two on the development
+//!   machine), into a preallocated array (`autodiff::testing::matmul_into`, the
+//!   library's own call; until the library used `gemm`, the bench called it directly);
 //! * `matrixmultiply`: ndarray's own backend (`general_mat_mul`), AVX2+FMA at most.
 //!
 //! The shapes: the GRU of `bench_gru.py` (batch 64, input 88, hidden 128: `h U_rz`
@@ -31,9 +33,10 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use autodiff::Tensor;
+use autodiff::testing::matmul_into;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::hint::black_box;
 
 /// `(name, batch, in, out)` of each forward product.
@@ -49,46 +52,6 @@ const SHAPES: [(&str, usize, usize, usize); 7] = [
 
 fn filled(rows: usize, cols: usize, seed: usize) -> Array2<f64> {
     Array2::from_shape_fn((rows, cols), |(i, j)| ((i * 31 + j * 17 + seed) as f64 * 0.37).sin())
-}
-
-/// `c = a b` by the `gemm` crate, for views of any strides.
-#[allow(unsafe_code)]
-fn gemm_into(
-    c: &mut ArrayViewMut2<'_, f64>,
-    a: &ArrayView2<'_, f64>,
-    b: &ArrayView2<'_, f64>,
-    threads: usize,
-) {
-    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    assert_eq!((b.nrows(), c.dim()), (k, (m, n)), "shapes");
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    let (cs, as_, bs) = (c.strides().to_vec(), a.strides(), b.strides());
-    // SAFETY: each pointer is its view's first element and every (row, column)
-    // offset gemm forms from the given sizes and strides lies inside that view,
-    // whose shape was checked above; `c` is borrowed mutably, so it aliases neither.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            cs[1],
-            cs[0],
-            false,
-            a.as_ptr(),
-            as_[1],
-            as_[0],
-            b.as_ptr(),
-            bs[1],
-            bs[0],
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
 }
 
 fn products(c: &mut Criterion) {
@@ -109,7 +72,7 @@ fn products(c: &mut Criterion) {
             });
             for threads in [1, 2] {
                 group.bench_function(BenchmarkId::new(format!("gemm_{threads}t"), orient), |bench| {
-                    bench.iter(|| gemm_into(&mut dst.view_mut(), &av, &bv, threads))
+                    bench.iter(|| matmul_into(&mut dst.view_mut(), &av, &bv, threads > 1))
                 });
             }
             group.bench_function(BenchmarkId::new("matrixmultiply", orient), |bench| {

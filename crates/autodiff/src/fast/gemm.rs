@@ -3,10 +3,11 @@
 //! `gemm` picks its micro-kernel at run time (SSE2, AVX2 with FMA, AVX-512 on
 //! x86-64; NEON on aarch64) and packs its operands itself, so one call serves every
 //! CPU and every layout the tape produces: row-major operands, and the transposed
-//! views the backward pass multiplies by (`X^T G`, `G W^T`), without copies. On the
-//! models' shapes it ran 1.0 to 2.4 times as fast as the hand-written AVX-512 kernel
-//! it replaced, and faster than `matrixmultiply` (ndarray's backend) on all of them
-//! but the smallest (see `benches/matmul.rs` and `docs/architecture.md`).
+//! views the backward pass multiplies by (`X^T G`, `G W^T`), without copies. On 19
+//! of the 21 products of the models' shapes measured (`benches/matmul.rs`), one
+//! thread of it was faster than the hand-written AVX-512 kernel it replaced (up to
+//! 2.4x), and 4% and 12% slower on the other two; it beat `matrixmultiply`
+//! (ndarray's backend) on all but two (see `docs/architecture.md`).
 //!
 //! Large products are split over rayon's threads ([`PAR_MIN_WORK`]); inside a rayon
 //! worker (a data-parallel shard, a per-sample solve) a product stays on its thread,
@@ -19,8 +20,9 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 /// Products of at least this many multiply-adds (`m k n`) are split over rayon's
 /// threads. Measured on two cores (`benches/matmul.rs`): at the models' sizes (up
 /// to `2^21`) two threads were 1.1 to 1.6 times as fast on some shapes (batch 512 x
-/// 64 x 64) and 0.6 to 0.85 times on others (the GRU's 64 x 128 x 256); at
-/// `2^23` and beyond they were faster on every orientation.
+/// 64 x 64) and 0.6 to 0.85 times on others (the GRU's 64 x 128 x 256); at `2^28`
+/// (1,000 x 512 x 512) 1.3 to 1.9 times. No size in between was measured: the
+/// threshold sits above every product of the models benchmarked.
 const PAR_MIN_WORK: usize = 1 << 23;
 
 /// `a b` into a fresh (pooled) array.
@@ -34,7 +36,7 @@ pub(crate) fn matmul(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2
 
 /// Overwrites `c` with `a b` (every element written, none read), on this thread or
 /// split over rayon's.
-fn product_into(
+pub(crate) fn product_into(
     c: &mut ArrayViewMut2<'_, f64>,
     a: &ArrayView2<'_, f64>,
     b: &ArrayView2<'_, f64>,

@@ -1,7 +1,8 @@
 //! The loops behind the element-wise ops and matrix products, writing into buffers
 //! recycled by [`pool`](super::pool).
 //!
-//! They run on one core. Splitting these kernels with rayon was measured on the MLP
+//! They run on one core (products of at least `2^23` multiply-adds excepted, see
+//! [`gemm`](super::gemm)). Splitting these kernels with rayon was measured on the MLP
 //! benchmark (`benches/tape.rs`, 2-64-64-2, batch 512, two cores): the forward pass
 //! got faster (0.59 -> 0.41 ms) but the full step slower (0.84 -> 1.06 ms with split
 //! products, 1.59 ms with split element-wise maps), because the fork-join and the
