@@ -19,10 +19,11 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// Products of at least this many multiply-adds (`m k n`) are split over rayon's
 /// threads. Measured on two cores (`benches/matmul.rs`): at the models' sizes (up
-/// to `2^21`) two threads were 1.1 to 1.6 times as fast on some shapes (batch 512 x
-/// 64 x 64) and 0.6 to 0.95 times on others (the GRU's 64 x 128 x 256 and 64 x 88 x 128); at `2^28`
-/// (1,000 x 512 x 512) 1.3 to 1.9 times. No size in between was measured: the
-/// threshold sits above every product of the models benchmarked.
+/// to `2^21`) two threads were 1.2 to 1.6 times as fast on some shapes (batch 512
+/// x 64 x 64) and 0.6 to 0.95 times on others (the GRU's 64 x 128 x 256 and
+/// 64 x 88 x 128); at `2^28` (1,000 x 512 x 512) 1.3 to 1.9 times. No size in
+/// between was measured: the threshold sits above every product of the models
+/// benchmarked.
 const PAR_MIN_WORK: usize = 1 << 23;
 
 /// `a b` into a fresh (pooled) array.
