@@ -1,189 +1,97 @@
-//! Matrix products `C = A B` with a packed AVX-512 micro-kernel where the CPU has
-//! one, and `matrixmultiply` (through ndarray) elsewhere.
+//! Matrix products `C = A B`, by the `gemm` crate.
 //!
-//! `matrixmultiply` tops out at its AVX2 kernel: on a core with full-width 512-bit
-//! FMA units (AMD Zen 5, Intel server parts) that is half the arithmetic the core can
-//! do per cycle, and products are most of the time of every model here. The kernel
-//! below follows the usual recipe (Goto and van de Geijn 2008): copy `A` into panels
-//! of [`MR`] rows and `B` into panels of [`NR`] columns, each laid out `k`-major, so
-//! the innermost loop reads both sequentially; then every `MR x NR` tile of `C` is
-//! `sum_k a_k b_k^T`, kept in 16 vector registers (`MR` rows of two 8-lane vectors).
-//! The tile uses `core::arch` intrinsics: written on plain arrays, the compiler kept
-//! its accumulators in memory and the product ran five times slower. Its only unsafe
-//! operations are unaligned loads and stores, each within a 16-value array, and it
-//! runs only after the CPU's AVX-512 support has been detected. Products too small
-//! to repay the packing go to `matrixmultiply`.
+//! `gemm` picks its micro-kernel at run time (SSE2, AVX2 with FMA, AVX-512 on
+//! x86-64; NEON on aarch64) and packs its operands itself, so one call serves every
+//! CPU and every layout the tape produces: row-major operands, and the transposed
+//! views the backward pass multiplies by (`X^T G`, `G W^T`), without copies. On 19
+//! of the 21 products of the models' shapes measured (`benches/matmul.rs`), one
+//! thread of it was faster than the hand-written AVX-512 kernel it replaced (up to
+//! 2.4x), and 4% and 12% slower on the other two; it beat `matrixmultiply`
+//! (ndarray's backend) on all but two (see `docs/architecture.md`).
+//!
+//! Large products are split over rayon's threads ([`PAR_MIN_WORK`]); inside a rayon
+//! worker (a data-parallel shard, a per-sample solve) a product stays on its thread,
+//! because the parallelism one level up already has the cores. The split is over
+//! blocks of `C`, so every entry is the same sum in the same order either way.
 
 use super::pool;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-/// Rows of a micro-tile.
-const MR: usize = 8;
-/// Columns of a micro-tile (two 8-lane vectors).
-const NR: usize = 16;
-/// Below this many multiply-adds, packing costs more than it saves.
-const MIN_WORK: usize = 1 << 14;
+/// Products of at least this many multiply-adds (`m k n`) are split over rayon's
+/// threads. Measured on two cores (`benches/matmul.rs`): at the models' sizes (up
+/// to `2^21`) two threads were 1.2 to 1.6 times as fast on some shapes (batch 512
+/// x 64 x 64) and 0.6 to 0.95 times on others (the GRU's 64 x 128 x 256 and
+/// 64 x 88 x 128); at `2^28` (1,000 x 512 x 512) 1.3 to 1.9 times. No size in
+/// between was measured: the threshold sits above every product of the models
+/// benchmarked.
+const PAR_MIN_WORK: usize = 1 << 23;
 
 /// `a b` into a fresh (pooled) array.
 pub(crate) fn matmul(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    #[cfg(target_arch = "x86_64")]
-    if m * k * n >= MIN_WORK && std::is_x86_feature_detected!("avx512f") {
-        #[allow(unsafe_code)]
-        // SAFETY: the CPU has the features `packed_avx512` is compiled for (checked just above).
-        return unsafe { packed_avx512(a, b) };
-    }
     let mut out = pool::uninit((m, n));
-    // beta = 0: general_mat_mul overwrites `out` without reading it.
-    general_mat_mul(1.0, a, b, 0.0, &mut out);
+    let split = m * k * n >= PAR_MIN_WORK && rayon::current_thread_index().is_none();
+    product_into(&mut out.view_mut(), a, b, split);
     out
 }
 
-/// `src` (`k x n`) copied into column panels of width `W`: panel `p` holds columns
-/// `p W ..`, row by row (`W` values per row, zero past the last column). `B` is
-/// packed as it is; `A` as its transpose, so that its panels are `MR` rows of `A`,
-/// column by column.
-fn pack<const W: usize>(src: &ArrayView2<'_, f64>) -> Vec<f64> {
-    let (k, n) = src.dim();
-    let mut packed = pool::uninit((1, n.div_ceil(W) * W * k)).into_raw_vec_and_offset().0;
-    for (p, panel) in packed.chunks_exact_mut(W * k).enumerate() {
-        let cols = (p * W)..(p * W + W).min(n);
-        pack_panel::<W>(&src.slice(s![.., cols]), panel);
-    }
-    packed
-}
-
-/// Writes `src` (`k x w`, `w <= W`) into `panel` row by row, each row padded with
-/// zeros to `W` values. The two layouts products meet (rows or columns of `src`
-/// contiguous) are copied slice by slice; anything else element by element. (`W` is a
-/// constant so that a full row is a fixed-size copy, not a call to `memmove`.)
-fn pack_panel<const W: usize>(src: &ArrayView2<'_, f64>, panel: &mut [f64]) {
-    let w = src.ncols();
-    if w < W {
-        panel.fill(0.0);
-    }
-    if src.strides()[1] == 1 || w == 1 {
-        for (dst, row) in panel.chunks_exact_mut(W).zip(src.rows()) {
-            let dst: &mut [f64; W] = dst.try_into().expect("chunks_exact gives W values");
-            match row.as_slice().map(<&[f64; W]>::try_from) {
-                Some(Ok(full)) => *dst = *full,
-                Some(Err(_)) => dst[..w].copy_from_slice(row.as_slice().expect("checked")),
-                None => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = v),
-            }
-        }
-    } else if src.strides()[0] == 1 {
-        for (c, col) in src.columns().into_iter().enumerate() {
-            let col = col.to_slice().expect("columns are contiguous");
-            for (dst, &v) in panel.chunks_exact_mut(W).zip(col) {
-                dst[c] = v;
-            }
-        }
-    } else {
-        let mut dst = ArrayViewMut2::from_shape((src.nrows(), W), panel).expect("k * W values");
-        dst.slice_mut(s![.., ..w]).assign(src);
-    }
-}
-
-/// A function computing one `MR x NR` tile, `sum_k a_k b_k^T`, from a packed row
-/// panel and a packed column panel.
-type Tile = fn(&[f64], &[f64]) -> [[f64; NR]; MR];
-
-/// The tile with 512-bit registers: sixteen accumulators (`MR` rows of two 8-lane
-/// vectors); per `k`, two loads of `b_k`, `MR` broadcasts of `a_k` and 16 FMAs.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(unsafe_code)]
-fn tile_avx512(a: &[f64], b: &[f64]) -> [[f64; NR]; MR] {
-    use std::arch::x86_64::{
-        _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd,
-    };
-    let mut acc = [[_mm512_setzero_pd(); 2]; MR];
-    for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        let bk: &[f64; NR] = bk.try_into().expect("chunks_exact gives NR values");
-        // SAFETY: each load reads 8 values inside the 16 of `bk`.
-        let (b0, b1) = unsafe { (_mm512_loadu_pd(bk[..8].as_ptr()), _mm512_loadu_pd(bk[8..].as_ptr())) };
-        for (row, &x) in acc.iter_mut().zip(ak) {
-            let x = _mm512_set1_pd(x);
-            row[0] = _mm512_fmadd_pd(x, b0, row[0]);
-            row[1] = _mm512_fmadd_pd(x, b1, row[1]);
-        }
-    }
-    let mut out = [[0.0; NR]; MR];
-    for (o, row) in out.iter_mut().zip(&acc) {
-        // SAFETY: each store writes 8 values inside the 16 of `o`.
-        unsafe {
-            _mm512_storeu_pd(o[..8].as_mut_ptr(), row[0]);
-            _mm512_storeu_pd(o[8..].as_mut_ptr(), row[1]);
-        }
-    }
-    out
-}
-
-/// The packed product with the AVX-512 tile, compiled for AVX-512 so that the tile
-/// inlines.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn packed_avx512(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
-    // The closure inherits this function's features, so the tile is safe to call here.
-    packed_product(a, b, |a, b| tile_avx512(a, b))
-}
-
-/// Packs both operands and fills `C` tile by tile.
-#[inline(always)]
-fn packed_product(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>, tile: Tile) -> Array2<f64> {
+/// Overwrites `c` with `a b` (every element written, none read), on this thread or
+/// split over rayon's.
+pub(crate) fn product_into(
+    c: &mut ArrayViewMut2<'_, f64>,
+    a: &ArrayView2<'_, f64>,
+    b: &ArrayView2<'_, f64>,
+    split: bool,
+) {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    let mut out = pool::uninit((m, n));
+    assert_eq!((b.nrows(), c.dim()), (k, (m, n)), "matmul: inner dimensions or output shape disagree");
+    if m == 0 || n == 0 {
+        return;
+    }
     if k == 0 {
-        out.fill(0.0);
-        return out;
+        c.fill(0.0);
+        return;
     }
-    let (pa, pb) = (pack::<MR>(&a.t()), pack::<NR>(b));
-    // A row panel (MR x k) stays in L1 while the column panels of B stream by.
-    for (p, a_panel) in pa.chunks_exact(MR * k).enumerate() {
-        let rows = p * MR..(p * MR + MR).min(m);
-        for (q, b_panel) in pb.chunks_exact(NR * k).enumerate() {
-            let acc = tile(a_panel, b_panel);
-            let cols = q * NR..(q * NR + NR).min(n);
-            for (i, acc_row) in rows.clone().zip(&acc) {
-                let mut out_row = out.row_mut(i);
-                let dst =
-                    &mut out_row.as_slice_mut().expect("a fresh array is in standard layout")[cols.clone()];
-                match <&mut [f64; NR]>::try_from(&mut *dst) {
-                    Ok(full) => *full = *acc_row,
-                    Err(_) => dst.copy_from_slice(&acc_row[..cols.len()]),
-                }
-            }
-        }
+    let par = if split { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let (cs, a_s, b_s) = (c.strides().to_owned(), a.strides(), b.strides());
+    #[allow(unsafe_code)]
+    // SAFETY: `gemm` reads `a[i, l]` at `a_ptr + i * a_s[0] + l * a_s[1]` for `i < m`,
+    // `l < k`, likewise `b[l, j]`, and writes `c[i, j]` for `i < m`, `j < n`: with
+    // each view's own pointer and strides, and the shapes checked above, these are
+    // exactly the elements of the three views, which ndarray guarantees are valid.
+    // `c` is borrowed mutably, so it overlaps neither operand. `read_dst` is false,
+    // so the stale contents of a pooled `c` are never read (alpha, the factor on
+    // them, is 0 and ignored), and the product's factor beta is 1.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            cs[1],
+            cs[0],
+            false,
+            a.as_ptr(),
+            a_s[1],
+            a_s[0],
+            b.as_ptr(),
+            b_s[1],
+            b_s[0],
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
     }
-    recycle(pa);
-    recycle(pb);
-    out
-}
-
-/// Returns a packing buffer to the pool.
-fn recycle(buf: Vec<f64>) {
-    let len = buf.len();
-    pool::recycle(Array2::from_shape_vec((1, len), buf).expect("one row of len values"));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::s;
     use proptest::prelude::*;
-
-    /// The tile in plain arithmetic: checks the packing independently of the CPU.
-    fn portable_tile(a: &[f64], b: &[f64]) -> [[f64; NR]; MR] {
-        let mut acc = [[0.0; NR]; MR];
-        for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-            for (row, &x) in acc.iter_mut().zip(ak) {
-                for (c, &y) in row.iter_mut().zip(bk) {
-                    *c += x * y;
-                }
-            }
-        }
-        acc
-    }
 
     fn naive(a: &ArrayView2<'_, f64>, b: &ArrayView2<'_, f64>) -> Array2<f64> {
         Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
@@ -198,47 +106,45 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// The packed product (whichever path the CPU takes, and the portable packed
-        /// path itself) equals the textbook sum, for every shape including partial
-        /// tiles, and for transposed (strided) operands.
+        /// The product equals the textbook sum, for every shape including empty inner
+        /// dimensions, and for transposed (strided) operands.
         #[test]
         fn equals_the_naive_product(m in 1..40usize, k in 0..40usize, n in 1..40usize, seed in 0..100u64,
                                     ta: bool, tb: bool) {
             let a = if ta { filled(k, m, seed).reversed_axes() } else { filled(m, k, seed) };
             let b = if tb { filled(n, k, seed + 1).reversed_axes() } else { filled(k, n, seed + 1) };
             let want = naive(&a.view(), &b.view());
-            let mut results = vec![matmul(&a.view(), &b.view()), packed_product(&a.view(), &b.view(), portable_tile)];
-            #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx512f") {
-                #[allow(unsafe_code)]
-                // SAFETY: the CPU has the features (checked just above).
-                results.push(unsafe { packed_avx512(&a.view(), &b.view()) });
-            }
-            for got in results {
-                for (x, y) in got.iter().zip(&want) {
-                    prop_assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
-                }
+            let got = matmul(&a.view(), &b.view());
+            for (x, y) in got.iter().zip(&want) {
+                prop_assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
             }
         }
     }
 
     #[test]
-    fn strided_operands_are_packed_too() {
-        // Every other column of `a` and every other row of `b`: neither axis contiguous.
+    fn strided_and_reversed_operands() {
+        // Every other column of `a`, every other row of `b` (neither axis contiguous),
+        // and `b` with its rows in reverse order (a negative stride).
         let (wide, tall) = (filled(37, 2 * 45, 3), filled(2 * 45, 29, 4));
         let (a, b) = (wide.slice(s![.., ..;2]), tall.slice(s![..;2, ..]));
-        let want = naive(&a, &b);
-        for got in [matmul(&a, &b), packed_product(&a, &b, portable_tile)] {
-            assert!(crate::gradcheck::all_close(&got, &want, 1e-12, 1e-12));
-        }
+        assert!(crate::gradcheck::all_close(&matmul(&a, &b), &naive(&a, &b), 1e-12, 1e-12));
+        let b = tall.slice(s![..;-2, ..]);
+        assert!(crate::gradcheck::all_close(&matmul(&a, &b), &naive(&a, &b), 1e-12, 1e-12));
     }
 
+    /// Splitting a product over threads cuts `C` into blocks: each entry is the same
+    /// sum in the same order, so the results are identical to the bit, on a product
+    /// large enough for `gemm` to use several threads, in every orientation.
     #[test]
-    fn large_products_agree_with_matrixmultiply() {
-        let (a, b) = (filled(130, 300, 1), filled(300, 77, 2));
-        let got = matmul(&a.view(), &b.view());
-        let mut want = Array2::zeros((130, 77));
-        general_mat_mul(1.0, &a.view(), &b.view(), 0.0, &mut want);
-        assert!(crate::gradcheck::all_close(&got, &want, 1e-12, 1e-12));
+    fn split_products_equal_single_threaded_ones_bitwise() {
+        let (x, w, g) = (filled(600, 256, 1), filled(256, 300, 2), filled(600, 300, 3));
+        for (a, b) in [(x.view(), w.view()), (x.t(), g.view()), (g.view(), w.t())] {
+            let mut one = Array2::from_elem((a.nrows(), b.ncols()), f64::NAN);
+            let mut two = one.clone();
+            product_into(&mut one.view_mut(), &a, &b, false);
+            product_into(&mut two.view_mut(), &a, &b, true);
+            assert!(one.iter().zip(&two).all(|(p, q)| p.to_bits() == q.to_bits()));
+            assert!(crate::gradcheck::all_close(&one, &naive(&a, &b), 1e-11, 1e-11));
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The speed layer: buffer recycling, element-wise kernels with AVX-512 dispatch, a
-//! packed matrix product and vectorisable transcendental functions.
+//! The speed layer: buffer recycling, element-wise kernels with run-time SIMD dispatch, the
+//! matrix product and vectorisable transcendental functions.
 //!
 //! The core of the crate (the tape in [`crate::Tape`], the ops in [`crate::op`]
 //! and the backward sweeps) says *what* is computed; this layer only says *how
@@ -13,10 +13,10 @@
 //!   the backward sweep's spent gradients, so that a training step does not pay page
 //!   faults for the arrays the previous step just freed.
 //! * `kernels`: the loops behind the element-wise ops, writing into pooled buffers
-//!   and compiled a second time for AVX-512 (chosen at run time; the arithmetic is the
-//!   same on both paths).
-//! * `gemm`: `C = A B` with a packed AVX-512 micro-kernel where the CPU has one, and
-//!   `matrixmultiply` (through ndarray) elsewhere.
+//!   and compiled again for AVX2 and AVX-512 (or NEON), chosen at run time; the
+//!   arithmetic is the same on every path.
+//! * `gemm`: `C = A B` by the `gemm` crate (its micro-kernel chosen at run time),
+//!   split over rayon's threads when large.
 //! * [`math`]: branch-free `exp`, `expm1`, `tanh`, `sigmoid` and `softplus`, within a
 //!   few units in the last place of `libm`, which the compiler can vectorise. This
 //!   one is public (as `autodiff::math`), for crates that fuse their own kernels.
