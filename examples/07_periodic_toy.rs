@@ -50,9 +50,10 @@
 //! budget, `--quick` for seconds). Writes `07_periodic_interpolation.png` and
 //! `07_periodic_extrapolation.png` to `target/runs/07_periodic_toy/` (or `--out`).
 
+use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::{Loss, ParamStore, TapeSession, Var};
-use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps};
+use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
 use latent_seq::ndarray::{Array2, s};
 use latent_seq::odesolve::{Method, SolveOptions};
 use latent_seq::plot::{self, Series as Line};
@@ -62,8 +63,10 @@ use latent_seq::seqmodels::{
     Between, CellKind, Encoder, GruConvention, IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig,
     OdeRnn, OdeRnnConfig,
 };
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{BoxError, StepCtx};
-use std::path::Path;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -71,10 +74,10 @@ use std::time::Instant;
 /// first point to predict for extrapolation.
 const SHOWN: usize = 50;
 
-fn settings(args: &CommonAndSteps) -> Budget {
+fn settings(quick_run: bool, steps: &Steps) -> Budget {
     let quick = Budget { train: 40, test: 10, iters: 10, batch: 20 };
     let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
-    Budget::choose(args.common.quick, &args.steps, quick, full)
+    Budget::choose(quick_run, steps, quick, full)
 }
 
 /// One task as the models see it.
@@ -152,14 +155,38 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: CommonAndSteps) -> BoxResult<()> {
-    let out = args.common.start("07_periodic_toy")?;
-    let seed = args.common.seed;
-    let set = settings(&args);
+/// The run's size, data and tasks, drawn from `seed` (the generator returned for
+/// what follows).
+fn setup(seed: u64, quick: bool, steps: &Steps) -> BoxResult<(Budget, Periodic, [Task; 2], ChaCha8Rng)> {
+    let set = settings(quick, steps);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let data =
         periodic(&PeriodicConfig { series: set.train + set.test, ..PeriodicConfig::default() }, &mut rng)?;
     let tasks = [Task::interpolation(&data, &set, &mut rng)?, Task::extrapolation(&data, &set)?];
+    Ok((set, data, tasks, rng))
+}
+
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    steps: Steps,
+    /// Skip training: score a model saved by an earlier run (one of its
+    /// 07_<task>_<model>.safetensors) on its task's test series
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+}
+
+fn run(args: Args) -> BoxResult<()> {
+    let out = args.common.start("07_periodic_toy")?;
+    let (seed, quick) = (args.common.seed, args.common.quick);
+    if let Some(file) = &args.load {
+        return load_and_score(file, &args.steps);
+    }
+    let (set, data, tasks, mut rng) = setup(seed, quick, &args.steps)?;
+    let saving = Saving { out: &out, seed, quick };
     println!(
         "periodic toy: {} training and {} test series of 100 points; {} steps of {} series each",
         set.train, set.test, set.iters, set.batch
@@ -167,7 +194,7 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
     let mut table = Vec::new();
     for task in &tasks {
         println!("\n{}: predicting each series' own mean scores MSE {:.3}", task.name, task.mean_only());
-        let results = fit_all(task, &set, seed, &mut rng)?;
+        let results = fit_all(task, &set, &saving, &mut rng)?;
         for (name, err, secs, _) in &results {
             println!("  {name}: test MSE {err:.4} ({secs:.1} s)");
         }
@@ -185,7 +212,8 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
 }
 
 /// Trains and scores the four models on `task`.
-fn fit_all(task: &Task, set: &Budget, seed: u64, rng: &mut ChaCha8Rng) -> BoxResult<Vec<Scored>> {
+fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng) -> BoxResult<Vec<Scored>> {
+    let seed = saving.seed;
     let encoder_solver = SolveOptions::new(Method::Euler).step_size(0.05);
     let decoder_solver = SolveOptions::new(Method::Dopri5).tol(1e-3, 1e-4);
     let mut results = Vec::new();
@@ -206,6 +234,7 @@ fn fit_all(task: &Task, set: &Budget, seed: u64, rng: &mut ChaCha8Rng) -> BoxRes
             },
             ..LatentOdeConfig::new(1)
         };
+        let net = Net::LatentOde(config.clone());
         let model = LatentOde::new(&mut store, "latent_ode", config, rng)?;
         let started = Instant::now();
         let store = fit(store, set, seed, &task.train, |s, batch, ctx| {
@@ -218,8 +247,10 @@ fn fit_all(task: &Task, set: &Budget, seed: u64, rng: &mut ChaCha8Rng) -> BoxRes
             Ok(loss.0)
         })?;
         let secs = started.elapsed().as_secs_f64();
-        let pred = model.predict(&store, &task.test, &task.times)?.means;
-        results.push(("Latent ODE (ODE-RNN encoder)".into(), task.mse(&pred), secs, pred));
+        let name = "Latent ODE (ODE-RNN encoder)";
+        saving.save(task, name, net, &store)?;
+        let pred = Model::LatentOde(model).predict(&store, task)?;
+        results.push((name.into(), task.mse(&pred), secs, pred));
     }
     // The ODE-RNN and the two RNN baselines.
     for (name, between) in [
@@ -237,17 +268,101 @@ fn fit_all(task: &Task, set: &Budget, seed: u64, rng: &mut ChaCha8Rng) -> BoxRes
             between,
             ..OdeRnnConfig::new(1)
         };
+        let net = Net::OdeRnn(config.clone());
         let model = OdeRnn::new(&mut store, "ode_rnn", config, rng)?;
         let started = Instant::now();
         let store = fit(store, set, seed, &task.train, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
         let secs = started.elapsed().as_secs_f64();
-        let pred = match task.cut {
-            None => model.predict(&store, &task.test, &task.times)?,
-            Some(_) => model.forecast(&store, &task.test, &task.times)?,
-        };
+        saving.save(task, name, net, &store)?;
+        let pred = Model::OdeRnn(model).predict(&store, task)?;
         results.push((name.into(), task.mse(&pred), secs, pred));
     }
     Ok(results)
+}
+
+/// A saved model's network: which model and its configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Net {
+    LatentOde(LatentOdeConfig),
+    OdeRnn(OdeRnnConfig),
+}
+
+/// What a saved model was: its name in the table, the task it was trained for, its
+/// network, and the run's seed and size (which rebuild the same data).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    name: String,
+    task: String,
+    net: Net,
+    seed: u64,
+    quick: bool,
+}
+
+/// The model kind written into the files.
+const KIND: &str = "periodic_toy_model";
+
+/// Where and with which run settings the trained models are saved.
+struct Saving<'a> {
+    out: &'a Path,
+    seed: u64,
+    quick: bool,
+}
+
+impl Saving<'_> {
+    /// `07_<task>_<model>.safetensors` in the output folder.
+    fn save(&self, task: &Task, name: &str, net: Net, store: &ParamStore) -> BoxResult<()> {
+        let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let saved =
+            Saved { name: name.into(), task: task.name.into(), net, seed: self.seed, quick: self.quick };
+        let path = self.out.join(format!("07_{}_{slug}.safetensors", task.name));
+        Ok(model_file::save(&path, &ModelMeta::new(KIND, &saved)?, store)?)
+    }
+}
+
+/// A trained model of either kind.
+enum Model {
+    LatentOde(LatentOde),
+    OdeRnn(OdeRnn),
+}
+
+impl Model {
+    /// The model `net` describes, its parameters in `store` (drawn, to be overwritten).
+    fn build(net: Net, store: &mut ParamStore) -> BoxResult<Self> {
+        let rng = &mut ChaCha8Rng::seed_from_u64(0);
+        Ok(match net {
+            Net::LatentOde(c) => Model::LatentOde(LatentOde::new(store, "latent_ode", c, rng)?),
+            Net::OdeRnn(c) => Model::OdeRnn(OdeRnn::new(store, "ode_rnn", c, rng)?),
+        })
+    }
+
+    /// Predictions at the task's times from what the task shows of the test series
+    /// (the ODE-RNN forecasts past an extrapolation's cut).
+    fn predict(&self, store: &ParamStore, task: &Task) -> BoxResult<Vec<Array2<f64>>> {
+        Ok(match (self, task.cut) {
+            (Model::LatentOde(m), _) => m.predict(store, &task.test, &task.times)?.means,
+            (Model::OdeRnn(m), None) => m.predict(store, &task.test, &task.times)?,
+            (Model::OdeRnn(m), Some(_)) => m.forecast(store, &task.test, &task.times)?,
+        })
+    }
+}
+
+/// `--load`: rebuilds the saved model's data and task from its run's seed and size,
+/// and scores it on the test series, no training.
+fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let saved: Saved = meta.config(KIND, file)?;
+    let (set, _, tasks, _) = setup(saved.seed, saved.quick, steps)?;
+    let task = tasks.iter().find(|t| t.name == saved.task).ok_or(format!("unknown task {}", saved.task))?;
+    let (model, store) = model_file::load(file, KIND, |store, s: Saved| Ok(Model::build(s.net, store)?))?;
+    let mse = task.mse(&model.predict(&store, task)?);
+    println!(
+        "{} ({}) loaded from {}: test MSE {mse:.4} on {} series; no training",
+        saved.name,
+        saved.task,
+        file.display(),
+        set.test
+    );
+    Ok(())
 }
 
 /// Four test series: the data, what the models read, and each model's predictions.
