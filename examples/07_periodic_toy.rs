@@ -234,7 +234,7 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
             },
             ..LatentOdeConfig::new(1)
         };
-        let net = Net::LatentOde(config.clone());
+        let net = Net::LatentOde(Box::new(config.clone()));
         let model = LatentOde::new(&mut store, "latent_ode", config, rng)?;
         let started = Instant::now();
         let store = fit(store, set, seed, &task.train, |s, batch, ctx| {
@@ -283,7 +283,7 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
 /// A saved model's network: which model and its configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Net {
-    LatentOde(LatentOdeConfig),
+    LatentOde(Box<LatentOdeConfig>),
     OdeRnn(OdeRnnConfig),
 }
 
@@ -330,7 +330,7 @@ impl Model {
     fn build(net: Net, store: &mut ParamStore) -> BoxResult<Self> {
         let rng = &mut ChaCha8Rng::seed_from_u64(0);
         Ok(match net {
-            Net::LatentOde(c) => Model::LatentOde(LatentOde::new(store, "latent_ode", c, rng)?),
+            Net::LatentOde(c) => Model::LatentOde(LatentOde::new(store, "latent_ode", *c, rng)?),
             Net::OdeRnn(c) => Model::OdeRnn(OdeRnn::new(store, "ode_rnn", c, rng)?),
         })
     }
