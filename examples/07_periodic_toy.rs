@@ -268,7 +268,7 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
             between,
             ..OdeRnnConfig::new(1)
         };
-        let net = Net::OdeRnn(config.clone());
+        let net = Net::OdeRnn(Box::new(config.clone()));
         let model = OdeRnn::new(&mut store, "ode_rnn", config, rng)?;
         let started = Instant::now();
         let store = fit(store, set, seed, &task.train, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
@@ -284,7 +284,7 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Net {
     LatentOde(Box<LatentOdeConfig>),
-    OdeRnn(OdeRnnConfig),
+    OdeRnn(Box<OdeRnnConfig>),
 }
 
 /// What a saved model was: its name in the table, the task it was trained for, its
@@ -331,7 +331,7 @@ impl Model {
         let rng = &mut ChaCha8Rng::seed_from_u64(0);
         Ok(match net {
             Net::LatentOde(c) => Model::LatentOde(LatentOde::new(store, "latent_ode", *c, rng)?),
-            Net::OdeRnn(c) => Model::OdeRnn(OdeRnn::new(store, "ode_rnn", c, rng)?),
+            Net::OdeRnn(c) => Model::OdeRnn(OdeRnn::new(store, "ode_rnn", *c, rng)?),
         })
     }
 
