@@ -353,7 +353,7 @@ fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
     let saved: Saved = meta.config(KIND, file)?;
     let (set, _, tasks, _) = setup(saved.seed, saved.quick, steps)?;
     let task = tasks.iter().find(|t| t.name == saved.task).ok_or(format!("unknown task {}", saved.task))?;
-    let (model, store) = model_file::load(file, KIND, |store, s: Saved| Ok(Model::build(s.net, store)?))?;
+    let (model, store) = model_file::load(file, KIND, |store, s: Saved| Model::build(s.net, store))?;
     let mse = task.mse(&model.predict(&store, task)?);
     println!(
         "{} ({}) loaded from {}: test MSE {mse:.4} on {} series; no training",
