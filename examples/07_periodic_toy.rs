@@ -60,8 +60,8 @@ use latent_seq::plot::{self, Series as Line};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::toy::{Periodic, PeriodicConfig, periodic};
 use latent_seq::seqmodels::{
-    Between, CellKind, Encoder, GruConvention, IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig,
-    OdeRnn, OdeRnnConfig,
+    Between, CellKind, Encoder, GruConvention, IrregularBatch, IrregularConfig, IrregularModel,
+    IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig,
 };
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{BoxError, StepCtx};
@@ -234,7 +234,7 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
             },
             ..LatentOdeConfig::new(1)
         };
-        let net = Net::LatentOde(Box::new(config.clone()));
+        let net = IrregularConfig::LatentOde(Box::new(config.clone()));
         let model = LatentOde::new(&mut store, "latent_ode", config, rng)?;
         let started = Instant::now();
         let store = fit(store, set, seed, &task.train, |s, batch, ctx| {
@@ -249,7 +249,8 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
         let secs = started.elapsed().as_secs_f64();
         let name = "Latent ODE (ODE-RNN encoder)";
         saving.save(task, name, net, &store)?;
-        let pred = Model::LatentOde(model).predict(&store, task)?;
+        let pred =
+            IrregularModel::LatentOde(model).predict(&store, &task.test, &task.times, task.cut.is_some())?;
         results.push((name.into(), task.mse(&pred), secs, pred));
     }
     // The ODE-RNN and the two RNN baselines.
@@ -268,23 +269,17 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
             between,
             ..OdeRnnConfig::new(1)
         };
-        let net = Net::OdeRnn(Box::new(config.clone()));
+        let net = IrregularConfig::OdeRnn(Box::new(config.clone()));
         let model = OdeRnn::new(&mut store, "ode_rnn", config, rng)?;
         let started = Instant::now();
         let store = fit(store, set, seed, &task.train, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
         let secs = started.elapsed().as_secs_f64();
         saving.save(task, name, net, &store)?;
-        let pred = Model::OdeRnn(model).predict(&store, task)?;
+        let pred =
+            IrregularModel::OdeRnn(model).predict(&store, &task.test, &task.times, task.cut.is_some())?;
         results.push((name.into(), task.mse(&pred), secs, pred));
     }
     Ok(results)
-}
-
-/// A saved model's network: which model and its configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum Net {
-    LatentOde(Box<LatentOdeConfig>),
-    OdeRnn(Box<OdeRnnConfig>),
 }
 
 /// What a saved model was: its name in the table, the task it was trained for, its
@@ -293,7 +288,7 @@ enum Net {
 struct Saved {
     name: String,
     task: String,
-    net: Net,
+    net: IrregularConfig,
     seed: u64,
     quick: bool,
 }
@@ -310,39 +305,12 @@ struct Saving<'a> {
 
 impl Saving<'_> {
     /// `07_<task>_<model>.safetensors` in the output folder.
-    fn save(&self, task: &Task, name: &str, net: Net, store: &ParamStore) -> BoxResult<()> {
+    fn save(&self, task: &Task, name: &str, net: IrregularConfig, store: &ParamStore) -> BoxResult<()> {
         let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let saved =
             Saved { name: name.into(), task: task.name.into(), net, seed: self.seed, quick: self.quick };
         let path = self.out.join(format!("07_{}_{slug}.safetensors", task.name));
         Ok(model_file::save(&path, &ModelMeta::new(KIND, &saved)?, store)?)
-    }
-}
-
-/// A trained model of either kind.
-enum Model {
-    LatentOde(LatentOde),
-    OdeRnn(OdeRnn),
-}
-
-impl Model {
-    /// The model `net` describes, its parameters in `store` (drawn, to be overwritten).
-    fn build(net: Net, store: &mut ParamStore) -> BoxResult<Self> {
-        let rng = &mut ChaCha8Rng::seed_from_u64(0);
-        Ok(match net {
-            Net::LatentOde(c) => Model::LatentOde(LatentOde::new(store, "latent_ode", *c, rng)?),
-            Net::OdeRnn(c) => Model::OdeRnn(OdeRnn::new(store, "ode_rnn", *c, rng)?),
-        })
-    }
-
-    /// Predictions at the task's times from what the task shows of the test series
-    /// (the ODE-RNN forecasts past an extrapolation's cut).
-    fn predict(&self, store: &ParamStore, task: &Task) -> BoxResult<Vec<Array2<f64>>> {
-        Ok(match (self, task.cut) {
-            (Model::LatentOde(m), _) => m.predict(store, &task.test, &task.times)?.means,
-            (Model::OdeRnn(m), None) => m.predict(store, &task.test, &task.times)?,
-            (Model::OdeRnn(m), Some(_)) => m.forecast(store, &task.test, &task.times)?,
-        })
     }
 }
 
@@ -353,8 +321,15 @@ fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
     let saved: Saved = meta.config(KIND, file)?;
     let (set, _, tasks, _) = setup(saved.seed, saved.quick, steps)?;
     let task = tasks.iter().find(|t| t.name == saved.task).ok_or(format!("unknown task {}", saved.task))?;
-    let (model, store) = model_file::load(file, KIND, |store, s: Saved| Model::build(s.net, store))?;
-    let mse = task.mse(&model.predict(&store, task)?);
+    let build = |store: &mut ParamStore, s: Saved| {
+        let name = match s.net {
+            IrregularConfig::LatentOde(_) => "latent_ode",
+            IrregularConfig::OdeRnn(_) => "ode_rnn",
+        };
+        Ok(IrregularModel::new(store, name, s.net, &mut ChaCha8Rng::seed_from_u64(0))?)
+    };
+    let (model, store) = model_file::load(file, KIND, build)?;
+    let mse = task.mse(&model.predict(&store, &task.test, &task.times, task.cut.is_some())?);
     println!(
         "{} ({}) loaded from {}: test MSE {mse:.4} on {} series; no training",
         saved.name,

@@ -65,3 +65,46 @@ fn every_model_configuration_round_trips_through_json() {
     round_trips("diffusion", &DiffusionConfig::new(2, vec![128, 128, 128]));
     round_trips("cnf", &flows::cnf::CnfConfig::default());
 }
+
+/// A model built through `IrregularConfig` is the model its configuration builds
+/// directly: the same parameters from the same generator, the same predictions.
+#[test]
+fn irregular_models_by_configuration_match_the_direct_models() {
+    use autodiff::ParamStore;
+    use ndarray::array;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use seqmodels::{IrregularBatch, IrregularConfig, IrregularModel, LatentOde, OdeRnn, Series};
+    let shown = IrregularBatch::new(vec![
+        Series::observed(vec![0.0, 0.4, 1.0], array![[0.1, 0.2], [0.3, -0.1], [0.0, 0.5]]),
+        Series::observed(vec![0.2, 0.7], array![[-0.4, 0.2], [0.1, 0.1]]),
+    ])
+    .unwrap();
+    let times = [0.0, 0.5, 1.5, 2.0];
+    let rng = || ChaCha8Rng::seed_from_u64(3);
+    let (latent, ode_rnn) = (LatentOdeConfig::new(2), OdeRnnConfig::new(2));
+    let mut direct_store = ParamStore::new();
+    let direct = LatentOde::new(&mut direct_store, "m", latent.clone(), &mut rng()).unwrap();
+    let config = IrregularConfig::LatentOde(Box::new(latent));
+    round_trips("irregular latent_ode", &config);
+    let mut store = ParamStore::new();
+    let model = IrregularModel::new(&mut store, "m", config, &mut rng()).unwrap();
+    assert_eq!(store, direct_store);
+    assert_eq!(
+        model.predict(&store, &shown, &times, true).unwrap(),
+        direct.predict(&store, &shown, &times).unwrap().means
+    );
+    let mut direct_store = ParamStore::new();
+    let direct = OdeRnn::new(&mut direct_store, "m", ode_rnn.clone(), &mut rng()).unwrap();
+    let mut store = ParamStore::new();
+    let model =
+        IrregularModel::new(&mut store, "m", IrregularConfig::OdeRnn(Box::new(ode_rnn)), &mut rng()).unwrap();
+    assert_eq!(
+        model.predict(&store, &shown, &times, false).unwrap(),
+        direct.predict(&store, &shown, &times).unwrap()
+    );
+    assert_eq!(
+        model.predict(&store, &shown, &times, true).unwrap(),
+        direct.forecast(&store, &shown, &times).unwrap()
+    );
+}
