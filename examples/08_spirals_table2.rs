@@ -35,17 +35,20 @@
 //! `target/runs/08_spirals_table2/` (or `--out`): `08_spirals_table2.png` (RMSE
 //! against `n`) and `08_spirals_forecasts.png` (test spirals at noise 0.1, `n = 30`).
 
+use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
-use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps};
+use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
 use latent_seq::ndarray::Array2;
 use latent_seq::plot::{self, Series as Line};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::toy::{Spiral, SpiralConfig, spirals};
 use latent_seq::seqmodels::{
-    Between, IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig,
+    Between, IrregularBatch, IrregularConfig, IrregularModel, IrregularSeries, LatentOdeConfig, OdeRnnConfig,
 };
-use std::path::Path;
+use latent_seq::trainers::model_file::{self, ModelMeta};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -56,10 +59,10 @@ const NOISES: [f64; 2] = [0.1, 0.3];
 const COUNTS: [usize; 3] = [30, 50, 100];
 const MODELS: [&str; 3] = ["Latent ODE", "RNN, time gap as input", "RNN, exponential decay"];
 
-fn settings(args: &CommonAndSteps) -> Budget {
+fn settings(quick_run: bool, steps: &Steps) -> Budget {
     let quick = Budget { train: 20, test: 5, iters: 4, batch: 10 };
     let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
-    Budget::choose(args.common.quick, &args.steps, quick, full)
+    Budget::choose(quick_run, steps, quick, full)
 }
 
 /// Root mean square error of `pred[k]` (`B x 2`, at grid point `SEEN + k`) against
@@ -86,6 +89,129 @@ struct Setting {
     noise: f64,
 }
 
+/// Spirals of one noise level, drawn from `seed`, and the generator after them.
+fn draw_spirals(seed: u64, set: &Budget, noise: f64) -> (Vec<Spiral>, ChaCha8Rng) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let config = SpiralConfig {
+        spirals: set.train + set.test,
+        points: POINTS,
+        noise_std: noise,
+        ..SpiralConfig::default()
+    };
+    (spirals(&config, &mut rng), rng)
+}
+
+/// The setting of `n` observed points: the training spirals' `n` points and the rest
+/// of their windows, the test spirals' `n` points, drawn from `rng`.
+fn observe(all: &[Spiral], set: &Budget, n: usize, noise: f64, rng: &mut ChaCha8Rng) -> BoxResult<Setting> {
+    let times = &all[0].times;
+    Ok(Setting {
+        train: IrregularSeries::new(
+            all[..set.train].iter().map(|s| s.observe_then_rest(n, SEEN, rng)).collect(),
+        )?,
+        test: IrregularBatch::new(all[set.train..].iter().map(|s| s.observe(n, SEEN, rng)).collect())?,
+        truth: all[set.train..].to_vec(),
+        future: times[SEEN..].to_vec(),
+        cut: times[SEEN],
+        noise,
+    })
+}
+
+/// The three models of a setting in `MODELS`' order, their parameters drawn from
+/// `rng` (a setting's only draws after its observations) under their store names.
+fn build_all(setting: &Setting, rng: &mut ChaCha8Rng) -> BoxResult<Vec<(ParamStore, IrregularModel)>> {
+    let rnn = |between| OdeRnnConfig {
+        hidden: 25,
+        out_hidden: 20,
+        obs_std: setting.noise,
+        between,
+        ..OdeRnnConfig::new(2)
+    };
+    let configs = [
+        (
+            "latent_ode",
+            IrregularConfig::LatentOde(Box::new(LatentOdeConfig {
+                obs_std: setting.noise,
+                ..LatentOdeConfig::new(2)
+            })),
+        ),
+        ("rnn", IrregularConfig::OdeRnn(Box::new(rnn(Between::TimeGap)))),
+        ("rnn", IrregularConfig::OdeRnn(Box::new(rnn(Between::Decay)))),
+    ];
+    configs
+        .into_iter()
+        .map(|(name, config)| {
+            let mut store = ParamStore::new();
+            let model = IrregularModel::new(&mut store, name, config, rng)?;
+            Ok((store, model))
+        })
+        .collect()
+}
+
+/// The setting of noise level `i` and count `j` as the training run drew it: the
+/// spirals, then every earlier count's observations and models, then its own.
+fn replay_setting(seed: u64, set: &Budget, i: usize, j: usize) -> BoxResult<Setting> {
+    let (all, mut rng) = draw_spirals(seed, set, NOISES[i]);
+    for &n in &COUNTS[..j] {
+        let earlier = observe(&all, set, n, NOISES[i], &mut rng)?;
+        build_all(&earlier, &mut rng)?;
+    }
+    observe(&all, set, COUNTS[j], NOISES[i], &mut rng)
+}
+
+/// What a saved model was: its row of the table, its setting, its network's
+/// configuration (kept in the model's own entry), and the run's seed and size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    model: usize,
+    noise: usize,
+    count: usize,
+    seed: u64,
+    quick: bool,
+    net: IrregularConfig,
+}
+
+/// The model kind written into the files.
+const KIND: &str = "spirals_table2_model";
+
+/// `--load`: replays the saved model's setting and scores its forecasts of the test
+/// spirals' next 100 points, no training.
+fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let saved: Saved = meta.config(KIND, file)?;
+    let set = settings(saved.quick, steps);
+    let setting = replay_setting(saved.seed, &set, saved.noise, saved.count)?;
+    let name = if saved.model == 0 { "latent_ode" } else { "rnn" };
+    let build = |store: &mut ParamStore, s: Saved| {
+        Ok(IrregularModel::new(store, name, s.net, &mut ChaCha8Rng::seed_from_u64(0))?)
+    };
+    let (model, store) = model_file::load(file, KIND, build)?;
+    let pred = model.predict(&store, &setting.test, &setting.future, true)?;
+    println!(
+        "{} at noise {}, n = {}, loaded from {}: RMSE {:.3} on {} test spirals; no training",
+        MODELS[saved.model],
+        NOISES[saved.noise],
+        COUNTS[saved.count],
+        file.display(),
+        rmse(&pred, &setting.truth),
+        setting.truth.len()
+    );
+    Ok(())
+}
+
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    steps: Steps,
+    /// Skip training: score a model saved by an earlier run (one of its
+    /// 08_noise<noise>_n<n>_<model>.safetensors) on its setting's test spirals
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let about = "The Neural ODE paper's Table 2: the Latent ODE and two RNN baselines predict 100 spiral points \
                  from 30, 50 or 100 irregular noisy ones at noise 0.1 and 0.3; RMSE table and pictures. Default: \
@@ -93,10 +219,13 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: CommonAndSteps) -> BoxResult<()> {
+fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("08_spirals_table2")?;
-    let seed = args.common.seed;
-    let set = settings(&args);
+    let (seed, quick) = (args.common.seed, args.common.quick);
+    if let Some(file) = &args.load {
+        return load_and_score(file, &args.steps);
+    }
+    let set = settings(quick, &args.steps);
     println!(
         "Table 2 protocol: {} training and {} test spirals per noise level, {} steps of {} spirals per model",
         set.train, set.test, set.iters, set.batch
@@ -105,30 +234,18 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
     let mut scores = vec![vec![vec![f64::NAN; COUNTS.len()]; MODELS.len()]; NOISES.len()];
     let mut shown = None;
     for (i, &noise) in NOISES.iter().enumerate() {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let config = SpiralConfig {
-            spirals: set.train + set.test,
-            points: POINTS,
-            noise_std: noise,
-            ..SpiralConfig::default()
-        };
-        let all = spirals(&config, &mut rng);
+        let (all, mut rng) = draw_spirals(seed, &set, noise);
         for (j, &n) in COUNTS.iter().enumerate() {
-            let times = &all[0].times;
-            let setting = Setting {
-                train: IrregularSeries::new(
-                    all[..set.train].iter().map(|s| s.observe_then_rest(n, SEEN, &mut rng)).collect(),
-                )?,
-                test: IrregularBatch::new(
-                    all[set.train..].iter().map(|s| s.observe(n, SEEN, &mut rng)).collect(),
-                )?,
-                truth: all[set.train..].to_vec(),
-                future: times[SEEN..].to_vec(),
-                cut: times[SEEN],
-                noise,
-            };
+            let setting = observe(&all, &set, n, noise, &mut rng)?;
             let started = Instant::now();
-            let preds = fit_all(&setting, &set, seed, &mut rng)?;
+            let saving = |model: usize, net: IrregularConfig, store: &ParamStore| -> BoxResult<()> {
+                let saved = Saved { model, noise: i, count: j, seed, quick, net };
+                let slug: String =
+                    MODELS[model].chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                let path = out.join(format!("08_noise{noise}_n{n}_{slug}.safetensors"));
+                Ok(model_file::save(&path, &ModelMeta::new(KIND, &saved)?, store)?)
+            };
+            let preds = fit_all(&setting, &set, seed, &mut rng, saving)?;
             for (m, pred) in preds.iter().enumerate() {
                 scores[i][m][j] = rmse(pred, &setting.truth);
             }
@@ -176,41 +293,35 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
     Ok(())
 }
 
-/// Trains the three models on a setting; their predictions of the test spirals'
-/// next 100 points, in `MODELS`' order.
+/// Trains the three models on a setting, hands each to `save` (its row, its
+/// configuration, its parameters); their predictions of the test spirals' next 100
+/// points, in `MODELS`' order.
 fn fit_all(
     setting: &Setting,
     set: &Budget,
     seed: u64,
     rng: &mut ChaCha8Rng,
+    save: impl Fn(usize, IrregularConfig, &ParamStore) -> BoxResult<()>,
 ) -> BoxResult<Vec<Vec<Array2<f64>>>> {
     let mut preds = Vec::new();
-    let mut store = ParamStore::new();
-    let model = LatentOde::new(
-        &mut store,
-        "latent_ode",
-        LatentOdeConfig { obs_std: setting.noise, ..LatentOdeConfig::new(2) },
-        rng,
-    )?;
-    let mut trainer = set.trainer(store, 0.01, seed)?;
-    trainer.fit(&setting.train, |s, batch: &IrregularBatch, ctx| {
-        let (bound, _) = model.elbo_given(s, &batch.before(setting.cut)?, batch, &mut ctx.rng)?;
-        Ok(bound.loss_per_sequence(1.0)?)
-    })?;
-    preds.push(model.predict(&trainer.into_store(), &setting.test, &setting.future)?.means);
-    for between in [Between::TimeGap, Between::Decay] {
-        let mut store = ParamStore::new();
-        let config = OdeRnnConfig {
-            hidden: 25,
-            out_hidden: 20,
-            obs_std: setting.noise,
-            between,
-            ..OdeRnnConfig::new(2)
-        };
-        let model = OdeRnn::new(&mut store, "rnn", config, rng)?;
+    for (k, (store, model)) in build_all(setting, rng)?.into_iter().enumerate() {
         let mut trainer = set.trainer(store, 0.01, seed)?;
-        trainer.fit(&setting.train, |s, batch: &IrregularBatch, _| Ok(model.loss(s, batch)?.0))?;
-        preds.push(model.forecast(&trainer.into_store(), &setting.test, &setting.future)?);
+        let config = match &model {
+            IrregularModel::LatentOde(m) => {
+                trainer.fit(&setting.train, |s, batch: &IrregularBatch, ctx| {
+                    let (bound, _) = m.elbo_given(s, &batch.before(setting.cut)?, batch, &mut ctx.rng)?;
+                    Ok(bound.loss_per_sequence(1.0)?)
+                })?;
+                IrregularConfig::LatentOde(Box::new(m.config().clone()))
+            }
+            IrregularModel::OdeRnn(m) => {
+                trainer.fit(&setting.train, |s, batch: &IrregularBatch, _| Ok(m.loss(s, batch)?.0))?;
+                IrregularConfig::OdeRnn(Box::new(m.config().clone()))
+            }
+        };
+        let store = trainer.into_store();
+        save(k, config, &store)?;
+        preds.push(model.predict(&store, &setting.test, &setting.future, true)?);
     }
     Ok(preds)
 }
