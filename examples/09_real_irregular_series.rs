@@ -94,7 +94,9 @@ use latent_seq::seqmodels::{
     Between, CellKind, CsvSeries, Encoder, GruConvention, GruOdeBayes, GruOdeBayesConfig, IrregularBatch,
     IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig, Series,
 };
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{BoxError, StepCtx};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -130,6 +132,10 @@ struct Args {
     /// The BXLator series as irregular CSV (`ID,Time,Value_k,Mask_k`)
     #[arg(long, value_name = "FILE", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/bxlator/BXLator.csv"))]
     bxlator: PathBuf,
+    /// Skip training: score a model saved by an earlier run (one of its
+    /// 09_<set>_<model>.safetensors) on its data set's cases
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
 }
 
 /// One data set and its validation protocol.
@@ -317,10 +323,11 @@ where
 fn compare(
     p: &Protocol,
     set: &Budget,
-    seed: u64,
+    saving: &Saving<'_>,
     train_set: &IrregularSeries,
     cases: &[Case],
 ) -> BoxResult<Vec<Scored>> {
+    let seed = saving.seed;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d = train_set.dim();
     let euler = SolveOptions::new(Method::Euler).step_size(DT);
@@ -340,28 +347,11 @@ fn compare(
             between,
             ..OdeRnnConfig::new(d)
         };
+        let net = Net::OdeRnn { name: name.into(), config: Box::new(config.clone()) };
         let model = OdeRnn::new(&mut store, "ode_rnn", config, &mut rng)?;
         let (store, secs) = train(store, set, seed, train_set, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
-        // The RNN's own extrapolation is the forecast (its state is held between
-        // observations), the ODE-RNN's its dynamics; the other way is tabled beside.
-        let forecast_first = between == Between::TimeGap;
-        for feed_back in [forecast_first, !forecast_first] {
-            let how = match (feed_back, between) {
-                (true, _) => "forecast",
-                (false, Between::TimeGap) => "predict (held state)",
-                (false, _) => "predict",
-            };
-            let mut scored = score(&format!("{name}, {how}"), Some(secs), cases, |seen, times| {
-                let batch = alone(seen)?;
-                Ok(Predicted::means(if feed_back {
-                    model.forecast(&store, &batch, times)?
-                } else {
-                    model.predict(&store, &batch, times)?
-                }))
-            })?;
-            scored.alternative = feed_back != forecast_first;
-            results.push(scored);
-        }
+        saving.save(net, &store)?;
+        results.extend(score_ode_rnn(name, Some(secs), &model, &store, cases)?);
     }
 
     let mut store = ParamStore::new();
@@ -381,6 +371,7 @@ fn compare(
         solver: euler,
         ..LatentOdeConfig::new(d)
     };
+    let net = Net::LatentOde(Box::new(config.clone()));
     let model = LatentOde::new(&mut store, "latent_ode", config, &mut rng)?;
     // Only series with something to condition on can be trained on this way.
     let conditioned: Vec<usize> =
@@ -394,9 +385,8 @@ fn compare(
         let (bound, _) = model.elbo_given(s, &IrregularBatch::new(seen)?, batch, &mut ctx.rng)?;
         Ok(bound.loss_per_step(ctx.kl_weight)?)
     })?;
-    results.push(score("Latent ODE (ODE-RNN encoder), predict", Some(secs), cases, |seen, times| {
-        Ok(Predicted::means(model.predict(&store, &alone(seen)?, times)?.means))
-    })?);
+    saving.save(net, &store)?;
+    results.push(score_latent_ode(Some(secs), &model, &store, cases)?);
 
     // GRU-ODE-Bayes with the references' climate sizes (prep_hidden 10).
     let mut store = ParamStore::new();
@@ -407,16 +397,166 @@ fn compare(
         solver: SolveOptions::new(Method::Euler).step_size(DT),
         ..GruOdeBayesConfig::new(d)
     };
+    let net = Net::GruOdeBayes(Box::new(config.clone()));
     let model = GruOdeBayes::new(&mut store, "gru_ode_bayes", config, &mut rng)?;
     let (store, secs) = train(store, set, seed, train_set, |s, batch, _| Ok(model.loss(s, batch, None)?.0))?;
-    results.push(score("GRU-ODE-Bayes, predict", Some(secs), cases, |seen, times| {
-        let pred = model.predict(&store, &alone(seen)?, None, times)?;
+    saving.save(net, &store)?;
+    results.push(score_gru_ode_bayes(Some(secs), &model, &store, cases)?);
+    Ok(results)
+}
+
+/// An ODE-RNN (or the RNN with time gaps, by its `between`) scored both ways: the
+/// RNN's own extrapolation is the forecast (its state is held between observations),
+/// the ODE-RNN's its dynamics; the other way is tabled beside.
+fn score_ode_rnn(
+    name: &str,
+    secs: Option<f64>,
+    model: &OdeRnn,
+    store: &ParamStore,
+    cases: &[Case],
+) -> BoxResult<Vec<Scored>> {
+    let between = model.config().between;
+    let forecast_first = between == Between::TimeGap;
+    [forecast_first, !forecast_first]
+        .into_iter()
+        .map(|feed_back| {
+            let how = match (feed_back, between) {
+                (true, _) => "forecast",
+                (false, Between::TimeGap) => "predict (held state)",
+                (false, _) => "predict",
+            };
+            let mut scored = score(&format!("{name}, {how}"), secs, cases, |seen, times| {
+                let batch = alone(seen)?;
+                Ok(Predicted::means(if feed_back {
+                    model.forecast(store, &batch, times)?
+                } else {
+                    model.predict(store, &batch, times)?
+                }))
+            })?;
+            scored.alternative = feed_back != forecast_first;
+            Ok(scored)
+        })
+        .collect()
+}
+
+/// The Latent ODE scored on its posterior mean path.
+fn score_latent_ode(
+    secs: Option<f64>,
+    model: &LatentOde,
+    store: &ParamStore,
+    cases: &[Case],
+) -> BoxResult<Scored> {
+    score("Latent ODE (ODE-RNN encoder), predict", secs, cases, |seen, times| {
+        Ok(Predicted::means(model.predict(store, &alone(seen)?, times)?.means))
+    })
+}
+
+/// GRU-ODE-Bayes scored with its predicted means and variances.
+fn score_gru_ode_bayes(
+    secs: Option<f64>,
+    model: &GruOdeBayes,
+    store: &ParamStore,
+    cases: &[Case],
+) -> BoxResult<Scored> {
+    score("GRU-ODE-Bayes, predict", secs, cases, |seen, times| {
+        let pred = model.predict(store, &alone(seen)?, None, times)?;
         Ok(Predicted {
             means: pred.iter().map(|p| p.mean.clone()).collect(),
             variances: Some(pred.into_iter().map(|p| p.variance).collect()),
         })
-    })?);
-    Ok(results)
+    })
+}
+
+/// A saved model's network: which model, its configuration (and the ODE-RNN's name
+/// in the table).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Net {
+    OdeRnn { name: String, config: Box<OdeRnnConfig> },
+    LatentOde(Box<LatentOdeConfig>),
+    GruOdeBayes(Box<GruOdeBayesConfig>),
+}
+
+/// What a saved model was: its network, the data set it was trained on, and the
+/// run's seed and size (which rebuild the same split and cases).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    set: String,
+    seed: u64,
+    quick: bool,
+    net: Net,
+}
+
+/// The model kind written into the files.
+const KIND: &str = "real_irregular_model";
+
+/// Where and with which run settings the trained models are saved.
+struct Saving<'a> {
+    out: &'a Path,
+    set: &'a str,
+    seed: u64,
+    quick: bool,
+}
+
+impl Saving<'_> {
+    /// `09_<set>_<model>.safetensors` in the output folder.
+    fn save(&self, net: Net, store: &ParamStore) -> BoxResult<()> {
+        let model = match &net {
+            Net::OdeRnn { name, .. } => name.as_str(),
+            Net::LatentOde(_) => "Latent ODE",
+            Net::GruOdeBayes(_) => "GRU-ODE-Bayes",
+        };
+        let slug: String = model.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let path = self.out.join(format!("09_{}_{slug}.safetensors", self.set));
+        let saved = Saved { set: self.set.into(), seed: self.seed, quick: self.quick, net };
+        Ok(model_file::save(&path, &ModelMeta::new(KIND, &saved)?, store)?)
+    }
+}
+
+/// `--load`: rebuilds the saved model's data set split and cases from its run's seed
+/// and size, and scores the model on them, no training.
+fn load_and_score(file: &Path, args: &Args) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let saved: Saved = meta.config(KIND, file)?;
+    let sets = protocols(args);
+    let p = sets.iter().find(|p| p.name == saved.set).ok_or(format!("unknown data set {}", saved.set))?;
+    let prepared = prepare(p, saved.quick, &args.steps, saved.seed)?;
+    let cases = &prepared.cases;
+    let rng = &mut ChaCha8Rng::seed_from_u64(0);
+    let rows = match saved.net.clone() {
+        Net::OdeRnn { name, .. } => {
+            let (model, store) = model_file::load(file, KIND, |st, s: Saved| match s.net {
+                Net::OdeRnn { config, .. } => Ok(OdeRnn::new(st, "ode_rnn", *config, rng)?),
+                _ => Err("not an ODE-RNN".into()),
+            })?;
+            score_ode_rnn(&name, None, &model, &store, cases)?
+        }
+        Net::LatentOde(_) => {
+            let (model, store) = model_file::load(file, KIND, |st, s: Saved| match s.net {
+                Net::LatentOde(config) => Ok(LatentOde::new(st, "latent_ode", *config, rng)?),
+                _ => Err("not a Latent ODE".into()),
+            })?;
+            vec![score_latent_ode(None, &model, &store, cases)?]
+        }
+        Net::GruOdeBayes(_) => {
+            let (model, store) = model_file::load(file, KIND, |st, s: Saved| match s.net {
+                Net::GruOdeBayes(config) => Ok(GruOdeBayes::new(st, "gru_ode_bayes", *config, rng)?),
+                _ => Err("not a GRU-ODE-Bayes".into()),
+            })?;
+            vec![score_gru_ode_bayes(None, &model, &store, cases)?]
+        }
+    };
+    for r in rows {
+        let nll = r.nll.map_or(String::new(), |v| format!(", NLL {v:.3}"));
+        println!(
+            "{} on {} loaded from {}: MSE {:.4}{nll} on {} cases; no training",
+            r.name,
+            p.name,
+            file.display(),
+            r.mse,
+            cases.len()
+        );
+    }
+    Ok(())
 }
 
 /// What one data set's run gives, for the table and the plot.
@@ -426,10 +566,20 @@ struct Outcome {
     ids: Vec<String>,
 }
 
-/// Reads, splits and cuts one data set and compares the models on it.
-fn run_set(p: &Protocol, args: &Args) -> BoxResult<Outcome> {
+/// One data set read, split and cut: the training series, the budget, the scored
+/// cases and their series' IDs, the series read and the validation series left out.
+struct Prepared {
+    train_set: IrregularSeries,
+    set: Budget,
+    cases: Vec<Case>,
+    ids: Vec<String>,
+    n: usize,
+    left_out: usize,
+}
+
+/// Reads, splits (seeded by `seed`) and cuts one data set.
+fn prepare(p: &Protocol, quick_run: bool, steps: &Steps, seed: u64) -> BoxResult<Prepared> {
     let read = CsvSeries::from_csv_path(&cli::require_file(&p.path, p.about, p.flag)?)?;
-    let seed = args.common.seed;
     let n = read.data.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
@@ -438,7 +588,7 @@ fn run_set(p: &Protocol, args: &Args) -> BoxResult<Outcome> {
     // A batch larger than the training set (the references' 500 for ushcn) is all of it.
     let batch = p.batch.min(train_idx.len());
     let full = Budget { train: train_idx.len(), test: val_idx.len(), iters: p.iters, batch };
-    let set = Budget::choose(args.common.quick, &args.steps, quick, full);
+    let set = Budget::choose(quick_run, steps, quick, full);
     let train_set = read.data.subset(&train_idx[..set.train.min(train_idx.len())])?;
     let set = Budget { train: train_set.len(), ..set };
     let (mut cases, mut ids, mut left_out) = (Vec::new(), Vec::new(), 0);
@@ -451,6 +601,13 @@ fn run_set(p: &Protocol, args: &Args) -> BoxResult<Outcome> {
             None => left_out += 1,
         }
     }
+    Ok(Prepared { train_set, set, cases, ids, n, left_out })
+}
+
+/// Reads, splits and cuts one data set and compares the models on it.
+fn run_set(p: &Protocol, args: &Args, out: &Path) -> BoxResult<Outcome> {
+    let (seed, quick) = (args.common.seed, args.common.quick);
+    let Prepared { train_set, set, cases, ids, n, left_out } = prepare(p, quick, &args.steps, seed)?;
     let values: usize = cases.iter().map(|c| c.held_out.masks.iter().filter(|&&m| m != 0.0).count()).sum();
     println!(
         "{}: {n} series ({}), {} for training; {} validation series cut at T_val {}, {} scored on {values} \
@@ -465,7 +622,8 @@ fn run_set(p: &Protocol, args: &Args) -> BoxResult<Outcome> {
         set.iters,
         set.batch
     );
-    Ok(Outcome { scored: compare(p, &set, seed, &train_set, &cases)?, cases, ids })
+    let saving = Saving { out, set: p.name, seed, quick };
+    Ok(Outcome { scored: compare(p, &set, &saving, &train_set, &cases)?, cases, ids })
 }
 
 fn main() -> ExitCode {
@@ -477,9 +635,12 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("09_real_irregular_series")?;
+    if let Some(file) = &args.load {
+        return load_and_score(file, &args);
+    }
     let sets = protocols(&args);
     let started = Instant::now();
-    let outcomes = sets.iter().map(|p| run_set(p, &args)).collect::<BoxResult<Vec<_>>>()?;
+    let outcomes = sets.iter().map(|p| run_set(p, &args, &out)).collect::<BoxResult<Vec<_>>>()?;
     print_table(&sets, &outcomes);
     println!("\ntotal time {:.0} s", started.elapsed().as_secs_f64());
     let path = out.join("09_real_irregular_series.png");
