@@ -29,19 +29,23 @@
 //! four minutes on 2 cores shared with other jobs; `--quick`: 150 steps and a quarter of the
 //! planar, radial and Sylvester layers, a few seconds).
 
+use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
 use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Loss, NoGrad, ParamStore, Tensor};
-use latent_seq::cli::{self, BoxError, BoxResult, CommonOnly};
+use latent_seq::cli::{self, BoxError, BoxResult, Common};
 use latent_seq::flows::{Chain, Conditioning, Energy, FlowDistribution, Grid, SylvesterKind, models};
 use latent_seq::plot::{self, ColourScale, Heatmap};
 use latent_seq::rand::SeedableRng;
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, KlAnneal, Optim, Schedule, Trainer};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum Family {
     Planar,
     Radial,
@@ -61,20 +65,22 @@ impl Family {
         }
     }
 
-    fn build(&self, quick: bool, rng: &mut ChaCha8Rng) -> latent_seq::flows::Result<(ParamStore, Chain)> {
-        let mut store = ParamStore::new();
+    /// A fresh flow, its parameters in `store`; `quick` takes a quarter of the layers.
+    fn build(
+        &self,
+        store: &mut ParamStore,
+        quick: bool,
+        rng: &mut ChaCha8Rng,
+    ) -> latent_seq::flows::Result<Chain> {
         let k = |full: usize| if quick { full / 4 } else { full };
-        let flow = match self {
-            Family::Planar => models::planar(&mut store, "planar", 2, k(32), rng)?,
-            Family::Radial => models::radial(&mut store, "radial", 2, k(32), rng)?,
-            Family::Iaf => {
-                models::autoregressive(&mut store, "iaf", 2, 4, &[64, 64], Conditioning::Base, rng)?
-            }
+        match self {
+            Family::Planar => models::planar(store, "planar", 2, k(32), rng),
+            Family::Radial => models::radial(store, "radial", 2, k(32), rng),
+            Family::Iaf => models::autoregressive(store, "iaf", 2, 4, &[64, 64], Conditioning::Base, rng),
             Family::Sylvester => {
-                models::sylvester(&mut store, "syl", 2, k(16), SylvesterKind::Orthogonal { columns: 2 }, rng)?
+                models::sylvester(store, "syl", 2, k(16), SylvesterKind::Orthogonal { columns: 2 }, rng)
             }
-        };
-        Ok((store, flow))
+        }
     }
 }
 
@@ -93,6 +99,89 @@ struct Fit {
     image: Array2<f64>,
 }
 
+/// What a saved flow was: its family and size, the seed it was built from (a rebuilt
+/// flow takes the same generator, whatever it draws at construction), and the
+/// energy it was fitted to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FlowSpec {
+    family: Family,
+    quick: bool,
+    build_seed: u64,
+    energy: String,
+}
+
+/// The model kind written into the files.
+const KIND: &str = "energy_flow";
+
+/// `KL(q || p)` by a Monte-Carlo mean over `n` samples of `dist` (with its standard
+/// error, `ln Z` added back), and a histogram of `shown` samples on `view`.
+fn evaluate(
+    dist: &FlowDistribution<Chain>,
+    store: &ParamStore,
+    energy: Energy,
+    log_z: f64,
+    view: &Grid,
+    (n, shown): (usize, usize),
+    rng: &mut ChaCha8Rng,
+) -> Result<Fit, BoxError> {
+    let (z, log_q) = dist.rsample_and_log_prob(&NoGrad::new(store), n, rng)?;
+    let terms = log_q + energy.eval(&z)?;
+    let mean = terms.view().mean().unwrap_or(f64::NAN);
+    let std_err = terms.view().std(1.0) / (n as f64).sqrt();
+    let samples = dist.sample(store, shown, rng)?;
+    Ok(Fit { kl: mean + log_z, std_err, image: view.histogram(&samples) })
+}
+
+/// `--load`: a saved flow's KL to its energy on fresh samples (from `--seed`), and
+/// its samples beside the true density.
+fn load_and_score(file: &Path, out: &Path, seed: u64) -> BoxResult<()> {
+    let (meta, _) = model_file::read(file)?;
+    let spec: FlowSpec = meta.config(KIND, file)?;
+    let energy = Energy::ALL
+        .into_iter()
+        .find(|e| e.name() == spec.energy)
+        .ok_or(format!("unknown energy {}", spec.energy))?;
+    let build = |store: &mut ParamStore, spec: FlowSpec| {
+        Ok(spec.family.build(store, spec.quick, &mut ChaCha8Rng::seed_from_u64(spec.build_seed))?)
+    };
+    let (flow, store) = model_file::load(file, KIND, build)?;
+    let view = Grid::new(4.0, 100)?;
+    let log_z = log_partition(energy, if spec.quick { 400 } else { 1200 })?;
+    let dist = FlowDistribution::standard(flow);
+    let fit = evaluate(
+        &dist,
+        &store,
+        energy,
+        log_z,
+        &view,
+        (20_000, 400_000),
+        &mut ChaCha8Rng::seed_from_u64(seed + 1_000),
+    )?;
+    println!(
+        "{} flow on {} loaded from {}: KL(q || p) {:.3} ± {:.3} nats on 20,000 fresh samples; no training",
+        spec.family.name(),
+        spec.energy,
+        file.display(),
+        fit.kl,
+        fit.std_err
+    );
+    let truth = view.image(&energy.eval(&view.points())?.mapv(|u| (-u - log_z).exp()))?;
+    let top = truth.iter().copied().fold(0.0, f64::max);
+    let panel = |title, values| Heatmap {
+        scale: ColourScale::Fixed(0.0, top),
+        ..Heatmap::density(title, values, 4.0)
+    };
+    let path = out.join(format!("03_flows_energy_{}_{}_loaded.png", spec.energy, spec.family.name()));
+    plot::heatmaps(
+        &path,
+        &[panel("true density", &truth), panel(spec.family.name(), &fit.image)],
+        2,
+        (380, 330),
+    )?;
+    println!("image: {}", path.display());
+    Ok(())
+}
+
 fn fit(
     family: Family,
     energy: Energy,
@@ -100,9 +189,11 @@ fn fit(
     view: &Grid,
     quick: bool,
     seed: u64,
+    out: &Path,
 ) -> Result<Fit, BoxError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (store, flow) = family.build(quick, &mut rng)?;
+    let mut store = ParamStore::new();
+    let flow = family.build(&mut store, quick, &mut rng)?;
     let dist = FlowDistribution::standard(flow);
     let steps = if quick { 150 } else { 6_000 };
     let adam = Optim::new(Adam { lr: 5e-3, ..Adam::default() })?;
@@ -120,14 +211,11 @@ fn fit(
         let (z, log_q) = dist.rsample_and_log_prob(s, 256, &mut ctx.rng)?;
         Ok(Loss::mean(&log_q.add(&energy.eval(&z)?.scale(ctx.kl_weight))?))
     })?;
-    let g = NoGrad::new(trainer.store());
-    let n = if quick { 5_000 } else { 20_000 };
-    let (z, log_q) = dist.rsample_and_log_prob(&g, n, &mut rng)?;
-    let terms = log_q + energy.eval(&z)?;
-    let mean = terms.view().mean().unwrap_or(f64::NAN);
-    let std_err = terms.view().std(1.0) / (n as f64).sqrt();
-    let samples = dist.sample(trainer.store(), if quick { 20_000 } else { 400_000 }, &mut rng)?;
-    Ok(Fit { kl: mean + log_z, std_err, image: view.histogram(&samples) })
+    let spec = FlowSpec { family, quick, build_seed: seed, energy: energy.name().into() };
+    let path = out.join(format!("03_flows_{}_{}.safetensors", energy.name(), family.name()));
+    model_file::save(&path, &ModelMeta::new(KIND, &spec)?, trainer.store())?;
+    let sizes = if quick { (5_000, 20_000) } else { (20_000, 400_000) };
+    evaluate(&dist, trainer.store(), energy, log_z, view, sizes, &mut rng)
 }
 
 fn main() -> ExitCode {
@@ -136,9 +224,23 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: CommonOnly) -> BoxResult<()> {
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Skip training: score and draw a flow saved by an earlier run (one of its
+    /// 03_flows_<U>_<family>.safetensors)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+}
+
+fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("03_flows_energy")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
+    if let Some(file) = &args.load {
+        return load_and_score(file, &out, seed);
+    }
     let view = Grid::new(4.0, 100)?;
     let start = Instant::now();
     println!("KL(q || p) in nats (± Monte-Carlo standard error), ln Z by quadrature");
@@ -151,8 +253,10 @@ fn run(args: CommonOnly) -> BoxResult<()> {
                 .into_iter()
                 .enumerate()
                 .map(|(k, f)| {
-                    let view = &view;
-                    scope.spawn(move || fit(f, energy, log_z, view, quick, seed + 10 * i as u64 + k as u64))
+                    let (view, out) = (&view, &out);
+                    scope.spawn(move || {
+                        fit(f, energy, log_z, view, quick, seed + 10 * i as u64 + k as u64, out)
+                    })
                 })
                 .collect();
             handles
