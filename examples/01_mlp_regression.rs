@@ -12,17 +12,21 @@
 //!
 //! Run: `cargo run --release --example 01_mlp_regression -- [--quick] [--seed N]
 //! [--out DIR] [--threads N]` (`--help` says more). Writes to `target/runs/01_mlp_regression/`
-//! (or `--out`): `01_mlp_regression_loss.png` and `_surface.png`, the metrics log `metrics.jsonl` and
-//! checkpoints in `checkpoints/`.
+//! (or `--out`): `01_mlp_regression_loss.png` and `_surface.png`, the metrics log
+//! `metrics.jsonl` and checkpoints in `checkpoints/`, which carry the network's widths:
+//! `--load` one to score and draw it without training.
 
+use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
 use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
-use latent_seq::cli::{self, BoxResult, CommonOnly};
+use latent_seq::cli::{self, BoxResult, Common};
 use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::{Rng, SeedableRng};
+use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Schedule, Trainer};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const NOISE_STD: f64 = 0.05;
@@ -50,16 +54,43 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: CommonOnly) -> BoxResult<()> {
+/// Command-line settings.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Skip training: score and draw the network of a checkpoint of an earlier run
+    /// (the checkpoints carry its widths)
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+}
+
+/// The network's widths: its whole configuration, stored in every checkpoint.
+const WIDTHS: [usize; 4] = [2, 64, 64, 1];
+
+fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("01_mlp_regression")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
     let (n_train, epochs) = if quick { (1_024, 15) } else { (8_192, 150) };
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 7);
     let (x_train, y_train) = dataset(n_train, &mut rng);
     let (x_val, y_val) = dataset(2_048, &mut rng);
+    if let Some(file) = &args.load {
+        let build = |store: &mut ParamStore, widths: Vec<usize>| {
+            Ok(Mlp::new(store, "mlp", &widths, Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(0))?)
+        };
+        let (net, store) = model_file::load(file, "mlp", build)?;
+        let val = mse(&net, &NoGrad::new(&store), &x_val, &y_val)?.value()?;
+        println!(
+            "loaded {}: validation MSE {val:.5} (noise floor {:.5}); no training",
+            file.display(),
+            NOISE_STD * NOISE_STD
+        );
+        return draw_surface(&net, &store, &out);
+    }
 
     let mut store = ParamStore::new();
-    let net = Mlp::new(&mut store, "mlp", &[2, 64, 64, 1], Activation::Tanh, &mut rng)?;
+    let net = Mlp::new(&mut store, "mlp", &WIDTHS, Activation::Tanh, &mut rng)?;
     println!(
         "MLP 2-64-64-1 (tanh), {} parameters; {n_train} training and 2048 validation points",
         store.num_scalars()
@@ -74,6 +105,7 @@ fn run(args: CommonOnly) -> BoxResult<()> {
         .metrics_log(out.join("metrics.jsonl"))
         .checkpoint_dir(out.join("checkpoints"))
         .keep_checkpoints(2)
+        .model(ModelMeta::new("mlp", &WIDTHS)?)
         .on_epoch(|report| {
             let s = NoGrad::new(report.store);
             let val = mse(&net, &s, &x_val, &y_val)?.value()?;
@@ -103,13 +135,21 @@ fn run(args: CommonOnly) -> BoxResult<()> {
     plot::line_chart(&path, &axes, &[Series::new("training", train), Series::new("validation", val)])?;
     println!("loss curve: {}", path.display());
 
-    // A look at the fitted surface on a grid, beside the truth.
+    draw_surface(&net, trainer.store(), &out)?;
+    if let Some(ckpt) = summary.checkpoint {
+        println!("last checkpoint: {} (score it again with --load)", ckpt.display());
+    }
+    Ok(())
+}
+
+/// A look at the fitted surface on a grid, beside the truth.
+fn draw_surface(net: &Mlp, store: &ParamStore, out: &Path) -> BoxResult<()> {
     let grid = 80;
     let xs = Array2::from_shape_fn((grid * grid, 2), |(i, j)| {
         let k = if j == 0 { i % grid } else { i / grid };
         -2.0 + 4.0 * k as f64 / (grid - 1) as f64
     });
-    let fitted = net.forward(&NoGrad::new(trainer.store()), &xs)?;
+    let fitted = net.forward(&NoGrad::new(store), &xs)?;
     let truth = Array2::from_shape_fn((grid * grid, 1), |(i, _)| target(xs[(i, 0)], xs[(i, 1)]));
     // Inputs run x1 fastest, so a reshaped column has x2 down its rows: flipped, x2
     // grows upwards as on the axes.
@@ -129,8 +169,5 @@ fn run(args: CommonOnly) -> BoxResult<()> {
     let path = out.join("01_mlp_regression_surface.png");
     plot::heatmaps(&path, &[panel("truth", &truth), panel("MLP fit", &fitted)], 2, (420, 380))?;
     println!("truth (left) and fit (right): {}", path.display());
-    if let Some(ckpt) = summary.checkpoint {
-        println!("last checkpoint: {}", ckpt.display());
-    }
     Ok(())
 }
