@@ -53,7 +53,7 @@
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use latent_seq::ChaCha8Rng;
-use latent_seq::autodiff::data::Dataset;
+use latent_seq::autodiff::data::{Dataset, batch_order, bucketed_batch_order, padding_ratio};
 use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
 use latent_seq::autodiff::{NoGrad, ParamStore};
 use latent_seq::cli::{self, BoxResult, Common};
@@ -110,6 +110,10 @@ struct Args {
     /// Data-parallel shards per training step (one per core helps with long sequences)
     #[arg(long, default_value_t = 1, value_name = "K")]
     shards: usize,
+    /// Batch sequences of similar lengths (bucketing) instead of in a plain shuffled
+    /// order: less padding, the same examples per epoch
+    #[arg(long)]
+    bucket: bool,
     /// Skip training: score and sample a model saved by an earlier run (its
     /// <model>.safetensors), whichever of the five it is
     #[arg(long, value_name = "FILE")]
@@ -251,6 +255,7 @@ fn run<M: SequenceModel + Sync>(
         .schedule(recipe.schedule(steps_per_epoch))
         .batch_size(setup.batch)
         .shards(args.shards)
+        .bucket_by_length(args.bucket)
         .clip(Clip::Norm(setup.clip))
         .kl_anneal(KlAnneal::Linear { start: 0.2, end: 1.0, steps: 20 * steps_per_epoch })
         .early_stopping(
@@ -495,6 +500,18 @@ fn main_run(args: Args) -> BoxResult<()> {
     };
     setup.hidden = args.hidden.unwrap_or(setup.hidden);
     setup.z = args.z.unwrap_or(setup.z);
+    let lengths = splits.train.lengths().expect("sequences have lengths");
+    let order_rng = &mut ChaCha8Rng::seed_from_u64(args.common.seed);
+    let (plain, bucketed) = (
+        padding_ratio(&lengths, &batch_order(lengths.len(), setup.batch, true, order_rng)?),
+        padding_ratio(&lengths, &bucketed_batch_order(&lengths, setup.batch, order_rng)?),
+    );
+    println!(
+        "padded steps over real steps per training epoch, batches of {}: {plain:.2} shuffled, {bucketed:.2} \
+         bucketed by length{}",
+        setup.batch,
+        if args.bucket { " (--bucket: this run)" } else { " (--bucket to use it)" }
+    );
     if let Some(file) = &args.load {
         return load_and_score(file, &splits, &setup, &args, &out);
     }

@@ -44,6 +44,12 @@ pub trait Dataset: Sync {
     }
     /// The batch of the examples at `indices`, in that order.
     fn batch(&self, indices: &[usize]) -> Self::Batch;
+    /// The length of every example, for data sets of variable-length examples that a
+    /// batch pads to its longest member (sequences); `None` (the default) when every
+    /// example costs the same. [`bucketed_batch_order`] reads it.
+    fn lengths(&self) -> Option<Vec<usize>> {
+        None
+    }
 
     /// The mini-batches of one epoch: `ceil(len / size)` batches (the last may be
     /// smaller), in a random order from `rng` when `shuffle`, else in order.
@@ -79,6 +85,34 @@ pub fn batch_order(n: usize, size: usize, shuffle: bool, rng: &mut ChaCha8Rng) -
         order.shuffle(rng);
     }
     Ok(order.chunks(size).map(<[usize]>::to_vec).collect())
+}
+
+/// The example indices of each batch of one epoch, grouped by length (bucketing, as
+/// PyTorch users do with a length-grouped sampler): the examples are shuffled, sorted
+/// by `lengths` (stably, so equal lengths keep their shuffled order), cut into batches
+/// of `size`, and the batches shuffled. Every batch then holds examples of similar
+/// lengths, so little of it is padding, and each epoch still draws a fresh order
+/// from `rng`. Batches of the longest examples are as large as any other.
+pub fn bucketed_batch_order(lengths: &[usize], size: usize, rng: &mut ChaCha8Rng) -> Result<Vec<Vec<usize>>> {
+    if size == 0 {
+        return Err(Error::Data { what: "batches".into(), reason: "the batch size must be positive".into() });
+    }
+    // Every example in one shuffled batch (an empty data set is `batch_order`'s error).
+    let mut order = batch_order(lengths.len(), lengths.len().max(1), true, rng)?.concat();
+    order.sort_by_key(|&i| lengths[i]);
+    let mut batches: Vec<Vec<usize>> = order.chunks(size).map(<[usize]>::to_vec).collect();
+    batches.shuffle(rng);
+    Ok(batches)
+}
+
+/// The padded steps over the real steps of `batches` of examples of `lengths`: how
+/// much of the work is padding when each batch is padded to its longest member (1 is
+/// none).
+pub fn padding_ratio(lengths: &[usize], batches: &[Vec<usize>]) -> f64 {
+    let padded: usize =
+        batches.iter().map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0)).sum();
+    let real: usize = batches.iter().flatten().map(|&i| lengths[i]).sum();
+    padded as f64 / real.max(1) as f64
 }
 
 /// Row ranges of `n` rows cut into at most `parts` pieces whose sizes differ by at
@@ -262,6 +296,33 @@ mod tests {
         let again: Vec<RowBatch> = data.batches(4, true, &mut rng()).unwrap().collect();
         assert_eq!(batches, again);
         assert!(data.batches(0, false, &mut rng()).is_err());
+    }
+
+    #[test]
+    fn bucketed_batches_partition_the_examples_by_length_and_cut_the_padding() {
+        // 200 lengths from 1 to 100 in a scrambled order.
+        let lengths: Vec<usize> = (0..200).map(|i| (i * 37) % 100 + 1).collect();
+        let order = bucketed_batch_order(&lengths, 16, &mut rng()).unwrap();
+        let mut seen: Vec<usize> = order.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..200).collect::<Vec<_>>(), "every example once");
+        assert!(order.iter().all(|b| !b.is_empty() && b.len() <= 16));
+        // Sorted then cut: a batch spans at most the lengths of 16 neighbours (8 here,
+        // every length appearing twice), and consecutive batches are shuffled.
+        for b in &order {
+            let (lo, hi) =
+                (b.iter().map(|&i| lengths[i]).min().unwrap(), b.iter().map(|&i| lengths[i]).max().unwrap());
+            assert!(hi - lo <= 8, "{lo}..{hi}");
+        }
+        let firsts: Vec<usize> = order.iter().map(|b| lengths[b[0]]).collect();
+        assert!(firsts.windows(2).any(|w| w[0] > w[1]), "batches not in length order");
+        assert_eq!(order, bucketed_batch_order(&lengths, 16, &mut rng()).unwrap(), "reproducible");
+        let plain = batch_order(200, 16, true, &mut rng()).unwrap();
+        let (bucketed, shuffled) = (padding_ratio(&lengths, &order), padding_ratio(&lengths, &plain));
+        assert!(bucketed < 1.1 && shuffled > 1.5, "{bucketed} vs {shuffled}");
+        assert_eq!(padding_ratio(&[3, 3], &[vec![0, 1]]), 1.0);
+        assert!(bucketed_batch_order(&lengths, 0, &mut rng()).is_err());
+        assert!(bucketed_batch_order(&[], 4, &mut rng()).is_err());
     }
 
     #[test]

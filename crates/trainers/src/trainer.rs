@@ -152,6 +152,7 @@ pub struct Trainer<'a> {
     epochs: u64,
     batch_size: usize,
     shuffle: bool,
+    bucketing: bool,
     shards: usize,
     clip: Option<Clip>,
     schedule: Option<Schedule>,
@@ -202,6 +203,7 @@ impl<'a> Trainer<'a> {
             epochs: 1,
             batch_size: 32,
             shuffle: true,
+            bucketing: false,
             shards: 1,
             clip: None,
             schedule: None,
@@ -225,6 +227,15 @@ impl<'a> Trainer<'a> {
     /// Examples per mini-batch.
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n;
+        self
+    }
+    /// Batches of examples of similar lengths (bucketing; default off): each epoch
+    /// shuffles the examples, groups them by [`Dataset::lengths`] into batches and
+    /// shuffles the batches ([`autodiff::data::bucketed_batch_order`]), so that little
+    /// of a padded batch is padding. The data set must report lengths (`fit` fails
+    /// otherwise). Replaces `shuffle`'s order.
+    pub fn bucket_by_length(mut self, on: bool) -> Self {
+        self.bucketing = on;
         self
     }
     /// Whether each epoch visits the examples in a fresh random order.
@@ -441,8 +452,21 @@ impl<'a> Trainer<'a> {
     {
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
-            let order = autodiff::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)
-                .map_err(Error::autodiff("Trainer::fit"))?;
+            let order = match (self.bucketing, data.lengths()) {
+                (false, _) => {
+                    autodiff::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)
+                }
+                (true, Some(lengths)) => {
+                    autodiff::data::bucketed_batch_order(&lengths, self.batch_size, &mut rng)
+                }
+                (true, None) => {
+                    return Err(Error::config(
+                        "Trainer::bucket_by_length",
+                        "the data set reports no lengths",
+                    ));
+                }
+            }
+            .map_err(Error::autodiff("Trainer::fit"))?;
             run.bar.set_prefix(format!("{}/{}", self.state.epoch + 1, self.epochs));
             for idx in order.iter().skip(self.state.batch_in_epoch as usize) {
                 if self.max_steps.is_some_and(|m| self.state.step >= m) {

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::{SeqBatch, Sequences};
-use trainers::{BoxError, StepCtx, evaluate, loss_fn};
+use trainers::{Adam, BoxError, Optim, StepCtx, Trainer, evaluate, loss_fn};
 
 fn assert_grads_close(a: &ParamGrads, b: &ParamGrads, store: &ParamStore) {
     for (id, ga) in a.iter() {
@@ -170,4 +170,42 @@ fn zero_total_weight_is_an_error() {
     });
     let err = evaluate(&store, &batch, 2, &loss, &StepCtx::new(7, 0, 1.0, 0)).unwrap_err();
     assert!(err.to_string().contains("weight 0"), "{err}");
+}
+
+/// `bucket_by_length`: the trainer's batches hold sequences of similar lengths (each
+/// batch's steps, padded, are within a few of its real steps), every sequence is
+/// visited once per epoch, and a data set without lengths is refused by name.
+#[test]
+fn bucketing_batches_sequences_of_similar_lengths() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let seqs: Vec<Array2<f64>> = (0..40).map(|i| randn(1 + (i * 7) % 20, 2, &mut rng)).collect();
+    let data = Sequences::new(seqs).unwrap();
+    let mut store = ParamStore::new();
+    let w = store.add("w", randn(2, 2, &mut rng)).unwrap();
+    let u = store.add("u", randn(2, 2, &mut rng) * 0.5).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let adam = Optim::new(Adam::default()).unwrap();
+    let mut t =
+        Trainer::new(store, adam, 3).epochs(2).batch_size(8).bucket_by_length(true).progress_bar(false);
+    t.fit(&data, |s, b: &SeqBatch, _| {
+        seen.lock().unwrap().push(b.lengths().to_vec());
+        recurrence_loss(s, b, (w, u), Reduction::Steps)
+    })
+    .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 10, "5 batches of 8 per epoch");
+    assert_eq!(seen.iter().map(Vec::len).sum::<usize>(), 80);
+    for lengths in &seen {
+        let (lo, hi) = (lengths.iter().min().unwrap(), lengths.iter().max().unwrap());
+        assert!(hi - lo <= 4, "a batch of lengths {lo}..{hi}");
+    }
+    let (_, store, rows) = setup(8, 0);
+    let adam = Optim::new(Adam::default()).unwrap();
+    let mut t = Trainer::new(store, adam, 3).bucket_by_length(true).progress_bar(false);
+    let net = setup(8, 0).0;
+    let err = t.fit(&rows, |s, b, _| {
+        let out = net.forward(s, &s.constant(b.arrays[0].clone()))?;
+        Ok(Loss::mean(&out.square()))
+    });
+    assert!(err.unwrap_err().to_string().contains("reports no lengths"));
 }

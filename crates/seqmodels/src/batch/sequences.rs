@@ -98,6 +98,10 @@ impl Dataset for Sequences {
         self.values.len()
     }
 
+    fn lengths(&self) -> Option<Vec<usize>> {
+        Some(self.values.iter().map(Array2::nrows).collect())
+    }
+
     fn batch(&self, indices: &[usize]) -> SeqBatch {
         let t_max = indices.iter().map(|&i| self.values[i].nrows()).max().unwrap_or(0);
         let (b, d) = (indices.len(), self.dim());
