@@ -111,7 +111,7 @@ struct Args {
     #[arg(long, default_value_t = 1, value_name = "K")]
     shards: usize,
     /// Batch sequences of similar lengths (bucketing) instead of in a plain shuffled
-    /// order: less padding, the same examples per epoch
+    /// order, in training and evaluation: less padding, the same examples per epoch
     #[arg(long)]
     bucket: bool,
     /// Skip training: score and sample a model saved by an earlier run (its
@@ -481,7 +481,13 @@ fn main_run(args: Args) -> BoxResult<()> {
     let set = data_name(&data);
     let cut = |v: &[Array2<f64>], n: usize| -> BoxResult<Sequences> {
         let n = if args.common.quick { n.min(v.len()) } else { v.len() };
-        Ok(Sequences::new(v[..n].to_vec())?)
+        let mut seqs = v[..n].to_vec();
+        // Scores are sums over sequences, so their order is free: with --bucket the
+        // evaluation batches (consecutive sequences) are of similar lengths too.
+        if args.bucket {
+            seqs.sort_by_key(Array2::nrows);
+        }
+        Ok(Sequences::new(seqs)?)
     };
     let splits =
         Splits { train: cut(&rolls.train, 8)?, valid: cut(&rolls.valid, 4)?, test: cut(&rolls.test, 4)? };
