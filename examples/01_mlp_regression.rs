@@ -16,17 +16,16 @@
 //! `metrics.jsonl` and checkpoints in `checkpoints/`, which carry the network's widths:
 //! `--load` one to score and draw it without training.
 
-use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
 use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Activation, Loss, Mlp, NoGrad, ParamStore, Session, Tensor};
-use latent_seq::cli::{self, BoxResult, Common};
+use latent_seq::cli::{self, BoxResult, CommonOnly};
 use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::{Rng, SeedableRng};
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Schedule, Trainer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 const NOISE_STD: f64 = 0.05;
@@ -54,28 +53,17 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-/// Command-line settings.
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: Common,
-    /// Skip training: score and draw the network of a checkpoint of an earlier run
-    /// (the checkpoints carry its widths)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
-}
-
 /// The network's widths: its whole configuration, stored in every checkpoint.
 const WIDTHS: [usize; 4] = [2, 64, 64, 1];
 
-fn run(args: Args) -> BoxResult<()> {
+fn run(args: CommonOnly) -> BoxResult<()> {
     let out = args.common.start("01_mlp_regression")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
     let (n_train, epochs) = if quick { (1_024, 15) } else { (8_192, 150) };
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 7);
     let (x_train, y_train) = dataset(n_train, &mut rng);
     let (x_val, y_val) = dataset(2_048, &mut rng);
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         let build = |store: &mut ParamStore, widths: Vec<usize>| {
             Ok(Mlp::new(store, "mlp", &widths, Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(0))?)
         };

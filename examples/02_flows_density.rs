@@ -22,19 +22,18 @@
 //! model, three to four minutes on 2 cores shared with other jobs; `--quick` for a
 //! few seconds with small models).
 
-use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
 use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
-use latent_seq::cli::{self, BoxResult, Common};
+use latent_seq::cli::{self, BoxResult, CommonOnly};
 use latent_seq::flows::{Chain, Conditioning, Flow, FlowDistribution, Grid, Toy, models};
 use latent_seq::plot;
 use latent_seq::rand::SeedableRng;
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Schedule, Trainer};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -183,23 +182,12 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-/// Command-line settings.
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: Common,
-    /// Skip training: score and draw a flow saved by an earlier run (one of its
-    /// 02_flows_<set>_<model>.safetensors)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
-}
-
-fn run(args: Args) -> BoxResult<()> {
+fn run(args: CommonOnly) -> BoxResult<()> {
     let out = args.common.start("02_flows_density")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
     let n_train = if quick { 2_048 } else { 10_240 };
     let grid = Grid::new(4.0, 100)?;
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &out, &grid);
     }
     let start = Instant::now();

@@ -29,19 +29,18 @@
 //! four minutes on 2 cores shared with other jobs; `--quick`: 150 steps and a quarter of the
 //! planar, radial and Sylvester layers, a few seconds).
 
-use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::Rows;
 use latent_seq::autodiff::ndarray::Array2;
 use latent_seq::autodiff::{Loss, NoGrad, ParamStore, Tensor};
-use latent_seq::cli::{self, BoxError, BoxResult, Common};
+use latent_seq::cli::{self, BoxError, BoxResult, CommonOnly};
 use latent_seq::flows::{Chain, Conditioning, Energy, FlowDistribution, Grid, SylvesterKind, models};
 use latent_seq::plot::{self, ColourScale, Heatmap};
 use latent_seq::rand::SeedableRng;
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, KlAnneal, Optim, Schedule, Trainer};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -224,21 +223,10 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-/// Command-line settings.
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: Common,
-    /// Skip training: score and draw a flow saved by an earlier run (one of its
-    /// 03_flows_<U>_<family>.safetensors)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
-}
-
-fn run(args: Args) -> BoxResult<()> {
+fn run(args: CommonOnly) -> BoxResult<()> {
     let out = args.common.start("03_flows_energy")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &out, seed);
     }
     let view = Grid::new(4.0, 100)?;

@@ -71,10 +71,6 @@ struct Args {
     /// crates/seqmodels/data/]
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
-    /// Skip training: evaluate and sample the VAE saved by an earlier run (its
-    /// vae.safetensors, or any of its checkpoints)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 /// The model kind written into its file.
@@ -107,7 +103,7 @@ fn run(args: Args) -> BoxResult<()> {
         test.nrows()
     );
 
-    let (vae, store) = match &args.load {
+    let (vae, store) = match &args.common.load {
         Some(file) => {
             let build = |store: &mut ParamStore, config| {
                 Ok(Vae::new(store, "vae", config, &mut ChaCha8Rng::seed_from_u64(0))?)

@@ -114,10 +114,6 @@ struct Args {
     /// order, in training and evaluation: less padding, the same examples per epoch
     #[arg(long)]
     bucket: bool,
-    /// Skip training: score and sample a model saved by an earlier run (its
-    /// <model>.safetensors), whichever of the five it is
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 /// The JSB Chorales split beside the workspace (not part of the project).
@@ -518,7 +514,7 @@ fn main_run(args: Args) -> BoxResult<()> {
         setup.batch,
         if args.bucket { " (--bucket: this run)" } else { " (--bucket to use it)" }
     );
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &splits, &setup, &args, &out);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.common.seed);

@@ -28,11 +28,10 @@
 //! model, `latent_ode.safetensors`, with its configuration inside: `--load` it (or a
 //! checkpoint) to score and draw without training.
 
-use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
 use latent_seq::autodiff::ndarray::Array2;
-use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
+use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps};
 use latent_seq::plot::{self, Axes, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::toy::{Spiral, SpiralConfig, spirals};
@@ -40,7 +39,7 @@ use latent_seq::seqmodels::{IrregularBatch, IrregularSeries, LatentOde, LatentOd
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Control, Optim, Trainer};
 use std::cell::{Cell, RefCell};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -49,23 +48,10 @@ const OBSERVED: usize = 50;
 const CONDITION: usize = 100;
 const POINTS: usize = 200;
 
-/// Command-line settings.
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    steps: Steps,
-    /// Skip training: score and draw the Latent ODE saved by an earlier run (its
-    /// latent_ode.safetensors, or any of its checkpoints)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
-}
-
 /// The model kind written into its file.
 const KIND: &str = "latent_ode";
 
-fn settings(args: &Args) -> Budget {
+fn settings(args: &CommonAndSteps) -> Budget {
     let quick = Budget { train: 40, test: 10, iters: 20, batch: 20 };
     let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
     Budget::choose(args.common.quick, &args.steps, quick, full)
@@ -93,7 +79,7 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: Args) -> BoxResult<()> {
+fn run(args: CommonAndSteps) -> BoxResult<()> {
     let out = args.common.start("06_latent_ode_spirals")?;
     let seed = args.common.seed;
     let set = settings(&args);
@@ -106,7 +92,7 @@ fn run(args: Args) -> BoxResult<()> {
     let test_truth: Vec<&Spiral> = all[set.train..].iter().collect();
     let times = all[0].times.clone();
 
-    let (model, store) = match &args.load {
+    let (model, store) = match &args.common.load {
         Some(file) => {
             let build = |store: &mut ParamStore, config| {
                 Ok(LatentOde::new(store, "latent_ode", config, &mut ChaCha8Rng::seed_from_u64(0))?)

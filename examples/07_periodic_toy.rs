@@ -50,10 +50,9 @@
 //! budget, `--quick` for seconds). Writes `07_periodic_interpolation.png` and
 //! `07_periodic_extrapolation.png` to `target/runs/07_periodic_toy/` (or `--out`).
 
-use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::{Loss, ParamStore, TapeSession, Var};
-use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
+use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps, Steps};
 use latent_seq::ndarray::{Array2, s};
 use latent_seq::odesolve::{Method, SolveOptions};
 use latent_seq::plot::{self, Series as Line};
@@ -66,7 +65,7 @@ use latent_seq::seqmodels::{
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{BoxError, StepCtx};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -166,23 +165,10 @@ fn setup(seed: u64, quick: bool, steps: &Steps) -> BoxResult<(Budget, Periodic, 
     Ok((set, data, tasks, rng))
 }
 
-/// Command-line settings.
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    steps: Steps,
-    /// Skip training: score a model saved by an earlier run (one of its
-    /// 07_<task>_<model>.safetensors) on its task's test series
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
-}
-
-fn run(args: Args) -> BoxResult<()> {
+fn run(args: CommonAndSteps) -> BoxResult<()> {
     let out = args.common.start("07_periodic_toy")?;
     let (seed, quick) = (args.common.seed, args.common.quick);
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &args.steps);
     }
     let (set, data, tasks, mut rng) = setup(seed, quick, &args.steps)?;

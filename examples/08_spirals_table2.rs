@@ -35,10 +35,9 @@
 //! `target/runs/08_spirals_table2/` (or `--out`): `08_spirals_table2.png` (RMSE
 //! against `n`) and `08_spirals_forecasts.png` (test spirals at noise 0.1, `n = 30`).
 
-use clap::Parser;
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
-use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
+use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps, Steps};
 use latent_seq::ndarray::Array2;
 use latent_seq::plot::{self, Series as Line};
 use latent_seq::rand::SeedableRng;
@@ -48,7 +47,7 @@ use latent_seq::seqmodels::{
 };
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -199,19 +198,6 @@ fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
     Ok(())
 }
 
-/// Command-line settings.
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    steps: Steps,
-    /// Skip training: score a model saved by an earlier run (one of its
-    /// 08_noise<noise>_n<n>_<model>.safetensors) on its setting's test spirals
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
-}
-
 fn main() -> ExitCode {
     let about = "The Neural ODE paper's Table 2: the Latent ODE and two RNN baselines predict 100 spiral points \
                  from 30, 50 or 100 irregular noisy ones at noise 0.1 and 0.3; RMSE table and pictures. Default: \
@@ -219,10 +205,10 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-fn run(args: Args) -> BoxResult<()> {
+fn run(args: CommonAndSteps) -> BoxResult<()> {
     let out = args.common.start("08_spirals_table2")?;
     let (seed, quick) = (args.common.seed, args.common.quick);
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &args.steps);
     }
     let set = settings(quick, &args.steps);

@@ -132,10 +132,6 @@ struct Args {
     /// The BXLator series as irregular CSV (`ID,Time,Value_k,Mask_k`)
     #[arg(long, value_name = "FILE", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/bxlator/BXLator.csv"))]
     bxlator: PathBuf,
-    /// Skip training: score a model saved by an earlier run (one of its
-    /// 09_<set>_<model>.safetensors) on its data set's cases
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 /// One data set and its validation protocol.
@@ -635,7 +631,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("09_real_irregular_series")?;
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &args);
     }
     let sets = protocols(&args);

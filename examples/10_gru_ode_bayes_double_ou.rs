@@ -54,7 +54,7 @@ use latent_seq::seqmodels::{
 };
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, BoxError, Optim, StepCtx, Trainer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -75,10 +75,6 @@ struct Args {
     /// Epochs per model [default: 50; 2 with --quick]
     #[arg(long, value_name = "E")]
     epochs: Option<u64>,
-    /// Skip training: score a GRU-ODE-Bayes or ODE-RNN saved by an earlier run (its
-    /// gru_ode_bayes.safetensors or ode_rnn.safetensors)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 /// The run's size: series generated, epochs, an optional cap on the steps, the seed
@@ -188,7 +184,7 @@ fn run(args: Args) -> BoxResult<()> {
     }
 
     let scoring = Scoring { val: &val, kept: &kept, targets: &targets, union: &union, condition: &condition };
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &scoring, &out);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(set.seed);

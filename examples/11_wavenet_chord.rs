@@ -58,7 +58,7 @@ use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::{Generation, SeqBatch, WaveNet, WaveNetConfig, WaveNetOutput, WaveNetState};
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Optim, Optimizer, RmsProp, Sgd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -90,10 +90,6 @@ struct Args {
     /// instead of SGD with momentum
     #[arg(long)]
     rmsprop: bool,
-    /// Skip training: generate from a model saved by an earlier run (its
-    /// 11_wavenet_chord[_rmsprop].safetensors)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 /// The model kind written into its file.
@@ -191,7 +187,7 @@ fn run(args: Args) -> BoxResult<()> {
         config.skip_channels = LEVELS;
     }
     let meta = ModelMeta::new(KIND, &config)?;
-    let model = match &args.load {
+    let model = match &args.common.load {
         Some(file) => {
             let build = |store: &mut ParamStore, config| {
                 Ok(WaveNet::new(store, "wavenet", config, &mut ChaCha8Rng::seed_from_u64(0))?)
@@ -232,7 +228,7 @@ fn run(args: Args) -> BoxResult<()> {
     };
     let mut losses = Vec::with_capacity(set.iters as usize);
     let clock = Instant::now();
-    let iters = if args.load.is_some() { 0 } else { set.iters };
+    let iters = if args.common.load.is_some() { 0 } else { set.iters };
     for _ in 0..iters {
         let tape = Tape::new();
         let lp = model.step_log_probs(&tape.session(&store), &batch)?;

@@ -41,7 +41,7 @@ use latent_seq::rand::SeedableRng;
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Optimizer};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -161,10 +161,6 @@ struct Args {
     /// 2spirals, pinwheel, moons, circles]
     #[arg(long, value_delimiter = ',', value_parser = toy_named, value_name = "A,B")]
     sets: Vec<Toy>,
-    /// Skip training: score and draw a model saved by an earlier run (one of its
-    /// 12_ffjord_<set>[_reg].safetensors)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 /// `--load`: scores a saved model on 5,000 fresh points of its set (drawn from
@@ -214,7 +210,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("12_ffjord_toys")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, &out, seed);
     }
     let iters = args.steps.iters.map_or(if quick { 3 } else { 1_500 }, |n| n as usize);

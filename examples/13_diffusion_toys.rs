@@ -48,7 +48,7 @@ use latent_seq::seqmodels::diffusion::{Diffusion, DiffusionConfig, FlowOptions, 
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Optimizer};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -229,10 +229,6 @@ struct Args {
     /// instead of the simplified loss
     #[arg(long)]
     bound: bool,
-    /// Skip training: score a model saved by an earlier run (one of its
-    /// 13_diffusion_<set>[_bound].safetensors)
-    #[arg(long, value_name = "FILE")]
-    load: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -245,7 +241,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("13_diffusion_toys")?;
     let (quick, seed) = (args.common.quick, args.common.seed);
-    if let Some(file) = &args.load {
+    if let Some(file) = &args.common.load {
         return load_and_score(file, seed);
     }
     let objective = if args.bound { Objective::Bound } else { Objective::Simple };

@@ -30,6 +30,10 @@ pub struct Common {
     /// Threads for the parallel parts (rayon's pool) [default: one per core]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Skip training: score, sample or draw a model this example saved in an earlier
+    /// run (one of the .safetensors files it wrote, or a checkpoint)
+    #[arg(long, value_name = "FILE")]
+    pub load: Option<PathBuf>,
 }
 
 impl Common {
@@ -166,10 +170,12 @@ mod tests {
         let args =
             |v: &[&str]| CommonAndSteps::try_parse_from(std::iter::once("ex").chain(v.iter().copied()));
         let a = args(&[]).unwrap();
-        assert_eq!(a.common, Common { quick: false, seed: 0, out: None, threads: None });
-        let a =
-            args(&["--quick", "--seed", "3", "--out", "/tmp/x", "--threads", "1", "--iters", "9"]).unwrap();
-        assert_eq!(a.common, Common { quick: true, seed: 3, out: Some("/tmp/x".into()), threads: Some(1) });
+        assert_eq!(a.common, Common { quick: false, seed: 0, out: None, threads: None, load: None });
+        let flags =
+            ["--quick", "--seed", "3", "--out", "/tmp/x", "--threads", "1", "--iters", "9", "--load", "m"];
+        let a = args(&flags).unwrap();
+        let out = Some("/tmp/x".into());
+        assert_eq!(a.common, Common { quick: true, seed: 3, out, threads: Some(1), load: Some("m".into()) });
         assert_eq!(a.steps.iters, Some(9));
         assert!(args(&["--fast"]).unwrap_err().to_string().contains("--fast"));
         assert!(args(&["--seed", "x"]).unwrap_err().to_string().contains("invalid value 'x'"));
