@@ -25,6 +25,7 @@ use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::{Rng, SeedableRng};
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Optim, Schedule, Trainer};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -53,19 +54,30 @@ fn main() -> ExitCode {
     cli::main(about, run)
 }
 
-/// The network's widths: its whole configuration, stored in every checkpoint.
+/// The network's widths.
 const WIDTHS: [usize; 4] = [2, 64, 64, 1];
+
+/// What every checkpoint holds besides the parameters: the network's widths and the
+/// run's seed and size, which rebuild the same validation points for `--load`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    widths: Vec<usize>,
+    seed: u64,
+    quick: bool,
+}
 
 fn run(args: CommonOnly) -> BoxResult<()> {
     let out = args.common.start("01_mlp_regression")?;
-    let (quick, seed) = (args.common.quick, args.common.seed);
+    let loaded: Option<Saved> =
+        args.common.load.as_deref().map(|f| model_file::config(f, "mlp")).transpose()?;
+    let (quick, seed) = loaded.as_ref().map_or((args.common.quick, args.common.seed), |s| (s.quick, s.seed));
     let (n_train, epochs) = if quick { (1_024, 15) } else { (8_192, 150) };
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 7);
     let (x_train, y_train) = dataset(n_train, &mut rng);
     let (x_val, y_val) = dataset(2_048, &mut rng);
     if let Some(file) = &args.common.load {
-        let build = |store: &mut ParamStore, widths: Vec<usize>| {
-            Ok(Mlp::new(store, "mlp", &widths, Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(0))?)
+        let build = |store: &mut ParamStore, saved: Saved| {
+            Ok(Mlp::new(store, "mlp", &saved.widths, Activation::Tanh, &mut ChaCha8Rng::seed_from_u64(0))?)
         };
         let (net, store) = model_file::load(file, "mlp", build)?;
         let val = mse(&net, &NoGrad::new(&store), &x_val, &y_val)?.value()?;
@@ -74,7 +86,7 @@ fn run(args: CommonOnly) -> BoxResult<()> {
             file.display(),
             NOISE_STD * NOISE_STD
         );
-        return draw_surface(&net, &store, &out);
+        return draw_surface(&net, &store, &out, "_loaded");
     }
 
     let mut store = ParamStore::new();
@@ -93,7 +105,7 @@ fn run(args: CommonOnly) -> BoxResult<()> {
         .metrics_log(out.join("metrics.jsonl"))
         .checkpoint_dir(out.join("checkpoints"))
         .keep_checkpoints(2)
-        .model(ModelMeta::new("mlp", &WIDTHS)?)
+        .model(ModelMeta::new("mlp", &Saved { widths: WIDTHS.to_vec(), seed, quick })?)
         .on_epoch(|report| {
             let s = NoGrad::new(report.store);
             let val = mse(&net, &s, &x_val, &y_val)?.value()?;
@@ -123,7 +135,7 @@ fn run(args: CommonOnly) -> BoxResult<()> {
     plot::line_chart(&path, &axes, &[Series::new("training", train), Series::new("validation", val)])?;
     println!("loss curve: {}", path.display());
 
-    draw_surface(&net, trainer.store(), &out)?;
+    draw_surface(&net, trainer.store(), &out, "")?;
     if let Some(ckpt) = summary.checkpoint {
         println!("last checkpoint: {} (score it again with --load)", ckpt.display());
     }
@@ -131,7 +143,7 @@ fn run(args: CommonOnly) -> BoxResult<()> {
 }
 
 /// A look at the fitted surface on a grid, beside the truth.
-fn draw_surface(net: &Mlp, store: &ParamStore, out: &Path) -> BoxResult<()> {
+fn draw_surface(net: &Mlp, store: &ParamStore, out: &Path, tag: &str) -> BoxResult<()> {
     let grid = 80;
     let xs = Array2::from_shape_fn((grid * grid, 2), |(i, j)| {
         let k = if j == 0 { i % grid } else { i / grid };
@@ -154,7 +166,7 @@ fn draw_surface(net: &Mlp, store: &ParamStore, out: &Path) -> BoxResult<()> {
         scale: ColourScale::Fixed(lo, hi),
         colour_bar: "f(x)",
     };
-    let path = out.join("01_mlp_regression_surface.png");
+    let path = out.join(format!("01_mlp_regression_surface{tag}.png"));
     plot::heatmaps(&path, &[panel("truth", &truth), panel("MLP fit", &fitted)], 2, (420, 380))?;
     println!("truth (left) and fit (right): {}", path.display());
     Ok(())

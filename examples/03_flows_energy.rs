@@ -22,7 +22,8 @@
 //!
 //! Writes `03_flows_energy_<U>.png` to `target/runs/03_flows_energy/` (or `--out`):
 //! the true density, then the fitted ones (histograms of 400,000 samples), on
-//! `[-4, 4]^2`.
+//! `[-4, 4]^2`; and every trained flow as `03_flows_<U>_<family>.safetensors`:
+//! `--load` one to estimate its KL on fresh samples and draw it without training.
 //!
 //! Run: `cargo run --release --example 03_flows_energy -- [--quick] [--seed N] [--out
 //! DIR]` (6,000 steps per flow, three to

@@ -32,6 +32,7 @@ use latent_seq::seqmodels::data::load_digits;
 use latent_seq::seqmodels::{ObsKind, Vae, VaeConfig};
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Control, EarlyStopping, Mode, Optim, Trainer};
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,6 +77,16 @@ struct Args {
 /// The model kind written into its file.
 const KIND: &str = "vae";
 
+/// What the model file holds besides the parameters: the VAE's configuration and the
+/// run's seed and size, which rebuild the same split (so `--load` scores the same test
+/// digits, never ones it trained on).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    vae: VaeConfig,
+    seed: u64,
+    quick: bool,
+}
+
 fn main() -> ExitCode {
     let about = "A VAE on the binarized 8x8 digits: test ELBO and importance-weighted log-likelihood (K = 1,000); \
                  samples and reconstructions. Default: up to 400 epochs with early stopping, about a minute.";
@@ -84,7 +95,9 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("04_vae_digits")?;
-    let (quick, seed) = (args.common.quick, args.common.seed);
+    let loaded: Option<Saved> =
+        args.common.load.as_deref().map(|f| model_file::config(f, KIND)).transpose()?;
+    let (quick, seed) = loaded.as_ref().map_or((args.common.quick, args.common.seed), |s| (s.quick, s.seed));
     let path = args.data.unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/seqmodels/data/digits_8x8_binarized.csv")
     });
@@ -105,8 +118,8 @@ fn run(args: Args) -> BoxResult<()> {
 
     let (vae, store) = match &args.common.load {
         Some(file) => {
-            let build = |store: &mut ParamStore, config| {
-                Ok(Vae::new(store, "vae", config, &mut ChaCha8Rng::seed_from_u64(0))?)
+            let build = |store: &mut ParamStore, saved: Saved| {
+                Ok(Vae::new(store, "vae", saved.vae, &mut ChaCha8Rng::seed_from_u64(0))?)
             };
             let (vae, store) = model_file::load(file, KIND, build)?;
             println!("loaded {} ({} parameters); no training", file.display(), store.num_scalars());
@@ -116,7 +129,7 @@ fn run(args: Args) -> BoxResult<()> {
     };
 
     let k = if quick { 10 } else { 1_000 };
-    let test_elbo = mean_elbo(&vae, &store, &test, if quick { 1 } else { 10 }, 4)?;
+    let test_elbo = mean_elbo(&vae, &store, &test, if quick { 1 } else { 10 }, seed + 4)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 5);
     let iw = vae.log_likelihood(&store, &test, k, &mut rng)?.view().mean().unwrap_or(f64::NAN);
     println!("test: ELBO {test_elbo:.3}, importance-weighted log p(x) (K = {k}) {iw:.3} nats per image");
@@ -143,7 +156,8 @@ fn run(args: Args) -> BoxResult<()> {
         scale: ColourScale::Fixed(0.0, 1.0),
         colour_bar: "P(pixel on)",
     };
-    let path = out.join("04_vae_digits_grid.png");
+    let path =
+        out.join(if loaded.is_some() { "04_vae_digits_grid_loaded.png" } else { "04_vae_digits_grid.png" });
     plot::heatmaps(&path, &[panel], 1, (7 * width as u32 + 160, 7 * height as u32 + 90))?;
     println!("digits, reconstructions and samples: {}", path.display());
 
@@ -169,7 +183,7 @@ fn train_vae(
         activation: Activation::Tanh,
         min_std: 1e-4,
     };
-    let meta = ModelMeta::new(KIND, &config)?;
+    let meta = ModelMeta::new(KIND, &Saved { vae: config.clone(), seed, quick })?;
     let vae = Vae::new(&mut store, "vae", config, &mut rng)?;
     let epochs = if quick { 5 } else { 400 };
     let curve = RefCell::new(Vec::new());
@@ -179,7 +193,7 @@ fn train_vae(
         .batch_size(64)
         .early_stopping(EarlyStopping::new(40, 0.0, Mode::Max)?, "val_elbo")
         .on_epoch(|report| {
-            let v = mean_elbo(&vae, report.store, val, 1, 3)?;
+            let v = mean_elbo(&vae, report.store, val, 1, seed + 3)?;
             report.metrics.insert("val_elbo".into(), v);
             curve.borrow_mut().push((report.epoch as f64, -report.train_loss, v));
             Ok(Control::Continue)

@@ -31,7 +31,8 @@
 //!
 //! Run: `cargo run --release --example 05_jsb_chorales -- [--data FILE]
 //! [--models rnn,vrnn,srnn,srnn-ref,wavenet] [--minutes M] [--epochs N] [--decay G]
-//! [--hidden H] [--z Z] [--tag T] [--shards K] [--quick] [--seed N] [--out DIR]`
+//! [--hidden H] [--z Z] [--tag T] [--shards K] [--bucket] [--quick] [--seed N]
+//! [--out DIR] [--load FILE]`
 //! (`--help` says what each does). The data default to
 //! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are not
 //! part of the project); any split in that JSON layout works (the run names it by
@@ -40,15 +41,17 @@
 //! a progress bar); the weights scored are the best validated epoch's, or the last
 //! ones if the budget ended before the first epoch did. The default run takes 80 to
 //! 110 minutes on 2 cores; `--quick` trains tiny models for two epochs on a handful
-//! of sequences (seconds).
+//! of sequences (seconds). `--bucket` batches sequences of similar lengths (less
+//! padding, faster epochs; opt-in, so the published figures stand).
 //!
 //! Writes to `target/runs/05_jsb_chorales/` (`05_jsb_chorales_quick/` for quick
 //! runs, or `--out`): `<model>.json` (curves and results), `<model>.safetensors` (the
 //! trained model with its configuration: `--load` it to score and sample it again
-//! without training), `05_jsb_validation.png`
-//! (validation bound per epoch of every model run so far, from epoch 5 for runs
-//! longer than ten epochs) and `05_jsb_<model>_generated.png` (sampled piano rolls,
-//! time to the right, low notes at the bottom).
+//! without training; its pictures are named `<model>_loaded`),
+//! `05_jsb_validation.png` (validation bound per epoch of every model run so far, from
+//! epoch 5 for runs longer than ten epochs) and `05_jsb_<model>_generated.png`
+//! (sampled piano rolls, time to the right, low notes at the bottom); quick runs add
+//! `_quick` to the pictures' names.
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -171,7 +174,8 @@ struct Splits {
     test: Sequences,
 }
 
-/// `(sum over sequences, total steps)` of a per-sequence score, in batches of 32,
+/// A per-sequence score summed over the sequences and divided by their total steps
+/// (nats per step), in batches of 32,
 /// with a progress bar on the terminal (the importance-sampled score of a large model
 /// takes minutes) labelled `what`.
 fn score<F>(data: &Sequences, what: &str, mut f: F) -> BoxResult<f64>

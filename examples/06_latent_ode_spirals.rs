@@ -31,13 +31,14 @@
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
 use latent_seq::autodiff::ndarray::Array2;
-use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps};
+use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps, Steps};
 use latent_seq::plot::{self, Axes, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::toy::{Spiral, SpiralConfig, spirals};
 use latent_seq::seqmodels::{IrregularBatch, IrregularSeries, LatentOde, LatentOdeConfig};
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, Control, Optim, Trainer};
+use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::process::ExitCode;
@@ -51,10 +52,20 @@ const POINTS: usize = 200;
 /// The model kind written into its file.
 const KIND: &str = "latent_ode";
 
-fn settings(args: &CommonAndSteps) -> Budget {
+/// What the model file (and every checkpoint) holds besides the parameters: the
+/// model's configuration and the run's seed and size, which rebuild the same spirals
+/// (so `--load` scores the same held-out spirals, never ones it trained on).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved {
+    model: LatentOdeConfig,
+    seed: u64,
+    quick: bool,
+}
+
+fn settings(quick_run: bool, steps: &Steps) -> Budget {
     let quick = Budget { train: 40, test: 10, iters: 20, batch: 20 };
     let full = Budget { train: 500, test: 100, iters: 1_500, batch: 50 };
-    Budget::choose(args.common.quick, &args.steps, quick, full)
+    Budget::choose(quick_run, steps, quick, full)
 }
 
 /// Root mean square error of the predicted means against the truth rows `rows`.
@@ -81,8 +92,10 @@ fn main() -> ExitCode {
 
 fn run(args: CommonAndSteps) -> BoxResult<()> {
     let out = args.common.start("06_latent_ode_spirals")?;
-    let seed = args.common.seed;
-    let set = settings(&args);
+    let loaded: Option<Saved> =
+        args.common.load.as_deref().map(|f| model_file::config(f, KIND)).transpose()?;
+    let (quick, seed) = loaded.as_ref().map_or((args.common.quick, args.common.seed), |s| (s.quick, s.seed));
+    let set = settings(quick, &args.steps);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let config = SpiralConfig { spirals: set.train + set.test, points: POINTS, ..SpiralConfig::default() };
     let all = spirals(&config, &mut rng);
@@ -94,14 +107,16 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
 
     let (model, store) = match &args.common.load {
         Some(file) => {
-            let build = |store: &mut ParamStore, config| {
-                Ok(LatentOde::new(store, "latent_ode", config, &mut ChaCha8Rng::seed_from_u64(0))?)
+            let build = |store: &mut ParamStore, saved: Saved| {
+                Ok(LatentOde::new(store, "latent_ode", saved.model, &mut ChaCha8Rng::seed_from_u64(0))?)
             };
             let (model, store) = model_file::load(file, KIND, build)?;
             println!("loaded {} ({} parameters); no training", file.display(), store.num_scalars());
             (model, store)
         }
-        None => train_model(&train, &set, seed, &mut rng, &out)?,
+        None => {
+            train_model(&train, &set, Saved { model: LatentOdeConfig::new(2), seed, quick }, &mut rng, &out)?
+        }
     };
 
     // Condition on the held-out spirals' observations; reconstruct and extrapolate.
@@ -143,12 +158,13 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
             )
         })
         .collect();
-    let path = out.join("06_latent_ode_spirals.png");
+    let tag = if loaded.is_some() { "_loaded" } else { "" };
+    let path = out.join(format!("06_latent_ode_spirals{tag}.png"));
     plot::panels(&path, "x", "y", &panels, 3)?;
     println!("held-out spirals: {}", path.display());
     let latents: Vec<Series> =
         (0..show).map(|b| Series::new(format!("spiral {b}"), xy(&pred.latents, b))).collect();
-    let path = out.join("06_latent_ode_latents.png");
+    let path = out.join(format!("06_latent_ode_latents{tag}.png"));
     plot::panels(
         &path,
         "z_1",
@@ -166,14 +182,14 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
 fn train_model(
     train: &IrregularSeries,
     set: &Budget,
-    seed: u64,
+    saved: Saved,
     rng: &mut ChaCha8Rng,
     out: &Path,
 ) -> BoxResult<(LatentOde, ParamStore)> {
-    let config = LatentOdeConfig::new(2);
-    let meta = ModelMeta::new(KIND, &config)?;
+    let meta = ModelMeta::new(KIND, &saved)?;
+    let seed = saved.seed;
     let mut store = ParamStore::new();
-    let model = LatentOde::new(&mut store, "latent_ode", config, rng)?;
+    let model = LatentOde::new(&mut store, "latent_ode", saved.model, rng)?;
     println!(
         "Latent ODE ({} parameters) on {} spirals, each observed at {OBSERVED} random times of its first \
          {CONDITION}; noise 0.3; {} optimizer steps of {} spirals",

@@ -40,7 +40,7 @@
 //! its decay, 1,500 steps of 50 of 500 training series (the reference trains 1,000
 //! series for many epochs), the KL weight ramped linearly where the reference waits
 //! 10 epochs then ramps geometrically, one posterior sample where it uses three, and
-//! one seed (0). The reference code has no extrapolation mode for its ODE-RNN and RNN
+//! one seed (`--seed`, 0 by default). The reference code has no extrapolation mode for its ODE-RNN and RNN
 //! baselines (it raises an error); the forecast here is this library's. The paper
 //! reports no number for this toy; the goal set here is an interpolation MSE below
 //! 0.01.
@@ -48,7 +48,9 @@
 //! Run: `cargo run --release --example 07_periodic_toy -- [--iters N] [--quick]
 //! [--seed N] [--out DIR]` (about 9 minutes on 2 cores; `--iters N` for another
 //! budget, `--quick` for seconds). Writes `07_periodic_interpolation.png` and
-//! `07_periodic_extrapolation.png` to `target/runs/07_periodic_toy/` (or `--out`).
+//! `07_periodic_extrapolation.png` to `target/runs/07_periodic_toy/` (or `--out`),
+//! and every trained model as `07_<task>_<model>.safetensors` (with the run's seed
+//! and size): `--load` one to score it on its task's test series without training.
 
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::{Loss, ParamStore, TapeSession, Var};
@@ -292,7 +294,7 @@ struct Saving<'a> {
 impl Saving<'_> {
     /// `07_<task>_<model>.safetensors` in the output folder.
     fn save(&self, task: &Task, name: &str, net: IrregularConfig, store: &ParamStore) -> BoxResult<()> {
-        let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let slug = cli::slug(name);
         let saved =
             Saved { name: name.into(), task: task.name.into(), net, seed: self.seed, quick: self.quick };
         let path = self.out.join(format!("07_{}_{slug}.safetensors", task.name));

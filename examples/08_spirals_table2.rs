@@ -22,7 +22,7 @@
 //! GRU of 25 and an output network 25-20-2: the time gap fed to the cell, and the
 //! state decayed exponentially. The RNNs predict the next 100 points by forecasting
 //! ([`OdeRnn::forecast`]): each prediction is read back as the next observation.
-//! Adam 0.01, batches of 50, 1,500 steps per model, seed 0.
+//! Adam 0.01, batches of 50, 1,500 steps per model, seed `--seed` (0 by default).
 //!
 //! Differences from the paper, stated: its RNN baseline is described only as an RNN
 //! with time-concatenated inputs; its training budget and noise level are not given;
@@ -33,7 +33,9 @@
 //! [--seed N] [--out DIR]` (31 minutes on 2 cores with two other training jobs beside
 //! it; `--iters N` for another budget, `--quick` for seconds). Writes to
 //! `target/runs/08_spirals_table2/` (or `--out`): `08_spirals_table2.png` (RMSE
-//! against `n`) and `08_spirals_forecasts.png` (test spirals at noise 0.1, `n = 30`).
+//! against `n`) and `08_spirals_forecasts.png` (test spirals at noise 0.1, `n = 30`),
+//! and every trained model as `08_noise<noise>_n<n>_<model>.safetensors`: `--load`
+//! one to replay its setting's draws and score it without training.
 
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::ParamStore;
@@ -178,6 +180,14 @@ const KIND: &str = "spirals_table2_model";
 fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
     let (meta, _) = model_file::read(file)?;
     let saved: Saved = meta.config(KIND, file)?;
+    if saved.model >= MODELS.len() || saved.noise >= NOISES.len() || saved.count >= COUNTS.len() {
+        let (m, i, j) = (saved.model, saved.noise, saved.count);
+        return Err(format!(
+            "{}: model {m}, noise {i}, count {j}: no such row of this example's table",
+            file.display()
+        )
+        .into());
+    }
     let set = settings(saved.quick, steps);
     let setting = replay_setting(saved.seed, &set, saved.noise, saved.count)?;
     let name = if saved.model == 0 { "latent_ode" } else { "rnn" };
@@ -226,8 +236,7 @@ fn run(args: CommonAndSteps) -> BoxResult<()> {
             let started = Instant::now();
             let saving = |model: usize, net: IrregularConfig, store: &ParamStore| -> BoxResult<()> {
                 let saved = Saved { model, noise: i, count: j, seed, quick, net };
-                let slug: String =
-                    MODELS[model].chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                let slug = cli::slug(MODELS[model]);
                 let path = out.join(format!("08_noise{noise}_n{n}_{slug}.safetensors"));
                 Ok(model_file::save(&path, &ModelMeta::new(KIND, &saved)?, store)?)
             };

@@ -15,7 +15,7 @@
 //!   given none, which is the same.
 //!
 //! **Protocol** (REFERENCE.md, GRU-ODE-Bayes): the series are split 80/20 into
-//! training and validation by a shuffle seeded with 0. Each validation series is cut
+//! training and validation by a shuffle seeded by `--seed` (0 by default). Each validation series is cut
 //! at `T_val` (ushcn_ri 75, bxlator 35): a model reads its observations at times
 //! `<= T_val` and predicts its next 3 observation times after `T_val`; the score is
 //! the squared error over the values observed at those times, averaged over all of
@@ -24,7 +24,7 @@
 //! at its own three times.
 //!
 //! **Models**, all on the same split and budget, trained by the examples' shared
-//! trainer (`Budget::trainer`: Adam, the KL ramp, seed 0) for 100 steps each:
+//! trainer (`Budget::trainer`: Adam, the KL ramp, seeded by `--seed`) for 100 steps each:
 //! on ushcn_ri of the whole training set at once (the references' batch 500 is
 //! larger than it, so this is their 100 epochs), on bxlator of 100 series (their
 //! batch; 12.5 epochs where they train 200):
@@ -67,7 +67,7 @@
 //! Rubanova et al.'s model, not in the GRU-ODE-Bayes tables; every model, GRU-ODE-Bayes
 //! included, trains with Adam at 1e-2, not 1e-3 (no weight decay), 100 steps: on
 //! bxlator 12.5 epochs, not 200, so that the default run of both data sets takes
-//! minutes on 2 cores. One seed (0).
+//! minutes on 2 cores. One seed (`--seed`, 0 by default).
 //!
 //! Run: `cargo run --release --example 09_real_irregular_series -- [--ushcn PATH]
 //! [--bxlator PATH] [--iters N] [--quick] [--seed N] [--out DIR]`, about 6 minutes on
@@ -78,7 +78,9 @@
 //! and scores 4 (seconds). Prints a markdown table and writes
 //! `09_real_irregular_series.png` to `target/runs/09_real_irregular_series/` (or
 //! `--out`): validation series near the cut, the observations read, the held-out
-//! ones, each model's predictions.
+//! ones, each model's predictions; and every trained model as
+//! `09_<set>_<model>.safetensors`: `--load` one to score it on its set's cases without
+//! training.
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
@@ -501,7 +503,7 @@ impl Saving<'_> {
             Net::LatentOde(_) => "Latent ODE",
             Net::GruOdeBayes(_) => "GRU-ODE-Bayes",
         };
-        let slug: String = model.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let slug = cli::slug(model);
         let path = self.out.join(format!("09_{}_{slug}.safetensors", self.set));
         let saved = Saved { set: self.set.into(), seed: self.seed, quick: self.quick, net };
         Ok(model_file::save(&path, &ModelMeta::new(KIND, &saved)?, store)?)

@@ -34,7 +34,9 @@
 //! about 5 minutes). Writes `10_gru_ode_bayes_double_ou.png` to
 //! `target/runs/10_gru_ode_bayes_double_ou/` (or `--out`): validation series, their
 //! observations, and the filter's predicted mean with a two-standard-deviation band
-//! over continuous time, jumping at each observation.
+//! over continuous time, jumping at each observation; and the trained models as
+//! `gru_ode_bayes.safetensors` and `ode_rnn.safetensors` (with the run's seed and
+//! size): `--load` one to score it on its validation series without training.
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
@@ -54,6 +56,7 @@ use latent_seq::seqmodels::{
 };
 use latent_seq::trainers::model_file::{self, ModelMeta};
 use latent_seq::trainers::{Adam, BoxError, Optim, StepCtx, Trainer};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -88,16 +91,34 @@ struct Settings {
 }
 
 impl Settings {
-    fn of(args: &Args) -> Self {
-        let (n, e, batch) = if args.common.quick { (60, 2, 25) } else { (2_000, 50, 500) };
+    /// From the flags, or, with `--load`, from the saved run's data (its seed,
+    /// series and size), so the model is scored on its own validation series.
+    fn of(args: &Args, saved: Option<&Run>) -> Self {
+        let quick = saved.map_or(args.common.quick, |r| r.quick);
+        let (n, e, batch) = if quick { (60, 2, 25) } else { (2_000, 50, 500) };
         Settings {
-            series: args.n.unwrap_or(n),
+            series: saved.map_or(args.n.unwrap_or(n), |r| r.series),
             epochs: args.epochs.unwrap_or(e),
             batch,
             iters: args.steps.iters,
-            seed: args.common.seed,
+            seed: saved.map_or(args.common.seed, |r| r.seed),
         }
     }
+}
+
+/// What a saved model was trained on: the run's seed, series generated and size.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Run {
+    seed: u64,
+    series: usize,
+    quick: bool,
+}
+
+/// A model file's configuration: the model's own and its run's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Saved<C> {
+    model: C,
+    run: Run,
 }
 
 /// Each kept validation series' observations at `t <= t_val` and the time of its
@@ -153,7 +174,16 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> BoxResult<()> {
     let out = args.common.start("10_gru_ode_bayes_double_ou")?;
-    let set = Settings::of(&args);
+    // With `--load`, the saved run's data: its configuration says how it was drawn.
+    let saved_run: Option<Run> = match &args.common.load {
+        Some(file) => {
+            let (meta, _) = model_file::read(file)?;
+            let saved: Saved<serde_json::Value> = meta.config(&meta.kind, file)?;
+            Some(saved.run)
+        }
+        None => None,
+    };
+    let set = Settings::of(&args, saved_run.as_ref());
     let config = DoubleOuConfig { series: set.series, ..DoubleOuConfig::default() };
     let data = double_ou(&config, &mut ChaCha8Rng::seed_from_u64(set.seed + 432))?;
     let all = data.to_irregular()?;
@@ -192,13 +222,14 @@ fn run(args: Args) -> BoxResult<()> {
     // GRU-ODE-Bayes, learned jump.
     let mut store = ParamStore::new();
     let gob_config = GruOdeBayesConfig::new(2);
-    let gob_meta = ModelMeta::new(GOB, &gob_config)?;
+    let run = Run { seed: set.seed, series: set.series, quick: args.common.quick };
+    let gob_meta = ModelMeta::new(GOB, &Saved { model: gob_config.clone(), run })?;
     let gob = GruOdeBayes::new(&mut store, "gob", gob_config, &mut rng)?;
     let (store, secs) = fit(store, &set, &train, |s, batch, _| Ok(gob.loss(s, batch, None)?.0))?;
     model_file::save(&out.join("gru_ode_bayes.safetensors"), &gob_meta, &store)?;
     let scored = scoring.filter(&gob, &store)?;
     table.push(("GRU-ODE-Bayes".into(), scored.mse, Some(scored.nll), format!("{secs:.0} s")));
-    plot_filter(&gob, &store, &val, &out)?;
+    plot_filter(&gob, &store, &val, &out, "")?;
 
     // The exact jump on a two-dimensional Gaussian state, a learned field.
     let mut exact_store = ParamStore::new();
@@ -225,7 +256,7 @@ fn run(args: Args) -> BoxResult<()> {
     // The ODE-RNN.
     let mut rnn_store = ParamStore::new();
     let rnn_config = OdeRnnConfig { hidden: 50, solver: euler, ..OdeRnnConfig::new(2) };
-    let rnn_meta = ModelMeta::new(ODE_RNN, &rnn_config)?;
+    let rnn_meta = ModelMeta::new(ODE_RNN, &Saved { model: rnn_config.clone(), run })?;
     let ode_rnn = OdeRnn::new(&mut rnn_store, "ode_rnn", rnn_config, &mut rng)?;
     let (rnn_store, secs) = fit(rnn_store, &set, &train, |s, batch, _| Ok(ode_rnn.loss(s, batch)?.0))?;
     model_file::save(&out.join("ode_rnn.safetensors"), &rnn_meta, &rnn_store)?;
@@ -291,8 +322,9 @@ fn load_and_score(file: &Path, scoring: &Scoring<'_>, out: &Path) -> BoxResult<(
     let throwaway = || ChaCha8Rng::seed_from_u64(0);
     match meta.kind.as_str() {
         GOB => {
-            let (model, store) =
-                model_file::load(file, GOB, |st, c| Ok(GruOdeBayes::new(st, "gob", c, &mut throwaway())?))?;
+            let (model, store) = model_file::load(file, GOB, |st, c: Saved<_>| {
+                Ok(GruOdeBayes::new(st, "gob", c.model, &mut throwaway())?)
+            })?;
             let s = scoring.filter(&model, &store)?;
             println!(
                 "GRU-ODE-Bayes loaded from {}: validation MSE {:.5}, NLL {:.3}; no training",
@@ -300,11 +332,11 @@ fn load_and_score(file: &Path, scoring: &Scoring<'_>, out: &Path) -> BoxResult<(
                 s.mse,
                 s.nll
             );
-            plot_filter(&model, &store, scoring.val, out)
+            plot_filter(&model, &store, scoring.val, out, "_loaded")
         }
         ODE_RNN => {
-            let (model, store) = model_file::load(file, ODE_RNN, |st, c| {
-                Ok(OdeRnn::new(st, "ode_rnn", c, &mut throwaway())?)
+            let (model, store) = model_file::load(file, ODE_RNN, |st, c: Saved<_>| {
+                Ok(OdeRnn::new(st, "ode_rnn", c.model, &mut throwaway())?)
             })?;
             let s = scoring.ode_rnn(&model, &store)?;
             println!("ODE-RNN loaded from {}: validation MSE {:.5}; no training", file.display(), s.mse);
@@ -338,7 +370,13 @@ where
 
 /// A few validation series over continuous time: the observations, and the filter's
 /// predicted mean with a two-standard-deviation band, per dimension.
-fn plot_filter(model: &GruOdeBayes, store: &ParamStore, val: &IrregularSeries, out: &Path) -> BoxResult<()> {
+fn plot_filter(
+    model: &GruOdeBayes,
+    store: &ParamStore,
+    val: &IrregularSeries,
+    out: &Path,
+    tag: &str,
+) -> BoxResult<()> {
     let rows: Vec<Series> = val.series().iter().take(PLOTTED).cloned().collect();
     let batch = IrregularBatch::new(rows.clone())?;
     // Just after each grid time, so the prediction there has seen its jump.
@@ -369,7 +407,7 @@ fn plot_filter(model: &GruOdeBayes, store: &ParamStore, val: &IrregularSeries, o
             ));
         }
     }
-    let path = out.join("10_gru_ode_bayes_double_ou.png");
+    let path = out.join(format!("10_gru_ode_bayes_double_ou{tag}.png"));
     plot::panels(&path, "t", "value", &panels, 2)?;
     println!("filtered validation series: {}", path.display());
     Ok(())

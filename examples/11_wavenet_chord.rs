@@ -46,7 +46,9 @@
 //! `11_wavenet_chord.png` (the spectra and
 //! the first 100 ms of the target and of the generated audio) and the two as 16-bit
 //! WAV files, `11_wavenet_chord_target.wav` and `11_wavenet_chord_generated.wav`
-//! (with `--rmsprop`, `_rmsprop` after `chord` in the generated files' names).
+//! (with `--rmsprop`, `_rmsprop` after `chord` in the generated files' names), and the
+//! trained model as `11_wavenet_chord[_rmsprop].safetensors`: `--load` it to generate
+//! without training (the files then named `_loaded`).
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
@@ -211,8 +213,8 @@ fn run(args: Args) -> BoxResult<()> {
          seed {}",
         set.samples,
         SAMPLE_RATE,
-        set.dilations,
-        set.channels,
+        model.config().dilations,
+        model.config().residual_channels,
         model.config().skip_channels,
         store.num_scalars(),
         set.seed
@@ -300,7 +302,12 @@ fn run(args: Args) -> BoxResult<()> {
     );
     println!("| incremental = naive samples | yes | {} | {} |", met(same), met(same));
 
-    let variant = if set.rmsprop { "_rmsprop" } else { "" };
+    // A loaded model's files get their own names: the training run's stay as they were.
+    let variant = match (&args.common.load, set.rmsprop) {
+        (Some(_), _) => "_loaded",
+        (None, true) => "_rmsprop",
+        (None, false) => "",
+    };
     write_wav(&dir.join("11_wavenet_chord_target.wav"), &target)?;
     write_wav(&dir.join(format!("11_wavenet_chord{variant}_generated.wav")), &audio)?;
     let wave = |x: &[f64]| -> Vec<(f64, f64)> {

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use trainers::{Adam, KlAnneal, Optim, Trainer};
 
-/// The error type of the examples' `run` functions.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// A result carrying a [`BoxError`].
+pub use trainers::BoxError;
+
+/// A result carrying a [`BoxError`] (the error type of the examples' `run`
+/// functions and of the trainer's callbacks).
 pub type BoxResult<T> = Result<T, BoxError>;
 
 /// The flags every example takes (flattened into each example's own `clap` parser).
@@ -71,7 +72,7 @@ pub fn main<A: clap::Parser>(about: &'static str, run: impl FnOnce(A) -> BoxResu
 /// `--iters N`, for examples that train for a number of optimizer steps.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Steps {
-    /// Optimizer steps per model, replacing the example's default (see above)
+    /// Optimizer steps per model (the example's summary above gives its default)
     #[arg(long, value_name = "N")]
     pub iters: Option<u64>,
 }
@@ -106,6 +107,12 @@ pub fn report(result: BoxResult<()>) -> ExitCode {
         source = cause.source();
     }
     ExitCode::FAILURE
+}
+
+/// `name` as a file-name part: letters and digits kept, anything else `_`
+/// (`"RNN, time gap"` is `"RNN__time_gap"`).
+pub fn slug(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
 /// `path` if it exists; otherwise an error naming the file, what it holds and the

@@ -14,7 +14,7 @@
 //!
 //! The [`plot`] module writes the examples' figures (PNG, font embedded), and
 //! [`cli`] holds what their command lines share (`--help`, `--quick`, `--seed`,
-//! `--out`, `--threads`). The seeded generator the public API takes is re-exported
+//! `--out`, `--threads`, `--load`). The seeded generator the public API takes is re-exported
 //! ([`ChaCha8Rng`], with [`rand`]), so a program needs no other dependency.
 
 #![deny(missing_docs)]

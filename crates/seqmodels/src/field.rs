@@ -7,7 +7,10 @@ use autodiff::{Mlp, ParamId, Session, Tensor};
 use odesolve::NeuralOdeFunc;
 
 /// An autonomous MLP field `dh/dt = f(h)`, or, [`holding`](MlpField::holding) the
-/// state's last columns, `d[h, c]/dt = [f(h), 0]`.
+/// state's last columns, `d[h, c]/dt = [f(h), 0]`. Without held columns it computes
+/// what the [`Mlp`] itself does as a field (`odesolve` implements `NeuralOdeFunc`
+/// for `Mlp`); the models keep this type for the held columns of the Latent ODE
+/// code's ODE-RNN.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpField {
     net: Mlp,

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 const FORMAT: &str = "latent-seq-checkpoint";
 const VERSION: u32 = 1;
 const META_KEY: &str = "latent_seq";
-const OPTIM_PREFIX: &str = "optim/";
+/// Optimizer buffers are kept under this prefix; they are not parameters.
+pub(crate) const OPTIM_PREFIX: &str = "optim/";
 
 /// Where a run is: counters and random-number generators.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,11 +21,14 @@
 //!   are [`Shard`](autodiff::data::Shard)s it can cut for data parallelism: the
 //!   i.i.d. [`Rows`](autodiff::data::Rows) of `autodiff`, or a model crate's own
 //!   batch type (the sequence batches of `seqmodels`, say). Each epoch's order is a
-//!   permutation drawn from the trainer's seeded generator.
+//!   permutation drawn from the trainer's seeded generator, or, bucketed by length
+//!   ([`Trainer::bucket_by_length`]), batches of similar lengths in a random order.
 //! * [`parallel`]: the loss and gradient of a batch, optionally split into shards
 //!   whose tapes run in parallel on rayon.
 //! * [`Trainer`]: epochs, steps, callbacks, a progress bar, a [`metrics`] log,
 //!   [`checkpoint`]s in [`safetensors`] that resume bit for bit, a NaN guard.
+//! * Files: [`model_file`] (a trained model with its configuration, loaded without
+//!   knowing its sizes), [`npy`] (NumPy's `.npy` and `.npz`).
 //!
 //! ## The update rules
 //!

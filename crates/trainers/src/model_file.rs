@@ -42,6 +42,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::checkpoint::OPTIM_PREFIX;
 use crate::safetensors;
 use crate::{BoxError, Error, Result};
 use autodiff::ParamStore;
@@ -55,8 +56,6 @@ use std::path::Path;
 pub const MODEL_KEY: &str = "latent_seq_model";
 const FORMAT: &str = "latent-seq-model";
 const VERSION: u32 = 1;
-/// Checkpoints keep optimizer buffers under this prefix; they are not parameters.
-const OPTIM_PREFIX: &str = "optim/";
 
 /// What a model file says about its model: the kind and the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +132,13 @@ pub fn read(path: &Path) -> Result<(ModelMeta, BTreeMap<String, Array2<f64>>)> {
         .map(|(name, t)| Ok((name.clone(), safetensors::matrix(t, &name, path)?)))
         .collect::<Result<_>>()?;
     Ok((entry.model, params))
+}
+
+/// The configuration stored in a model file (or checkpoint) of `kind`, without its
+/// parameters: what a program reads first when the configuration also says how to
+/// rebuild the data the model was trained on.
+pub fn config<C: DeserializeOwned>(path: &Path, kind: &str) -> Result<C> {
+    read(path)?.0.config(kind, path)
 }
 
 /// Loads a model of `kind` from `path`: reads its configuration, lets `build` make

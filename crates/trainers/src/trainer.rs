@@ -452,7 +452,8 @@ impl<'a> Trainer<'a> {
     {
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
-            let order = match (self.bucketing, data.lengths()) {
+            let lengths = if self.bucketing { data.lengths() } else { None };
+            let order = match (self.bucketing, lengths) {
                 (false, _) => {
                     autodiff::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)
                 }
