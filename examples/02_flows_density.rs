@@ -155,8 +155,7 @@ fn fit(
 
 /// `--load`: scores a saved flow on its set's test points and draws it beside the data.
 fn load_and_score(file: &Path, out: &Path, grid: &Grid) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let spec: FlowSpec = meta.config(KIND, file)?;
+    let spec: FlowSpec = model_file::config(file, KIND)?;
     let build = |store: &mut ParamStore, spec: FlowSpec| {
         Ok(spec.model.build(store, spec.big, &mut ChaCha8Rng::seed_from_u64(spec.build_seed))?)
     };

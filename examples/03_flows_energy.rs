@@ -135,8 +135,7 @@ fn evaluate(
 /// `--load`: a saved flow's KL to its energy on fresh samples (from `--seed`), and
 /// its samples beside the true density.
 fn load_and_score(file: &Path, out: &Path, seed: u64) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let spec: FlowSpec = meta.config(KIND, file)?;
+    let spec: FlowSpec = model_file::config(file, KIND)?;
     let energy = Energy::ALL
         .into_iter()
         .find(|e| e.name() == spec.energy)

@@ -305,8 +305,7 @@ impl Saving<'_> {
 /// `--load`: rebuilds the saved model's data and task from its run's seed and size,
 /// and scores it on the test series, no training.
 fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let saved: Saved = meta.config(KIND, file)?;
+    let saved: Saved = model_file::config(file, KIND)?;
     let (set, _, tasks, _) = setup(saved.seed, saved.quick, steps)?;
     let task = tasks.iter().find(|t| t.name == saved.task).ok_or(format!("unknown task {}", saved.task))?;
     let build = |store: &mut ParamStore, s: Saved| {

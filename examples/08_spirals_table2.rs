@@ -178,8 +178,7 @@ const KIND: &str = "spirals_table2_model";
 /// `--load`: replays the saved model's setting and scores its forecasts of the test
 /// spirals' next 100 points, no training.
 fn load_and_score(file: &Path, steps: &Steps) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let saved: Saved = meta.config(KIND, file)?;
+    let saved: Saved = model_file::config(file, KIND)?;
     if saved.model >= MODELS.len() || saved.noise >= NOISES.len() || saved.count >= COUNTS.len() {
         let (m, i, j) = (saved.model, saved.noise, saved.count);
         return Err(format!(

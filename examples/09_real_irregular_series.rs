@@ -513,8 +513,7 @@ impl Saving<'_> {
 /// `--load`: rebuilds the saved model's data set split and cases from its run's seed
 /// and size, and scores the model on them, no training.
 fn load_and_score(file: &Path, args: &Args) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let saved: Saved = meta.config(KIND, file)?;
+    let saved: Saved = model_file::config(file, KIND)?;
     let sets = protocols(args);
     let p = sets.iter().find(|p| p.name == saved.set).ok_or(format!("unknown data set {}", saved.set))?;
     let prepared = prepare(p, saved.quick, &args.steps, saved.seed)?;

@@ -166,8 +166,7 @@ struct Args {
 /// `--load`: scores a saved model on 5,000 fresh points of its set (drawn from
 /// `--seed`, so not the trained run's test points) and draws its density.
 fn load_and_score(file: &Path, out: &Path, seed: u64) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let spec: FfjordSpec = meta.config(KIND, file)?;
+    let spec: FfjordSpec = model_file::config(file, KIND)?;
     let toy = toy_named(&spec.set)?;
     let build = |store: &mut ParamStore, spec: FfjordSpec| {
         Ok(ContinuousFlow::new(store, "ffjord", 2, spec.cnf, &mut ChaCha8Rng::seed_from_u64(0))?)

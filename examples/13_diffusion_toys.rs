@@ -200,8 +200,7 @@ fn score(
 /// `--load`: scores a saved DDPM on 2,000 fresh points of its set (drawn from
 /// `--seed`, so not the trained run's test points).
 fn load_and_score(file: &Path, seed: u64) -> BoxResult<()> {
-    let (meta, _) = model_file::read(file)?;
-    let spec: DdpmSpec = meta.config(KIND, file)?;
+    let spec: DdpmSpec = model_file::config(file, KIND)?;
     let (model, store) = model_file::load(file, KIND, |store, spec: DdpmSpec| {
         spec.build(store, &mut ChaCha8Rng::seed_from_u64(0))
     })?;
