@@ -157,8 +157,13 @@ impl Rows {
         &self.arrays
     }
 
-    /// The examples at `indices` as a new data set (for splits).
+    /// The examples at `indices` as a new data set (for splits); an index past the
+    /// end is [`Error::Index`].
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        let len = self.len();
+        if let Some(&index) = indices.iter().find(|&&i| i >= len) {
+            return Err(Error::Index { op: "Rows::subset", index, len });
+        }
         Rows::new(self.batch(indices).arrays)
     }
 }
@@ -272,6 +277,10 @@ mod tests {
         assert_eq!(err.to_string(), "Rows::new array 0: non-finite value NaN at row 1, column 1");
         assert!(Rows::new(vec![Array2::zeros((0, 2))]).unwrap_err().to_string().contains("no rows"));
         assert!(Rows::new(vec![]).unwrap_err().to_string().contains("no arrays"));
+        let rows = Rows::new(vec![Array2::zeros((3, 1))]).unwrap();
+        let err = rows.subset(&[0, 3]).unwrap_err();
+        assert_eq!(err, Error::Index { op: "Rows::subset", index: 3, len: 3 });
+        assert_eq!(err.to_string(), "Rows::subset: index 3 out of bounds for length 3");
     }
 
     #[test]
