@@ -97,6 +97,15 @@ pub fn shard_ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// Fails with [`Error::Index`] naming `op` at the first of `indices` that is not
+/// below `len` (for `subset` and other selections of examples by index).
+pub fn check_indices(op: &'static str, indices: &[usize], len: usize) -> Result<()> {
+    match indices.iter().find(|&&i| i >= len) {
+        Some(&index) => Err(Error::Index { op, index, len }),
+        None => Ok(()),
+    }
+}
+
 /// Fails on the first NaN or infinity of `a` (among the entries where `mask` is
 /// non-zero, when given), naming `what`, the row and the column.
 ///
@@ -160,10 +169,7 @@ impl Rows {
     /// The examples at `indices` as a new data set (for splits); an index past the
     /// end is [`Error::Index`].
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
-        let len = self.len();
-        if let Some(&index) = indices.iter().find(|&&i| i >= len) {
-            return Err(Error::Index { op: "Rows::subset", index, len });
-        }
+        check_indices("Rows::subset", indices, self.len())?;
         Rows::new(self.batch(indices).arrays)
     }
 }
