@@ -115,7 +115,7 @@ fn fit(
     let config =
         CnfConfig { hidden: if quick { vec![8, 8] } else { vec![64, 64, 64] }, seed, ..CnfConfig::default() };
     let spec = FfjordSpec { cnf: config.clone(), set: toy.name().into(), regularised };
-    let dist = FlowDistribution::standard(ContinuousFlow::new(&mut store, "ffjord", 2, config, &mut rng)?)?;
+    let dist = FlowDistribution::standard(ContinuousFlow::new(&mut store, "ffjord", 2, config, &mut rng)?);
     let mut adam = Optim::new(Adam { lr: 1e-3, weight_decay: 1e-5, ..Adam::default() })?;
     let mut nfe = Vec::with_capacity(iters);
     for _ in 0..iters {

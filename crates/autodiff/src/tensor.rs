@@ -157,7 +157,7 @@ pub trait Tensor: Clone + Sized {
     /// `min(max(x, lo), hi)`; a NaN bound or `lo > hi` is [`Error::Invalid`] naming
     /// both bounds (not `f64::clamp`'s panic).
     fn clamp(&self, lo: f64, hi: f64) -> Result<Self> {
-        if !(lo <= hi) {
+        if lo.is_nan() || hi.is_nan() || lo > hi {
             return Err(Error::Invalid {
                 op: "clamp",
                 reason: format!("needs lo <= hi, got lo = {lo}, hi = {hi}"),
