@@ -168,7 +168,7 @@ fn load_and_score(file: &Path, out: &Path, grid: &Grid) -> BoxResult<()> {
         spec.set,
         file.display()
     );
-    let data = grid.histogram(&toy.sample(100_000, &mut rng));
+    let data = grid.histogram(&toy.sample(100_000, &mut rng))?;
     let path = out.join(format!("02_flows_density_{}_{}_loaded.png", spec.set, spec.model.name()));
     plot::density_panels(&path, 4.0, &[("data (histogram)", &data), (spec.model.name(), &density)])?;
     println!("image: {}", path.display());
@@ -225,7 +225,7 @@ fn run(args: CommonOnly) -> BoxResult<()> {
         }
         let nll: Vec<String> = fits.iter().map(|f| format!("{:>9.3}", f.test_nll)).collect();
         println!("{:<14} {}", toy.name(), nll.join(" "));
-        let data = grid.histogram(&toy.sample(100_000, &mut rng));
+        let data = grid.histogram(&toy.sample(100_000, &mut rng))?;
         let mut panels = vec![("data (histogram)", &data)];
         panels.extend(Model::ALL.iter().zip(&fits).map(|(m, f)| (m.name(), &f.density)));
         let path = out.join(format!("02_flows_density_{}.png", toy.name()));

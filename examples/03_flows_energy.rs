@@ -129,7 +129,7 @@ fn evaluate(
     let mean = terms.view().mean().unwrap_or(f64::NAN);
     let std_err = terms.view().std(1.0) / (n as f64).sqrt();
     let samples = dist.sample(store, shown, rng)?;
-    Ok(Fit { kl: mean + log_z, std_err, image: view.histogram(&samples) })
+    Ok(Fit { kl: mean + log_z, std_err, image: view.histogram(&samples)? })
 }
 
 /// `--load`: a saved flow's KL to its energy on fresh samples (from `--seed`), and

@@ -139,7 +139,7 @@ fn fit(
     )?;
     let test = toy.sample(if quick { 200 } else { 5_000 }, &mut rng);
     let (test_nll, density) = score(&dist, &store, &test, grid)?;
-    let samples = grid.histogram(&dist.sample(&store, if quick { 200 } else { 5_000 }, &mut rng)?);
+    let samples = grid.histogram(&dist.sample(&store, if quick { 200 } else { 5_000 }, &mut rng)?)?;
     dist.flow().take_work(); // evaluation solves are not training work
     Ok(Fit { test_nll, end_time: dist.flow().end_time(&store), nfe, density, samples, seconds })
 }
@@ -185,7 +185,7 @@ fn load_and_score(file: &Path, out: &Path, seed: u64) -> BoxResult<()> {
         toy.entropy().map_or("unknown".into(), |h| format!("{h:.3}")),
         dist.flow().end_time(&store)
     );
-    let data = grid.histogram(&toy.sample(100_000, &mut rng));
+    let data = grid.histogram(&toy.sample(100_000, &mut rng))?;
     let path = out.join(format!("12_ffjord_{}_loaded.png", spec.set));
     plot::density_panels(&path, 4.0, &[("data (histogram)", &data), ("FFJORD density", &density)])?;
     println!("image: {}", path.display());
@@ -244,7 +244,7 @@ fn run(args: Args) -> BoxResult<()> {
             plain.seconds.max(reg.seconds),
         );
         let mut data_rng = ChaCha8Rng::seed_from_u64(seed + 900 + i as u64);
-        let data = grid.histogram(&toy.sample(100_000, &mut data_rng));
+        let data = grid.histogram(&toy.sample(100_000, &mut data_rng))?;
         let panels = [
             ("data (histogram)", &data),
             ("FFJORD density", &plain.density),

@@ -153,7 +153,7 @@ fn fit(
     let titles = |kind: &str| shown.map(|t| format!("{kind} t = {t}"));
     let (q_titles, p_titles) = (titles("noising"), titles("denoising"));
     let hist: Vec<Array2<f64>> =
-        noised.iter().chain(denoised.iter().copied()).map(|z| grid.histogram(z)).collect();
+        noised.iter().chain(denoised.iter().copied()).map(|z| grid.histogram(z)).collect::<Result<_, _>>()?;
     let panels: Vec<(&str, &Array2<f64>)> =
         q_titles.iter().chain(&p_titles).map(String::as_str).zip(hist.iter()).collect();
     plot::density_panels(&out.join(format!("13_diffusion_{name}{tag}_noising.png")), 4.0, &panels[..5])?;

@@ -131,6 +131,15 @@ pub fn shard_ranges(n: usize, parts: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// Fails with [`Error::Index`] naming `op` at the first of `indices` that is not
+/// below `len` (for `subset` and other selections of examples by index).
+pub fn check_indices(op: &'static str, indices: &[usize], len: usize) -> Result<()> {
+    match indices.iter().find(|&&i| i >= len) {
+        Some(&index) => Err(Error::Index { op, index, len }),
+        None => Ok(()),
+    }
+}
+
 /// Fails on the first NaN or infinity of `a` (among the entries where `mask` is
 /// non-zero, when given), naming `what`, the row and the column.
 ///
@@ -191,8 +200,10 @@ impl Rows {
         &self.arrays
     }
 
-    /// The examples at `indices` as a new data set (for splits).
+    /// The examples at `indices` as a new data set (for splits); an index past the
+    /// end is [`Error::Index`].
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        check_indices("Rows::subset", indices, self.len())?;
         Rows::new(self.batch(indices).arrays)
     }
 }
@@ -333,6 +344,10 @@ mod tests {
         assert_eq!(err.to_string(), "Rows::new array 0: non-finite value NaN at row 1, column 1");
         assert!(Rows::new(vec![Array2::zeros((0, 2))]).unwrap_err().to_string().contains("no rows"));
         assert!(Rows::new(vec![]).unwrap_err().to_string().contains("no arrays"));
+        let rows = Rows::new(vec![Array2::zeros((3, 1))]).unwrap();
+        let err = rows.subset(&[0, 3]).unwrap_err();
+        assert_eq!(err, Error::Index { op: "Rows::subset", index: 3, len: 3 });
+        assert_eq!(err.to_string(), "Rows::subset: index 3 out of bounds for length 3");
     }
 
     #[test]

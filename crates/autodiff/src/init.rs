@@ -1,5 +1,6 @@
 //! Initialisers for weights and biases, driven by a caller-supplied (seeded) RNG.
 
+use crate::{Error, Result};
 use ndarray::Array2;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
@@ -34,31 +35,48 @@ pub enum Init {
 }
 
 impl Init {
-    /// A `shape` array drawn from this initialiser.
+    /// Checks the parameters: a finite constant, a finite `std >= 0`, finite bounds with
+    /// `lo <= hi`. The error is [`Error::Invalid`] naming the variant, field and value.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::Invalid { op: "Init", reason });
+        match *self {
+            Init::Constant(c) if !c.is_finite() => bad(format!("Constant({c}) is not finite")),
+            Init::Normal { std } if !(std.is_finite() && std >= 0.0) => {
+                bad(format!("Normal.std must be finite and >= 0, got {std}"))
+            }
+            Init::Uniform { lo, hi } if !(lo.is_finite() && hi.is_finite() && lo <= hi) => {
+                bad(format!("Uniform needs finite lo <= hi, got lo = {lo}, hi = {hi}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A `shape` array drawn from this initialiser; fails as [`validate`](Init::validate).
     pub fn sample(
         &self,
         shape: (usize, usize),
         fan_in: usize,
         fan_out: usize,
         rng: &mut impl Rng,
-    ) -> Array2<f64> {
+    ) -> Result<Array2<f64>> {
+        self.validate()?;
         let uniform = |a: f64, rng: &mut dyn rand::RngCore| {
             let u = Uniform::new_inclusive(-a, a).expect("a finite, non-negative bound");
             Array2::from_shape_simple_fn(shape, || u.sample(rng))
         };
-        match *self {
+        Ok(match *self {
             Init::Zeros => Array2::zeros(shape),
             Init::Constant(c) => Array2::from_elem(shape, c),
             Init::Normal { std } => {
-                let n = Normal::new(0.0, std).expect("a finite, non-negative standard deviation");
+                let n = Normal::new(0.0, std).expect("validated: a finite, non-negative standard deviation");
                 Array2::from_shape_simple_fn(shape, || n.sample(rng))
             }
             Init::Uniform { lo, hi } => {
-                let u = Uniform::new_inclusive(lo, hi).expect("lo <= hi, both finite");
+                let u = Uniform::new_inclusive(lo, hi).expect("validated: lo <= hi, both finite");
                 Array2::from_shape_simple_fn(shape, || u.sample(rng))
             }
             Init::GlorotUniform => uniform((6.0 / (fan_in + fan_out).max(1) as f64).sqrt(), rng),
             Init::TorchDefault => uniform(1.0 / (fan_in.max(1) as f64).sqrt(), rng),
-        }
+        })
     }
 }

@@ -51,7 +51,8 @@ impl Activation {
                 .scale(LEAKY_SLOPE)
                 .add(&x.relu().scale(1.0 - LEAKY_SLOPE))
                 .expect("same shapes")
-                .clamp(-LEAKY_CLIP, LEAKY_CLIP),
+                .clamp(-LEAKY_CLIP, LEAKY_CLIP)
+                .expect("a window with lo < hi"),
             // relu(x) + e^{min(x, 0)} - 1, with min(x, 0) = -relu(-x): no overflow for large x.
             Activation::Elu => {
                 x.relu().add(&x.neg().relu().neg().exp().add_scalar(-1.0)).expect("same shapes")
@@ -94,11 +95,11 @@ impl Linear {
         bias: Option<Init>,
         rng: &mut impl Rng,
     ) -> Result<Self> {
-        let w = weight.sample((in_dim, out_dim), in_dim, out_dim, rng);
+        let w = weight.sample((in_dim, out_dim), in_dim, out_dim, rng)?;
         let weight = store.add(format!("{name}.weight"), w)?;
         let bias = match bias {
             Some(init) => {
-                let b = init.sample((1, out_dim), in_dim, out_dim, rng);
+                let b = init.sample((1, out_dim), in_dim, out_dim, rng)?;
                 Some(store.add(format!("{name}.bias"), b)?)
             }
             None => None,

@@ -154,9 +154,16 @@ pub trait Tensor: Clone + Sized {
     fn add_scalar(&self, c: f64) -> Self {
         self.unary(UnaryOp::AddScalar(c))
     }
-    /// `min(max(x, lo), hi)`
-    fn clamp(&self, lo: f64, hi: f64) -> Self {
-        self.unary(UnaryOp::Clamp(lo, hi))
+    /// `min(max(x, lo), hi)`; a NaN bound or `lo > hi` is [`Error::Invalid`] naming
+    /// both bounds (not `f64::clamp`'s panic).
+    fn clamp(&self, lo: f64, hi: f64) -> Result<Self> {
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return Err(Error::Invalid {
+                op: "clamp",
+                reason: format!("needs lo <= hi, got lo = {lo}, hi = {hi}"),
+            });
+        }
+        Ok(self.unary(UnaryOp::Clamp(lo, hi)))
     }
 
     // ---- derived reductions ----

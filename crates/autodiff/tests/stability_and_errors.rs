@@ -108,3 +108,38 @@ fn param_store_rejects_duplicates_and_mismatched_loads() {
     assert_eq!(store.get(store.id("w").unwrap()), array![[1.0, 2.0]], "nothing loaded");
     let _ = NoGrad::new(&store);
 }
+
+/// Asserts `Error::Invalid` from `op` whose message contains every one of `parts`.
+fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Error>, op: &str, parts: &[&str]) {
+    let err = result.expect_err(op);
+    assert!(matches!(&err, Error::Invalid { op: o, .. } if *o == op), "{err:?}");
+    let message = err.to_string();
+    assert!(parts.iter().all(|p| message.contains(p)), "{message}");
+}
+
+#[test]
+fn clamp_with_an_empty_window_is_an_error_not_a_panic() {
+    let x = array![[-1.0, 0.5, 2.0]];
+    assert_invalid(x.clamp(1.0, 0.0), "clamp", &["lo = 1", "hi = 0"]);
+    assert_invalid(x.clamp(f64::NAN, 0.0), "clamp", &["lo = NaN"]);
+    let tape = Tape::new();
+    assert_invalid(tape.leaf(x.clone()).clamp(0.0, -1.0), "clamp", &["lo = 0", "hi = -1"]);
+    assert_eq!(x.clamp(0.0, 1.0).unwrap(), array![[0.0, 0.5, 1.0]]);
+    // Built directly, the op cannot panic either: below lo gives lo, the rest hi.
+    assert_eq!(x.unary(autodiff::op::UnaryOp::Clamp(1.0, 0.0)), array![[1.0, 1.0, 0.0]]);
+}
+
+#[test]
+fn initialisers_with_bad_parameters_are_errors_not_panics() {
+    use autodiff::Init;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let uniform = Init::Uniform { lo: 1.0, hi: -1.0 };
+    assert_invalid(uniform.sample((2, 2), 2, 2, &mut rng), "Init", &["Uniform", "lo = 1", "hi = -1"]);
+    let normal = Init::Normal { std: -0.5 };
+    assert_invalid(normal.sample((2, 2), 2, 2, &mut rng), "Init", &["Normal.std", "-0.5"]);
+    assert_invalid(Init::Constant(f64::NAN).validate(), "Init", &["Constant(NaN)"]);
+    let mut store = ParamStore::new();
+    let lin = autodiff::nn::Linear::with_init(&mut store, "l", 2, 1, uniform, None, &mut rng);
+    assert_invalid(lin, "Init", &["Uniform"]);
+}

@@ -51,7 +51,7 @@ impl<T: Tensor> Bernoulli<T> {
     /// Differentiable in `probs` on `(0, 1)`.
     pub fn from_probs(probs: T) -> Result<Self> {
         validate::in_range(DIST, "probs", "[0, 1]", (0.0, 1.0), &probs.to_array())?;
-        let p = probs.clamp(PROB_MIN, PROB_MAX);
+        let p = probs.clamp(PROB_MIN, PROB_MAX).expect("PROB_MIN < PROB_MAX");
         let logits = p.log().sub(&p.neg().add_scalar(1.0).log())?;
         Ok(Bernoulli { logits })
     }

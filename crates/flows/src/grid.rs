@@ -48,9 +48,13 @@ impl Grid {
         })
     }
 
-    /// Values listed like [`points`](Grid::points) (`n^2 x 1` or `n^2`), as an
-    /// `n x n` image with `y` upwards.
+    /// Values listed like [`points`](Grid::points) (an `n^2 x 1` column), as an
+    /// `n x n` image with `y` upwards. Another width is [`Error::Dim`], another
+    /// count [`Error::Config`].
     pub fn image(&self, values: &Array2<f64>) -> Result<Array2<f64>> {
+        if values.ncols() != 1 {
+            return Err(Error::Dim { flow: "Grid::image", got: values.ncols(), expected: 1 });
+        }
         self.check(values)?;
         Ok(Array2::from_shape_fn((self.n, self.n), |(r, c)| values[(r * self.n + c, 0)]))
     }
@@ -63,7 +67,11 @@ impl Grid {
 
     /// A normalised histogram of 2-D samples on the cells (each cell's fraction of
     /// *all* samples divided by its area: an estimate of the density), as an image.
-    pub fn histogram(&self, samples: &Array2<f64>) -> Array2<f64> {
+    /// Samples that are not `m x 2` are [`Error::Dim`].
+    pub fn histogram(&self, samples: &Array2<f64>) -> Result<Array2<f64>> {
+        if samples.ncols() != 2 {
+            return Err(Error::Dim { flow: "Grid::histogram", got: samples.ncols(), expected: 2 });
+        }
         let (n, h, l) = (self.n, self.cell(), self.half_width);
         let mut counts = Array2::zeros((n, n));
         for p in samples.rows() {
@@ -73,7 +81,7 @@ impl Grid {
                 counts[(r as usize, c as usize)] += 1.0;
             }
         }
-        counts / (samples.nrows().max(1) as f64 * h * h)
+        Ok(counts / (samples.nrows().max(1) as f64 * h * h))
     }
 
     fn check(&self, values: &Array2<f64>) -> Result<()> {

@@ -175,8 +175,8 @@ fn masked_linear(
 ) -> Result<MaskedLinear> {
     let (fan_in, fan_out) = mask.dim();
     let weight =
-        store.add(format!("{name}.weight"), Init::TorchDefault.sample(mask.dim(), fan_in, fan_out, rng))?;
+        store.add(format!("{name}.weight"), Init::TorchDefault.sample(mask.dim(), fan_in, fan_out, rng)?)?;
     let bias =
-        store.add(format!("{name}.bias"), Init::TorchDefault.sample((1, fan_out), fan_in, fan_out, rng))?;
+        store.add(format!("{name}.bias"), Init::TorchDefault.sample((1, fan_out), fan_in, fan_out, rng)?)?;
     Ok(MaskedLinear { weight, bias, mask })
 }

@@ -58,9 +58,9 @@ impl Planar {
             return Err(Error::Config { flow: "planar", reason: "dimension must be at least 1".into() });
         }
         let init = Init::Normal { std: 0.1 };
-        let u = store.add(format!("{name}.u"), init.sample((1, dim), dim, 1, rng))?;
-        let w = store.add(format!("{name}.w"), init.sample((1, dim), dim, 1, rng))?;
-        let b = store.add(format!("{name}.b"), Init::Zeros.sample((1, 1), dim, 1, rng))?;
+        let u = store.add(format!("{name}.u"), init.sample((1, dim), dim, 1, rng)?)?;
+        let w = store.add(format!("{name}.w"), init.sample((1, dim), dim, 1, rng)?)?;
+        let b = store.add(format!("{name}.b"), Init::Zeros.sample((1, 1), dim, 1, rng)?)?;
         Ok(Planar { u, w, b, dim })
     }
 

@@ -37,9 +37,9 @@ impl Radial {
         }
         let small = Init::Normal { std: 0.1 };
         let centre =
-            store.add(format!("{name}.centre"), Init::Normal { std: 1.0 }.sample((1, dim), dim, 1, rng))?;
-        let alpha = store.add(format!("{name}.alpha"), small.sample((1, 1), dim, 1, rng))?;
-        let beta = store.add(format!("{name}.beta"), small.sample((1, 1), dim, 1, rng))?;
+            store.add(format!("{name}.centre"), Init::Normal { std: 1.0 }.sample((1, dim), dim, 1, rng)?)?;
+        let alpha = store.add(format!("{name}.alpha"), small.sample((1, 1), dim, 1, rng)?)?;
+        let beta = store.add(format!("{name}.beta"), small.sample((1, 1), dim, 1, rng)?)?;
         Ok(Radial { centre, alpha, beta, dim })
     }
 

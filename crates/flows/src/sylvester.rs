@@ -95,10 +95,10 @@ impl Sylvester {
         let small = Init::Normal { std: 0.1 };
         let q = match kind {
             SylvesterKind::Orthogonal { columns } => QSource::Orthogonal(
-                store.add(format!("{name}.q"), unit.sample((dim, columns), dim, columns, rng))?,
+                store.add(format!("{name}.q"), unit.sample((dim, columns), dim, columns, rng)?)?,
             ),
             SylvesterKind::Householder { reflections } => QSource::Householder(
-                store.add(format!("{name}.v"), unit.sample((reflections, dim), dim, dim, rng))?,
+                store.add(format!("{name}.v"), unit.sample((reflections, dim), dim, dim, rng)?)?,
             ),
             SylvesterKind::Triangular { reverse: false } => QSource::Fixed(Array2::eye(dim)),
             SylvesterKind::Triangular { reverse: true } => {
@@ -106,7 +106,9 @@ impl Sylvester {
             }
         };
         let m = columns;
-        let mut add = |part: &str, shape| store.add(format!("{name}.{part}"), small.sample(shape, m, m, rng));
+        let mut add = |part: &str, shape| {
+            small.sample(shape, m, m, rng).and_then(|v| store.add(format!("{name}.{part}"), v))
+        };
         let r = add("r", (m, m))?;
         let r_tilde = add("r_tilde", (m, m))?;
         let r_diag = add("r_diag", (1, m))?;

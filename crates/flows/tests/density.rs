@@ -33,10 +33,26 @@ fn grid_integrates_and_draws() {
     assert!((grid.integrate(&pdf).unwrap() - 0.994_608_9).abs() < 1e-3);
     let img = grid.image(&pts.column(1).to_owned().insert_axis(ndarray::Axis(1))).unwrap();
     assert!(img[(0, 0)] > 0.0 && img[(59, 0)] < 0.0, "y points up");
-    let hist = grid.histogram(&array![[0.01, 2.99], [5.0, 0.0]]);
+    let hist = grid.histogram(&array![[0.01, 2.99], [5.0, 0.0]]).unwrap();
     // One of two samples in the top cell right of the centre: density 0.5 / h^2.
     assert!((hist[(0, 30)] - 0.5 / 0.01).abs() < 1e-9 && (hist.view().sum() * 0.01 - 0.5).abs() < 1e-12);
     assert!(Grid::new(0.0, 3).is_err() && grid.image(&pdf.slice(ndarray::s![..5, ..]).to_owned()).is_err());
+}
+
+#[test]
+fn grid_images_and_histograms_of_the_wrong_shape_are_errors_not_panics() {
+    let grid = Grid::new(1.0, 2).unwrap();
+    // Four values as a row (1 x 4) used to pass the count check and then index past row 0.
+    let err = grid.image(&array![[1.0, 2.0, 3.0, 4.0]]).unwrap_err();
+    assert_eq!(err, flows::Error::Dim { flow: "Grid::image", got: 4, expected: 1 });
+    assert_eq!(err.to_string(), "Grid::image: input has 4 columns, the flow acts on 1");
+    let err = grid.image(&array![[1.0], [2.0], [3.0]]).unwrap_err();
+    assert!(matches!(err, flows::Error::Config { flow: "Grid", .. }), "{err:?}");
+    assert!(err.to_string().contains("3 values for 4 grid points"), "{err}");
+    // One-column samples used to panic reading their y.
+    let err = grid.histogram(&array![[0.5], [0.25]]).unwrap_err();
+    assert_eq!(err, flows::Error::Dim { flow: "Grid::histogram", got: 1, expected: 2 });
+    assert!(err.to_string().starts_with("Grid::histogram: input has 1 columns"), "{err}");
 }
 
 #[test]

@@ -200,6 +200,9 @@ pub fn adjoint_backward<F: NeuralOdeFunc>(
     opts: &AdjointOptions,
 ) -> Result<AdjointGradients> {
     let n = sol.ts.len();
+    if n == 0 {
+        return Err(OdeError::Times("adjoint: the forward solution has no output times".into()));
+    }
     if grad_ys.len() != n || sol.ys.len() != n {
         return Err(OdeError::Shape {
             what: "adjoint: one gradient per output time",

@@ -30,7 +30,14 @@ impl Scale {
                 });
             }
         };
-        Ok(Scale { atol: opts.atol.expand("atol", cols)?, rtol: opts.rtol.expand("rtol", cols)?, include })
+        let (atol, rtol) = (opts.atol.expand("atol", cols)?, opts.rtol.expand("rtol", cols)?);
+        if let Some(c) = (0..cols).find(|&c| include[c] && atol[c] + rtol[c] == 0.0) {
+            return Err(OdeError::Options {
+                name: "atol",
+                reason: format!("rtol and atol are both 0 for column {c}: its error scale is 0"),
+            });
+        }
+        Ok(Scale { atol, rtol, include })
     }
 
     /// `(sum of (v_i / s_i)^2, n)` over included entries, where `v` is produced per entry

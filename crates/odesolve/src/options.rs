@@ -30,9 +30,15 @@ impl Tolerance {
                 });
             }
         };
-        match v.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+        Tolerance::check(name, &v)?;
+        Ok(v)
+    }
+
+    /// Fails unless every value is finite and `>= 0`.
+    fn check(name: &'static str, values: &[f64]) -> Result<()> {
+        match values.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
             Some(bad) => Err(OdeError::Options { name, reason: format!("{bad} is not a finite value >= 0") }),
-            None => Ok(v),
+            None => Ok(()),
         }
     }
 }
@@ -104,6 +110,47 @@ impl Default for SolveOptions {
 }
 
 impl SolveOptions {
+    /// Checks the step settings before any step is taken: `min_step` finite and
+    /// `>= 0`, `max_step` and `first_step` finite and `> 0` in size, `min_step` no larger
+    /// than `max_step`, a fixed step size finite and `> 0`, `max_steps >= 1`, and each
+    /// scalar tolerance finite and `>= 0` with not both zero. Fails with
+    /// [`OdeError::Options`] naming the option. (Per-component tolerances are checked
+    /// against the state's width when the solve starts.) Every solve calls this.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name: &'static str, reason: String| Err(OdeError::Options { name, reason });
+        let positive = |h: f64| h.is_finite() && h != 0.0;
+        if !(self.min_step.is_finite() && self.min_step >= 0.0) {
+            return bad("min_step", format!("{} is not a finite value >= 0", self.min_step));
+        }
+        match self.max_step {
+            Some(h) if !positive(h) => return bad("max_step", format!("{h} is not a finite, non-zero size")),
+            Some(h) if self.min_step > h.abs() => {
+                return bad("min_step", format!("{} exceeds max_step = {h}", self.min_step));
+            }
+            _ => {}
+        }
+        if let Some(h) = self.first_step.filter(|&h| !positive(h)) {
+            return bad("first_step", format!("{h} is not a finite, non-zero size"));
+        }
+        if let Some(FixedStep::Size(h)) = self.fixed
+            && !(h.is_finite() && h > 0.0)
+        {
+            return bad("fixed step size", format!("{h} is not > 0"));
+        }
+        if self.max_steps == 0 {
+            return bad("max_steps", "must be at least 1".into());
+        }
+        for (name, tol) in [("rtol", &self.rtol), ("atol", &self.atol)] {
+            if let Tolerance::Scalar(x) = tol {
+                Tolerance::check(name, &[*x])?;
+            }
+        }
+        if self.rtol == Tolerance::Scalar(0.0) && self.atol == Tolerance::Scalar(0.0) {
+            return bad("atol", "rtol and atol are both 0: the error scale atol + rtol |y| is 0".into());
+        }
+        Ok(())
+    }
+
     /// Default options with the given method.
     pub fn new(method: Method) -> Self {
         SolveOptions { method, ..Self::default() }

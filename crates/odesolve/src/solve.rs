@@ -70,6 +70,7 @@ pub(crate) fn solve_traced<T: State, F: Field<T>>(
     opts: &SolveOptions,
     mut trace: Option<&mut Trace>,
 ) -> Result<Solution<T>> {
+    opts.validate()?;
     let dir = check_times(ts)?;
     if let Some(e) = nonfinite_error("state", ts[0], 0.0, &y0.array()) {
         return Err(e);
@@ -103,11 +104,6 @@ fn fixed_steps<T: State, F: Field<T>>(
     sol: &mut Solution<T>,
     mut trace: Option<&mut Trace>,
 ) -> Result<()> {
-    if let FixedStep::Size(h) = fixed
-        && !(h.is_finite() && h > 0.0)
-    {
-        return Err(OdeError::Options { name: "fixed step size", reason: format!("{h} is not > 0") });
-    }
     let mut y = sol.ys[0].clone();
     let mut ws: Option<Workspace<T>> = None;
     for (out, w) in ts.windows(2).enumerate() {

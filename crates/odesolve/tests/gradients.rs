@@ -179,3 +179,13 @@ fn augmented_layout_places_the_four_parts_side_by_side() {
     assert_eq!((l.param(0), l.param(4)), (12..28, 54..56));
     assert_eq!((l.time(), l.width()), (56, 57));
 }
+
+#[test]
+fn adjoint_of_a_solution_without_output_times_is_an_error_not_a_panic() {
+    let mut store = ParamStore::new();
+    let f = MlpField::new(&mut store, 1);
+    let empty = odesolve::Solution { ts: vec![], ys: vec![], stats: odesolve::Stats::default() };
+    let err = adjoint_backward(&f, &store, &empty, &[], &AdjointOptions::new(opts())).unwrap_err();
+    assert!(matches!(err, odesolve::OdeError::Times(_)), "{err:?}");
+    assert_eq!(err.to_string(), "output times: adjoint: the forward solution has no output times");
+}

@@ -218,6 +218,53 @@ fn bad_output_times_are_named() {
     assert_eq!((sol.ys.len(), sol.stats.nfev), (1, 0));
 }
 
+/// Step and tolerance options that cannot work are named before any step is taken
+/// (min_step > max_step used to surface as a step-size underflow mid-solve).
+#[test]
+fn bad_step_and_tolerance_options_are_named_before_stepping() {
+    let p = Decay(1.0);
+    let d = SolveOptions::default;
+    let cases = [
+        (SolveOptions { max_step: Some(0.0), ..d() }, "max_step", "0 is not a finite, non-zero size"),
+        (
+            SolveOptions { min_step: 0.5, max_step: Some(0.1), ..d() },
+            "min_step",
+            "0.5 exceeds max_step = 0.1",
+        ),
+        (SolveOptions { min_step: -1.0, ..d() }, "min_step", "-1 is not a finite value >= 0"),
+        (SolveOptions { first_step: Some(f64::NAN), ..d() }, "first_step", "NaN is not a finite"),
+        (SolveOptions { max_steps: 0, ..d() }, "max_steps", "must be at least 1"),
+        (d().tol(-1e-6, 1e-9), "rtol", "-0.000001 is not a finite value >= 0"),
+        (d().tol(1e-6, f64::INFINITY), "atol", "inf is not a finite value >= 0"),
+        (d().tol(0.0, 0.0), "atol", "rtol and atol are both 0"),
+        (d().step_size(0.0), "fixed step size", "0 is not > 0"),
+        (d().grid().tol(1e-6, -1.0), "atol", "-1 is not a finite value >= 0"),
+    ];
+    for (opts, name, needle) in cases {
+        // Counting evaluations shows the error comes before the first one.
+        let calls = std::cell::Cell::new(0);
+        let f = FnOde(|_t: f64, y: &Array2<f64>| {
+            calls.set(calls.get() + 1);
+            Ok(-y)
+        });
+        let err = odeint(&f, &p.y0(), &[0.0, 1.0], &opts).unwrap_err();
+        assert!(matches!(err, OdeError::Options { name: n, .. } if n == name), "{name}: {err:?}");
+        let message = err.to_string();
+        assert!(message.starts_with(&format!("option `{name}`: ")) && message.contains(needle), "{message}");
+        assert_eq!(calls.get(), 0, "{name}: no evaluation before the error");
+        assert!(matches!(opts.validate(), Err(OdeError::Options { .. })), "{name}");
+    }
+    // Per-component tolerances that are both 0 in one column are caught at the start too.
+    let zero_col = SolveOptions {
+        rtol: Tolerance::PerComponent(vec![1e-6, 0.0]),
+        atol: Tolerance::PerComponent(vec![1e-9, 0.0]),
+        ..d()
+    };
+    let err = odeint(&p, &array![[1.0, 2.0]], &[0.0, 1.0], &zero_col).unwrap_err();
+    assert!(matches!(err, OdeError::Options { name: "atol", .. }), "{err:?}");
+    assert!(err.to_string().contains("both 0 for column 1"), "{err}");
+}
+
 #[test]
 fn shape_mismatch_is_reported() {
     let f = FnOde(|_t: f64, y: &Array2<f64>| Ok(Array2::zeros((y.nrows(), y.ncols() + 1))));

@@ -65,7 +65,7 @@ impl RnnCell {
     ) -> Result<Self> {
         let init = uniform_init(hidden);
         let lin = Linear::with_init(store, &format!("{name}.in"), input, hidden, init, Some(init), rng)?;
-        let u = store.add(format!("{name}.u"), init.sample((hidden, hidden), hidden, hidden, rng))?;
+        let u = store.add(format!("{name}.u"), init.sample((hidden, hidden), hidden, hidden, rng)?)?;
         Ok(RnnCell { input: lin, recurrent: u, hidden })
     }
 }
@@ -188,7 +188,9 @@ impl GruCell {
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let init = uniform_init(hidden);
-        let mut draw = |shape: (usize, usize)| init.sample(shape, shape.0, shape.1, rng);
+        let mut draw = |shape: (usize, usize)| {
+            init.sample(shape, shape.0, shape.1, rng).expect("a finite window -k..k is a valid Init")
+        };
         let (h2, h1) = (2 * hidden, hidden);
         let (w_rz, w_n, u_rz, u_n) =
             (draw((input, h2)), draw((input, h1)), draw((hidden, h2)), draw((hidden, h1)));

@@ -162,7 +162,7 @@ impl GruOdeField {
     /// registered as `{name}.u_r`, `.u_z`, `.u_h`.
     pub fn new(store: &mut ParamStore, name: &str, hidden: usize, rng: &mut impl Rng) -> Result<Self> {
         let mut add = |part: &str| -> Result<ParamId> {
-            let value = Init::TorchDefault.sample((hidden, hidden), hidden, hidden, rng);
+            let value = Init::TorchDefault.sample((hidden, hidden), hidden, hidden, rng)?;
             Ok(store.add(format!("{name}.{part}"), value)?)
         };
         Ok(GruOdeField { u_r: add("u_r")?, u_z: add("u_z")?, u_h: add("u_h")?, input: None })
@@ -574,7 +574,7 @@ impl LearnedJump {
         )?;
         let std = (2.0 / (4 + p) as f64).sqrt();
         let prep_w =
-            store.add(format!("{name}.prep_w"), Init::Normal { std }.sample((4 * d, d * p), 4, p, rng))?;
+            store.add(format!("{name}.prep_w"), Init::Normal { std }.sample((4 * d, d * p), 4, p, rng)?)?;
         let prep_b = store.add(format!("{name}.prep_b"), Array2::from_elem((1, d * p), 0.1))?;
         let block =
             Array2::from_shape_fn((4 * d, d * p), |(row, col)| f64::from(u8::from(row % d == col / p)));

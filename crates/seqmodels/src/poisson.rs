@@ -93,7 +93,7 @@ impl PoissonIntensity {
             // A rate that underflows to 0 (a pre-activation below about -745) would
             // give ln 0 = -inf, and -inf x 0 = NaN where the mask hides it: the floor
             // keeps it finite (and passes no gradient there).
-            let log_rates = self.rates(s, z)?.clamp(f64::MIN_POSITIVE, f64::INFINITY).log();
+            let log_rates = self.rates(s, z)?.clamp(f64::MIN_POSITIVE, f64::INFINITY)?.log();
             total = total.add(&log_rates.mask(&repeat_rows(step.mask, copies))?.sum_axis(Axis(1)))?;
             total = total.sub(&integral.mask(&repeat_rows(&ends, copies))?.sum_axis(Axis(1)))?;
         }

@@ -102,3 +102,22 @@ fn data_sets_round_trip_through_padded_arrays() {
     let err = Sequences::from_arrays(&flat).unwrap_err().to_string();
     assert!(err.contains("`values` has shape [2, 6], expected rank 3"), "{err}");
 }
+
+/// A subset with an index past the end is the tape's index error naming the data set,
+/// not an out-of-bounds panic.
+#[test]
+fn subsets_with_an_index_past_the_end_are_named_errors() {
+    use ndarray::array;
+    use seqmodels::{Error, IrregularSeries, Sequences, Series};
+    let seqs = Sequences::new(vec![array![[1.0], [2.0]], array![[3.0]]]).unwrap();
+    let err = seqs.subset(&[1, 2]).unwrap_err();
+    let want = autodiff::Error::Index { op: "Sequences::subset", index: 2, len: 2 };
+    assert!(matches!(&err, Error::Autodiff(e) if *e == want), "{err:?}");
+    assert_eq!(err.to_string(), "Sequences::subset: index 2 out of bounds for length 2");
+    assert_eq!(seqs.subset(&[1]).unwrap().values(), &[array![[3.0]]]);
+    let irregular = IrregularSeries::new(vec![Series::observed(vec![0.5], array![[1.0]])]).unwrap();
+    let err = irregular.subset(&[0, 5]).unwrap_err();
+    let want = autodiff::Error::Index { op: "IrregularSeries::subset", index: 5, len: 1 };
+    assert!(matches!(&err, Error::Autodiff(e) if *e == want), "{err:?}");
+    assert_eq!(err.to_string(), "IrregularSeries::subset: index 5 out of bounds for length 1");
+}

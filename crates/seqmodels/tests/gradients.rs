@@ -149,7 +149,7 @@ fn wavenets() {
             if store.name(id).ends_with("bias") {
                 let shape = store.shape(id);
                 *store.get_mut(id) =
-                    autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut rng);
+                    autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut rng).unwrap();
             }
         }
         check(&model, &store, ObsKind::Bernoulli);

@@ -24,7 +24,8 @@ fn net(output: WaveNetOutput, width: usize, dilations: Vec<usize>, seed: u64) ->
     for id in store.ids().collect::<Vec<_>>() {
         if store.name(id).ends_with("bias") {
             let shape = store.shape(id);
-            *store.get_mut(id) = autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut r);
+            *store.get_mut(id) =
+                autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut r).unwrap();
         }
     }
     (store, model)

@@ -2,6 +2,7 @@
 //! step count (Bowman et al. 2016 for the linear warm-up; Fu et al. 2019, "Cyclical
 //! Annealing Schedule", Eq. 4-5, for the cyclical one).
 
+use crate::optim::{check_count, check_range};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -39,19 +40,31 @@ pub enum KlAnneal {
 }
 
 impl KlAnneal {
-    /// Checks the settings.
+    /// Checks the settings: weights finite and `>= 0`, lengths positive, `ratio` in
+    /// `(0, 1]`. The error names the field and its value (`KlAnneal::Linear.steps`).
     pub fn validate(&self) -> Result<()> {
-        let ok = match self {
-            KlAnneal::Constant { weight } => *weight >= 0.0,
-            KlAnneal::Linear { start, end, steps } => *start >= 0.0 && *end >= 0.0 && *steps > 0,
-            KlAnneal::Cyclical { period, ratio, max, .. } => {
-                *period > 0 && *ratio > 0.0 && *ratio <= 1.0 && *max >= 0.0
+        match self {
+            KlAnneal::Constant { weight } => check_range("KlAnneal::Constant.weight", *weight, 0.0, f64::MAX),
+            KlAnneal::Linear { start, end, steps } => {
+                check_range("KlAnneal::Linear.start", *start, 0.0, f64::MAX)?;
+                check_range("KlAnneal::Linear.end", *end, 0.0, f64::MAX)?;
+                check_count("KlAnneal::Linear.steps", *steps)
             }
-        };
-        if ok { Ok(()) } else { Err(Error::config("KlAnneal", format!("invalid settings {self:?}"))) }
+            KlAnneal::Cyclical { period, ratio, max, cycles } => {
+                check_count("KlAnneal::Cyclical.period", *period)?;
+                if !(*ratio > 0.0 && *ratio <= 1.0) {
+                    return Err(Error::config(
+                        "KlAnneal::Cyclical.ratio",
+                        format!("must be in (0, 1], got {ratio}"),
+                    ));
+                }
+                check_range("KlAnneal::Cyclical.max", *max, 0.0, f64::MAX)?;
+                cycles.map_or(Ok(()), |m| check_count("KlAnneal::Cyclical.cycles", m))
+            }
+        }
     }
 
-    /// The KL weight after `t` optimizer steps.
+    /// The KL weight after `t` optimizer steps (NaN for a zero cyclical period).
     pub fn weight(&self, t: u64) -> f64 {
         match self {
             KlAnneal::Constant { weight } => *weight,
@@ -62,7 +75,9 @@ impl KlAnneal {
                 if cycles.is_some_and(|m| t >= m.saturating_mul(*period)) {
                     return *max;
                 }
-                let tau = (t % period) as f64 / *period as f64;
+                // A zero period (refused by `validate`) gives NaN, not a division by zero.
+                let Some(t_cur) = t.checked_rem(*period) else { return f64::NAN };
+                let tau = t_cur as f64 / *period as f64;
                 max * (tau / ratio).min(1.0)
             }
         }
@@ -72,6 +87,7 @@ impl KlAnneal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::assert_config_error;
 
     #[test]
     fn linear_ramp() {
@@ -91,6 +107,22 @@ mod tests {
         let got: Vec<f64> = (0..10).map(|t| a.weight(t)).collect();
         // tau = (t mod 4) / 4 = 0, 1/4, 1/2, 3/4; beta = min(1, 2 tau) = 0, 0.5, 1, 1; twice; then 1.
         assert_eq!(got, [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0]);
-        assert!(KlAnneal::Cyclical { period: 4, ratio: 0.0, max: 1.0, cycles: None }.validate().is_err());
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let cyclical = |period, ratio, max, cycles| KlAnneal::Cyclical { period, ratio, max, cycles };
+        assert_config_error(cyclical(4, 0.0, 1.0, None).validate(), "KlAnneal::Cyclical.ratio", "got 0");
+        assert_config_error(cyclical(0, 0.5, 1.0, None).validate(), "KlAnneal::Cyclical.period", "got 0");
+        assert_config_error(cyclical(4, 0.5, f64::NAN, None).validate(), "KlAnneal::Cyclical.max", "NaN");
+        assert_config_error(cyclical(4, 0.5, 1.0, Some(0)).validate(), "KlAnneal::Cyclical.cycles", "got 0");
+        let linear = KlAnneal::Linear { start: 0.0, end: 1.0, steps: 0 };
+        assert_config_error(linear.validate(), "KlAnneal::Linear.steps", "got 0");
+        let linear = KlAnneal::Linear { start: -0.5, end: 1.0, steps: 3 };
+        assert_config_error(linear.validate(), "KlAnneal::Linear.start", "-0.5");
+        let constant = KlAnneal::Constant { weight: f64::INFINITY };
+        assert_config_error(constant.validate(), "KlAnneal::Constant.weight", "inf");
+        // `weight` used to divide by the zero period.
+        assert!(cyclical(0, 0.5, 1.0, None).weight(3).is_nan());
     }
 }

@@ -1,6 +1,7 @@
 //! Early stopping on a validation metric, keeping the best parameters (Keras's
 //! `EarlyStopping(restore_best_weights=True)`, Lightning's `min_delta`/`patience`).
 
+use crate::optim::{check_count, check_range};
 use crate::{Error, Result};
 use autodiff::ParamStore;
 
@@ -40,12 +41,8 @@ impl EarlyStopping {
     /// Stops after `patience` evaluations without an improvement larger than
     /// `min_delta >= 0` in the direction of `mode`.
     pub fn new(patience: usize, min_delta: f64, mode: Mode) -> Result<Self> {
-        if patience == 0 || min_delta.is_nan() || min_delta < 0.0 {
-            return Err(Error::config(
-                "EarlyStopping",
-                format!("need patience >= 1 and min_delta >= 0, got {patience} and {min_delta}"),
-            ));
-        }
+        check_count("EarlyStopping.patience", patience as u64)?;
+        check_range("EarlyStopping.min_delta", min_delta, 0.0, f64::MAX)?;
         Ok(EarlyStopping { patience, min_delta, mode, best: None, evaluations: 0, bad: 0, snapshot: None })
     }
 
@@ -88,6 +85,7 @@ impl EarlyStopping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::assert_config_error;
     use autodiff::ndarray::array;
 
     #[test]
@@ -117,6 +115,8 @@ mod tests {
         assert_eq!(es.observe(0.5, &store), Verdict::Improved);
         assert_eq!(es.observe(0.7, &store), Verdict::Improved);
         assert_eq!(es.observe(0.7, &store), Verdict::Stop);
-        assert!(EarlyStopping::new(0, 0.0, Mode::Min).is_err());
+        assert_config_error(EarlyStopping::new(0, 0.0, Mode::Min), "EarlyStopping.patience", "got 0");
+        assert_config_error(EarlyStopping::new(1, -0.1, Mode::Min), "EarlyStopping.min_delta", "-0.1");
+        assert_config_error(EarlyStopping::new(1, f64::NAN, Mode::Max), "EarlyStopping.min_delta", "NaN");
     }
 }

@@ -5,7 +5,8 @@
 //! step $t$ gives the same rate. (Call it with the epoch instead of the step for
 //! per-epoch schedules; [`Trainer`](crate::Trainer) uses the step.)
 
-use crate::{Error, Result};
+use crate::Result;
+use crate::optim::{check_count, check_positive, check_range};
 use serde::{Deserialize, Serialize};
 
 /// A learning-rate schedule; see each variant for its formula.
@@ -83,44 +84,53 @@ impl Schedule {
         Schedule::Warmup { steps, start_factor, then: Box::new(self) }
     }
 
-    /// Checks every setting (positive rates and periods, factors in range).
+    /// Checks every setting: initial rates finite and positive, floors finite and in
+    /// `[0, lr]` (cosine) or `>= 0`, factors finite and positive, periods positive,
+    /// `start_factor` in `[0, 1]`. The error names the field and its value
+    /// (`Schedule::Step.every`). [`Trainer`](crate::Trainer) calls this before training.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: &str, reason: &str| Err(Error::config(format!("Schedule::{what}"), reason));
         match self {
-            Schedule::Constant { lr } if lr.is_nan() || *lr < 0.0 => bad("Constant", "lr must be >= 0"),
-            Schedule::Step { every: 0, .. } => bad("Step", "`every` must be positive"),
-            Schedule::Step { lr, gamma, .. } if !(*lr >= 0.0 && *gamma > 0.0) => {
-                bad("Step", "lr must be >= 0 and gamma > 0")
+            Schedule::Constant { lr } => check_positive("Schedule::Constant.lr", *lr),
+            Schedule::Step { lr, every, gamma } => {
+                check_positive("Schedule::Step.lr", *lr)?;
+                check_count("Schedule::Step.every", *every)?;
+                check_positive("Schedule::Step.gamma", *gamma)
             }
-            Schedule::Exponential { lr, gamma, min_lr }
-                if !(*lr >= 0.0 && *gamma > 0.0 && *min_lr >= 0.0) =>
-            {
-                bad("Exponential", "lr and min_lr must be >= 0 and gamma > 0")
+            Schedule::Exponential { lr, gamma, min_lr } => {
+                check_positive("Schedule::Exponential.lr", *lr)?;
+                check_positive("Schedule::Exponential.gamma", *gamma)?;
+                check_range("Schedule::Exponential.min_lr", *min_lr, 0.0, f64::MAX)
             }
-            Schedule::Cosine { period: 0, .. } | Schedule::Cosine { period_mult: 0, .. } => {
-                bad("Cosine", "period and period_mult must be positive")
+            Schedule::Cosine { lr, min_lr, period, period_mult, .. } => {
+                check_positive("Schedule::Cosine.lr", *lr)?;
+                check_range("Schedule::Cosine.min_lr", *min_lr, 0.0, *lr)?;
+                check_count("Schedule::Cosine.period", *period)?;
+                check_count("Schedule::Cosine.period_mult", *period_mult)
             }
-            Schedule::Cosine { lr, min_lr, .. } if !(*min_lr >= 0.0 && lr >= min_lr) => {
-                bad("Cosine", "need lr >= min_lr >= 0")
+            Schedule::Warmup { start_factor, then, .. } => {
+                check_range("Schedule::Warmup.start_factor", *start_factor, 0.0, 1.0)?;
+                then.validate()
             }
-            Schedule::Warmup { start_factor, .. } if !(0.0..=1.0).contains(start_factor) => {
-                bad("Warmup", "start_factor must be in [0, 1]")
-            }
-            Schedule::Warmup { then, .. } => then.validate(),
-            _ => Ok(()),
         }
     }
 
-    /// The learning rate after `t` optimizer steps.
+    /// The learning rate after `t` optimizer steps. A schedule that fails
+    /// [`validate`](Schedule::validate) with a zero period gives NaN (which
+    /// [`Optimizer::set_lr`](crate::Optimizer::set_lr) refuses) rather than
+    /// dividing by zero or cycling forever.
     pub fn lr(&self, t: u64) -> f64 {
         match self {
             Schedule::Constant { lr } => *lr,
-            Schedule::Step { lr, every, gamma } => lr * gamma.powf((t / every) as f64),
+            Schedule::Step { lr, every, gamma } => match t.checked_div(*every) {
+                Some(decays) => lr * gamma.powf(decays as f64),
+                None => f64::NAN,
+            },
             Schedule::Exponential { lr, gamma, min_lr } => (lr * gamma.powf(t as f64)).max(*min_lr),
             Schedule::Cosine { lr, min_lr, period, restarts, period_mult } => {
                 let (t_cur, t_i) = match restarts {
                     false if t >= *period => return *min_lr,
                     false => (t, *period),
+                    true if *period == 0 || *period_mult == 0 => return f64::NAN,
                     true => position_in_cycle(t, *period, *period_mult),
                 };
                 min_lr
@@ -135,7 +145,8 @@ impl Schedule {
 }
 
 /// `(t_cur, T_i)`: the position of step `t` within its cycle and the cycle's length,
-/// for cycles of lengths `T_0, m T_0, m^2 T_0, ...`.
+/// for cycles of lengths `T_0, m T_0, m^2 T_0, ...` (both `T_0` and `m` positive,
+/// or this never ends).
 fn position_in_cycle(mut t: u64, period: u64, mult: u64) -> (u64, u64) {
     let mut len = period;
     while t >= len {
@@ -148,6 +159,7 @@ fn position_in_cycle(mut t: u64, period: u64, mult: u64) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::assert_config_error;
 
     #[test]
     fn step_and_exponential() {
@@ -189,8 +201,34 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_named() {
-        let err = Schedule::Step { lr: 1.0, every: 0, gamma: 0.5 }.validate().unwrap_err();
-        assert!(err.to_string().contains("Schedule::Step"), "{err}");
-        assert!(Schedule::cosine(1.0, 2.0, 5).validate().is_err());
+        let step = Schedule::Step { lr: 1.0, every: 0, gamma: 0.5 };
+        assert_config_error(step.validate(), "Schedule::Step.every", "got 0");
+        assert_config_error(Schedule::cosine(1.0, 2.0, 5).validate(), "Schedule::Cosine.min_lr", "got 2");
+        assert_config_error(Schedule::constant(f64::NAN).validate(), "Schedule::Constant.lr", "NaN");
+        assert_config_error(Schedule::constant(0.0).validate(), "Schedule::Constant.lr", "got 0");
+        let step = Schedule::Step { lr: 1.0, every: 2, gamma: 0.0 };
+        assert_config_error(step.validate(), "Schedule::Step.gamma", "got 0");
+        let exp = Schedule::Exponential { lr: f64::INFINITY, gamma: 0.5, min_lr: 0.0 };
+        assert_config_error(exp.validate(), "Schedule::Exponential.lr", "inf");
+        let exp = Schedule::Exponential { lr: 1.0, gamma: 0.5, min_lr: -1.0 };
+        assert_config_error(exp.validate(), "Schedule::Exponential.min_lr", "-1");
+        let restarts = Schedule::Cosine { lr: 1.0, min_lr: 0.0, period: 0, restarts: true, period_mult: 1 };
+        assert_config_error(restarts.validate(), "Schedule::Cosine.period", "got 0");
+        let restarts = Schedule::Cosine { lr: 1.0, min_lr: 0.0, period: 3, restarts: true, period_mult: 0 };
+        assert_config_error(restarts.validate(), "Schedule::Cosine.period_mult", "got 0");
+        let warm = Schedule::constant(1.0).with_warmup(3, 1.5);
+        assert_config_error(warm.validate(), "Schedule::Warmup.start_factor", "1.5");
+        let warm = Schedule::constant(-1.0).with_warmup(3, 0.5);
+        assert_config_error(warm.validate(), "Schedule::Constant.lr", "-1");
+    }
+
+    #[test]
+    fn zero_periods_give_nan_instead_of_panicking_or_hanging() {
+        // Each of these used to divide by zero or loop forever in `lr`.
+        assert!(Schedule::Step { lr: 1.0, every: 0, gamma: 0.5 }.lr(3).is_nan());
+        for (period, period_mult) in [(0, 1), (3, 0)] {
+            let s = Schedule::Cosine { lr: 1.0, min_lr: 0.0, period, restarts: true, period_mult };
+            assert!(s.lr(5).is_nan(), "{s:?}");
+        }
     }
 }

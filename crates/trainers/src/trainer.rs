@@ -530,7 +530,7 @@ impl<'a> Trainer<'a> {
     {
         let step = self.state.step;
         if let Some(s) = &self.schedule {
-            self.optimizer.set_lr(s.lr(step));
+            self.optimizer.set_lr(s.lr(step))?;
         }
         let kl_weight = self.kl.as_ref().map_or(1.0, |k| k.weight(step));
         let ctx = StepCtx::new(step, self.state.epoch, kl_weight, self.state.noise_rng.next_u64());

@@ -54,7 +54,11 @@ pub enum UnaryOp {
     Scale(f64),
     /// `x + c` for a constant `c`
     AddScalar(f64),
-    /// `min(max(x, lo), hi)`; gradient 1 strictly inside, 0 outside
+    /// `min(max(x, lo), hi)`; gradient 1 strictly inside, 0 outside. [`Tensor::clamp`]
+    /// refuses `lo > hi`; built directly with `lo > hi`, entries below `lo` become
+    /// `lo` and the others `hi` (no panic).
+    ///
+    /// [`Tensor::clamp`]: crate::Tensor::clamp
     Clamp(f64, f64),
 }
 
@@ -311,7 +315,14 @@ impl Map for AddScalar {
 struct Clamp(f64, f64);
 impl Map for Clamp {
     fn value(&self, x: f64) -> f64 {
-        x.clamp(self.0, self.1)
+        // Not `f64::clamp`, which panics when lo > hi; NaN entries stay NaN.
+        if x < self.0 {
+            self.0
+        } else if x > self.1 {
+            self.1
+        } else {
+            x
+        }
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, _: &T) -> Grad<T> {
         let (lo, hi) = (self.0, self.1);

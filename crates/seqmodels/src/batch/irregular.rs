@@ -9,7 +9,7 @@
 
 use super::SeqBatch;
 use crate::{Error, Result};
-use autodiff::data::{Dataset, Shard, require_finite, shard_ranges};
+use autodiff::data::{Dataset, Shard, check_indices, require_finite, shard_ranges};
 use ndarray::{Array2, Axis};
 
 /// One series: increasing `times` (`n`), `values` and 0/1 `masks` (`n x D`).
@@ -106,8 +106,10 @@ impl IrregularSeries {
         &self.series
     }
 
-    /// The series at `indices` as a new data set (for splits).
+    /// The series at `indices` as a new data set (for splits); an index past the end
+    /// is [`autodiff::Error::Index`].
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        check_indices("IrregularSeries::subset", indices, self.series.len())?;
         IrregularSeries::new(indices.iter().map(|&i| self.series[i].clone()).collect())
     }
 }

@@ -2,7 +2,7 @@
 
 use super::SeqBatch;
 use crate::{Error, Result};
-use autodiff::data::{Dataset, require_finite};
+use autodiff::data::{Dataset, check_indices, require_finite};
 use ndarray::Array2;
 
 /// Variable-length sequences of `D`-dimensional observations, each a `T_i x D` array
@@ -84,8 +84,10 @@ impl Sequences {
         self.masks.as_deref()
     }
 
-    /// The sequences at `indices` as a new data set (for splits).
+    /// The sequences at `indices` as a new data set (for splits); an index past the
+    /// end is [`autodiff::Error::Index`].
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        check_indices("Sequences::subset", indices, self.values.len())?;
         let pick = |v: &Vec<Array2<f64>>| indices.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
         Self::build(pick(&self.values), self.masks.as_ref().map(pick))
     }

@@ -32,7 +32,7 @@ impl CausalLayer {
         bias: bool,
         rng: &mut impl Rng,
     ) -> Result<Self> {
-        let w = Init::GlorotUniform.sample((width * input, output), width * input, width * output, rng);
+        let w = Init::GlorotUniform.sample((width * input, output), width * input, width * output, rng)?;
         let filter = store.add(format!("{name}.filter"), w)?;
         let bias = if bias {
             Some(store.add(format!("{name}.bias"), ndarray::Array2::zeros((1, output)))?)

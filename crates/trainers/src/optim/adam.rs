@@ -6,7 +6,7 @@
 //! "Decoupled Weight Decay Regularization", Algorithm 2: the decay multiplies the
 //! parameter instead of entering the gradient, so it is not rescaled by the moments.
 
-use super::{UpdateRule, check_range};
+use super::{UpdateRule, check_positive, check_range};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +63,8 @@ impl Adam {
         check_range(&format!("{kind}.lr"), self.lr, 0.0, f64::MAX)?;
         check_range(&format!("{kind}.betas.0"), self.betas.0, 0.0, 1.0 - f64::EPSILON)?;
         check_range(&format!("{kind}.betas.1"), self.betas.1, 0.0, 1.0 - f64::EPSILON)?;
-        check_range(&format!("{kind}.eps"), self.eps, 0.0, f64::MAX)?;
+        // PyTorch accepts 0, but then a zero gradient's first update is 0 / 0.
+        check_positive(&format!("{kind}.eps"), self.eps)?;
         check_range(&format!("{kind}.weight_decay"), self.weight_decay, 0.0, f64::MAX)
     }
 
@@ -157,7 +158,7 @@ mod tests {
 
     #[test]
     fn adam_first_updates() {
-        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: 0.0, weight_decay: 0.0 };
+        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: f64::MIN_POSITIVE, weight_decay: 0.0 };
         let mut opt = Optim::new(adam).unwrap();
         let got = trajectory(&mut opt, [1.0, 1.0], &[[2.0, -1.0], [4.0, 1.0]]);
         // t=1: m = 0.5 g, v = 0.25 g^2; bias corrections 1 - 0.5 = 0.5 and 1 - 0.75 = 0.25
@@ -173,7 +174,7 @@ mod tests {
 
     #[test]
     fn adam_weight_decay_enters_the_gradient() {
-        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: 0.0, weight_decay: 1.0 };
+        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: f64::MIN_POSITIVE, weight_decay: 1.0 };
         let mut opt = Optim::new(adam).unwrap();
         // g' = g + w = (-0.5 + 1, 0 + 2) = (0.5, 2): both positive, so the first
         // (sign) step moves both entries down by lr.
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn adamw_decouples_weight_decay() {
-        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: 0.0, weight_decay: 0.5 };
+        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: f64::MIN_POSITIVE, weight_decay: 0.5 };
         let mut opt = Optim::new(AdamW { adam }).unwrap();
         let got = trajectory(&mut opt, [1.0, -2.0], &[[3.0, -0.5], [3.0, -0.5]]);
         // t=1: w *= 1 - 0.1*0.5 = 0.95 -> (0.95, -1.9); Adam's first step is lr * sign(g):
@@ -195,7 +196,7 @@ mod tests {
 
     #[test]
     fn adamax_first_updates() {
-        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: 0.0, weight_decay: 0.0 };
+        let adam = Adam { lr: 0.1, betas: (0.5, 0.75), eps: f64::MIN_POSITIVE, weight_decay: 0.0 };
         let mut opt = Optim::new(Adamax { adam }).unwrap();
         let got = trajectory(&mut opt, [0.0, 0.0], &[[2.0, -1.0], [1.0, 4.0]]);
         // t=1: m = 0.5 g, u = |g|; step 0.1 * m / (0.5 u) = 0.1 sign(g): w = (-0.1, 0.1).

@@ -46,8 +46,10 @@ pub trait Optimizer: Send {
     fn step(&mut self, store: &mut ParamStore, grads: &ParamGrads) -> Result<()>;
     /// The current learning rate.
     fn lr(&self) -> f64;
-    /// Sets the learning rate (schedules call this before each step).
-    fn set_lr(&mut self, lr: f64);
+    /// Sets the learning rate (schedules call this before each step); a rate the
+    /// rule's validation refuses (NaN, infinite, negative) is an [`Error::Config`]
+    /// naming it, and the rate is left unchanged.
+    fn set_lr(&mut self, lr: f64) -> Result<()>;
     /// A copy of the hyper-parameters and per-parameter state.
     fn state(&self) -> OptimizerState;
     /// Restores a state from [`state`](Optimizer::state) (hyper-parameters included).
@@ -65,7 +67,7 @@ impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
     fn lr(&self) -> f64 {
         (**self).lr()
     }
-    fn set_lr(&mut self, lr: f64) {
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
         (**self).set_lr(lr)
     }
     fn state(&self) -> OptimizerState {
@@ -193,8 +195,12 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
         self.rule.lr()
     }
 
-    fn set_lr(&mut self, lr: f64) {
-        self.rule.set_lr(lr);
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        let mut rule = self.rule.clone();
+        rule.set_lr(lr);
+        rule.validate()?;
+        self.rule = rule;
+        Ok(())
     }
 
     fn state(&self) -> OptimizerState {
@@ -238,6 +244,20 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
         *self = Optim { rule, steps: state.steps, buffers: state.buffers };
         Ok(())
     }
+}
+
+/// Fails unless `value` is finite and positive, naming the setting.
+pub(crate) fn check_positive(what: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(what, format!("must be finite and positive, got {value}")))
+    }
+}
+
+/// Fails unless the count `value` is positive, naming the setting.
+pub(crate) fn check_count(what: &str, value: u64) -> Result<()> {
+    if value > 0 { Ok(()) } else { Err(Error::config(what, "must be positive, got 0")) }
 }
 
 /// Fails unless `value` is finite and in `[lo, hi]`, naming the setting.
@@ -296,6 +316,47 @@ pub(crate) mod test_support {
         let mut bad = state;
         bad.buffers[0].as_mut().unwrap().pop();
         assert!(fresh.load_state(bad).is_err());
+    }
+
+    /// Asserts that `result` is an [`Error::Config`] naming the setting `what` and whose
+    /// message shows the offending `value`.
+    pub fn assert_config_error<T: std::fmt::Debug>(result: Result<T>, what: &str, value: &str) {
+        let err = result.expect_err(what);
+        assert!(matches!(&err, Error::Config { what: w, .. } if w == what), "{err:?}");
+        let message = err.to_string();
+        assert!(message.starts_with(&format!("{what}: ")) && message.contains(value), "{message}");
+    }
+
+    #[test]
+    fn set_lr_refuses_nan_and_negative_rates_and_keeps_the_old_one() {
+        let mut adam = Optim::new(Adam { lr: 0.1, ..Adam::default() }).unwrap();
+        assert_config_error(adam.set_lr(f64::NAN), "Adam.lr", "NaN");
+        assert_config_error(adam.set_lr(-1.0), "Adam.lr", "-1");
+        assert_config_error(adam.set_lr(f64::INFINITY), "Adam.lr", "inf");
+        assert_eq!(adam.lr(), 0.1);
+        adam.set_lr(0.0).unwrap();
+        assert_eq!(adam.lr(), 0.0, "a schedule may reach zero");
+        let mut sgd: Box<dyn Optimizer> = Box::new(Optim::new(Sgd::default()).unwrap());
+        assert_config_error(sgd.set_lr(-0.5), "Sgd.lr", "-0.5");
+    }
+
+    #[test]
+    fn out_of_range_hyper_parameters_are_named() {
+        use crate::{AdamW, Adamax, RmsProp};
+        assert_config_error(Optim::new(Adam { eps: 0.0, ..Adam::default() }), "Adam.eps", "got 0");
+        assert_config_error(Optim::new(Adam { lr: f64::NAN, ..Adam::default() }), "Adam.lr", "NaN");
+        assert_config_error(
+            Optim::new(Adam { betas: (0.9, 1.0), ..Adam::default() }),
+            "Adam.betas.1",
+            "got 1",
+        );
+        let adamw = AdamW { adam: Adam { eps: -1e-8, ..Adam::default() } };
+        assert_config_error(Optim::new(adamw), "AdamW.eps", "-0.00000001");
+        let adamax = Adamax { adam: Adam { weight_decay: -1.0, ..Adam::default() } };
+        assert_config_error(Optim::new(adamax), "Adamax.weight_decay", "-1");
+        assert_config_error(Optim::new(RmsProp { eps: 0.0, ..RmsProp::default() }), "RmsProp.eps", "got 0");
+        assert_config_error(Optim::new(RmsProp { alpha: 1.5, ..RmsProp::default() }), "RmsProp.alpha", "1.5");
+        assert_config_error(Optim::new(Sgd { momentum: -0.9, ..Sgd::default() }), "Sgd.momentum", "-0.9");
     }
 
     /// Asserts agreement to 4 ulps-ish (1e-15 relative): the update is the same formula,

@@ -2,7 +2,7 @@
 //! `torch.optim.RMSprop`, with the two settings by which TensorFlow 1's
 //! `tf.train.RMSPropOptimizer` differs ([`RmsProp::tensorflow`]).
 
-use super::{UpdateRule, check_range};
+use super::{UpdateRule, check_positive, check_range};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 
@@ -90,8 +90,10 @@ impl UpdateRule for RmsProp {
     }
     fn validate(&self) -> Result<()> {
         check_range("RmsProp.lr", self.lr, 0.0, f64::MAX)?;
-        check_range("RmsProp.alpha", self.alpha, 0.0, f64::MAX)?;
-        check_range("RmsProp.eps", self.eps, 0.0, f64::MAX)?;
+        // PyTorch only asks alpha >= 0; above 1 the average weighs g^2 negatively.
+        check_range("RmsProp.alpha", self.alpha, 0.0, 1.0)?;
+        // PyTorch accepts 0, but then a zero gradient's update is 0 / 0.
+        check_positive("RmsProp.eps", self.eps)?;
         check_range("RmsProp.weight_decay", self.weight_decay, 0.0, f64::MAX)?;
         check_range("RmsProp.momentum", self.momentum, 0.0, f64::MAX)?;
         check_range("RmsProp.initial_square_avg", self.initial_square_avg, 0.0, f64::MAX)
@@ -131,7 +133,9 @@ mod tests {
 
     #[test]
     fn plain_rmsprop() {
-        let mut opt = Optim::new(RmsProp { lr: 0.1, alpha: 0.75, eps: 0.0, ..RmsProp::default() }).unwrap();
+        let mut opt =
+            Optim::new(RmsProp { lr: 0.1, alpha: 0.75, eps: f64::MIN_POSITIVE, ..RmsProp::default() })
+                .unwrap();
         let got = trajectory(&mut opt, [1.0, 1.0], &[[2.0, -1.0], [2.0, 3.0]]);
         // t=1: v = 0.25 g^2 -> (1, 0.25); step g / sqrt(v) = (2, -2); w = (0.8, 1.2).
         // t=2: v = 0.75 (1, 0.25) + 0.25 (4, 9) = (1.75, 2.4375);
@@ -164,8 +168,14 @@ mod tests {
 
     #[test]
     fn centered_with_momentum() {
-        let cfg =
-            RmsProp { lr: 0.1, alpha: 0.5, eps: 0.0, momentum: 0.5, centered: true, ..RmsProp::default() };
+        let cfg = RmsProp {
+            lr: 0.1,
+            alpha: 0.5,
+            eps: f64::MIN_POSITIVE,
+            momentum: 0.5,
+            centered: true,
+            ..RmsProp::default()
+        };
         let mut opt = Optim::new(cfg).unwrap();
         let got = trajectory(&mut opt, [0.0, 0.0], &[[2.0, 4.0], [4.0, 0.0]]);
         // t=1: v = 0.5 g^2 = (2, 8); gbar = 0.5 g = (1, 2); var = v - gbar^2 = (1, 4);
