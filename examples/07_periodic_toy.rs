@@ -53,7 +53,7 @@
 //! and size): `--load` one to score it on its task's test series without training.
 
 use latent_seq::ChaCha8Rng;
-use latent_seq::autodiff::{Loss, ParamStore, TapeSession, Var};
+use latent_seq::autodiff::ParamStore;
 use latent_seq::cli::{self, BoxResult, Budget, CommonAndSteps, Steps};
 use latent_seq::ndarray::{Array2, s};
 use latent_seq::odesolve::{Method, SolveOptions};
@@ -65,11 +65,9 @@ use latent_seq::seqmodels::{
     IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig,
 };
 use latent_seq::trainers::model_file::{self, ModelMeta};
-use latent_seq::trainers::{BoxError, StepCtx};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 
 /// Points each series shows for interpolation, of its 100; and the grid index of the
 /// first point to predict for extrapolation.
@@ -224,8 +222,7 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
         };
         let net = IrregularConfig::LatentOde(Box::new(config.clone()));
         let model = LatentOde::new(&mut store, "latent_ode", config, rng)?;
-        let started = Instant::now();
-        let store = fit(store, set, seed, &task.train, |s, batch, ctx| {
+        let (store, secs) = set.fit(store, 0.01, seed, &task.train, |s, batch, ctx| {
             let loss = match task.cut {
                 None => model.reference_loss(s, batch, ctx.kl_weight, &mut ctx.rng)?,
                 Some(cut) => {
@@ -234,7 +231,6 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
             };
             Ok(loss.0)
         })?;
-        let secs = started.elapsed().as_secs_f64();
         let name = "Latent ODE (ODE-RNN encoder)";
         saving.save(task, name, net, &store)?;
         let pred =
@@ -259,9 +255,8 @@ fn fit_all(task: &Task, set: &Budget, saving: &Saving<'_>, rng: &mut ChaCha8Rng)
         };
         let net = IrregularConfig::OdeRnn(Box::new(config.clone()));
         let model = OdeRnn::new(&mut store, "ode_rnn", config, rng)?;
-        let started = Instant::now();
-        let store = fit(store, set, seed, &task.train, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
-        let secs = started.elapsed().as_secs_f64();
+        let (store, secs) =
+            set.fit(store, 0.01, seed, &task.train, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
         saving.save(task, name, net, &store)?;
         let pred =
             IrregularModel::OdeRnn(model).predict(&store, &task.test, &task.times, task.cut.is_some())?;
@@ -354,21 +349,4 @@ fn plot_task(task: &Task, data: &Periodic, set: &Budget, results: &[Scored], out
     plot::panels(&path, "t", "y", &panels, 2)?;
     println!("  pictures: {}", path.display());
     Ok(())
-}
-
-/// Trains `store` on `train` with the settings' trainer (Adam 0.01, the KL ramp).
-fn fit<L>(
-    store: ParamStore,
-    set: &Budget,
-    seed: u64,
-    train: &IrregularSeries,
-    loss: L,
-) -> BoxResult<ParamStore>
-where
-    L: for<'t, 's> Fn(&TapeSession<'t, 's>, &IrregularBatch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
-        + Sync,
-{
-    let mut trainer = set.trainer(store, 0.01, seed)?;
-    trainer.fit(train, loss)?;
-    Ok(trainer.into_store())
 }

@@ -299,21 +299,23 @@ fn fit_all(
 ) -> BoxResult<Vec<Vec<Array2<f64>>>> {
     let mut preds = Vec::new();
     for (k, (store, model)) in build_all(setting, rng)?.into_iter().enumerate() {
-        let mut trainer = set.trainer(store, 0.01, seed)?;
-        let config = match &model {
+        let (store, config) = match &model {
             IrregularModel::LatentOde(m) => {
-                trainer.fit(&setting.train, |s, batch: &IrregularBatch, ctx| {
-                    let (bound, _) = m.elbo_given(s, &batch.before(setting.cut)?, batch, &mut ctx.rng)?;
-                    Ok(bound.loss_per_sequence(1.0)?)
-                })?;
-                IrregularConfig::LatentOde(Box::new(m.config().clone()))
+                let (store, _) =
+                    set.fit(store, 0.01, seed, &setting.train, |s, batch: &IrregularBatch, ctx| {
+                        let (bound, _) = m.elbo_given(s, &batch.before(setting.cut)?, batch, &mut ctx.rng)?;
+                        Ok(bound.loss_per_sequence(1.0)?)
+                    })?;
+                (store, IrregularConfig::LatentOde(Box::new(m.config().clone())))
             }
             IrregularModel::OdeRnn(m) => {
-                trainer.fit(&setting.train, |s, batch: &IrregularBatch, _| Ok(m.loss(s, batch)?.0))?;
-                IrregularConfig::OdeRnn(Box::new(m.config().clone()))
+                let (store, _) =
+                    set.fit(store, 0.01, seed, &setting.train, |s, batch: &IrregularBatch, _| {
+                        Ok(m.loss(s, batch)?.0)
+                    })?;
+                (store, IrregularConfig::OdeRnn(Box::new(m.config().clone())))
             }
         };
-        let store = trainer.into_store();
         save(k, config, &store)?;
         preds.push(model.predict(&store, &setting.test, &setting.future, true)?);
     }

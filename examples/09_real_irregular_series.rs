@@ -24,7 +24,7 @@
 //! at its own three times.
 //!
 //! **Models**, all on the same split and budget, trained by the examples' shared
-//! trainer (`Budget::trainer`: Adam, the KL ramp, seeded by `--seed`) for 100 steps each:
+//! trainer (`Budget::fit`: Adam, the KL ramp, seeded by `--seed`) for 100 steps each:
 //! on ushcn_ri of the whole training set at once (the references' batch 500 is
 //! larger than it, so this is their 100 epochs), on bxlator of 100 series (their
 //! batch; 12.5 epochs where they train 200):
@@ -84,8 +84,8 @@
 
 use clap::Parser;
 use latent_seq::ChaCha8Rng;
+use latent_seq::autodiff::ParamStore;
 use latent_seq::autodiff::data::Dataset;
-use latent_seq::autodiff::{Loss, ParamStore, TapeSession, Var};
 use latent_seq::cli::{self, BoxResult, Budget, Common, Steps};
 use latent_seq::ndarray::Array2;
 use latent_seq::odesolve::{Method, SolveOptions};
@@ -97,7 +97,6 @@ use latent_seq::seqmodels::{
     IrregularSeries, LatentOde, LatentOdeConfig, OdeRnn, OdeRnnConfig, Series,
 };
 use latent_seq::trainers::model_file::{self, ModelMeta};
-use latent_seq::trainers::{BoxError, StepCtx};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -298,25 +297,6 @@ fn alone(seen: &Series) -> latent_seq::seqmodels::Result<IrregularBatch> {
     IrregularBatch::new(vec![seen.clone()])
 }
 
-/// Trains `store` on `train` with the examples' shared trainer; the trained store and
-/// the seconds it took.
-fn train<L>(
-    store: ParamStore,
-    set: &Budget,
-    seed: u64,
-    train: &IrregularSeries,
-    loss: L,
-) -> BoxResult<(ParamStore, f64)>
-where
-    L: for<'t, 's> Fn(&TapeSession<'t, 's>, &IrregularBatch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
-        + Sync,
-{
-    let started = Instant::now();
-    let mut trainer = set.trainer(store, LR, seed)?;
-    trainer.fit(train, loss)?;
-    Ok((trainer.into_store(), started.elapsed().as_secs_f64()))
-}
-
 /// Every model of the module docs trained on `train` and scored on `cases`.
 fn compare(
     p: &Protocol,
@@ -347,7 +327,7 @@ fn compare(
         };
         let net = Net::OdeRnn { name: name.into(), config: Box::new(config.clone()) };
         let model = OdeRnn::new(&mut store, "ode_rnn", config, &mut rng)?;
-        let (store, secs) = train(store, set, seed, train_set, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
+        let (store, secs) = set.fit(store, LR, seed, train_set, |s, batch, _| Ok(model.loss(s, batch)?.0))?;
         saving.save(net, &store)?;
         results.extend(score_ode_rnn(name, Some(secs), &model, &store, cases)?);
     }
@@ -376,7 +356,7 @@ fn compare(
         (0..train_set.len()).filter(|&i| up_to(&train_set.series()[i], p.t_val).is_some()).collect();
     let latent_train = train_set.subset(&conditioned)?;
     let latent_set = Budget { train: latent_train.len(), ..*set };
-    let (store, secs) = train(store, &latent_set, seed, &latent_train, |s, batch, ctx| {
+    let (store, secs) = latent_set.fit(store, LR, seed, &latent_train, |s, batch, ctx| {
         let seen = (0..batch.batch_size())
             .map(|b| up_to(&batch.row(b), p.t_val).ok_or("a training series with nothing before the cut"))
             .collect::<Result<Vec<_>, _>>()?;
@@ -397,7 +377,8 @@ fn compare(
     };
     let net = Net::GruOdeBayes(Box::new(config.clone()));
     let model = GruOdeBayes::new(&mut store, "gru_ode_bayes", config, &mut rng)?;
-    let (store, secs) = train(store, set, seed, train_set, |s, batch, _| Ok(model.loss(s, batch, None)?.0))?;
+    let (store, secs) =
+        set.fit(store, LR, seed, train_set, |s, batch, _| Ok(model.loss(s, batch, None)?.0))?;
     saving.save(net, &store)?;
     results.push(score_gru_ode_bayes(Some(secs), &model, &store, cases)?);
     Ok(results)

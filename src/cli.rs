@@ -2,12 +2,14 @@
 //! `clap`, so `--help` works and an unknown flag is an error), the output folder,
 //! the thread count, a readable report of a failed run ([`report`]) and of a missing
 //! data file ([`require_file`]); and the trainer the comparison examples share
-//! ([`Budget::trainer`]).
+//! ([`Budget::fit`]).
 
-use autodiff::ParamStore;
+use autodiff::data::Dataset;
+use autodiff::{Loss, ParamStore, TapeSession, Var};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use trainers::{Adam, KlAnneal, Optim, Trainer};
+use std::time::Instant;
+use trainers::{Adam, KlAnneal, Optim, StepCtx, Trainer};
 
 pub use trainers::BoxError;
 
@@ -150,20 +152,36 @@ impl Budget {
         Budget { iters: steps.iters.unwrap_or(chosen.iters), ..chosen }
     }
 
-    /// The comparison examples' trainer: Adam at `lr` on batches of `batch` training
-    /// examples for `iters` steps (as many epochs as that takes), the KL weight
-    /// (`StepCtx::kl_weight`) ramped linearly from 0 to 1 over the first fifth of the
-    /// steps, seed `seed`, no progress bar (the examples print their own tables).
-    pub fn trainer<'a>(&self, store: ParamStore, lr: f64, seed: u64) -> trainers::Result<Trainer<'a>> {
+    /// Trains `store` on `data` with the comparison examples' recipe: Adam at `lr` on
+    /// batches of `batch` training examples for `iters` steps (as many epochs as that
+    /// takes), the KL weight (`StepCtx::kl_weight`) ramped linearly from 0 to 1 over
+    /// the first fifth of the steps, seed `seed`, no progress bar (the examples print
+    /// their own tables). The trained store and the seconds it took.
+    pub fn fit<D, L>(
+        &self,
+        store: ParamStore,
+        lr: f64,
+        seed: u64,
+        data: &D,
+        loss: L,
+    ) -> trainers::Result<(ParamStore, f64)>
+    where
+        D: Dataset,
+        L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
+            + Sync,
+    {
+        let started = Instant::now();
         let epochs = self.iters.div_ceil(self.train.div_ceil(self.batch.max(1)).max(1) as u64);
         let adam = Optim::new(Adam { lr, ..Adam::default() })?;
         let ramp = KlAnneal::Linear { start: 0.0, end: 1.0, steps: (self.iters / 5).max(1) };
-        Ok(Trainer::new(store, adam, seed)
+        let mut trainer = Trainer::new(store, adam, seed)
             .epochs(epochs)
             .max_steps(self.iters)
             .batch_size(self.batch)
             .kl_anneal(ramp)
-            .progress_bar(false))
+            .progress_bar(false);
+        trainer.fit(data, loss)?;
+        Ok((trainer.into_store(), started.elapsed().as_secs_f64()))
     }
 }
 

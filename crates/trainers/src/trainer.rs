@@ -452,20 +452,13 @@ impl<'a> Trainer<'a> {
     {
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
-            let lengths = if self.bucketing { data.lengths() } else { None };
-            let order = match (self.bucketing, lengths) {
-                (false, _) => {
-                    autodiff::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)
-                }
-                (true, Some(lengths)) => {
-                    autodiff::data::bucketed_batch_order(&lengths, self.batch_size, &mut rng)
-                }
-                (true, None) => {
-                    return Err(Error::config(
-                        "Trainer::bucket_by_length",
-                        "the data set reports no lengths",
-                    ));
-                }
+            let order = if self.bucketing {
+                let lengths = data.lengths().ok_or_else(|| {
+                    Error::config("Trainer::bucket_by_length", "the data set reports no lengths")
+                })?;
+                autodiff::data::bucketed_batch_order(&lengths, self.batch_size, &mut rng)
+            } else {
+                autodiff::data::batch_order(data.len(), self.batch_size, self.shuffle, &mut rng)
             }
             .map_err(Error::autodiff("Trainer::fit"))?;
             run.bar.set_prefix(format!("{}/{}", self.state.epoch + 1, self.epochs));
