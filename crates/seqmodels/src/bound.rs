@@ -130,14 +130,20 @@ pub(crate) trait LatentScan {
     type Carry<T>;
 
     /// Runs the model over `batch`, sampling `z_t` from the inference network with
-    /// `rng` and accumulating the latent terms as `term` says.
+    /// `rng` and accumulating the latent terms as `term` says. The pass starts from
+    /// `start` (each row's state after an earlier chunk of its stream), or from zeros.
     fn scan<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,
         batch: &SeqBatch,
+        start: Option<&Self::Carry<Array2<f64>>>,
         term: LatentTerm,
         rng: &mut R,
     ) -> ScanResult<Self, S::T>;
+
+    /// The values of a pass's carry, cut from the tape: where the next chunk of a
+    /// truncated backpropagation starts.
+    fn detach<T: Tensor>(carry: &Self::Carry<T>) -> Self::Carry<Array2<f64>>;
 }
 
 /// The bound per sequence, with the closed-form KL terms.
@@ -147,7 +153,7 @@ pub(crate) fn elbo_of<M: LatentScan, S: Session, R: Rng + ?Sized>(
     batch: &SeqBatch,
     rng: &mut R,
 ) -> Result<Elbo<S::T>> {
-    Ok(model.scan(s, batch, LatentTerm::Kl, rng)?.into_elbo(batch))
+    Ok(model.scan(s, batch, None, LatentTerm::Kl, rng)?.into_elbo(batch))
 }
 
 /// The importance-sampled `ln p(x)` per sequence, with the inference network as
@@ -163,7 +169,7 @@ pub(crate) fn log_likelihood_of<M: LatentScan, R: Rng + ?Sized>(
         return Err(Error::config("log_likelihood", "needs at least one particle"));
     }
     let repeated = batch.repeat(particles)?;
-    model.scan(&NoGrad::new(store), &repeated, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
+    model.scan(&NoGrad::new(store), &repeated, None, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
 }
 
 /// The state after filtering `prefix` (for generation and forecasting).
@@ -173,5 +179,5 @@ pub(crate) fn filter_state_of<M: LatentScan, R: Rng + ?Sized>(
     prefix: &SeqBatch,
     rng: &mut R,
 ) -> Result<M::Carry<Array2<f64>>> {
-    Ok(model.scan(&NoGrad::new(store), prefix, LatentTerm::Kl, rng)?.carry)
+    Ok(model.scan(&NoGrad::new(store), prefix, None, LatentTerm::Kl, rng)?.carry)
 }

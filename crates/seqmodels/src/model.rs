@@ -3,7 +3,8 @@
 
 use crate::Result;
 use crate::batch::SeqBatch;
-use crate::bound::Elbo;
+use crate::bound::{Elbo, LatentScan, LatentTerm};
+use crate::stream::RowState;
 use autodiff::{ParamStore, Session};
 use ndarray::Array2;
 use rand::Rng;
@@ -79,5 +80,42 @@ pub trait SequenceModel {
     ) -> Result<Vec<Array2<f64>>> {
         let state = self.filter_state(store, prefix, rng)?;
         self.sample_from(store, state, steps, rng)
+    }
+}
+
+/// A sequence model whose pass can continue from the state an earlier pass ended in:
+/// long streams trained in chunks, each chunk starting where the previous one ended,
+/// with gradients stopping at the chunk's start (truncated backpropagation through
+/// time; see [`crate::stream`]). The RNN, VRNN and SRNN are.
+pub trait Stateful: SequenceModel<State: RowState> {
+    /// The bound of `batch` with each row starting from its row of `start` (not from
+    /// zeros), and the state after each row's last present step, as values off the
+    /// tape. With [`SequenceModel::initial_state`] as `start` it is
+    /// [`SequenceModel::elbo`]. For the SRNN's smoothing posterior, the backward
+    /// summary `a_t` sees only the chunk's future, not the stream's.
+    fn elbo_from<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        start: &Self::State,
+        batch: &SeqBatch,
+        rng: &mut R,
+    ) -> Result<(Elbo<S::T>, Self::State)>;
+}
+
+impl<M> Stateful for M
+where
+    M: LatentScan + SequenceModel<State = <M as LatentScan>::Carry<Array2<f64>>>,
+    M::State: RowState,
+{
+    fn elbo_from<S: Session, R: Rng + ?Sized>(
+        &self,
+        s: &S,
+        start: &Self::State,
+        batch: &SeqBatch,
+        rng: &mut R,
+    ) -> Result<(Elbo<S::T>, Self::State)> {
+        let pass = self.scan(s, batch, Some(start), LatentTerm::Kl, rng)?;
+        let end = M::detach(&pass.carry);
+        Ok((pass.into_elbo(batch), end))
     }
 }

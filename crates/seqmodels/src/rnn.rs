@@ -15,6 +15,7 @@ use crate::batch::SeqBatch;
 use crate::bound::{Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of};
 use crate::cells::{AnyCell, Cell, CellKind, masked_update};
 use crate::heads::{ObsHead, ObsKind};
+use crate::stream::start_or_zeros;
 use crate::{Result, SequenceModel};
 use autodiff::{NoGrad, ParamStore, Session, Tensor};
 use ndarray::Array2;
@@ -61,15 +62,20 @@ impl RnnModel {
     /// `recon`; `kl` is zero) and the final states (each sequence's state after its
     /// last present step).
     pub fn filter<S: Session>(&self, s: &S, batch: &SeqBatch) -> Result<(Elbo<S::T>, S::T)> {
-        let pass = self.run(s, batch)?;
+        let pass = self.run(s, batch, None)?;
         let h = pass.carry.clone();
         Ok((pass.into_elbo(batch), h))
     }
 
-    fn run<S: Session>(&self, s: &S, batch: &SeqBatch) -> ScanResult<Self, S::T> {
+    fn run<S: Session>(
+        &self,
+        s: &S,
+        batch: &SeqBatch,
+        start: Option<&Array2<f64>>,
+    ) -> ScanResult<Self, S::T> {
         batch.expect_dim("RnnModel", self.config.x_dim)?;
         let b = batch.batch_size();
-        let mut h = s.constant(Array2::zeros((b, self.cell.hidden_dim())));
+        let mut h = s.constant(start_or_zeros(start, (b, self.cell.hidden_dim()), "RnnModel")?);
         let mut recon = s.constant(Array2::zeros((b, 1)));
         for step in batch.iter() {
             let x = s.constant(step.x.clone());
@@ -90,10 +96,15 @@ impl LatentScan for RnnModel {
         &self,
         s: &S,
         batch: &SeqBatch,
+        start: Option<&Array2<f64>>,
         _term: LatentTerm,
         _rng: &mut R,
     ) -> ScanResult<Self, S::T> {
-        self.run(s, batch)
+        self.run(s, batch, start)
+    }
+
+    fn detach<T: Tensor>(h: &T) -> Array2<f64> {
+        h.to_array()
     }
 }
 
@@ -116,7 +127,7 @@ impl SequenceModel for RnnModel {
         _particles: usize,
         _rng: &mut R,
     ) -> Result<Array2<f64>> {
-        Ok(self.run(&NoGrad::new(store), batch)?.recon)
+        Ok(self.run(&NoGrad::new(store), batch, None)?.recon)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {

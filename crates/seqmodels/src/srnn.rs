@@ -40,6 +40,7 @@ use crate::bound::{
 };
 use crate::cells::{GruCell, GruConvention, masked_update, run_cell};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
+use crate::stream::start_or_zeros;
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Linear, Mlp, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
@@ -217,20 +218,30 @@ impl LatentScan for Srnn {
         &self,
         s: &S,
         batch: &SeqBatch,
+        start: Option<&SrnnState<Array2<f64>>>,
         term: LatentTerm,
         rng: &mut R,
     ) -> ScanResult<Self, S::T> {
         let c = &self.config;
         batch.expect_dim("Srnn", c.x_dim)?;
         let b = batch.batch_size();
+        let start_of = |part: Option<&Array2<f64>>, width| {
+            Ok::<_, Error>(s.constant(start_or_zeros(part, (b, width), "Srnn")?))
+        };
+        let (d0, z0, u0) = (
+            start_of(start.map(|st| &st.d), c.d_dim)?,
+            start_of(start.map(|st| &st.z), c.z_dim)?,
+            start_of(start.map(|st| &st.u), c.x_dim)?,
+        );
         let steps = batch.step_masks();
         let x: Vec<S::T> = batch.steps().iter().map(|x| s.constant(x.clone())).collect();
         // Features of every x_t, and of u_t = x_{t-1}: the same features shifted one
-        // step to the right, after those of u_1 = 0.
+        // step to the right, after those of u_1 (0, or the last input of the chunk
+        // before).
         let fx: Vec<S::T> = x.iter().map(|x| self.features(s, x)).collect::<Result<_>>()?;
-        let mut u = vec![self.features(s, &s.constant(Array2::zeros((b, c.x_dim))))?];
+        let mut u = vec![self.features(s, &u0)?];
         u.extend(fx[..fx.len() - 1].iter().cloned());
-        let d = run_cell(s, &self.d_rnn, &u, steps, s.constant(Array2::zeros((b, c.d_dim))), false)?;
+        let d = run_cell(s, &self.d_rnn, &u, steps, d0, false)?;
         let dx: Vec<S::T> =
             d.iter().zip(&fx).map(|(d, f)| S::T::concat_cols(&[d, f])).collect::<autodiff::Result<_>>()?;
         let a = match &self.summary {
@@ -241,7 +252,7 @@ impl LatentScan for Srnn {
                 dx.iter().map(|v| Ok(lin.forward(s, v)?.tanh())).collect::<Result<_>>()?
             }
         };
-        let mut z = s.constant(Array2::zeros((b, c.z_dim)));
+        let mut z = z0;
         let mut recon = s.constant(Array2::zeros((b, 1)));
         let mut latent = s.constant(Array2::zeros((b, 1)));
         for (t, step) in batch.iter().enumerate() {
@@ -259,12 +270,16 @@ impl LatentScan for Srnn {
             z = masked_update(z_new, &z, step.present)?;
         }
         // The last present input of each row: x_t where the step is present.
-        let mut last = s.constant(Array2::zeros((b, c.x_dim)));
+        let mut last = u0;
         for (x, m) in x.iter().zip(steps) {
             last = masked_update(x.clone(), &last, m)?;
         }
         let d_last = d.last().expect("a built SeqBatch has a step").clone();
         Ok(Pass { recon, latent, carry: SrnnState { d: d_last, z, u: last } })
+    }
+
+    fn detach<T: Tensor>(carry: &SrnnState<T>) -> SrnnState<Array2<f64>> {
+        SrnnState { d: carry.d.to_array(), z: carry.z.to_array(), u: carry.u.to_array() }
     }
 }
 

@@ -31,6 +31,7 @@ use crate::bound::{
 };
 use crate::cells::{GruCell, GruConvention, masked_update};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
+use crate::stream::start_or_zeros;
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
 use ndarray::Array2;
@@ -125,12 +126,13 @@ impl LatentScan for Vrnn {
         &self,
         s: &S,
         batch: &SeqBatch,
+        start: Option<&Array2<f64>>,
         term: LatentTerm,
         rng: &mut R,
     ) -> ScanResult<Self, S::T> {
         batch.expect_dim("Vrnn", self.config.x_dim)?;
         let b = batch.batch_size();
-        let mut h = s.constant(Array2::zeros((b, self.config.h_dim)));
+        let mut h = s.constant(start_or_zeros(start, (b, self.config.h_dim), "Vrnn")?);
         let mut recon = s.constant(Array2::zeros((b, 1)));
         let mut latent = s.constant(Array2::zeros((b, 1)));
         for step in batch.iter() {
@@ -148,6 +150,10 @@ impl LatentScan for Vrnn {
             h = masked_update(h_new, &h, step.present)?;
         }
         Ok(Pass { recon, latent, carry: h })
+    }
+
+    fn detach<T: Tensor>(h: &T) -> Array2<f64> {
+        h.to_array()
     }
 }
 
