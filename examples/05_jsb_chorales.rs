@@ -57,15 +57,16 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use latent_seq::ChaCha8Rng;
 use latent_seq::autodiff::data::{Dataset, batch_order, bucketed_batch_order, padding_ratio};
-use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate};
+use latent_seq::autodiff::ndarray::{Array2, Axis, concatenate, s};
 use latent_seq::autodiff::{NoGrad, ParamStore};
 use latent_seq::cli::{self, BoxResult, Common};
 use latent_seq::plot::{self, Axes, ColourScale, Heatmap, Series};
 use latent_seq::rand::SeedableRng;
 use latent_seq::seqmodels::data::{NOTES, load_polyphonic};
+use latent_seq::seqmodels::stream::{Streams, Tbptt};
 use latent_seq::seqmodels::{
-    CellKind, GruConvention, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Vrnn, VrnnConfig, WaveNet,
-    WaveNetConfig, WaveNetOutput,
+    CellKind, GruConvention, RnnConfig, RnnModel, SequenceModel, Srnn, SrnnConfig, Stateful, Vrnn,
+    VrnnConfig, WaveNet, WaveNetConfig, WaveNetOutput,
 };
 use latent_seq::seqmodels::{SeqBatch, Sequences};
 use latent_seq::trainers::model_file::{self, ModelMeta};
@@ -84,12 +85,21 @@ struct Args {
     #[command(flatten)]
     common: Common,
     /// The polyphonic-music split as JSON (train / valid / test piano rolls, as
-    /// Boulanger-Lewandowski et al. publish them)
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_DATA)]
-    data: PathBuf,
-    /// Models to train, in order (rnn, vrnn, srnn, srnn-ref, wavenet)
-    #[arg(long, value_delimiter = ',', default_value = "rnn,vrnn,srnn,srnn-ref,wavenet")]
-    models: Vec<String>,
+    /// Boulanger-Lewandowski et al. publish them); by default the protocol's own file
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// `standard`: whole training chorales in shuffled batches, the test score in
+    /// total nats over total steps. `reference`: the SRNN code's protocol on its own
+    /// data (16 training streams in 100-step chunks, states carried from chunk to
+    /// chunk; the test score the mean over the first 64 test chorales of each one's
+    /// per-step bound), reported beside the standard measures
+    #[arg(long, value_enum, default_value_t = Protocol::Standard)]
+    protocol: Protocol,
+    /// Models to train, in order (rnn, vrnn, srnn, srnn-ref, wavenet; the reference
+    /// protocol takes those that carry a state). Default: all five, or rnn, vrnn and
+    /// srnn-ref under the reference protocol
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
     /// Training time per model, in minutes: the steps and the validation after each
     /// epoch count, the final test evaluation does not
     #[arg(long, default_value_t = 20.0, value_name = "M")]
@@ -119,9 +129,61 @@ struct Args {
     bucket: bool,
 }
 
-/// The JSB Chorales split beside the workspace (not part of the project).
-const DEFAULT_DATA: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/jsb_chorales/jsb_chorales.json");
+/// How a run trains and scores.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Protocol {
+    /// Whole chorales, the standard quarter-note split.
+    Standard,
+    /// The SRNN authors' data and protocol (`MainSRNN_midi.py`).
+    Reference,
+}
+
+impl Protocol {
+    /// The name `--protocol` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Standard => "standard",
+            Protocol::Reference => "reference",
+        }
+    }
+
+    /// The models a run trains unless `--models` says otherwise.
+    fn default_models(self) -> &'static [&'static str] {
+        match self {
+            Protocol::Standard => &["rnn", "vrnn", "srnn", "srnn-ref", "wavenet"],
+            Protocol::Reference => &["rnn", "vrnn", "srnn-ref"],
+        }
+    }
+
+    /// Fails for a model this protocol cannot train, before anything is trained.
+    fn check_model(self, name: &str) -> BoxResult<()> {
+        match (self, name) {
+            (_, "rnn" | "vrnn" | "srnn" | "srnn-ref") | (Protocol::Standard, "wavenet") => Ok(()),
+            (Protocol::Reference, "wavenet") => {
+                Err("wavenet carries no recurrent state from one chunk of the \
+                 streams to the next: train it under --protocol standard"
+                    .into())
+            }
+            (_, other) => Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref, wavenet)").into()),
+        }
+    }
+
+    /// The data beside the workspace (not part of the project).
+    fn default_data(self) -> &'static str {
+        match self {
+            Protocol::Standard => {
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/jsb_chorales/jsb_chorales.json")
+            }
+            Protocol::Reference => concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/data/jsb_chorales/jsb_chorales_srnn_reference.json"
+            ),
+        }
+    }
+}
+
+/// Steps per chunk of the reference protocol's training streams.
+const CHUNK: usize = 100;
 
 fn positive_factor(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -167,45 +229,118 @@ const PLAIN: Recipe = Recipe { adam_eps: 1e-8, epochs: 500, decay: 1.0 };
 /// divided by 1.2 every epoch.
 const REFERENCE: Recipe = Recipe { adam_eps: 1e-4, epochs: 50, decay: 1.2 };
 
-/// The splits as `trainers` sequences, cut to a handful in quick mode.
+/// The splits, cut to a handful in quick mode.
 struct Splits {
-    train: Sequences,
+    train: Train,
     valid: Sequences,
     test: Sequences,
 }
 
-/// A per-sequence score summed over the sequences and divided by their total steps
-/// (nats per step), in batches of 32,
+/// The training data: whole chorales, or long streams trained in chunks.
+enum Train {
+    Sequences(Sequences),
+    Streams(Streams),
+}
+
+impl Train {
+    /// Sequences per batch, batches per epoch, and whether their order is shuffled:
+    /// streams go one chunk of every stream per step, in order.
+    fn batches(&self, batch: usize) -> (usize, u64, bool) {
+        match self {
+            Train::Sequences(data) => (batch, data.len().div_ceil(batch) as u64, true),
+            Train::Streams(streams) => (1, streams.len() as u64, false),
+        }
+    }
+
+    /// The whole chorales, for a model that trains on nothing else.
+    fn sequences(&self) -> BoxResult<&Sequences> {
+        match self {
+            Train::Sequences(data) => Ok(data),
+            Train::Streams(_) => {
+                Err("this model trains on whole chorales, and the training data are streams".into())
+            }
+        }
+    }
+}
+
+/// Fits `model` to whole chorales on the per-step bound.
+fn fit_sequences<M: SequenceModel + Sync>(
+    model: &M,
+    trainer: &mut Trainer<'_>,
+    data: &Sequences,
+) -> BoxResult<FitSummary> {
+    Ok(trainer.fit(data, |s, batch: &SeqBatch, ctx| {
+        Ok(model.elbo(s, batch, &mut ctx.rng)?.loss_per_step(ctx.kl_weight)?)
+    })?)
+}
+
+/// Fits a model that can carry its state: to whole chorales, or to the chunks of
+/// the streams in order, each continuing from the states of the chunk before
+/// (truncated backpropagation through time).
+fn fit_stateful<M: Stateful + Sync>(
+    model: &M,
+    trainer: &mut Trainer<'_>,
+    train: &Train,
+) -> BoxResult<FitSummary> {
+    match train {
+        Train::Sequences(data) => fit_sequences(model, trainer, data),
+        Train::Streams(streams) => {
+            let tbptt = Tbptt::new(model, streams);
+            Ok(trainer.fit(streams, |s, chunk, ctx| {
+                Ok(tbptt.elbo(s, chunk, &mut ctx.rng)?.loss_per_step(ctx.kl_weight)?)
+            })?)
+        }
+    }
+}
+
+/// A score and the number of steps of every sequence of a split, in batches of 32,
 /// with a progress bar on the terminal (the importance-sampled score of a large model
 /// takes minutes) labelled `what`.
-fn score<F>(data: &Sequences, what: &str, mut f: F) -> BoxResult<f64>
+fn per_sequence<F>(data: &Sequences, what: &str, mut f: F) -> BoxResult<Vec<(f64, usize)>>
 where
     F: FnMut(&SeqBatch) -> BoxResult<Array2<f64>>,
 {
-    let (mut total, mut steps) = (0.0, 0usize);
+    let mut scores = Vec::with_capacity(data.len());
     let idx: Vec<usize> = (0..data.len()).collect();
     let bar = ProgressBar::new(data.len() as u64).with_message(what.to_owned());
     bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} sequences, {elapsed}")?);
     for chunk in idx.chunks(32) {
         let batch = data.batch(chunk);
-        total += f(&batch)?.view().sum();
-        steps += batch.lengths().iter().sum::<usize>();
+        scores.extend(f(&batch)?.iter().copied().zip(batch.lengths().iter().copied()));
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    Ok(total / steps as f64)
+    Ok(scores)
 }
 
-/// The ELBO in nats per step over a split (one sample of the latent path per sequence).
-fn elbo_per_step<M: SequenceModel>(
+/// Nats per step: the scores summed over the sequences, divided by their total steps.
+fn per_step(scores: &[(f64, usize)]) -> f64 {
+    let (total, steps) = scores.iter().fold((0.0, 0), |(t, n), &(v, len)| (t + v, n + len));
+    total / steps as f64
+}
+
+/// The test batch of the reference code: its score covers `len / 16` full batches.
+const REFERENCE_BATCH: usize = 16;
+
+/// The reference code's test score: the mean over the sequences of its full test
+/// batches (the first 64 of 77) of each sequence's own per-step score; over all of
+/// them when there is no full batch (quick runs). Returns the score and the count.
+fn reference_mean(scores: &[(f64, usize)]) -> (f64, usize) {
+    let full = scores.len() - scores.len() % REFERENCE_BATCH;
+    let n = if full == 0 { scores.len() } else { full };
+    (scores[..n].iter().map(|&(v, len)| v / len as f64).sum::<f64>() / n as f64, n)
+}
+
+/// The ELBO of every sequence of a split (one sample of the latent path each).
+fn elbo_scores<M: SequenceModel>(
     model: &M,
     store: &ParamStore,
     data: &Sequences,
     seed: u64,
-) -> BoxResult<f64> {
+) -> BoxResult<Vec<(f64, usize)>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let s = NoGrad::new(store);
-    score(data, "ELBO", |b| Ok(model.elbo(&s, b, &mut rng)?.elbo()?))
+    per_sequence(data, "ELBO", |b| Ok(model.elbo(&s, b, &mut rng)?.elbo()?))
 }
 
 /// The importance-sampled log-likelihood in nats per step over a split.
@@ -217,11 +352,10 @@ fn is_per_step<M: SequenceModel>(
     seed: u64,
 ) -> BoxResult<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    score(
-        data,
-        &format!("importance sampling, K = {k}"),
-        |b| Ok(model.log_likelihood(store, b, k, &mut rng)?),
-    )
+    let scores = per_sequence(data, &format!("importance sampling, K = {k}"), |b| {
+        Ok(model.log_likelihood(store, b, k, &mut rng)?)
+    })?;
+    Ok(per_step(&scores))
 }
 
 /// Trains `model`, keeps the best epoch on validation, evaluates on test, writes the
@@ -229,6 +363,7 @@ fn is_per_step<M: SequenceModel>(
 fn run<M: SequenceModel + Sync>(
     name: &str,
     model: &M,
+    fit: impl FnOnce(&mut Trainer<'_>) -> BoxResult<FitSummary>,
     store: ParamStore,
     latent: bool,
     splits: &Splits,
@@ -240,7 +375,7 @@ fn run<M: SequenceModel + Sync>(
 ) -> BoxResult<()> {
     let seed = args.common.seed;
     let n_params = store.num_scalars();
-    let steps_per_epoch = splits.train.len().div_ceil(setup.batch) as u64;
+    let (batch_size, steps_per_epoch, shuffle) = splits.train.batches(setup.batch);
     let curve = RefCell::new(Vec::new());
     let started = Instant::now();
     let budget = args.minutes * 60.0;
@@ -253,7 +388,8 @@ fn run<M: SequenceModel + Sync>(
     let mut trainer = Trainer::new(store, adam, seed)
         .epochs(if args.common.quick { 2 } else { recipe.epochs })
         .schedule(recipe.schedule(steps_per_epoch))
-        .batch_size(setup.batch)
+        .batch_size(batch_size)
+        .shuffle(shuffle)
         .shards(args.shards)
         .bucket_by_length(args.bucket)
         .clip(Clip::Norm(setup.clip))
@@ -266,7 +402,7 @@ fn run<M: SequenceModel + Sync>(
             Ok(if started.elapsed().as_secs_f64() > budget { Control::Stop } else { Control::Continue })
         })
         .on_epoch(|report| {
-            let val = elbo_per_step(model, report.store, &splits.valid, seed + 1)?;
+            let val = per_step(&elbo_scores(model, report.store, &splits.valid, seed + 1)?);
             report.metrics.insert("val_elbo".into(), val);
             let secs = started.elapsed().as_secs_f64();
             curve.borrow_mut().push((report.epoch as f64, report.train_loss, val, secs));
@@ -278,10 +414,7 @@ fn run<M: SequenceModel + Sync>(
             }
             Ok(Control::Continue)
         });
-    let summary = trainer.fit(&splits.train, |s, batch: &SeqBatch, ctx| {
-        let bound = model.elbo(s, batch, &mut ctx.rng)?;
-        Ok(bound.loss_per_step(ctx.kl_weight)?)
-    })?;
+    let summary = fit(&mut trainer)?;
     let train_secs = started.elapsed().as_secs_f64();
     let store = trainer.into_store();
     let (best_val, best_epoch) = summary.best.unwrap_or((f64::NAN, 0));
@@ -290,13 +423,15 @@ fn run<M: SequenceModel + Sync>(
     let saved = out_dir.join(format!("{file_name}.safetensors"));
     model_file::save(&saved, &meta, &store)?;
     println!("{name}: model saved as {} (score it again with --load)", saved.display());
-    let scores = score_test(name, model, &store, latent, splits, setup, seed)?;
+    let scores = score_test(name, model, &store, latent, splits, setup, args.protocol, seed)?;
     println!("{name}: {n_params} parameters; {train_secs:.0} s training, {:.0} s evaluation", scores.seconds);
     let curve = curve.into_inner();
     let record = json!({
         "model": name, "parameters": n_params, "epochs": summary.epochs, "steps": summary.steps,
         "best_epoch": best_epoch, "best_valid_elbo": best_val, "test_elbo": scores.elbo,
         "test_importance_sampled": scores.importance_sampled, "particles": setup.particles,
+        "protocol": args.protocol.name(), "test_reference_score": scores.reference.map(|r| r.0),
+        "test_reference_sequences": scores.reference.map(|r| r.1),
         "train_seconds": train_secs, "eval_seconds": scores.seconds, "quick": args.common.quick,
         "curve": curve.iter().map(|c| json!({"epoch": c.0, "train_loss": c.1, "valid_elbo": c.2, "seconds": c.3})).collect::<Vec<_>>(),
     });
@@ -308,11 +443,14 @@ fn run<M: SequenceModel + Sync>(
 struct Scores {
     elbo: f64,
     importance_sampled: Option<f64>,
+    /// The reference protocol's score and the number of sequences it covers.
+    reference: Option<(f64, usize)>,
     seconds: f64,
 }
 
 /// Scores `model` on the test split (the ELBO, and for a latent model the
-/// importance-sampled bound with `setup.particles` particles) and prints them.
+/// importance-sampled bound with `setup.particles` particles; under the reference
+/// protocol also its score, from the same ELBOs) and prints them.
 fn score_test<M: SequenceModel>(
     name: &str,
     model: &M,
@@ -320,10 +458,19 @@ fn score_test<M: SequenceModel>(
     latent: bool,
     splits: &Splits,
     setup: &Setup,
+    protocol: Protocol,
     seed: u64,
 ) -> BoxResult<Scores> {
     let started = Instant::now();
-    let elbo = elbo_per_step(model, store, &splits.test, seed + 2)?;
+    let elbos = elbo_scores(model, store, &splits.test, seed + 2)?;
+    let elbo = per_step(&elbos);
+    let reference = (protocol == Protocol::Reference).then(|| reference_mean(&elbos));
+    if let Some((score, n)) = reference {
+        println!(
+            "{name}: reference score {score:.4} nats/step (mean over the first {n} test chorales of each one's \
+             per-step ELBO)"
+        );
+    }
     let importance_sampled = if latent {
         Some(is_per_step(model, store, &splits.test, setup.particles, seed + 17)?)
     } else {
@@ -336,7 +483,7 @@ fn score_test<M: SequenceModel>(
         ),
         None => println!("{name}: test log-likelihood {elbo:.4} nats/step (exact)"),
     }
-    Ok(Scores { elbo, importance_sampled, seconds: started.elapsed().as_secs_f64() })
+    Ok(Scores { elbo, importance_sampled, reference, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// Four sampled chorales of 64 steps, stacked, pitch upwards, separated by a gap.
@@ -390,7 +537,7 @@ fn load_and_score(file: &Path, splits: &Splits, setup: &Setup, args: &Args, out_
             let (model, store) = model_file::load(file, kind, |store, config| {
                 Ok(<$model>::new(store, $prefix, config, rng)?)
             })?;
-            score_test(kind, &model, &store, $latent, splits, setup, seed)?;
+            score_test(kind, &model, &store, $latent, splits, setup, args.protocol, seed)?;
             draw_samples(&format!("{kind}_loaded"), &model, &store, seed, out_dir, args.common.quick)
         }};
     }
@@ -470,18 +617,37 @@ fn main() -> ExitCode {
 }
 
 fn main_run(args: Args) -> BoxResult<()> {
-    let out =
-        args.common.start(if args.common.quick { "05_jsb_chorales_quick" } else { "05_jsb_chorales" })?;
+    let protocol = args.protocol;
+    let models: Vec<String> = match &args.models {
+        Some(models) => models.clone(),
+        None => protocol.default_models().iter().map(|m| m.to_string()).collect(),
+    };
+    for name in &models {
+        protocol.check_model(name)?;
+    }
+    if protocol == Protocol::Reference && args.bucket {
+        return Err(
+            "--bucket batches whole chorales by length; the reference protocol trains on streams".into()
+        );
+    }
+    let reference = if protocol == Protocol::Reference { "_reference" } else { "" };
+    let quick = if args.common.quick { "_quick" } else { "" };
+    let out = args.common.start(&format!("05_jsb_chorales{reference}{quick}"))?;
     let data = cli::require_file(
-        &args.data,
+        args.data.as_deref().unwrap_or(Path::new(protocol.default_data())),
         "the polyphonic-music split (JSB Chorales of Boulanger-Lewandowski et al. 2012, JSON)",
         "--data",
     )?;
     let rolls = load_polyphonic(&data)?;
     let set = data_name(&data);
-    let cut = |v: &[Array2<f64>], n: usize| -> BoxResult<Sequences> {
-        let n = if args.common.quick { n.min(v.len()) } else { v.len() };
-        let mut seqs = v[..n].to_vec();
+    // Quick runs keep `n` sequences of at most `steps` steps.
+    let cut = |v: &[Array2<f64>], n: usize, steps: usize| -> Vec<Array2<f64>> {
+        match args.common.quick {
+            true => v.iter().take(n).map(|x| x.slice(s![..x.nrows().min(steps), ..]).to_owned()).collect(),
+            false => v.to_vec(),
+        }
+    };
+    let sequences = |mut seqs: Vec<Array2<f64>>| -> BoxResult<Sequences> {
         // Scores are sums over sequences, so their order is free: with --bucket the
         // evaluation batches (consecutive sequences) are of similar lengths too.
         if args.bucket {
@@ -489,12 +655,28 @@ fn main_run(args: Args) -> BoxResult<()> {
         }
         Ok(Sequences::new(seqs)?)
     };
-    let splits =
-        Splits { train: cut(&rolls.train, 8)?, valid: cut(&rolls.valid, 4)?, test: cut(&rolls.test, 4)? };
+    let train = match protocol {
+        Protocol::Standard => Train::Sequences(sequences(cut(&rolls.train, 8, usize::MAX))?),
+        Protocol::Reference => Train::Streams(Streams::new(cut(&rolls.train, 4, 2 * CHUNK), CHUNK)?),
+    };
+    let splits = Splits {
+        train,
+        valid: sequences(cut(&rolls.valid, 4, CHUNK))?,
+        test: sequences(cut(&rolls.test, 4, usize::MAX))?,
+    };
+    let training = match &splits.train {
+        Train::Sequences(data) => format!("{} sequences", data.len()),
+        Train::Streams(streams) => format!(
+            "{} streams of {} steps in {} chunks of {CHUNK}",
+            streams.streams(),
+            streams.steps(),
+            streams.len()
+        ),
+    };
     println!(
-        "{set} from {}: {} / {} / {} sequences for training / validation / test{}",
+        "{set} from {}, {} protocol: {training} for training, {} / {} sequences for validation / test{}",
         data.display(),
-        splits.train.len(),
+        protocol.name(),
         splits.valid.len(),
         splits.test.len(),
         if args.common.quick { " (quick mode)" } else { "" }
@@ -506,23 +688,25 @@ fn main_run(args: Args) -> BoxResult<()> {
     };
     setup.hidden = args.hidden.unwrap_or(setup.hidden);
     setup.z = args.z.unwrap_or(setup.z);
-    let lengths = splits.train.lengths().expect("sequences have lengths");
-    let order_rng = &mut ChaCha8Rng::seed_from_u64(args.common.seed);
-    let (plain, bucketed) = (
-        padding_ratio(&lengths, &batch_order(lengths.len(), setup.batch, true, order_rng)?),
-        padding_ratio(&lengths, &bucketed_batch_order(&lengths, setup.batch, order_rng)?),
-    );
-    println!(
-        "padded steps over real steps per training epoch, batches of {}: {plain:.2} shuffled, {bucketed:.2} \
-         bucketed by length{}",
-        setup.batch,
-        if args.bucket { " (--bucket: this run)" } else { " (--bucket to use it)" }
-    );
+    if let Train::Sequences(data) = &splits.train {
+        let lengths = data.lengths().expect("sequences have lengths");
+        let order_rng = &mut ChaCha8Rng::seed_from_u64(args.common.seed);
+        let (plain, bucketed) = (
+            padding_ratio(&lengths, &batch_order(lengths.len(), setup.batch, true, order_rng)?),
+            padding_ratio(&lengths, &bucketed_batch_order(&lengths, setup.batch, order_rng)?),
+        );
+        println!(
+            "padded steps over real steps per training epoch, batches of {}: {plain:.2} shuffled, {bucketed:.2} \
+             bucketed by length{}",
+            setup.batch,
+            if args.bucket { " (--bucket: this run)" } else { " (--bucket to use it)" }
+        );
+    }
     if let Some(file) = &args.common.load {
         return load_and_score(file, &splits, &setup, &args, &out);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.common.seed);
-    for name in &args.models {
+    for name in &models {
         let mut store = ParamStore::new();
         match name.as_str() {
             "rnn" => {
@@ -535,19 +719,22 @@ fn main_run(args: Args) -> BoxResult<()> {
                 };
                 let meta = ModelMeta::new(name, &config)?;
                 let model = RnnModel::new(&mut store, "rnn", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
+                let fit = |t: &mut Trainer<'_>| fit_stateful(&model, t, &splits.train);
+                run(name, &model, fit, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             "vrnn" => {
                 let config = VrnnConfig { gru_bias: true, ..VrnnConfig::new(NOTES, setup.hidden, setup.z) };
                 let meta = ModelMeta::new(name, &config)?;
                 let model = Vrnn::new(&mut store, "vrnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out, meta)?;
+                let fit = |t: &mut Trainer<'_>| fit_stateful(&model, t, &splits.train);
+                run(name, &model, fit, store, true, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             "srnn" => {
                 let config = SrnnConfig::new(NOTES, setup.hidden, setup.z, setup.hidden);
                 let meta = ModelMeta::new(name, &config)?;
                 let model = Srnn::new(&mut store, "srnn", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &PLAIN, &args, &out, meta)?;
+                let fit = |t: &mut Trainer<'_>| fit_stateful(&model, t, &splits.train);
+                run(name, &model, fit, store, true, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             "srnn-ref" => {
                 // Quick runs keep the recipe but shrink the 500-unit layers.
@@ -559,7 +746,8 @@ fn main_run(args: Args) -> BoxResult<()> {
                 };
                 let meta = ModelMeta::new(name, &config)?;
                 let model = Srnn::new(&mut store, "srnn_ref", config, &mut rng)?;
-                run(name, &model, store, true, &splits, &setup, &REFERENCE, &args, &out, meta)?;
+                let fit = |t: &mut Trainer<'_>| fit_stateful(&model, t, &splits.train);
+                run(name, &model, fit, store, true, &splits, &setup, &REFERENCE, &args, &out, meta)?;
             }
             "wavenet" => {
                 let (channels, dilations) = if args.common.quick {
@@ -572,11 +760,10 @@ fn main_run(args: Args) -> BoxResult<()> {
                     WaveNetConfig { biases: true, ..WaveNetConfig::new(output, dilations, channels) };
                 let meta = ModelMeta::new(name, &config)?;
                 let model = WaveNet::new(&mut store, "wavenet", config, &mut rng)?;
-                run(name, &model, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
+                let fit = |t: &mut Trainer<'_>| fit_sequences(&model, t, splits.train.sequences()?);
+                run(name, &model, fit, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
-            other => {
-                return Err(format!("unknown model `{other}` (rnn, vrnn, srnn, srnn-ref, wavenet)").into());
-            }
+            other => protocol.check_model(other)?,
         }
     }
     plot_curves(&out, &set, args.common.quick)
