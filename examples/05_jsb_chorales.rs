@@ -26,15 +26,28 @@
 //! epoch with the best validation bound are kept (early stopping). The test
 //! log-likelihood is reported in nats per time step: the ELBO and, for the latent
 //! models, an importance-sampled estimate with `K` particles from the inference
-//! network (a tighter lower bound). The SRNN paper reports about -4.74 on this test
-//! split for SRNN.
+//! network (a tighter lower bound). The SRNN paper reports about -4.74 for SRNN.
+//!
+//! **`--protocol reference`** trains and scores as the SRNN code does, on its own copy
+//! of the chorales (`jsb_chorales_srnn_reference.json`: eighth-note steps, so about
+//! half the steps repeat the one before): the training chorales concatenated into 16
+//! streams of 1,700 steps, trained in 17 chunks of 100 steps per epoch, in order, each
+//! stream's recurrent and latent states carried from one chunk to the next with the
+//! gradients cut at the chunk's start (truncated backpropagation through time,
+//! `seqmodels::stream`); validation on its 16 streams of 500 steps; and the test
+//! score of the reference, the mean over the first 64 of the 77 test chorales (its
+//! four full batches of 16) of each chorale's own per-step ELBO. The same model is
+//! also scored the standard way (total nats over total steps of all 77, and
+//! importance-sampled). Models: rnn, vrnn, srnn, srnn-ref (the WaveNet carries no
+//! state across chunks).
 //!
 //! Run: `cargo run --release --example 05_jsb_chorales -- [--data FILE]
 //! [--models rnn,vrnn,srnn,srnn-ref,wavenet] [--minutes M] [--epochs N] [--decay G]
-//! [--hidden H] [--z Z] [--tag T] [--shards K] [--bucket] [--quick] [--seed N]
+//! [--hidden H] [--z Z] [--tag T] [--shards K] [--bucket] [--protocol P] [--quick] [--seed N]
 //! [--out DIR] [--load FILE]`
 //! (`--help` says what each does). The data default to
-//! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace (they are not
+//! `../shared/data/jsb_chorales/jsb_chorales.json` beside the workspace, or
+//! `jsb_chorales_srnn_reference.json` there under the reference protocol (they are not
 //! part of the project); any split in that JSON layout works (the run names it by
 //! its file). `--minutes` is a training-time budget per model: the steps and the
 //! validation after each epoch count, the test evaluation after it does not (it shows
@@ -44,10 +57,11 @@
 //! of sequences (seconds). `--bucket` batches sequences of similar lengths (less
 //! padding, faster epochs; opt-in, so the published figures stand).
 //!
-//! Writes to `target/runs/05_jsb_chorales/` (`05_jsb_chorales_quick/` for quick
-//! runs, or `--out`): `<model>.json` (curves and results), `<model>.safetensors` (the
-//! trained model with its configuration: `--load` it to score and sample it again
-//! without training; its pictures are named `<model>_loaded`),
+//! Writes to `target/runs/05_jsb_chorales/` (`05_jsb_chorales_reference/` under the
+//! reference protocol, `_quick` added for quick runs, or `--out`): `<model>.json`
+//! (curves and results), `<model>.safetensors` (the trained model with its
+//! configuration: `--load` it, with the `--protocol` it was trained under, to score
+//! and sample it again without training; its pictures are named `<model>_loaded`),
 //! `05_jsb_validation.png` (validation bound per epoch of every model run so far, from
 //! epoch 5 for runs longer than ten epochs) and `05_jsb_<model>_generated.png`
 //! (sampled piano rolls, time to the right, low notes at the bottom); quick runs add

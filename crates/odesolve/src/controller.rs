@@ -14,6 +14,8 @@
 //! 10^{-4})$ remembered), $h_{new} = h / \min(1/\mathrm{facmin}, \mathrm{err}^\alpha/\mathrm{safety})$
 //! on rejection, and no growth on the step right after a rejection.
 
+use crate::{OdeError, Result};
+
 /// Settings of the PI controller (defaults: Hairer's `dopri5.f`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PiController {
@@ -61,6 +63,31 @@ impl PiController {
     /// `safety err^(-1/(q+1)) < 1`.
     pub fn integral() -> Self {
         PiController { beta: 0.0, ..PiController::default() }
+    }
+
+    /// Checks the fields as `dopri5.f` does before a solve: `0 <= beta <= 0.2` (a
+    /// larger weight of the old error can make the exponent `1/(q+1) - 0.75 beta`
+    /// vanish or turn negative, so that a larger error grows the step),
+    /// `0 < safety < 1`, and `0 < facmin <= 1 <= facmax`, all finite. The error names
+    /// the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name: &'static str, value: f64, rule: &str| {
+            Err(OdeError::Options { name, reason: format!("{value} is not {rule}") })
+        };
+        let PiController { beta, safety, facmin, facmax } = *self;
+        if !(0.0..=0.2).contains(&beta) {
+            return bad("controller.beta", beta, "in [0, 0.2]");
+        }
+        if !(safety > 0.0 && safety < 1.0) {
+            return bad("controller.safety", safety, "in (0, 1)");
+        }
+        if !(facmin > 0.0 && facmin <= 1.0) {
+            return bad("controller.facmin", facmin, "in (0, 1]");
+        }
+        if !(facmax.is_finite() && facmax >= 1.0) {
+            return bad("controller.facmax", facmax, "a finite value >= 1");
+        }
+        Ok(())
     }
 
     /// Starts a solve for an embedded pair whose lower-order solution has order `q`.

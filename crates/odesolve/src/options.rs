@@ -148,7 +148,7 @@ impl SolveOptions {
         if self.rtol == Tolerance::Scalar(0.0) && self.atol == Tolerance::Scalar(0.0) {
             return bad("atol", "rtol and atol are both 0: the error scale atol + rtol |y| is 0".into());
         }
-        Ok(())
+        self.controller.validate()
     }
 
     /// Default options with the given method.

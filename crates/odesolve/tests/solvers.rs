@@ -7,8 +7,8 @@ use autodiff::{NoGrad, ParamStore, Tape};
 use common::{CosGrowth, Decay, Exact, MlpField, Oscillator, exact_problems, max_abs};
 use ndarray::{Array2, array};
 use odesolve::{
-    ButcherTableau, DenseOutput, FnOde, Method, OdeError, SolveOptions, Tolerance, WithParams, odeint,
-    odeint_session,
+    ButcherTableau, DenseOutput, FnOde, Method, OdeError, PiController, SolveOptions, Tolerance, WithParams,
+    odeint, odeint_session,
 };
 
 const TS: [f64; 4] = [0.0, 0.3, 1.1, 2.0];
@@ -224,6 +224,7 @@ fn bad_output_times_are_named() {
 fn bad_step_and_tolerance_options_are_named_before_stepping() {
     let p = Decay(1.0);
     let d = SolveOptions::default;
+    let pi = |controller| SolveOptions { controller, ..d() };
     let cases = [
         (SolveOptions { max_step: Some(0.0), ..d() }, "max_step", "0 is not a finite, non-zero size"),
         (
@@ -239,6 +240,32 @@ fn bad_step_and_tolerance_options_are_named_before_stepping() {
         (d().tol(0.0, 0.0), "atol", "rtol and atol are both 0"),
         (d().step_size(0.0), "fixed step size", "0 is not > 0"),
         (d().grid().tol(1e-6, -1.0), "atol", "-1 is not a finite value >= 0"),
+        (
+            pi(PiController { beta: 0.3, ..PiController::default() }),
+            "controller.beta",
+            "0.3 is not in [0, 0.2]",
+        ),
+        (pi(PiController { beta: f64::NAN, ..PiController::default() }), "controller.beta", "NaN is not in"),
+        (
+            pi(PiController { safety: 1.5, ..PiController::default() }),
+            "controller.safety",
+            "1.5 is not in (0, 1)",
+        ),
+        (
+            pi(PiController { facmin: 0.0, ..PiController::default() }),
+            "controller.facmin",
+            "0 is not in (0, 1]",
+        ),
+        (
+            pi(PiController { facmax: 0.5, ..PiController::default() }),
+            "controller.facmax",
+            "0.5 is not a finite",
+        ),
+        (
+            pi(PiController { facmax: f64::INFINITY, ..PiController::default() }),
+            "controller.facmax",
+            "inf is not a finite value >= 1",
+        ),
     ];
     for (opts, name, needle) in cases {
         // Counting evaluations shows the error comes before the first one.

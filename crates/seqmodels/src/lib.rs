@@ -28,7 +28,9 @@
 //! sequence model implements [`SequenceModel`]: a differentiable bound per sequence
 //! ([`Elbo`], with losses per time step and per sequence, and a KL weight for
 //! annealing), an importance-sampled log-likelihood for evaluation, generation,
-//! and forecasting from a prefix.
+//! and forecasting from a prefix. The RNN, VRNN and SRNN are also [`Stateful`]: a
+//! pass can continue from the state an earlier one ended in, which is how long
+//! streams train in chunks ([`stream`]: truncated backpropagation through time).
 //!
 //! ## The math in plain words
 //!
