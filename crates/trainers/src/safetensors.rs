@@ -157,11 +157,14 @@ pub fn read(path: &Path) -> Result<(Tensors, BTreeMap<String, String>)> {
 
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a
 /// part: a temporary file in the same directory is written, flushed to disk and
-/// renamed over `path` (rename is atomic within a file system).
+/// renamed over `path` (rename is atomic within a file system). The temporary files
+/// that writers killed mid-save left in that directory are removed first (see
+/// [`remove_stale_temps`]).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| Error::format(path, "not a file path"))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    remove_stale_temps(dir);
+    let tmp = dir.join(format!(".{}{TEMP_MARK}{}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(Error::io(&tmp))?;
         f.write_all(bytes).map_err(Error::io(&tmp))?;
@@ -178,6 +181,35 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// What separates a temporary file's target name from its writer's process id:
+/// `.{name}.tmp-{pid}`.
+const TEMP_MARK: &str = ".tmp-";
+
+/// Removes the temporary files of [`atomic_write`] in `dir` whose writer is no
+/// longer running (a process killed mid-save leaves one the size of the file). A
+/// writer's liveness is read from `/proc`; where there is none, nothing is removed.
+/// Best effort: a file that cannot be listed or removed is left alone.
+pub fn remove_stale_temps(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_writer) else { continue };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The writer's process id if `name` is a temporary file of [`atomic_write`].
+fn temp_writer(name: &str) -> Option<u32> {
+    let (target, pid) = name.strip_prefix('.')?.rsplit_once(TEMP_MARK)?;
+    (!target.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| pid.parse().ok())?
 }
 
 #[cfg(test)]
@@ -282,5 +314,29 @@ mod tests {
         let mut huge = bytes.clone();
         huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(from_bytes(&huge, p).unwrap_err().to_string().contains("invalid header"));
+    }
+
+    /// A temporary file of a dead writer goes at the next save in its directory; a
+    /// live writer's (process 1 never dies), this process's and other files stay.
+    #[test]
+    fn stale_temporary_files_are_removed_at_the_next_save() {
+        let dir = std::env::temp_dir().join(format!("stale-temps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Above Linux's largest process id (2^22), so never a running process.
+        let dead = dir.join(".ckpt-5.safetensors.tmp-4999999");
+        let kept = [".ckpt-5.safetensors.tmp-1", ".notes.tmp-12x", "ckpt-5.safetensors.tmp-4999999"]
+            .map(|n| dir.join(n));
+        let own = dir.join(format!(".other.tmp-{}", std::process::id()));
+        for f in kept.iter().chain([&dead, &own]) {
+            std::fs::write(f, b"partial").unwrap();
+        }
+        atomic_write(&dir.join("ckpt-10.safetensors"), b"new").unwrap();
+        assert!(!dead.exists(), "the dead writer's file is removed");
+        for f in kept.iter().chain([&own]) {
+            assert!(f.exists(), "{} stays", f.display());
+        }
+        assert_eq!(temp_writer(".a.tmp-42"), Some(42));
+        assert_eq!(temp_writer(".tmp-42"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

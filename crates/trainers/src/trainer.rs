@@ -363,6 +363,10 @@ impl<'a> Trainer<'a> {
     }
 
     /// Resumes from the latest checkpoint of the checkpoint directory, if there is one.
+    /// A checkpoint that cannot be read (a copy interrupted under its real name,
+    /// truncated or corrupt) is skipped with a warning on stderr for the one before
+    /// it; the error of the oldest is returned when none can be read. Errors other
+    /// than an unreadable file (a checkpoint of another model) are returned at once.
     pub fn resume_latest(&mut self) -> Result<Option<PathBuf>> {
         let Some(c) = &self.checkpointing else {
             return Err(Error::config("Trainer::resume_latest", "no checkpoint_dir set"));
@@ -370,9 +374,17 @@ impl<'a> Trainer<'a> {
         if !c.dir.exists() {
             return Ok(None);
         }
-        let Some(path) = checkpoint::latest(&c.dir)? else { return Ok(None) };
-        self.resume(&path)?;
-        Ok(Some(path))
+        let mut candidates = checkpoint::list(&c.dir)?;
+        while let Some((_, path)) = candidates.pop() {
+            match self.resume(&path) {
+                Ok(()) => return Ok(Some(path)),
+                Err(e @ Error::Format { .. }) if !candidates.is_empty() => {
+                    eprintln!("warning: skipping an unreadable checkpoint: {e}; trying the one before");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     fn validate(&self) -> Result<()> {

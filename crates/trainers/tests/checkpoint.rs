@@ -211,3 +211,31 @@ fn checkpoints_carry_the_model_and_load_as_model_files() {
     let err = model_file::load(&plain, "mlp", build).unwrap_err().to_string();
     assert!(err.contains("no `latent_seq_model` entry"), "{err}");
 }
+
+/// A checkpoint cut short under its real name (a copy the user interrupted) is
+/// skipped by `resume_latest` for the one before it, which resumes as usual; with
+/// nothing readable left, the error names the file.
+#[test]
+fn resume_latest_skips_a_truncated_checkpoint() {
+    let (net, store, data) = mlp_problem(100, 0);
+    let loss = loss_fn::<RowBatch, _>(|s, b, ctx| mlp_loss(&net, s, b, ctx));
+    let opt = || Box::new(Optim::new(Adam::default()).unwrap());
+    let dir = TempDir::new("truncated");
+    let mut a =
+        trainer(store.clone(), opt(), 7, 10).checkpoint_dir(dir.path()).checkpoint_every(Every::Steps(5));
+    a.fit(&data, loss).unwrap();
+    let (earlier, latest) = (checkpoint::path_for(dir.path(), 5), checkpoint::path_for(dir.path(), 10));
+    let bytes = std::fs::read(&latest).unwrap();
+    std::fs::write(&latest, &bytes[..bytes.len() / 2]).unwrap();
+
+    let mut b = trainer(store.clone(), opt(), 7, 10).checkpoint_dir(dir.path());
+    assert_eq!(b.resume_latest().unwrap(), Some(earlier.clone()));
+    assert_eq!(b.state().step, 5);
+
+    std::fs::write(&earlier, b"not a checkpoint").unwrap();
+    let mut c = trainer(store, opt(), 7, 10).checkpoint_dir(dir.path());
+    match c.resume_latest() {
+        Err(Error::Format { path, .. }) => assert_eq!(path, earlier),
+        other => panic!("{other:?}"),
+    }
+}
