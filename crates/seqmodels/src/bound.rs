@@ -3,6 +3,7 @@
 
 use crate::batch::SeqBatch;
 use crate::{Error, Result};
+use autodiff::data::Shard;
 use autodiff::{Loss, NoGrad, ParamStore, Session, Tensor};
 use dists::DiagNormal;
 use ndarray::{Array2, Axis};
@@ -156,20 +157,88 @@ pub(crate) fn elbo_of<M: LatentScan, S: Session, R: Rng + ?Sized>(
     Ok(model.scan(s, batch, None, LatentTerm::Kl, rng)?.into_elbo(batch))
 }
 
+/// How much of an importance-sampled evaluation runs at once: at most `row_steps`
+/// particle rows times steps per pass. Evaluating `K` particles of `B` sequences of
+/// `T` steps in one pass holds `K B T` row-steps of intermediate values (the
+/// SRNN's backward pass needs every step of every particle); within a budget the
+/// particles run in groups and, when one particle of every row is already too much,
+/// the rows in pieces, combined exactly by log-sum-exp. Memory is then bounded by
+/// the budget times a model's cost per row-step, whatever `K`, `B` and `T`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParticleBudget {
+    /// Particle rows times steps per pass (at least one row of one sequence is always
+    /// run whole).
+    pub row_steps: usize,
+}
+
+impl Default for ParticleBudget {
+    /// 2^16 row-steps. The reference-size SRNN (88 inputs, a 500-unit embedding,
+    /// d = a = 300) keeps about 2,500 values per row-step for its backward pass (the
+    /// inputs, their features twice, `d_t`, `[d_t, features]`, `a_t`), 20 KB, so this
+    /// is about 1.3 GB at most.
+    fn default() -> Self {
+        ParticleBudget { row_steps: 1 << 16 }
+    }
+}
+
 /// The importance-sampled `ln p(x)` per sequence, with the inference network as
-/// proposal: `K = particles` latent paths per sequence, run as one batch of `K B` rows.
+/// proposal: `K = particles` latent paths per sequence, run as batches of `k B` rows
+/// (`k` particles of every sequence) within `budget`, in order, from `rng`. With one
+/// group (the budget holds all `K B` rows) it is one pass over `K B` rows; with
+/// several, the groups' estimates $\hat\ell_c$ (each the log-mean of its `k_c`
+/// weights) combine exactly as $\ln \sum_c (k_c / K) e^{\hat\ell_c}$.
 pub(crate) fn log_likelihood_of<M: LatentScan, R: Rng + ?Sized>(
     model: &M,
     store: &ParamStore,
     batch: &SeqBatch,
     particles: usize,
+    budget: ParticleBudget,
     rng: &mut R,
 ) -> Result<Array2<f64>> {
     if particles == 0 {
         return Err(Error::config("log_likelihood", "needs at least one particle"));
     }
-    let repeated = batch.repeat(particles)?;
-    model.scan(&NoGrad::new(store), &repeated, None, LatentTerm::LogRatio, rng)?.log_mean_weight(particles)
+    if budget.row_steps == 0 {
+        return Err(Error::config("ParticleBudget", "row_steps must be at least 1"));
+    }
+    let (rows, steps) = (batch.batch_size(), batch.len());
+    if rows > 1 && rows * steps > budget.row_steps {
+        // One particle of every row is over budget: the rows in pieces, in order.
+        let pieces = batch.split((rows * steps).div_ceil(budget.row_steps));
+        let parts = pieces
+            .iter()
+            .map(|piece| log_likelihood_of(model, store, piece, particles, budget, rng))
+            .collect::<Result<Vec<_>>>()?;
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        return Ok(ndarray::concatenate(Axis(0), &views).expect("pieces are B x 1"));
+    }
+    let group = (budget.row_steps / (rows * steps)).clamp(1, particles);
+    let s = NoGrad::new(store);
+    let mut pass = |k: usize| -> Result<Array2<f64>> {
+        model.scan(&s, &batch.repeat(k)?, None, LatentTerm::LogRatio, rng)?.log_mean_weight(k)
+    };
+    if group == particles {
+        return pass(particles);
+    }
+    // Running ln sum_c k_c e^{l_c}, then minus ln K.
+    let mut total: Option<Array2<f64>> = None;
+    let mut done = 0;
+    while done < particles {
+        let k = group.min(particles - done);
+        let term = pass(k)? + (k as f64).ln();
+        total = Some(match total {
+            None => term,
+            Some(acc) => ndarray::Zip::from(&acc).and(&term).map_collect(|&a, &b| log_add_exp(a, b)),
+        });
+        done += k;
+    }
+    Ok(total.expect("at least one group ran") - (particles as f64).ln())
+}
+
+/// `ln(e^a + e^b)` without overflow; `-inf` when both are.
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if m == f64::NEG_INFINITY { m } else { m + ((a - m).exp() + (b - m).exp()).ln() }
 }
 
 /// The state after filtering `prefix` (for generation and forecasting).

@@ -130,7 +130,7 @@ pub mod vrnn;
 pub mod wavenet;
 
 pub use batch::{Arrays, CsvSeries, IrregularBatch, IrregularSeries, SeqBatch, Sequences, Series};
-pub use bound::Elbo;
+pub use bound::{Elbo, ParticleBudget};
 pub use cells::{AnyCell, Cell, CellKind, GruCell, GruConvention, GruWeights, MeanStdGru, RnnCell};
 pub use diffusion::{Diffusion, DiffusionConfig};
 pub use error::{CsvProblem, Error, Result};

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::batch::SeqBatch;
-use crate::bound::{Elbo, LatentScan, LatentTerm};
+use crate::bound::{Elbo, LatentScan, LatentTerm, ParticleBudget};
 use crate::stream::RowState;
 use autodiff::{ParamStore, Session};
 use ndarray::Array2;
@@ -29,12 +29,28 @@ pub trait SequenceModel {
     /// with `particles` samples of the latent path from the inference network,
     /// `ln (1/K) sum_k p(x, z^k) / q(z^k | x)`. Its expectation is a lower bound
     /// that rises with `K` towards `ln p(x)` and is never below the ELBO (Burda et
-    /// al. 2016, Theorem 1). Exact for models without latent variables.
+    /// al. 2016, Theorem 1). Exact for models without latent variables. Runs within
+    /// the default [`ParticleBudget`].
     fn log_likelihood<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         particles: usize,
+        rng: &mut R,
+    ) -> Result<Array2<f64>> {
+        self.log_likelihood_within(store, batch, particles, ParticleBudget::default(), rng)
+    }
+
+    /// [`log_likelihood`](SequenceModel::log_likelihood) with the particles (and, if
+    /// need be, the sequences) evaluated in groups of at most `budget` row-steps,
+    /// which bounds its memory whatever `particles`: the same estimator, its noise
+    /// drawn group by group.
+    fn log_likelihood_within<R: Rng + ?Sized>(
+        &self,
+        store: &ParamStore,
+        batch: &SeqBatch,
+        particles: usize,
+        budget: ParticleBudget,
         rng: &mut R,
     ) -> Result<Array2<f64>>;
 

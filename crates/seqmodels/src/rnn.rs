@@ -12,7 +12,9 @@
 //! Fraccaro et al. 2016). The log-likelihood is exact: no latent variable, no bound.
 
 use crate::batch::SeqBatch;
-use crate::bound::{Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of};
+use crate::bound::{
+    Elbo, LatentScan, LatentTerm, ParticleBudget, Pass, ScanResult, elbo_of, filter_state_of,
+};
 use crate::cells::{AnyCell, Cell, CellKind, masked_update};
 use crate::heads::{ObsHead, ObsKind};
 use crate::stream::start_or_zeros;
@@ -119,12 +121,13 @@ impl SequenceModel for RnnModel {
         elbo_of(self, s, batch, rng)
     }
 
-    /// The exact log-likelihood (no sampling: `particles` is ignored).
-    fn log_likelihood<R: Rng + ?Sized>(
+    /// The exact log-likelihood (no sampling: `particles` and `budget` are ignored).
+    fn log_likelihood_within<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         _particles: usize,
+        _budget: ParticleBudget,
         _rng: &mut R,
     ) -> Result<Array2<f64>> {
         Ok(self.run(&NoGrad::new(store), batch, None)?.recon)

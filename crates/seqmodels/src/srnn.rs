@@ -36,7 +36,8 @@
 
 use crate::batch::SeqBatch;
 use crate::bound::{
-    Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of, log_likelihood_of,
+    Elbo, LatentScan, LatentTerm, ParticleBudget, Pass, ScanResult, elbo_of, filter_state_of,
+    log_likelihood_of,
 };
 use crate::cells::{GruCell, GruConvention, masked_update, run_cell};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
@@ -297,14 +298,15 @@ impl SequenceModel for Srnn {
     /// Importance sampling with the inference network (smoothing or filtering) as
     /// proposal: `K` latent paths per sequence, log-weights
     /// `sum_t ln p(x_t | z_t, d_t) + ln p(z_t | z_{t-1}, d_t) - ln q(z_t | z_{t-1}, a_t)`.
-    fn log_likelihood<R: Rng + ?Sized>(
+    fn log_likelihood_within<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         particles: usize,
+        budget: ParticleBudget,
         rng: &mut R,
     ) -> Result<Array2<f64>> {
-        log_likelihood_of(self, store, batch, particles, rng)
+        log_likelihood_of(self, store, batch, particles, budget, rng)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {

@@ -27,7 +27,8 @@
 
 use crate::batch::SeqBatch;
 use crate::bound::{
-    Elbo, LatentScan, LatentTerm, Pass, ScanResult, elbo_of, filter_state_of, log_likelihood_of,
+    Elbo, LatentScan, LatentTerm, ParticleBudget, Pass, ScanResult, elbo_of, filter_state_of,
+    log_likelihood_of,
 };
 use crate::cells::{GruCell, GruConvention, masked_update};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
@@ -171,14 +172,15 @@ impl SequenceModel for Vrnn {
     /// Importance sampling with the filtering posterior as proposal: `K` independent
     /// latent paths per sequence (run as one batch of `K B` rows), log-weights
     /// `sum_t ln p(x_t | z_{<=t}, x_{<t}) + ln p(z_t | ..) - ln q(z_t | ..)`.
-    fn log_likelihood<R: Rng + ?Sized>(
+    fn log_likelihood_within<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         particles: usize,
+        budget: ParticleBudget,
         rng: &mut R,
     ) -> Result<Array2<f64>> {
-        log_likelihood_of(self, store, batch, particles, rng)
+        log_likelihood_of(self, store, batch, particles, budget, rng)
     }
 
     fn initial_state(&self, batch: usize) -> Self::State {

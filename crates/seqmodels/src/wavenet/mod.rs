@@ -103,7 +103,7 @@ pub use generate::Generation;
 pub use output::WaveNetOutput;
 
 use crate::batch::SeqBatch;
-use crate::bound::Elbo;
+use crate::bound::{Elbo, ParticleBudget};
 use crate::{Error, Result, SequenceModel};
 use autodiff::{NoGrad, ParamStore, Session, Tensor};
 use layers::{Block, CausalLayer, Head};
@@ -315,12 +315,13 @@ impl SequenceModel for WaveNet {
         Ok(Elbo { recon, kl, lengths: batch.lengths().to_vec() })
     }
 
-    /// The exact log-likelihood (no sampling: `particles` is ignored).
-    fn log_likelihood<R: Rng + ?Sized>(
+    /// The exact log-likelihood (no sampling: `particles` and `budget` are ignored).
+    fn log_likelihood_within<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         _particles: usize,
+        _budget: ParticleBudget,
         _rng: &mut R,
     ) -> Result<Array2<f64>> {
         self.log_likelihood_of(&NoGrad::new(store), batch)
