@@ -51,6 +51,15 @@ pub struct TrainState {
     pub data_rng: ChaCha8Rng,
     /// The generator that seeds each step's noise (dropout, reparameterisation).
     pub noise_rng: ChaCha8Rng,
+    /// The factor on the scheduled learning rate: 1, lowered by each roll-back of
+    /// [`OnNan::RollBack`](crate::OnNan::RollBack). Checkpoints written before it
+    /// existed read as 1.
+    #[serde(default = "unit_scale")]
+    pub lr_scale: f64,
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }
 
 #[derive(Serialize, Deserialize)]

@@ -26,7 +26,10 @@
 //! * [`parallel`]: the loss and gradient of a batch, optionally split into shards
 //!   whose tapes run in parallel on rayon.
 //! * [`Trainer`]: epochs, steps, callbacks, a progress bar, a [`metrics`] log,
-//!   [`checkpoint`]s in [`safetensors`] that resume bit for bit, a NaN guard.
+//!   [`checkpoint`]s in [`safetensors`] that resume bit for bit (an unreadable one
+//!   skipped by [`Trainer::resume_latest`], the temporary files of killed writers
+//!   removed), a NaN guard that stops or, with [`OnNan::RollBack`], returns to the
+//!   last checkpoint with a lower learning rate.
 //! * Files: [`model_file`] (a trained model with its configuration, loaded without
 //!   knowing its sizes), [`npy`] (NumPy's `.npy` and `.npz`).
 //!
@@ -110,6 +113,7 @@ mod error;
 pub mod metrics;
 pub mod model_file;
 pub mod npy;
+mod on_nan;
 pub mod optim;
 pub mod parallel;
 pub mod safetensors;
@@ -121,6 +125,7 @@ pub use checkpoint::TrainState;
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use early_stop::{EarlyStopping, Mode, Verdict};
 pub use error::{BoxError, Error, Result};
+pub use on_nan::{OnNan, RolledBack};
 pub use optim::{Adam, AdamW, Adamax, Optim, Optimizer, OptimizerState, RmsProp, Sgd, UpdateRule};
 pub use parallel::{Evaluation, StepCtx, evaluate, loss_fn};
 pub use schedule::Schedule;

@@ -6,6 +6,7 @@
 use crate::checkpoint::{self, TrainState};
 use crate::metrics::{MetricsLog, Row};
 use crate::model_file::ModelMeta;
+use crate::on_nan::{OnNan, RolledBack};
 use crate::optim::Optimizer;
 use crate::parallel::{Evaluation, StepCtx, evaluate};
 use crate::{
@@ -129,6 +130,8 @@ pub struct FitSummary {
     pub best: Option<(f64, u64)>,
     /// The last checkpoint written, if any.
     pub checkpoint: Option<PathBuf>,
+    /// The roll-backs of [`OnNan::RollBack`] in this call, in order.
+    pub rollbacks: Vec<RolledBack>,
 }
 
 type StepCallback<'a> = Box<dyn FnMut(&StepReport) -> Result<Control, BoxError> + 'a>;
@@ -163,6 +166,7 @@ pub struct Trainer<'a> {
     model: Option<ModelMeta>,
     max_steps: Option<u64>,
     early: Option<(EarlyStopping, String)>,
+    on_nan: OnNan,
     on_step: Vec<StepCallback<'a>>,
     on_epoch: Vec<EpochCallback<'a>>,
 }
@@ -199,6 +203,7 @@ impl<'a> Trainer<'a> {
                 elapsed_s: 0.0,
                 data_rng: ChaCha8Rng::seed_from_u64(seed),
                 noise_rng,
+                lr_scale: 1.0,
             },
             epochs: 1,
             batch_size: 32,
@@ -214,6 +219,7 @@ impl<'a> Trainer<'a> {
             model: None,
             max_steps: None,
             early: None,
+            on_nan: OnNan::Stop,
             on_step: Vec::new(),
             on_epoch: Vec::new(),
         }
@@ -316,6 +322,24 @@ impl<'a> Trainer<'a> {
         self.on_step.push(Box::new(f));
         self
     }
+    /// What to do when a step goes non-finite (default [`OnNan::Stop`]).
+    pub fn on_nan(mut self, policy: OnNan) -> Self {
+        self.on_nan = policy;
+        self
+    }
+
+    pub(crate) fn nan_policy(&self) -> OnNan {
+        self.on_nan
+    }
+
+    pub(crate) fn checkpoint_location(&self) -> Option<&Path> {
+        self.checkpointing.as_ref().map(|c| c.dir.as_path())
+    }
+
+    pub(crate) fn set_lr_scale(&mut self, scale: f64) {
+        self.state.lr_scale = scale;
+    }
+
     /// Calls `f` at the end of every epoch, in registration order, before early
     /// stopping looks at the metrics.
     pub fn on_epoch(mut self, f: impl FnMut(&mut EpochReport<'_>) -> Result<Control, BoxError> + 'a) -> Self {
@@ -397,6 +421,18 @@ impl<'a> Trainer<'a> {
         if let Some(k) = &self.kl {
             k.validate()?;
         }
+        self.on_nan.validate()?;
+        if let OnNan::RollBack { .. } = self.on_nan {
+            if self.checkpointing.is_none() {
+                return Err(Error::config("Trainer::on_nan", "rolling back needs a checkpoint_dir"));
+            }
+            if self.schedule.is_none() {
+                return Err(Error::config(
+                    "Trainer::on_nan",
+                    "rolling back lowers the scheduled learning rate: set a schedule (Schedule::Constant for a fixed one)",
+                ));
+            }
+        }
         match self.checkpointing.as_ref().map(|c| (c.every, c.keep)) {
             Some((Every::Steps(0) | Every::Epochs(0), _)) => {
                 Err(Error::config("Trainer::checkpoint_every", "the interval must be positive"))
@@ -439,6 +475,7 @@ impl<'a> Trainer<'a> {
             step_losses: Vec::new(),
             best: None,
             checkpoint: None,
+            rollbacks: Vec::new(),
         };
         // The log and the progress bar are closed even when training fails, so the
         // rows up to a NaN are on disk for diagnosis.
@@ -462,6 +499,12 @@ impl<'a> Trainer<'a> {
         L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
             + Sync,
     {
+        if let (OnNan::RollBack { .. }, Some(dir)) = (self.on_nan, self.checkpoint_location())
+            && (!dir.exists() || checkpoint::latest(dir)?.is_none())
+        {
+            // Something to roll back to before the first step.
+            self.write_checkpoint(run, summary)?;
+        }
         'epochs: while self.state.epoch < self.epochs {
             let mut rng = self.state.data_rng.clone();
             let order = if self.bucketing {
@@ -480,7 +523,15 @@ impl<'a> Trainer<'a> {
                     break 'epochs;
                 }
                 let batch = data.batch(idx);
-                let report = self.step(&batch, loss, run)?;
+                let report = match self.step(&batch, loss, run) {
+                    Err(Error::NonFinite { step, what }) if self.may_roll_back(summary) => {
+                        // The restored state re-draws its epoch's order and skips
+                        // the batches it had taken.
+                        self.roll_back(step, what, summary)?;
+                        continue 'epochs;
+                    }
+                    result => result?,
+                };
                 self.state.batch_in_epoch += 1;
                 self.state.epoch_loss_sum += report.loss * report.weight;
                 self.state.epoch_weight += report.weight;
@@ -535,7 +586,7 @@ impl<'a> Trainer<'a> {
     {
         let step = self.state.step;
         if let Some(s) = &self.schedule {
-            self.optimizer.set_lr(s.lr(step))?;
+            self.optimizer.set_lr(s.lr(step) * self.state.lr_scale)?;
         }
         let kl_weight = self.kl.as_ref().map_or(1.0, |k| k.weight(step));
         let ctx = StepCtx::new(step, self.state.epoch, kl_weight, self.state.noise_rng.next_u64());

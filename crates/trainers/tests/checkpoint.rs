@@ -163,6 +163,78 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
     );
 }
 
+/// `OnNan::RollBack`: a step that goes non-finite once (step 7, the checkpoint of
+/// step 5 the latest) rolls back to that checkpoint with half the learning rate and
+/// trains to the end; a loss that never recovers stops after the retries with the
+/// guard's error; the policy's needs are checked before training.
+#[test]
+fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use trainers::OnNan;
+    let (net, store, data) = mlp_problem(64, 2);
+    let dir = TempDir::new("rollback");
+    let policy = OnNan::RollBack { lr_factor: 0.5, retries: 2 };
+    let trainer = |policy| {
+        Trainer::new(store.clone(), Optim::new(Adam::default()).unwrap(), 0)
+            .epochs(3)
+            .batch_size(16)
+            .progress_bar(false)
+            .schedule(Schedule::Constant { lr: 0.01 })
+            .checkpoint_dir(dir.path())
+            .checkpoint_every(Every::Steps(5))
+            .on_nan(policy)
+    };
+    let failed = AtomicBool::new(false);
+    let mut t = trainer(policy);
+    let summary = t
+        .fit(&data, |s, b, ctx| {
+            let mse = mlp_loss(&net, s, b, ctx)?;
+            match ctx.step == 7 && !failed.swap(true, Ordering::SeqCst) {
+                true => Ok(mse.scale(f64::NAN)),
+                false => Ok(mse),
+            }
+        })
+        .unwrap();
+    assert_eq!(summary.rollbacks.len(), 1);
+    let back = &summary.rollbacks[0];
+    assert_eq!((back.step, back.to_step), (7, 5), "{back:?}");
+    assert_eq!(back.what, "loss sum NaN, weight 32 (shard 0)");
+    assert_eq!((t.state().step, t.state().epoch, t.state().lr_scale), (12, 3, 0.5));
+    assert_eq!(t.optimizer().lr(), 0.005);
+
+    // Never finite from step 3 on: two roll-backs, then the error.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let mut t = trainer(policy);
+    let err = t
+        .fit(&data, |s, b, ctx| {
+            let mse = mlp_loss(&net, s, b, ctx)?;
+            Ok(if ctx.step >= 3 { mse.scale(f64::NAN) } else { mse })
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::NonFinite { step: 3, .. }), "{err}");
+    assert!((t.state().lr_scale - 0.25).abs() < 1e-15, "{}", t.state().lr_scale);
+
+    let bad = [
+        (trainer(OnNan::RollBack { lr_factor: 1.5, retries: 1 }), "lr_factor 1.5 is not in (0, 1)"),
+        (
+            Trainer::new(store.clone(), Optim::new(Adam::default()).unwrap(), 0)
+                .schedule(Schedule::Constant { lr: 0.01 })
+                .on_nan(policy),
+            "rolling back needs a checkpoint_dir",
+        ),
+        (
+            Trainer::new(store.clone(), Optim::new(Adam::default()).unwrap(), 0)
+                .checkpoint_dir(dir.path())
+                .on_nan(policy),
+            "set a schedule",
+        ),
+    ];
+    for (mut t, needle) in bad {
+        let err = t.fit(&data, |s, b, ctx| mlp_loss(&net, s, b, ctx)).unwrap_err().to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
 /// A checkpoint of a trainer told its model is a model file: it loads with the
 /// stored configuration, the optimizer tensors left out; wrong kinds, files without
 /// an entry and parameters that do not fit are named.
