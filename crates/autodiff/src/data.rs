@@ -50,6 +50,12 @@ pub trait Dataset: Sync {
     fn lengths(&self) -> Option<Vec<usize>> {
         None
     }
+    /// The most examples a batch of this data set may hold, if there is a limit (a
+    /// data set of stream chunks makes batches of one chunk); a training loop refuses
+    /// a larger batch size before it starts. `None` (the default): no limit.
+    fn max_batch_size(&self) -> Option<usize> {
+        None
+    }
 
     /// The mini-batches of one epoch: `ceil(len / size)` batches (the last may be
     /// smaller), in a random order from `rng` when `shuffle`, else in order.

@@ -147,9 +147,14 @@ impl Dataset for Streams {
         self.steps().div_ceil(self.chunk)
     }
 
+    /// One: a batch is one chunk of every stream.
+    fn max_batch_size(&self) -> Option<usize> {
+        Some(1)
+    }
+
     /// The one chunk at `indices` (a batch of one example: several would not continue
-    /// each other). Panics on another count, an internal invariant of a training loop
-    /// set to batches of one.
+    /// each other). Panics on another count: [`Dataset::max_batch_size`] tells a
+    /// training loop so before it starts.
     fn batch(&self, indices: &[usize]) -> StreamChunk {
         let &[k] = indices else {
             panic!("Streams: a batch is one chunk, got {} chunks (train with batch_size(1))", indices.len());

@@ -211,6 +211,14 @@ fn the_trainer_runs_chunks_in_order_and_refuses_shuffled_ones() {
     };
     let summary = fit(false).unwrap();
     assert_eq!((summary.epochs, summary.steps), (4, 12));
+    // The trainer's default batch of 32 would be 32 chunks at once: refused.
+    let err = Trainer::new(store.clone(), Optim::new(Adam::default()).unwrap(), 0)
+        .fit(&data, |s, chunk, ctx| {
+            Ok(Tbptt::new(&model, &data).elbo(s, chunk, &mut ctx.rng)?.loss_per_step(1.0)?)
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("32 examples per batch, but this data set makes batches of at most 1"), "{err}");
     // Some epoch of four shuffles three chunks out of order.
     let err = fit(true).unwrap_err().to_string();
     assert!(err.contains("train on the chunks in order"), "{err}");

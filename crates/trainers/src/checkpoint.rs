@@ -89,16 +89,17 @@ pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(Error::io(dir))? {
         let path = entry.map_err(Error::io(dir))?.path();
-        let step = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("ckpt-")?.strip_suffix(".safetensors")?.parse().ok());
-        if let Some(step) = step {
+        if let Some(step) = path.file_name().and_then(step_of) {
             found.push((step, path));
         }
     }
     found.sort();
     Ok(found)
+}
+
+/// The step of a checkpoint's file name (`ckpt-{step}.safetensors`), if it is one.
+pub fn step_of(name: &std::ffi::OsStr) -> Option<u64> {
+    name.to_str()?.strip_prefix("ckpt-")?.strip_suffix(".safetensors")?.parse().ok()
 }
 
 /// The checkpoint with the highest step in `dir`, if any.

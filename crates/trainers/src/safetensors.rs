@@ -24,6 +24,7 @@ use autodiff::ndarray::{Array2, ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::Path;
 
@@ -158,12 +159,12 @@ pub fn read(path: &Path) -> Result<(Tensors, BTreeMap<String, String>)> {
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a
 /// part: a temporary file in the same directory is written, flushed to disk and
 /// renamed over `path` (rename is atomic within a file system). The temporary files
-/// that writers killed mid-save left in that directory are removed first (see
+/// of `path` that writers killed mid-save left are removed first (see
 /// [`remove_stale_temps`]).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| Error::format(path, "not a file path"))?;
-    remove_stale_temps(dir);
+    remove_stale_temps(dir, |target| target == name);
     let tmp = dir.join(format!(".{}{TEMP_MARK}{}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(Error::io(&tmp))?;
@@ -187,11 +188,17 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `.{name}.tmp-{pid}`.
 const TEMP_MARK: &str = ".tmp-";
 
-/// Removes the temporary files of [`atomic_write`] in `dir` whose writer is no
-/// longer running (a process killed mid-save leaves one the size of the file). A
-/// writer's liveness is read from `/proc`; where there is none, nothing is removed.
-/// Best effort: a file that cannot be listed or removed is left alone.
-pub fn remove_stale_temps(dir: &Path) {
+/// How long a temporary file must have been left unchanged before it counts as
+/// stale: a writer on another machine sharing the directory (whose process ids this
+/// machine cannot see) is still writing to a younger one.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the temporary files of [`atomic_write`] in `dir` for the targets that
+/// `is_target` accepts (by file name) whose writer is no longer running (a process
+/// killed mid-save leaves one the size of the file) and which have not changed for
+/// a minute. A writer's liveness is read from `/proc`; where there is none, nothing
+/// is removed. Best effort: a file that cannot be listed or removed is left alone.
+pub fn remove_stale_temps(dir: &Path, is_target: impl Fn(&OsStr) -> bool) {
     let proc = Path::new("/proc");
     if !proc.is_dir() {
         return;
@@ -199,17 +206,24 @@ pub fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(temp_writer) else { continue };
-        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+        let Some((target, pid)) = name.to_str().and_then(temp_writer) else { continue };
+        let idle = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if is_target(OsStr::new(target))
+            && pid != std::process::id()
+            && !proc.join(pid.to_string()).exists()
+            && idle.is_some_and(|d| d >= STALE_AFTER)
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// The writer's process id if `name` is a temporary file of [`atomic_write`].
-fn temp_writer(name: &str) -> Option<u32> {
+/// The target name and the writer's process id if `name` is a temporary file of
+/// [`atomic_write`].
+fn temp_writer(name: &str) -> Option<(&str, u32)> {
     let (target, pid) = name.strip_prefix('.')?.rsplit_once(TEMP_MARK)?;
-    (!target.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| pid.parse().ok())?
+    let digits = !target.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    Some((target, digits.then(|| pid.parse().ok())??))
 }
 
 #[cfg(test)]
@@ -316,27 +330,38 @@ mod tests {
         assert!(from_bytes(&huge, p).unwrap_err().to_string().contains("invalid header"));
     }
 
-    /// A temporary file of a dead writer goes at the next save in its directory; a
-    /// live writer's (process 1 never dies), this process's and other files stay.
+    /// A temporary file of the same target whose writer is dead and which has been
+    /// idle for a minute goes at the next save; a live writer's (process 1 never
+    /// dies), a recent one, another target's and other files stay.
     #[test]
     fn stale_temporary_files_are_removed_at_the_next_save() {
         let dir = std::env::temp_dir().join(format!("stale-temps-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // Above Linux's largest process id (2^22), so never a running process.
-        let dead = dir.join(".ckpt-5.safetensors.tmp-4999999");
-        let kept = [".ckpt-5.safetensors.tmp-1", ".notes.tmp-12x", "ckpt-5.safetensors.tmp-4999999"]
-            .map(|n| dir.join(n));
-        let own = dir.join(format!(".other.tmp-{}", std::process::id()));
-        for f in kept.iter().chain([&dead, &own]) {
-            std::fs::write(f, b"partial").unwrap();
+        let dead = dir.join(".model.safetensors.tmp-4999999");
+        let recent = dir.join(".model.safetensors.tmp-4999998");
+        let kept = [
+            ".model.safetensors.tmp-1",
+            ".other.safetensors.tmp-4999999",
+            ".notes.tmp-12x",
+            "model.safetensors.tmp-4999999",
+        ]
+        .map(|n| dir.join(n));
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for f in kept.iter().chain([&dead, &recent]) {
+            let file = std::fs::File::create(f).unwrap();
+            if f != &recent {
+                file.set_modified(an_hour_ago).unwrap();
+            }
         }
-        atomic_write(&dir.join("ckpt-10.safetensors"), b"new").unwrap();
+        atomic_write(&dir.join("model.safetensors"), b"new").unwrap();
         assert!(!dead.exists(), "the dead writer's file is removed");
-        for f in kept.iter().chain([&own]) {
+        for f in kept.iter().chain([&recent]) {
             assert!(f.exists(), "{} stays", f.display());
         }
-        assert_eq!(temp_writer(".a.tmp-42"), Some(42));
+        assert_eq!(temp_writer(".a.tmp-42"), Some(("a", 42)));
         assert_eq!(temp_writer(".tmp-42"), None);
+        assert_eq!(temp_writer(".a.tmp-"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

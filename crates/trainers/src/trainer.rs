@@ -6,11 +6,12 @@
 use crate::checkpoint::{self, TrainState};
 use crate::metrics::{MetricsLog, Row};
 use crate::model_file::ModelMeta;
-use crate::on_nan::{OnNan, RolledBack};
+use crate::on_nan::{OnNan, RollbackPoint, RolledBack};
 use crate::optim::Optimizer;
 use crate::parallel::{Evaluation, StepCtx, evaluate};
 use crate::{
     BoxError, EarlyStopping, Error, KlAnneal, Result, Schedule, Verdict, clip_grad_norm, clip_grad_value,
+    safetensors,
 };
 use autodiff::data::{Dataset, Shard};
 use autodiff::{Loss, ParamStore, TapeSession, Var};
@@ -332,12 +333,14 @@ impl<'a> Trainer<'a> {
         self.on_nan
     }
 
-    pub(crate) fn checkpoint_location(&self) -> Option<&Path> {
-        self.checkpointing.as_ref().map(|c| c.dir.as_path())
-    }
-
     pub(crate) fn set_lr_scale(&mut self, scale: f64) {
         self.state.lr_scale = scale;
+    }
+
+    pub(crate) fn restore_early_stopping(&mut self, saved: Option<EarlyStopping>) {
+        if let (Some((es, _)), Some(saved)) = (&mut self.early, saved) {
+            *es = saved;
+        }
     }
 
     /// Calls `f` at the end of every epoch, in registration order, before early
@@ -389,8 +392,8 @@ impl<'a> Trainer<'a> {
     /// Resumes from the latest checkpoint of the checkpoint directory, if there is one.
     /// A checkpoint that cannot be read (a copy interrupted under its real name,
     /// truncated or corrupt) is skipped with a warning on stderr for the one before
-    /// it; the error of the oldest is returned when none can be read. Errors other
-    /// than an unreadable file (a checkpoint of another model) are returned at once.
+    /// it; the error of the oldest is returned when none can be read. A readable
+    /// checkpoint that does not fit (another model's) is an error at once.
     pub fn resume_latest(&mut self) -> Result<Option<PathBuf>> {
         let Some(c) = &self.checkpointing else {
             return Err(Error::config("Trainer::resume_latest", "no checkpoint_dir set"));
@@ -402,7 +405,11 @@ impl<'a> Trainer<'a> {
         while let Some((_, path)) = candidates.pop() {
             match self.resume(&path) {
                 Ok(()) => return Ok(Some(path)),
-                Err(e @ Error::Format { .. }) if !candidates.is_empty() => {
+                // Skipped only if the file itself cannot be read, not for a
+                // readable checkpoint that does not fit this trainer.
+                Err(e @ Error::Format { .. })
+                    if !candidates.is_empty() && safetensors::read(&path).is_err() =>
+                {
                     eprintln!("warning: skipping an unreadable checkpoint: {e}; trying the one before");
                 }
                 Err(e) => return Err(e),
@@ -465,6 +472,15 @@ impl<'a> Trainer<'a> {
         if data.is_empty() {
             return Err(Error::Empty { what: "Trainer::fit".into() });
         }
+        if let Some(most) = data.max_batch_size().filter(|&m| self.batch_size > m) {
+            return Err(Error::config(
+                "Trainer::batch_size",
+                format!(
+                    "{} examples per batch, but this data set makes batches of at most {most}",
+                    self.batch_size
+                ),
+            ));
+        }
         let mut run = Run::start(self, data.len())?;
         let start = (self.state.step, self.state.epoch);
         let mut summary = FitSummary {
@@ -499,10 +515,8 @@ impl<'a> Trainer<'a> {
         L: for<'t, 's> Fn(&TapeSession<'t, 's>, &D::Batch, &mut StepCtx) -> Result<Loss<Var<'t>>, BoxError>
             + Sync,
     {
-        if let (OnNan::RollBack { .. }, Some(dir)) = (self.on_nan, self.checkpoint_location())
-            && (!dir.exists() || checkpoint::latest(dir)?.is_none())
-        {
-            // Something to roll back to before the first step.
+        if let OnNan::RollBack { .. } = self.on_nan {
+            // Something of this run's own to roll back to before the first step.
             self.write_checkpoint(run, summary)?;
         }
         'epochs: while self.state.epoch < self.epochs {
@@ -527,7 +541,8 @@ impl<'a> Trainer<'a> {
                     Err(Error::NonFinite { step, what }) if self.may_roll_back(summary) => {
                         // The restored state re-draws its epoch's order and skips
                         // the batches it had taken.
-                        self.roll_back(step, what, summary)?;
+                        let point = run.rollback_point.clone();
+                        self.roll_back(point.as_ref(), step, what, summary)?;
                         continue 'epochs;
                     }
                     result => result?,
@@ -682,12 +697,21 @@ impl<'a> Trainer<'a> {
     fn write_checkpoint(&mut self, run: &mut Run, summary: &mut FitSummary) -> Result<()> {
         let c = self.checkpointing.as_ref().expect("called only with checkpointing on");
         std::fs::create_dir_all(&c.dir).map_err(Error::io(&c.dir))?;
+        // Writers killed mid-save left temporary files of other steps' names.
+        safetensors::remove_stale_temps(&c.dir, |name| checkpoint::step_of(name).is_some());
         let path = checkpoint::path_for(&c.dir, self.state.step);
         self.save_checkpoint(&path)?;
         if let Some(keep) = c.keep {
             checkpoint::prune(&c.dir, keep)?;
         }
         run.last_checkpoint_step = Some(self.state.step);
+        if let OnNan::RollBack { .. } = self.on_nan {
+            run.rollback_point = Some(RollbackPoint {
+                path: path.clone(),
+                early: self.early.as_ref().map(|(es, _)| es.clone()),
+                epochs_reported: summary.epoch_losses.len(),
+            });
+        }
         summary.checkpoint = Some(path);
         Ok(())
     }
@@ -708,6 +732,8 @@ struct Run {
     bar: ProgressBar,
     log: Option<MetricsLog>,
     last_checkpoint_step: Option<u64>,
+    /// The last checkpoint this call wrote, under `OnNan::RollBack`.
+    rollback_point: Option<RollbackPoint>,
 }
 
 impl Run {
@@ -731,6 +757,7 @@ impl Run {
             bar,
             log,
             last_checkpoint_step: None,
+            rollback_point: None,
         })
     }
 

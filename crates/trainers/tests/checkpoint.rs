@@ -8,8 +8,8 @@ use autodiff::ndarray::Array2;
 use autodiff::{Loss, ParamStore, Session, Tensor};
 use common::{TempDir, mlp_loss, mlp_problem};
 use trainers::{
-    Adam, AdamW, Adamax, Clip, Error, Every, KlAnneal, Optim, Optimizer, RmsProp, Schedule, Sgd, Trainer,
-    checkpoint, loss_fn, safetensors,
+    Adam, AdamW, Adamax, Clip, Control, EarlyStopping, Error, Every, KlAnneal, Mode, Optim, Optimizer,
+    RmsProp, Schedule, Sgd, Trainer, checkpoint, loss_fn, safetensors,
 };
 
 fn optimizers() -> Vec<Box<dyn Optimizer>> {
@@ -163,10 +163,12 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
     );
 }
 
-/// `OnNan::RollBack`: a step that goes non-finite once (step 7, the checkpoint of
-/// step 5 the latest) rolls back to that checkpoint with half the learning rate and
-/// trains to the end; a loss that never recovers stops after the retries with the
-/// guard's error; the policy's needs are checked before training.
+/// `OnNan::RollBack`: a step that goes non-finite once (the 9th, the first of epoch
+/// 3; the checkpoint of step 5, in epoch 2, the latest of this run) rolls back to that
+/// checkpoint with half the learning rate, across the epoch's end, and trains to the
+/// end with every epoch and step reported once; a checkpoint of another run in the
+/// directory is never returned to; a loss that never recovers stops after the
+/// retries with the guard's error; the policy's needs are checked before training.
 #[test]
 fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,6 +179,11 @@ fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
     let trainer = |policy| {
         Trainer::new(store.clone(), Optim::new(Adam::default()).unwrap(), 0)
             .epochs(3)
+            .early_stopping(EarlyStopping::new(10, 0.0, Mode::Min).unwrap(), "train")
+            .on_epoch(|report| {
+                report.metrics.insert("train".into(), report.train_loss);
+                Ok(Control::Continue)
+            })
             .batch_size(16)
             .progress_bar(false)
             .schedule(Schedule::Constant { lr: 0.01 })
@@ -184,12 +191,15 @@ fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
             .checkpoint_every(Every::Steps(5))
             .on_nan(policy)
     };
+    // Another run's checkpoint, at a later step than any of this one.
+    std::fs::create_dir_all(dir.path()).unwrap();
+    trainer(OnNan::Stop).save_checkpoint(&checkpoint::path_for(dir.path(), 1000)).unwrap();
     let failed = AtomicBool::new(false);
     let mut t = trainer(policy);
     let summary = t
         .fit(&data, |s, b, ctx| {
             let mse = mlp_loss(&net, s, b, ctx)?;
-            match ctx.step == 7 && !failed.swap(true, Ordering::SeqCst) {
+            match ctx.step == 8 && !failed.swap(true, Ordering::SeqCst) {
                 true => Ok(mse.scale(f64::NAN)),
                 false => Ok(mse),
             }
@@ -197,7 +207,11 @@ fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
         .unwrap();
     assert_eq!(summary.rollbacks.len(), 1);
     let back = &summary.rollbacks[0];
-    assert_eq!((back.step, back.to_step), (7, 5), "{back:?}");
+    assert_eq!((back.step, back.to_step), (8, 5), "{back:?}");
+    assert_eq!(summary.epoch_losses.len(), 3);
+    let steps: Vec<u64> = summary.step_losses.iter().map(|s| s.0).collect();
+    assert_eq!(steps, (1..=12).collect::<Vec<_>>());
+    assert!(summary.best.is_some_and(|(_, epoch)| epoch <= 3), "{:?}", summary.best);
     assert_eq!(back.what, "loss sum NaN, weight 32 (shard 0)");
     assert_eq!((t.state().step, t.state().epoch, t.state().lr_scale), (12, 3, 0.5));
     assert_eq!(t.optimizer().lr(), 0.005);
@@ -216,6 +230,7 @@ fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
 
     let bad = [
         (trainer(OnNan::RollBack { lr_factor: 1.5, retries: 1 }), "lr_factor 1.5 is not in (0, 1)"),
+        (trainer(OnNan::RollBack { lr_factor: 0.5, retries: 0 }), "retries 0 never rolls back"),
         (
             Trainer::new(store.clone(), Optim::new(Adam::default()).unwrap(), 0)
                 .schedule(Schedule::Constant { lr: 0.01 })
