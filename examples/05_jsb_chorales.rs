@@ -161,6 +161,19 @@ impl Protocol {
         }
     }
 
+    /// What the data file holds, for a message when it is missing.
+    fn data_description(self) -> &'static str {
+        match self {
+            Protocol::Standard => {
+                "the polyphonic-music split (JSB Chorales of Boulanger-Lewandowski et al. 2012, JSON)"
+            }
+            Protocol::Reference => {
+                "the SRNN authors' copy of the JSB Chorales (jsb_chorales_srnn_reference.json: 16 training \
+                 streams of equal length, JSON)"
+            }
+        }
+    }
+
     /// The models a run trains unless `--models` says otherwise.
     fn default_models(self) -> &'static [&'static str] {
         match self {
@@ -266,13 +279,12 @@ impl Train {
         }
     }
 
-    /// The whole chorales, for a model that trains on nothing else.
-    fn sequences(&self) -> BoxResult<&Sequences> {
+    /// The whole chorales, for a model that trains on nothing else (the protocols
+    /// that train on streams refuse such models before training).
+    fn sequences(&self) -> &Sequences {
         match self {
-            Train::Sequences(data) => Ok(data),
-            Train::Streams(_) => {
-                Err("this model trains on whole chorales, and the training data are streams".into())
-            }
+            Train::Sequences(data) => data,
+            Train::Streams(_) => panic!("Protocol::check_model lets only stateful models train on streams"),
         }
     }
 }
@@ -649,7 +661,7 @@ fn main_run(args: Args) -> BoxResult<()> {
     let out = args.common.start(&format!("05_jsb_chorales{reference}{quick}"))?;
     let data = cli::require_file(
         args.data.as_deref().unwrap_or(Path::new(protocol.default_data())),
-        "the polyphonic-music split (JSB Chorales of Boulanger-Lewandowski et al. 2012, JSON)",
+        protocol.data_description(),
         "--data",
     )?;
     let rolls = load_polyphonic(&data)?;
@@ -662,8 +674,10 @@ fn main_run(args: Args) -> BoxResult<()> {
         }
     };
     let sequences = |mut seqs: Vec<Array2<f64>>| -> BoxResult<Sequences> {
-        // Scores are sums over sequences, so their order is free: with --bucket the
-        // evaluation batches (consecutive sequences) are of similar lengths too.
+        // The standard scores are sums over sequences, so their order is free there:
+        // with --bucket the evaluation batches (consecutive sequences) are of similar
+        // lengths too. (The reference score reads the first 64 in file order, which
+        // is why the reference protocol refuses --bucket.)
         if args.bucket {
             seqs.sort_by_key(Array2::nrows);
         }
@@ -671,11 +685,15 @@ fn main_run(args: Args) -> BoxResult<()> {
     };
     let train = match protocol {
         Protocol::Standard => Train::Sequences(sequences(cut(&rolls.train, 8, usize::MAX))?),
-        Protocol::Reference => Train::Streams(Streams::new(cut(&rolls.train, 4, 2 * CHUNK), CHUNK)?),
+        Protocol::Reference => Train::Streams(Streams::new(cut(&rolls.train, 4, 2 * CHUNK), CHUNK).map_err(
+            |e| format!("{e} (--protocol reference trains on the SRNN authors' file, whose training split is 16 streams of one length)"),
+        )?),
     };
+    // Quick runs cut the reference protocol's 500-step validation streams too.
+    let valid_steps = if protocol == Protocol::Reference { CHUNK } else { usize::MAX };
     let splits = Splits {
         train,
-        valid: sequences(cut(&rolls.valid, 4, CHUNK))?,
+        valid: sequences(cut(&rolls.valid, 4, valid_steps))?,
         test: sequences(cut(&rolls.test, 4, usize::MAX))?,
     };
     let training = match &splits.train {
@@ -774,7 +792,7 @@ fn main_run(args: Args) -> BoxResult<()> {
                     WaveNetConfig { biases: true, ..WaveNetConfig::new(output, dilations, channels) };
                 let meta = ModelMeta::new(name, &config)?;
                 let model = WaveNet::new(&mut store, "wavenet", config, &mut rng)?;
-                let fit = |t: &mut Trainer<'_>| fit_sequences(&model, t, splits.train.sequences()?);
+                let fit = |t: &mut Trainer<'_>| fit_sequences(&model, t, splits.train.sequences());
                 run(name, &model, fit, store, false, &splits, &setup, &PLAIN, &args, &out, meta)?;
             }
             other => protocol.check_model(other)?,

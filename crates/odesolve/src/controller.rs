@@ -65,11 +65,12 @@ impl PiController {
         PiController { beta: 0.0, ..PiController::default() }
     }
 
-    /// Checks the fields as `dopri5.f` does before a solve: `0 <= beta <= 0.2` (a
-    /// larger weight of the old error can make the exponent `1/(q+1) - 0.75 beta`
-    /// vanish or turn negative, so that a larger error grows the step),
-    /// `0 < safety < 1`, and `0 < facmin <= 1 <= facmax`, all finite. The error names
-    /// the field.
+    /// Checks the fields before a solve: `0 <= beta <= 0.2`, the bound `dopri5.f`
+    /// sets (the exponent `1/(q+1) - 0.75 beta` of an error estimate of order `q`
+    /// must stay positive, or a larger error would grow the step; 0.2 keeps it so for
+    /// `q` up to 5, Dopri5's being 4), `0 < safety < 1`, and `0 < facmin <= 1 <= facmax`
+    /// (a step may shrink or grow, never both), all finite. The error names the
+    /// field.
     pub fn validate(&self) -> Result<()> {
         let bad = |name: &'static str, value: f64, rule: &str| {
             Err(OdeError::Options { name, reason: format!("{value} is not {rule}") })

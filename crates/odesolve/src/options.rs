@@ -113,7 +113,8 @@ impl SolveOptions {
     /// Checks the step settings before any step is taken: `min_step` finite and
     /// `>= 0`, `max_step` and `first_step` finite and `> 0` in size, `min_step` no larger
     /// than `max_step`, a fixed step size finite and `> 0`, `max_steps >= 1`, and each
-    /// scalar tolerance finite and `>= 0` with not both zero. Fails with
+    /// scalar tolerance finite and `>= 0` with not both zero, and for adaptive steps
+    /// the controller's fields ([`PiController::validate`]). Fails with
     /// [`OdeError::Options`] naming the option. (Per-component tolerances are checked
     /// against the state's width when the solve starts.) Every solve calls this.
     pub fn validate(&self) -> Result<()> {
@@ -148,7 +149,11 @@ impl SolveOptions {
         if self.rtol == Tolerance::Scalar(0.0) && self.atol == Tolerance::Scalar(0.0) {
             return bad("atol", "rtol and atol are both 0: the error scale atol + rtol |y| is 0".into());
         }
-        self.controller.validate()
+        match self.fixed {
+            // Fixed steps never consult the controller.
+            Some(_) => Ok(()),
+            None => self.controller.validate(),
+        }
     }
 
     /// Default options with the given method.

@@ -171,6 +171,16 @@ pub struct ParticleBudget {
     pub row_steps: usize,
 }
 
+impl ParticleBudget {
+    /// Fails for a budget of 0 row-steps, which could run nothing.
+    pub fn validate(&self) -> Result<()> {
+        match self.row_steps {
+            0 => Err(Error::config("ParticleBudget", "row_steps must be at least 1")),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for ParticleBudget {
     /// 2^16 row-steps. The reference-size SRNN (88 inputs, a 500-unit embedding,
     /// d = a = 300) keeps about 2,500 values per row-step for its backward pass (the
@@ -198,9 +208,7 @@ pub(crate) fn log_likelihood_of<M: LatentScan, R: Rng + ?Sized>(
     if particles == 0 {
         return Err(Error::config("log_likelihood", "needs at least one particle"));
     }
-    if budget.row_steps == 0 {
-        return Err(Error::config("ParticleBudget", "row_steps must be at least 1"));
-    }
+    budget.validate()?;
     let (rows, steps) = (batch.batch_size(), batch.len());
     if rows > 1 && rows * steps > budget.row_steps {
         // One particle of every row is over budget: the rows in pieces, in order.

@@ -107,8 +107,12 @@ pub trait Stateful: SequenceModel<State: RowState> {
     /// The bound of `batch` with each row starting from its row of `start` (not from
     /// zeros), and the state after each row's last present step, as values off the
     /// tape. With [`SequenceModel::initial_state`] as `start` it is
-    /// [`SequenceModel::elbo`]. For the SRNN's smoothing posterior, the backward
-    /// summary `a_t` sees only the chunk's future, not the stream's.
+    /// [`SequenceModel::elbo`]. A pass over a chunk continued from the state of the
+    /// chunk before equals one pass over both, with two exceptions: the SRNN's
+    /// smoothing posterior, whose backward summary `a_t` sees only the chunk's future;
+    /// and the SRNN when a row's last step before the boundary is absent (its next
+    /// input is then the last present one, where one pass would feed the absent
+    /// step's zeros).
     fn elbo_from<S: Session, R: Rng + ?Sized>(
         &self,
         s: &S,

@@ -121,15 +121,17 @@ impl SequenceModel for RnnModel {
         elbo_of(self, s, batch, rng)
     }
 
-    /// The exact log-likelihood (no sampling: `particles` and `budget` are ignored).
+    /// The exact log-likelihood (no sampling: `particles` is ignored, and the budget
+    /// only checked: the pass holds no particles).
     fn log_likelihood_within<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         _particles: usize,
-        _budget: ParticleBudget,
+        budget: ParticleBudget,
         _rng: &mut R,
     ) -> Result<Array2<f64>> {
+        budget.validate()?;
         Ok(self.run(&NoGrad::new(store), batch, None)?.recon)
     }
 

@@ -226,13 +226,13 @@ impl LatentScan for Srnn {
         let c = &self.config;
         batch.expect_dim("Srnn", c.x_dim)?;
         let b = batch.batch_size();
-        let start_of = |part: Option<&Array2<f64>>, width| {
-            Ok::<_, Error>(s.constant(start_or_zeros(part, (b, width), "Srnn")?))
+        let start_of = |part: Option<&Array2<f64>>, width, name| {
+            Ok::<_, Error>(s.constant(start_or_zeros(part, (b, width), name)?))
         };
         let (d0, z0, u0) = (
-            start_of(start.map(|st| &st.d), c.d_dim)?,
-            start_of(start.map(|st| &st.z), c.z_dim)?,
-            start_of(start.map(|st| &st.u), c.x_dim)?,
+            start_of(start.map(|st| &st.d), c.d_dim, "Srnn (the start state's d)")?,
+            start_of(start.map(|st| &st.z), c.z_dim, "Srnn (the start state's z)")?,
+            start_of(start.map(|st| &st.u), c.x_dim, "Srnn (the start state's u)")?,
         );
         let steps = batch.step_masks();
         let x: Vec<S::T> = batch.steps().iter().map(|x| s.constant(x.clone())).collect();

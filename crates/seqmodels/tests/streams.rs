@@ -151,6 +151,31 @@ fn sharded_chunks_continue_their_own_rows() {
     }
 }
 
+/// An SRNN's three-part state through `Tbptt`, chunks cut into two shards: each
+/// piece continues its own rows of `d`, `z` and `u`, as a hand-kept state does.
+#[test]
+fn an_srnn_state_is_carried_row_by_row_through_shards() {
+    use seqmodels::stream::RowState;
+    let mut store = ParamStore::new();
+    let model = srnn(&mut store, Inference::Smoothing);
+    let data = Streams::new(streams(), 3).unwrap();
+    let tbptt = Tbptt::new(&model, &data);
+    let s = NoGrad::new(&store);
+    let (rng, by_hand_rng) = (&mut ChaCha8Rng::seed_from_u64(4), &mut ChaCha8Rng::seed_from_u64(4));
+    let mut state = model.initial_state(3);
+    for k in 0..data.len() {
+        for piece in data.batch(&[k]).split(2) {
+            let elbo = tbptt.elbo(&s, &piece, rng).unwrap();
+            let rows = piece.batch.indices().to_vec();
+            let (expected, end) =
+                model.elbo_from(&s, &state.select_rows(&rows), &piece.batch, by_hand_rng).unwrap();
+            state.assign_rows(&rows, &end);
+            assert_close(&elbo.recon, &expected.recon, &format!("chunk {k}, rows {rows:?}"));
+            assert_close(&elbo.kl, &expected.kl, &format!("chunk {k}, rows {rows:?}"));
+        }
+    }
+}
+
 #[test]
 fn chunks_out_of_order_are_errors_naming_the_chunk() {
     let mut store = ParamStore::new();

@@ -315,15 +315,17 @@ impl SequenceModel for WaveNet {
         Ok(Elbo { recon, kl, lengths: batch.lengths().to_vec() })
     }
 
-    /// The exact log-likelihood (no sampling: `particles` and `budget` are ignored).
+    /// The exact log-likelihood (no sampling: `particles` is ignored, and the budget
+    /// only checked: the pass holds no particles).
     fn log_likelihood_within<R: Rng + ?Sized>(
         &self,
         store: &ParamStore,
         batch: &SeqBatch,
         _particles: usize,
-        _budget: ParticleBudget,
+        budget: ParticleBudget,
         _rng: &mut R,
     ) -> Result<Array2<f64>> {
+        budget.validate()?;
         self.log_likelihood_of(&NoGrad::new(store), batch)
     }
 
