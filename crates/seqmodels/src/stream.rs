@@ -14,7 +14,7 @@
 //! [`Streams`] is that data set (chunk `k` is its `k`-th example, a [`StreamChunk`]
 //! of all `B` streams); [`Tbptt`] keeps the carried states between training steps,
 //! row by row, so data-parallel shards of a chunk each continue their own rows. A
-//! model that can continue from a state is [`Stateful`](crate::Stateful).
+//! model that can continue from a state is [`Stateful`].
 //!
 //! ```
 //! use seqmodels::stream::{Streams, Tbptt};
