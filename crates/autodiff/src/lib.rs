@@ -88,6 +88,8 @@ pub mod nn;
 pub mod op;
 mod param_grads;
 mod params;
+#[cfg(feature = "testing")]
+pub mod peak_memory;
 mod session;
 pub mod shape;
 pub mod state_dict;

@@ -3,51 +3,19 @@
 //! tenfold (10 to 10,000, set by the largest step allowed): a table on stdout and a
 //! log-log plot (`--plot PATH`, default `target/plots/odesolve_memory.png`).
 //!
-//! A counting global allocator records the peak of bytes in use; implementing
-//! `GlobalAlloc` needs `unsafe`, which is confined to this benchmark binary: every call
-//! forwards to the system allocator unchanged.
-#![allow(unsafe_code)]
+//! A counting global allocator (`autodiff::peak_memory`) records the peak of bytes in
+//! use.
 
 mod common;
 
+use autodiff::peak_memory::{Counting, peak_during};
 use common::{NeuralOde, Variant};
 use plotters::prelude::*;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to `System` with the same arguments; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Peak bytes above the baseline while `f` runs.
-fn peak_during<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let r = f();
-    (PEAK.load(Ordering::Relaxed) - base, r)
-}
+static ALLOCATOR: Counting = Counting;
 
 /// Median wall time of `reps` runs, in milliseconds.
 fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {

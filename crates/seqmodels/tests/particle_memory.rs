@@ -1,52 +1,21 @@
 //! Peak memory of importance sampling within a budget stays flat as the number of
 //! particles grows, where one pass over every particle grows with it. The only test
 //! of its binary: the counting allocator sees every thread of the process.
-#![allow(unsafe_code)] // a counting global allocator: the one way to read peak memory in a test
 
 mod common;
 
 use autodiff::ParamStore;
+use autodiff::peak_memory::{Counting, peak_during};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::{ParticleBudget, SeqBatch, SequenceModel, Srnn, SrnnConfig};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// The system allocator, counting the bytes in use and their peak.
-struct Counting;
-
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed on to the system allocator unchanged; the counters
-// only observe the sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is the system allocator's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = IN_USE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        IN_USE.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 /// Bytes allocated at the peak of `f`, above what was in use before it.
 fn peak_of(f: impl FnOnce()) -> usize {
-    let before = IN_USE.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
-    f();
-    PEAK.load(Ordering::SeqCst) - before
+    peak_during(f).0
 }
 
 #[test]
