@@ -228,25 +228,16 @@ pub(crate) fn log_likelihood_of<M: LatentScan, R: Rng + ?Sized>(
     if group == particles {
         return pass(particles);
     }
-    // Running ln sum_c k_c e^{l_c}, then minus ln K.
-    let mut total: Option<Array2<f64>> = None;
-    let mut done = 0;
-    while done < particles {
-        let k = group.min(particles - done);
-        let term = pass(k)? + (k as f64).ln();
-        total = Some(match total {
-            None => term,
-            Some(acc) => ndarray::Zip::from(&acc).and(&term).map_collect(|&a, &b| log_add_exp(a, b)),
-        });
-        done += k;
-    }
-    Ok(total.expect("at least one group ran") - (particles as f64).ln())
-}
-
-/// `ln(e^a + e^b)` without overflow; `-inf` when both are.
-fn log_add_exp(a: f64, b: f64) -> f64 {
-    let m = a.max(b);
-    if m == f64::NEG_INFINITY { m } else { m + ((a - m).exp() + (b - m).exp()).ln() }
+    // One column ln(k_c) + l_c per group, then ln sum_c over the columns, minus ln K.
+    let terms = (0..particles)
+        .step_by(group)
+        .map(|done| {
+            let k = group.min(particles - done);
+            Ok(pass(k)? + (k as f64).ln())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let columns = Array2::concat_cols(&terms.iter().collect::<Vec<_>>())?;
+    Ok(columns.logsumexp(Axis(1)) - (particles as f64).ln())
 }
 
 /// The state after filtering `prefix` (for generation and forecasting).

@@ -165,8 +165,7 @@ impl Dataset for Streams {
         let steps: Vec<Array2<f64>> = (from..to)
             .map(|t| Array2::from_shape_fn((self.streams.len(), d), |(b, j)| self.streams[b][(t, j)]))
             .collect();
-        let masks = vec![Array2::ones((self.streams.len(), 1)); steps.len()];
-        let batch = SeqBatch::new(steps, masks).expect("chunks of checked streams are valid batches");
+        let batch = SeqBatch::fully_observed(steps).expect("chunks of checked streams are valid batches");
         StreamChunk { index: k, batch }
     }
 }
@@ -231,34 +230,7 @@ impl<'m, M: Stateful> Tbptt<'m, M> {
         rng: &mut R,
     ) -> Result<Elbo<S::T>> {
         let rows = chunk.batch.indices();
-        let start = {
-            let carried = self.carried.lock().expect("a Tbptt lock is only held to copy states");
-            if let Some(&row) = rows.iter().find(|&&r| r >= carried.after.len()) {
-                return Err(Error::config(
-                    "Tbptt::elbo",
-                    format!("stream {row} of a chunk, but only {} streams", carried.after.len()),
-                ));
-            }
-            for &row in rows {
-                let expected = chunk.index.checked_sub(1);
-                if chunk.index > 0 && carried.after[row] != expected {
-                    let had = carried.after[row].map_or("no chunk".to_owned(), |k| format!("chunk {k}"));
-                    return Err(Error::config(
-                        "Tbptt::elbo",
-                        format!(
-                            "chunk {} of stream {row} follows {had}, not chunk {}: train on the chunks in order \
-                             (batch_size(1), shuffle(false)) from chunk 0",
-                            chunk.index,
-                            chunk.index - 1
-                        ),
-                    ));
-                }
-            }
-            match chunk.index {
-                0 => self.model.initial_state(rows.len()),
-                _ => carried.states.select_rows(rows),
-            }
-        };
+        let start = self.start_of(chunk)?;
         let (elbo, end) = self.model.elbo_from(s, &start, &chunk.batch, rng)?;
         let mut carried = self.carried.lock().expect("a Tbptt lock is only held to copy states");
         carried.states.assign_rows(rows, &end);
@@ -267,6 +239,34 @@ impl<'m, M: Stateful> Tbptt<'m, M> {
         }
         Ok(elbo)
     }
+
+    /// The start states of `chunk`'s rows: zeros for chunk 0, else the states their
+    /// streams reached after the chunk before, which must be the last they ran.
+    fn start_of(&self, chunk: &StreamChunk) -> Result<M::State> {
+        let rows = chunk.batch.indices();
+        let carried = self.carried.lock().expect("a Tbptt lock is only held to copy states");
+        if let Some(&row) = rows.iter().find(|&&r| r >= carried.after.len()) {
+            return Err(Error::config(
+                "Tbptt::elbo",
+                format!("stream {row} of a chunk, but only {} streams", carried.after.len()),
+            ));
+        }
+        let Some(previous) = chunk.index.checked_sub(1) else {
+            return Ok(self.model.initial_state(rows.len()));
+        };
+        if let Some(&row) = rows.iter().find(|&&r| carried.after[r] != Some(previous)) {
+            let had = carried.after[row].map_or("no chunk".to_owned(), |k| format!("chunk {k}"));
+            return Err(Error::config(
+                "Tbptt::elbo",
+                format!(
+                    "chunk {} of stream {row} follows {had}, not chunk {previous}: train on the chunks in order \
+                     (batch_size(1), shuffle(false)) from chunk 0",
+                    chunk.index
+                ),
+            ));
+        }
+        Ok(carried.states.select_rows(rows))
+    }
 }
 
 /// Each row's start state for a pass: `start` when given (checked to be `B x width`),
@@ -274,13 +274,13 @@ impl<'m, M: Stateful> Tbptt<'m, M> {
 pub(crate) fn start_or_zeros(
     start: Option<&Array2<f64>>,
     shape: (usize, usize),
-    model: &'static str,
+    what: &'static str,
 ) -> Result<Array2<f64>> {
     match start {
         None => Ok(Array2::zeros(shape)),
         Some(h) if h.dim() == shape => Ok(h.clone()),
         Some(h) => {
-            Err(Error::config(model, format!("a start state of {:?} for a batch needing {shape:?}", h.dim())))
+            Err(Error::config(what, format!("a start state of {:?} for a batch needing {shape:?}", h.dim())))
         }
     }
 }
