@@ -541,8 +541,7 @@ impl<'a> Trainer<'a> {
                     Err(Error::NonFinite { step, what }) if self.may_roll_back(summary) => {
                         // The restored state re-draws its epoch's order and skips
                         // the batches it had taken.
-                        let point = run.rollback_point.clone();
-                        self.roll_back(point.as_ref(), step, what, summary)?;
+                        self.roll_back(run.rollback_point.as_ref(), step, what, summary)?;
                         continue 'epochs;
                     }
                     result => result?,
