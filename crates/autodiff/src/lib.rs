@@ -106,6 +106,7 @@ pub use gradcheck::{GradCheck, GradCheckReport, gradcheck, gradcheck_params};
 pub use init::Init;
 pub use loss::Loss;
 pub use nn::{Activation, Linear, Mlp};
+pub use op::Mask;
 pub use param_grads::ParamGrads;
 pub use params::{ParamId, ParamStore};
 pub use session::{NoGrad, Session, TapeSession};

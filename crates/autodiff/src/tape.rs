@@ -8,8 +8,8 @@
 
 use crate::function::Recorded;
 use crate::op::{
-    BinaryOp, BroadcastTo, CausalConv, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, MatMul,
-    OneInput, Op, Pad, ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, CausalConv, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, Mask, MatMul,
+    OneInput, Op, Pad, ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::{Error, Function, ParamId, Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
@@ -260,6 +260,9 @@ impl Tensor for Var<'_> {
     }
     fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self> {
         self.record1(Pad { axis, len, offset }, Op::Pad)
+    }
+    fn keep_where(&self, keep: &Mask) -> Result<Self> {
+        self.record1(Select(keep.clone()), Op::Select)
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
         self.record1(GatherRows { index: index.into() }, Op::GatherRows)

@@ -10,8 +10,8 @@
 //! else (`sub`, `mean`, `softmax`, masking, ...) is derived from them once, here.
 
 use crate::op::{
-    BinaryOp, BroadcastTo, CausalConv, Concat, GatherRows, LogSumExp, MatMul, OneInput, Pad, ScatterAddRows,
-    Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    BinaryOp, BroadcastTo, CausalConv, Concat, GatherRows, LogSumExp, Mask, MatMul, OneInput, Pad,
+    ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::{Error, Function, Result, Shape};
 use ndarray::{Array2, Axis};
@@ -61,6 +61,10 @@ pub trait Tensor: Clone + Sized {
     fn slice_along(&self, axis: Axis, range: Range<usize>) -> Result<Self>;
     /// Zeros of length `len` along `axis` holding `self` from index `offset` on.
     fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self>;
+    /// The entries where `keep` is 1, and 0 where it is 0 (broadcasting). The dropped
+    /// entries are never read, so a NaN there gives 0, value and gradient alike (a
+    /// product with the mask would give `0 * NaN = NaN`). See [`Mask`].
+    fn keep_where(&self, keep: &Mask) -> Result<Self>;
     /// The rows listed in `index`, in that order (repeats allowed).
     fn gather_rows(&self, index: &[usize]) -> Result<Self>;
     /// `nrows` zero rows, to which row `k` of `self` is added at row `index[k]`.
@@ -199,9 +203,11 @@ pub trait Tensor: Clone + Sized {
 
     // ---- derived masking and layout ----
 
-    /// Multiplies by a constant 0/1 `mask` (broadcasting), zeroing unobserved entries.
+    /// The entries where the 0/1 `mask` is 1, and 0 elsewhere (broadcasting):
+    /// [`select`](Tensor::keep_where) with a [`Mask`] checked on the way (an entry that
+    /// is neither 0 nor 1 is an error). Unobserved entries never reach the arithmetic.
     fn mask(&self, mask: &Array2<f64>) -> Result<Self> {
-        self.mul(&self.constant(mask.clone()))
+        self.keep_where(&Mask::new(mask)?)
     }
     /// Sum of the entries where `mask` is 1, as `1 x 1`.
     fn masked_sum(&self, mask: &Array2<f64>) -> Result<Self> {
@@ -311,6 +317,9 @@ impl Tensor for Array2<f64> {
     }
     fn pad_along(&self, axis: Axis, len: usize, offset: usize) -> Result<Self> {
         Pad { axis, len, offset }.value(self)
+    }
+    fn keep_where(&self, keep: &Mask) -> Result<Self> {
+        Select(keep.clone()).value(self)
     }
     fn gather_rows(&self, index: &[usize]) -> Result<Self> {
         GatherRows { index: index.into() }.value(self)

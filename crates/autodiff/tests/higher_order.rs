@@ -91,6 +91,16 @@ impl Objective for LayoutChain {
     }
 }
 
+/// `sum_masked (x^2 tanh x)`: selection by a mask between smooth ops.
+struct MaskedChain;
+
+impl Objective for MaskedChain {
+    fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
+        let keep = ndarray::array![[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]];
+        x.square().mul(&x.tanh()).unwrap().mask(&keep).unwrap().sum()
+    }
+}
+
 /// `sum tanh(conv(x, W))^2` with a fixed filter: two interleaved sequences of four
 /// steps of two channels (x is `8 x 2`), width 2, dilation 3.
 struct ConvChain(Array2<f64>);
@@ -116,6 +126,11 @@ proptest! {
     ) {
         let loss = ConvChain(w);
         assert_close(&hvp_tape(&loss, &x, &v), &hvp_fd(&loss, &x, &v), 1e-6, 1e-8)?;
+    }
+
+    #[test]
+    fn hvp_through_a_mask(x in matrix(2, 3, -1.0, 1.0), v in matrix(2, 3, -1.0, 1.0)) {
+        assert_close(&hvp_tape(&MaskedChain, &x, &v), &hvp_fd(&MaskedChain, &x, &v), 1e-6, 1e-8)?;
     }
 
     #[test]

@@ -143,3 +143,36 @@ fn initialisers_with_bad_parameters_are_errors_not_panics() {
     let lin = autodiff::nn::Linear::with_init(&mut store, "l", 2, 1, uniform, None, &mut rng);
     assert_invalid(lin, "Init", &["Uniform"]);
 }
+
+#[test]
+fn a_masked_out_nan_or_infinity_gives_zero_value_and_zero_gradient() {
+    let keep = array![[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]];
+    let x = array![[2.0, f64::NAN, -1.0], [f64::INFINITY, f64::NEG_INFINITY, 0.5]];
+    assert_eq!(x.mask(&keep).unwrap(), array![[2.0, 0.0, -1.0], [0.0, 0.0, 0.5]]);
+    let tape = Tape::new();
+    let leaf = tape.leaf(x);
+    // Selected before the arithmetic, as masked densities do: the dropped entries
+    // never reach the square, so neither its value nor its gradient sees them.
+    let loss = leaf.mask(&keep).unwrap().square().sum();
+    assert_eq!(loss.item().unwrap(), 4.0 + 1.0 + 0.25);
+    let g = loss.backward().unwrap();
+    assert_eq!(g.wrt(&leaf).unwrap(), &array![[4.0, 0.0, -2.0], [0.0, 0.0, 1.0]]);
+    // Recorded backward (gradients of gradients) selects the same way.
+    let dx = tape.grad(loss, &[leaf]).unwrap()[0].value();
+    assert_eq!(dx, array![[4.0, 0.0, -2.0], [0.0, 0.0, 1.0]]);
+}
+
+#[test]
+fn a_mask_broadcasts_both_ways_and_refuses_entries_other_than_zero_or_one() {
+    let x = array![[1.0, 2.0], [3.0, 4.0]];
+    assert_eq!(x.mask(&array![[0.0], [1.0]]).unwrap(), array![[0.0, 0.0], [3.0, 4.0]]);
+    assert_eq!(
+        array![[5.0], [f64::NAN]].mask(&array![[1.0, 1.0], [0.0, 0.0]]).unwrap(),
+        array![[5.0, 5.0], [0.0, 0.0]]
+    );
+    assert_invalid(x.mask(&array![[1.0, 0.5]]), "mask", &["(0, 1)", "0.5", "not 0 or 1"]);
+    assert_invalid(x.mask(&array![[f64::NAN, 1.0]]), "mask", &["(0, 0)", "NaN"]);
+    assert!(matches!(x.mask(&array![[1.0, 0.0, 1.0]]), Err(Error::Shape { op: "mask", .. })));
+    let keep = autodiff::Mask::new(&array![[1.0, 0.0]]).unwrap();
+    assert_eq!(x.keep_where(&keep).unwrap(), array![[1.0, 0.0], [3.0, 0.0]]);
+}

@@ -89,9 +89,11 @@ impl<T: Tensor> Bernoulli<T> {
     }
 
     /// Element-wise log-likelihood where `mask` is 1, and 0 where it is 0.
+    /// Unobserved entries of `x` may hold any placeholder, NaN included: they are
+    /// selected away before any arithmetic.
     pub fn log_prob_masked(&self, x: &T, mask: &Array2<f64>) -> Result<T> {
         validate::mask(DIST, mask)?;
-        let lp = self.log_prob(x)?;
+        let lp = self.log_prob(&x.mask(mask)?)?;
         validate::broadcast(DIST, "mask", lp.shape(), mask.dim())?;
         Ok(lp.mask(mask)?)
     }

@@ -99,11 +99,12 @@ impl<T: Tensor> DiagNormal<T> {
     /// Element-wise log-density where `mask` is 1, and 0 where it is 0.
     ///
     /// For irregularly observed series (Latent ODE, GRU-ODE-Bayes): unobserved
-    /// entries of `x` may hold any finite placeholder; they contribute neither to
-    /// the value nor to the gradient.
+    /// entries of `x` may hold any placeholder, NaN included; they are selected away
+    /// before any arithmetic, so they contribute neither to the value nor to the
+    /// gradient.
     pub fn log_prob_masked(&self, x: &T, mask: &Array2<f64>) -> Result<T> {
         validate::mask(DIST, mask)?;
-        let lp = self.log_prob(x)?;
+        let lp = self.log_prob(&x.mask(mask)?)?;
         validate::broadcast(DIST, "mask", lp.shape(), mask.dim())?;
         Ok(lp.mask(mask)?)
     }

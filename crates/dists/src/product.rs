@@ -45,14 +45,17 @@ pub fn gaussian_product<T: Tensor>(p: &DiagNormal<T>, q: &DiagNormal<T>) -> Resu
 
 /// The Bayes update of `prior` by the observation `obs` only where `mask` is 1:
 /// observed entries get the posterior of [`gaussian_product`], unobserved ones keep
-/// the prior (as for sporadically observed series).
+/// the prior (as for sporadically observed series). The unobserved entries of `obs`
+/// may hold any placeholder, however large (a variance of `e^800` included): they are
+/// selected away before the product, so they reach neither the value nor the gradient.
 pub fn bayes_update<T: Tensor>(
     prior: &DiagNormal<T>,
     obs: &DiagNormal<T>,
     mask: &Array2<f64>,
 ) -> Result<DiagNormal<T>> {
     validate::mask("bayes_update", mask)?;
-    let post = gaussian_product(prior, obs)?.posterior;
+    let obs = DiagNormal::from_mean_log_var(obs.mean().mask(mask)?, obs.log_var().mask(mask)?)?;
+    let post = gaussian_product(prior, &obs)?.posterior;
     validate::broadcast("bayes_update", "mask", post.shape(), mask.dim())?;
     let blend = |a: &T, b: &T| -> Result<T> { Ok(a.add(&b.sub(a)?.mask(mask)?)?) };
     DiagNormal::from_mean_log_var(blend(prior.mean(), post.mean())?, blend(prior.log_var(), post.log_var())?)

@@ -167,3 +167,17 @@ fn gradients_at_extreme_logits_are_finite_and_exact() {
     assert_eq!((g[(0, 0)], g[(0, 1)], g[(0, 2)]), (-1.0, 1.0, 0.0));
     assert!(g[(0, 3)].abs() < 1e-21, "{g}");
 }
+
+#[test]
+fn nan_placeholders_in_unobserved_entries_change_nothing() {
+    let logits = array![[0.3, -2.0, 5.0], [1.0, 0.0, -0.5]];
+    let clean = array![[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]];
+    let dirty = array![[1.0, f64::NAN, 0.0], [f64::INFINITY, 1.0, 1.0]];
+    fn loss<'t>(v: &[autodiff::Var<'t>]) -> dists::Result<autodiff::Var<'t>> {
+        let mask = array![[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]];
+        Ok(Bernoulli::from_logits(v[0])?.log_prob_masked(&v[1], &mask)?.sum())
+    }
+    let (value, grads) = common::value_and_gradients(loss, &[logits.clone(), clean]);
+    assert!(value.is_finite() && grads.iter().flatten().all(|g| g.is_finite()));
+    assert_eq!(common::value_and_gradients(loss, &[logits, dirty]), (value, grads));
+}

@@ -237,3 +237,17 @@ fn gradients_at_extreme_inputs_are_finite_and_exact() {
     let g = kl.sum().backward().unwrap().wrt(&lv).unwrap()[(0, 0)];
     assert!(((g - 0.5 * (e - 1.0)) / g).abs() < 1e-14);
 }
+
+#[test]
+fn nan_and_infinite_placeholders_in_unobserved_entries_change_nothing() {
+    let (mean, log_var) = (array![[0.0, 1.0, 2.0]], array![[0.0, -1.0, 1.0]]);
+    let clean = array![[0.5, 0.0, 2.5], [0.0, 1.5, 0.0]];
+    let dirty = array![[0.5, f64::NAN, 2.5], [f64::INFINITY, 1.5, f64::NEG_INFINITY]];
+    fn loss<'t>(v: &[autodiff::Var<'t>]) -> dists::Result<autodiff::Var<'t>> {
+        let mask = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]];
+        DiagNormal::from_mean_log_var(v[0], v[1])?.log_prob_masked_sum(&v[2], &mask)
+    }
+    let (value, grads) = common::value_and_gradients(loss, &[mean.clone(), log_var.clone(), clean]);
+    assert!(value.is_finite() && grads.iter().flatten().all(|g| g.is_finite()));
+    assert_eq!(common::value_and_gradients(loss, &[mean, log_var, dirty]), (value, grads));
+}

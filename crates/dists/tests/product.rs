@@ -91,3 +91,24 @@ fn gradients_in_all_four_parameters_pass_gradcheck() {
         &inputs,
     );
 }
+
+#[test]
+fn garbage_placeholders_in_unobserved_observations_change_nothing() {
+    let (prior_mean, prior_log_var) = (array![[0.0, 1.0, 2.0]], array![[0.0, 0.5, -0.5]]);
+    let clean = [array![[1.0, 0.0, 0.0]], array![[-1.0, 0.0, 1.0]]];
+    // Finite (a normal's parameters must be) but far beyond what the product survives
+    // if they reach it: a mean of 1e300 and a variance of e^800.
+    let garbage = [array![[1.0, 1e300, 0.0]], array![[-1.0, 800.0, 1.0]]];
+    fn loss<'t>(v: &[autodiff::Var<'t>]) -> dists::Result<autodiff::Var<'t>> {
+        let (prior, obs) =
+            (DiagNormal::from_mean_log_var(v[0], v[1])?, DiagNormal::from_mean_log_var(v[2], v[3])?);
+        let post = bayes_update(&prior, &obs, &array![[1.0, 0.0, 1.0]])?;
+        Ok(autodiff::Tensor::sum(&autodiff::Tensor::add(post.mean(), post.log_var())?))
+    }
+    let [m, lv] = clean;
+    let (value, grads) =
+        common::value_and_gradients(loss, &[prior_mean.clone(), prior_log_var.clone(), m, lv]);
+    assert!(value.is_finite() && grads.iter().flatten().all(|g| g.is_finite()));
+    let [m, lv] = garbage;
+    assert_eq!(common::value_and_gradients(loss, &[prior_mean, prior_log_var, m, lv]), (value, grads));
+}

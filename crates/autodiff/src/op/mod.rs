@@ -17,7 +17,8 @@
 //!
 //! The public part of this module is the names of the element-wise ops, [`UnaryOp`]
 //! and [`BinaryOp`], which [`Tensor::unary`] and [`Tensor::binary`] take, and the
-//! geometry of a convolution, [`CausalConv`], which [`Tensor::causal_conv`] takes. The rest is
+//! geometry of a convolution, [`CausalConv`], which [`Tensor::causal_conv`] takes, and the
+//! validated 0/1 [`Mask`], which [`Tensor::keep_where`] takes. The rest is
 //! private to the crate, one file per family:
 //!
 //! * `unary.rs`: element-wise functions of one value, each a `Map` with a scalar
@@ -30,6 +31,8 @@
 //! * `conv.rs`: the causal dilated convolution along time of a time-major batch
 //!   (WaveNet's layer), public as [`CausalConv`], its geometry;
 //! * `reduce.rs`: summing to a shape, broadcasting to one, log-sum-exp;
+//! * `select.rs`: selection by a 0/1 mask, public as [`Mask`], so that a masked-out
+//!   entry never reaches the arithmetic (NaN placeholders stay harmless);
 //! * `layout.rs`: transpose, slices, padding, concatenation, row gathers and scatters;
 //! * `node.rs`: `Op`, the record of one tape node (its op and the ids of its inputs),
 //!   and the thin dispatch that runs a node's rule.
@@ -62,6 +65,7 @@ mod layout;
 mod linalg;
 mod node;
 mod reduce;
+mod select;
 mod unary;
 
 use crate::{Result, Shape, Tensor};
@@ -74,6 +78,8 @@ pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpos
 pub(crate) use linalg::MatMul;
 pub(crate) use node::{Id, Op};
 pub(crate) use reduce::{BroadcastTo, LogSumExp, SumTo};
+pub use select::Mask;
+pub(crate) use select::Select;
 pub use unary::UnaryOp;
 
 /// A gradient rule's answer for one input: its contribution to `dL/dx`.

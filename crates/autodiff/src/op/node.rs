@@ -5,7 +5,7 @@
 
 use super::{
     BinaryOp, BroadcastTo, CausalConv, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul, OneInput, Pad,
-    ScatterAddRows, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::ParamId;
 use crate::function::Recorded;
@@ -37,6 +37,7 @@ pub(crate) enum Op {
     LogSumExp(LogSumExp, Id),
     Slice(Slice, Id),
     Pad(Pad, Id),
+    Select(Select, Id),
     /// The parts of a [`Concat`](super::Concat), each with the pad that placed it.
     Concat(Rc<[(Pad, Id)]>),
     GatherRows(GatherRows, Id),
@@ -113,6 +114,7 @@ impl Op {
             Op::LogSumExp(op, x) => run.one(op, *x),
             Op::Slice(op, x) => run.one(op, *x),
             Op::Pad(op, x) => run.one(op, *x),
+            Op::Select(op, x) => run.one(op, *x),
             Op::Concat(parts) => parts.iter().for_each(|(pad, p)| run.one(pad, *p)),
             Op::GatherRows(op, x) => run.one(op, *x),
             Op::ScatterAddRows(op, x) => run.one(op, *x),

@@ -36,3 +36,22 @@ where
     let report = autodiff::gradcheck(|v| Ok(f(v)?), inputs, &autodiff::GradCheck::default());
     assert!(report.is_ok(), "{report:?}");
 }
+
+/// The value of `f` at `inputs` (all tracked leaves of a fresh tape) and its gradient
+/// with respect to each: what a masked API must give alike whatever placeholders
+/// its unobserved entries hold.
+pub fn value_and_gradients<F>(f: F, inputs: &[ndarray::Array2<f64>]) -> (f64, Vec<ndarray::Array2<f64>>)
+where
+    F: for<'t> Fn(&[autodiff::Var<'t>]) -> dists::Result<autodiff::Var<'t>>,
+{
+    use autodiff::Tensor;
+    let tape = autodiff::Tape::new();
+    let leaves: Vec<_> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
+    let y = f(&leaves).unwrap();
+    let grads = y.backward().unwrap();
+    let dx = leaves
+        .iter()
+        .map(|l| grads.wrt(l).cloned().unwrap_or_else(|| ndarray::Array2::zeros(l.shape())))
+        .collect();
+    (y.item().unwrap(), dx)
+}
