@@ -27,8 +27,9 @@ fn behaves<M: SequenceModel>(model: &M, store: &ParamStore, binary: bool) {
     assert_eq!(clean.recon.dim(), (4, 1));
     assert_eq!(clean.kl.dim(), (4, 1));
     assert!(clean.kl.iter().all(|&k| k >= 0.0), "{}", clean.kl);
-    // Whatever the padding holds, the bound is the same (to the bit: the padded
-    // terms are multiplied by exactly 0, and states are carried, not updated).
+    // Whatever the padding holds, NaN and infinities included, the bound is the same
+    // (to the bit: the batch stores 0 there, the padded terms are selected away, and
+    // states are carried, not updated).
     let garbage = batch(&garbage, &masks);
     let dirty = bound(&garbage);
     assert_eq!(clean.elbo().unwrap(), dirty.elbo().unwrap());

@@ -8,8 +8,9 @@
 //! everything the padded batch says about masks, present steps and shards holds here.
 
 use super::SeqBatch;
+use super::observed::keep_observed;
 use crate::{Error, Result};
-use autodiff::data::{Dataset, Shard, check_indices, require_finite, shard_ranges};
+use autodiff::data::{Dataset, Shard, check_indices, shard_ranges};
 use ndarray::{Array2, Axis};
 
 /// One series: increasing `times` (`n`), `values` and 0/1 `masks` (`n x D`).
@@ -83,15 +84,7 @@ impl IrregularSeries {
                     ),
                 ));
             }
-            if let Some(((r, c), v)) = s.masks.indexed_iter().find(|(_, v)| **v != 0.0 && **v != 1.0) {
-                return Err(Error::config(
-                    what,
-                    format!("series {i}: mask holds {v} at ({r}, {c}); masks are 0/1"),
-                ));
-            }
-            require_finite(|| format!("series {i}"), &s.values, Some(&s.masks))?;
-            let masks = s.masks.clone();
-            s.values.zip_mut_with(&masks, |x, &m| *x = if m == 0.0 { 0.0 } else { *x });
+            keep_observed(what, &format!("series {i}"), &mut s.values, &s.masks)?;
         }
         Ok(IrregularSeries { series })
     }

@@ -22,6 +22,7 @@
 mod arrays;
 mod csv;
 mod irregular;
+mod observed;
 mod padded;
 mod sequences;
 

@@ -1,5 +1,6 @@
 //! [`SeqBatch`]: a time-major, zero-padded batch of sequences with its masks.
 
+use super::observed::keep_observed;
 use crate::{Error, Result};
 use autodiff::data::{Shard, shard_ranges};
 use ndarray::{Array2, Axis, s};
@@ -31,7 +32,9 @@ pub struct SeqStep<'a> {
 impl SeqBatch {
     /// A batch from its steps (`xs[t]` is `B x D`) and observation masks (`masks[t]`
     /// is `B x 1` or `B x D`, holding only 0 and 1). The rows are examples `0..B`.
-    pub fn new(steps: Vec<Array2<f64>>, masks: Vec<Array2<f64>>) -> Result<Self> {
+    /// Observed values must be finite; unobserved ones may be anything (NaN) and
+    /// become 0.
+    pub fn new(mut steps: Vec<Array2<f64>>, masks: Vec<Array2<f64>>) -> Result<Self> {
         let what = "SeqBatch::new";
         let Some(first) = steps.first() else {
             return Err(Error::config(what, "the batch has no time steps"));
@@ -40,7 +43,7 @@ impl SeqBatch {
         if masks.len() != steps.len() {
             return Err(Error::config(what, format!("{} steps but {} masks", steps.len(), masks.len())));
         }
-        for (t, (x, m)) in steps.iter().zip(&masks).enumerate() {
+        for (t, (x, m)) in steps.iter_mut().zip(&masks).enumerate() {
             if x.dim() != (b, d) {
                 return Err(Error::config(
                     what,
@@ -53,9 +56,7 @@ impl SeqBatch {
                     format!("mask {t} is {:?}; expected {b} x 1 or {b} x {d}", m.dim()),
                 ));
             }
-            if let Some(v) = m.iter().find(|&&v| v != 0.0 && v != 1.0) {
-                return Err(Error::config(what, format!("mask {t} holds {v}; masks are 0/1")));
-            }
+            keep_observed(what, &format!("step {t}"), x, m)?;
         }
         Ok(Self::assemble(steps, masks, (0..b).collect()))
     }
@@ -215,10 +216,20 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("step 1 is (1, 3)"), "{err}");
         let err = SeqBatch::new(vec![Array2::zeros((2, 3))], vec![array![[1.0], [0.5]]]).unwrap_err();
-        assert!(err.to_string().contains("mask 0 holds 0.5"), "{err}");
+        assert!(err.to_string().contains("step 0: mask holds 0.5 at (1, 0)"), "{err}");
         let err = SeqBatch::new(vec![Array2::zeros((2, 3))], vec![Array2::ones((2, 2))]).unwrap_err();
         assert!(err.to_string().contains("expected 2 x 1 or 2 x 3"), "{err}");
         assert!(SeqBatch::new(vec![], vec![]).is_err());
         assert!(SeqBatch::fully_observed(vec![Array2::zeros((2, 1))]).unwrap().repeat(0).is_err());
+    }
+
+    #[test]
+    fn unobserved_placeholders_become_zero_and_observed_values_must_be_finite() {
+        let xs = vec![array![[1.0, f64::NAN], [f64::INFINITY, f64::NEG_INFINITY]]];
+        let batch = SeqBatch::new(xs, vec![array![[1.0, 0.0], [0.0, 0.0]]]).unwrap();
+        assert_eq!(batch.steps()[0], array![[1.0, 0.0], [0.0, 0.0]]);
+        let xs = vec![array![[1.0, 2.0], [3.0, 4.0]], array![[f64::NAN, 0.0], [5.0, 6.0]]];
+        let err = SeqBatch::new(xs, vec![Array2::ones((2, 1)); 2]).unwrap_err();
+        assert_eq!(err.to_string(), "step 1: non-finite value NaN at row 0, column 0");
     }
 }

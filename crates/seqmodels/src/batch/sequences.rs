@@ -1,6 +1,7 @@
 //! [`Sequences`]: a data set of variable-length sequences, batched as [`SeqBatch`]es.
 
 use super::SeqBatch;
+use super::observed::keep_observed;
 use crate::{Error, Result};
 use autodiff::data::{Dataset, check_indices, require_finite};
 use ndarray::Array2;
@@ -54,16 +55,9 @@ impl Sequences {
                         format!("sequence {i} is {:?} but its mask is {:?}", v.dim(), m.dim()),
                     ));
                 }
-                if let Some(((r, c), x)) = m.indexed_iter().find(|(_, x)| **x != 0.0 && **x != 1.0) {
-                    return Err(Error::config(
-                        what,
-                        format!("mask of sequence {i} holds {x} at ({r}, {c}); masks are 0/1"),
-                    ));
-                }
-            }
-            require_finite(|| format!("sequence {i}"), v, mask)?;
-            if let Some(m) = mask {
-                v.zip_mut_with(m, |x, &m| *x = if m == 0.0 { 0.0 } else { *x });
+                keep_observed(what, &format!("sequence {i}"), v, m)?;
+            } else {
+                require_finite(|| format!("sequence {i}"), v, None)?;
             }
         }
         Ok(Sequences { values, masks })

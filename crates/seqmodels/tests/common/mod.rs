@@ -26,16 +26,17 @@ pub fn batch(lengths: &[usize], dim: usize, binary: bool, seed: u64) -> (Vec<Arr
     (xs, masks)
 }
 
-/// The same batch with garbage written into the padded steps.
+/// The same batch with garbage written into the padded steps: ones for binary data,
+/// else NaN, infinities and a huge number in turn.
 pub fn with_garbage_padding(xs: &[Array2<f64>], masks: &[Array2<f64>], binary: bool) -> Vec<Array2<f64>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let mut garbage = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1e300].into_iter().cycle();
     xs.iter()
         .zip(masks)
         .map(|(x, m)| {
             let mut x = x.clone();
             for ((r, _), v) in x.indexed_iter_mut() {
                 if m[(r, 0)] == 0.0 {
-                    *v = if binary { 1.0 } else { rng.random_range(-9.0..9.0) };
+                    *v = if binary { 1.0 } else { garbage.next().expect("a cycle never ends") };
                 }
             }
             x
