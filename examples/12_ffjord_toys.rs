@@ -141,7 +141,7 @@ fn fit(
     let (test_nll, density) = score(&dist, &store, &test, grid)?;
     let samples = grid.histogram(&dist.sample(&store, if quick { 200 } else { 5_000 }, &mut rng)?)?;
     dist.flow().take_work(); // evaluation solves are not training work
-    Ok(Fit { test_nll, end_time: dist.flow().end_time(&store), nfe, density, samples, seconds })
+    Ok(Fit { test_nll, end_time: dist.flow().end_time(&store)?, nfe, density, samples, seconds })
 }
 
 /// Mean evaluations per step over the last tenth of training.
@@ -183,7 +183,7 @@ fn load_and_score(file: &Path, out: &Path, seed: u64) -> BoxResult<()> {
         spec.set,
         file.display(),
         toy.entropy().map_or("unknown".into(), |h| format!("{h:.3}")),
-        dist.flow().end_time(&store)
+        dist.flow().end_time(&store)?
     );
     let data = grid.histogram(&toy.sample(100_000, &mut rng))?;
     let path = out.join(format!("12_ffjord_{}_loaded.png", spec.set));

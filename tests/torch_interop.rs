@@ -58,25 +58,25 @@ fn a_pytorch_gru_loads_by_name_and_reproduces_outputs_and_gradients() {
     assert!((loss.item().unwrap() - t["loss"][[0]]).abs() < 1e-12);
 
     let g = tape.backward(loss).unwrap();
-    let dx: Vec<_> = xs.iter().map(|x| g.wrt(x).unwrap().clone().insert_axis(Axis(0))).collect();
+    let dx: Vec<_> = xs.iter().map(|x| g.wrt(x).unwrap().unwrap().clone().insert_axis(Axis(0))).collect();
     let dx_views: Vec<_> = dx.iter().map(|d| d.view()).collect();
     close(
         "grad.x",
         &latent_seq::autodiff::ndarray::concatenate(Axis(0), &dx_views).unwrap().into_dyn(),
         &t["grad.x"],
     );
-    close("grad.h0", &g.wrt(&h0).unwrap().clone().insert_axis(Axis(0)).into_dyn(), &t["grad.h0"]);
+    close("grad.h0", &g.wrt(&h0).unwrap().unwrap().clone().insert_axis(Axis(0)).into_dyn(), &t["grad.h0"]);
     // The parameter gradients in PyTorch's layout: the same export, applied to a store
     // holding gradients in place of values.
     let mut grads = store.clone();
     for id in store.ids() {
-        grads.get_mut(id).assign(g.param(id).unwrap());
+        grads.get_mut(id).unwrap().assign(g.param(id).unwrap());
     }
     let exported = cell
         .to_torch(&grads, "grad.gru.", "_l0")
         .unwrap()
         .into_iter()
-        .chain(head.to_torch(&grads, "grad.linear."));
+        .chain(head.to_torch(&grads, "grad.linear.").unwrap());
     let mut n = 0;
     for (name, got) in exported {
         close(&name, &got, &t[&name]);
@@ -91,8 +91,11 @@ fn exports_give_back_the_pytorch_tensors() {
     let mut store = ParamStore::new();
     let cell = GruCell::from_torch(&mut store, "gru", &t, "gru.", "_l0").unwrap();
     let head = Linear::from_torch(&mut store, "linear", &t, "linear.").unwrap();
-    let exported =
-        cell.to_torch(&store, "gru.", "_l0").unwrap().into_iter().chain(head.to_torch(&store, "linear."));
+    let exported = cell
+        .to_torch(&store, "gru.", "_l0")
+        .unwrap()
+        .into_iter()
+        .chain(head.to_torch(&store, "linear.").unwrap());
     for (name, value) in exported {
         assert_eq!(value, t[&name], "{name}");
     }

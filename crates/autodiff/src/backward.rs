@@ -26,17 +26,27 @@ use crate::{Error, ParamGrads, ParamId, Result, Shape, Tape, Tensor, Var};
 use ndarray::{Array2, Axis};
 
 /// Gradients of a scalar loss with respect to the tracked leaves of its tape.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Gradients {
+    /// The identity of the tape the loss was recorded on.
+    tape: u64,
     leaves: Vec<(Id, Array2<f64>)>,
     params: ParamGrads,
 }
 
 impl Gradients {
     /// The gradient with respect to a tracked leaf created by [`Tape::leaf`], or
-    /// `None` if the loss does not depend on it.
-    pub fn wrt(&self, leaf: &Var<'_>) -> Option<&Array2<f64>> {
-        self.leaves.iter().find(|(id, _)| *id == leaf.id()).map(|(_, g)| g)
+    /// `None` if the loss does not depend on it. A leaf of another tape than the
+    /// loss's is [`Error::ForeignHandle`].
+    pub fn wrt(&self, leaf: &Var<'_>) -> Result<Option<&Array2<f64>>> {
+        if leaf.tape().identity() != self.tape {
+            return Err(Error::ForeignHandle {
+                op: "Gradients::wrt",
+                what: format!("leaf #{}", leaf.id()),
+                owner: "another tape than the loss".into(),
+            });
+        }
+        Ok(self.leaves.iter().find(|(id, _)| *id == leaf.id()).map(|(_, g)| g))
     }
 
     /// The gradient with respect to a parameter, or `None` if the loss does not use it.
@@ -107,10 +117,11 @@ impl Tape {
     /// Gradients of the `1 x 1` value `loss` with respect to every tracked leaf and
     /// parameter it depends on. Records nothing on the tape.
     pub fn backward(&self, loss: Var<'_>) -> Result<Gradients> {
+        self.owns(&loss, "Tape::backward", "the loss")?;
         check_loss(&loss)?;
         let mut grads: Vec<Option<Array2<f64>>> = vec![None; loss.id() + 1];
         grads[loss.id()] = Some(Array2::ones((1, 1)));
-        let mut out = Gradients::default();
+        let mut out = Gradients { tape: self.identity(), leaves: Vec::new(), params: ParamGrads::default() };
         // The inputs that a node's rule passes `g` itself to (kept from node to node
         // so that it allocates once).
         let mut passed: Vec<Id> = Vec::new();
@@ -122,7 +133,7 @@ impl Tape {
                 };
                 match nodes.op(i) {
                     Op::Leaf => out.leaves.push((i, g)),
-                    Op::Param(p) => out.params.set(*p, g),
+                    Op::Param(p) => out.params.set(*p, g)?,
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| nodes.tracked(j)).collect();
                         let ds = f
@@ -177,14 +188,10 @@ impl Tape {
     /// or intermediate values), recorded on this tape so they can be differentiated
     /// again. A value the loss does not depend on gets a zero gradient.
     pub fn grad<'t>(&'t self, loss: Var<'t>, wrt: &[Var<'t>]) -> Result<Vec<Var<'t>>> {
+        self.owns(&loss, "Tape::grad", "the loss")?;
         check_loss(&loss)?;
-        for w in wrt {
-            if !std::ptr::eq(w.tape(), self) {
-                return Err(Error::Invalid {
-                    op: "grad",
-                    reason: "a value in `wrt` belongs to another tape".into(),
-                });
-            }
+        for (k, w) in wrt.iter().enumerate() {
+            self.owns(w, "Tape::grad", &format!("`wrt[{k}]`"))?;
         }
         let mut grads: Vec<Option<Var<'t>>> = vec![None; loss.id() + 1];
         grads[loss.id()] = Some(self.constant(Array2::ones((1, 1))));

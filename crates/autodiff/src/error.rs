@@ -77,6 +77,17 @@ pub enum Error {
     /// `backward` was called on a value that depends on no tracked leaf.
     #[error("backward: the loss depends on no tracked value (only constants), so it has no gradient")]
     NotTracked,
+    /// A handle used with a tape or parameter store other than the one that made it:
+    /// a value or leaf of another tape, a parameter id of another store.
+    #[error("{op}: {what} belongs to {owner}")]
+    ForeignHandle {
+        /// The operation that received the handle.
+        op: &'static str,
+        /// The handle (e.g. "parameter id #3", "the loss").
+        what: String,
+        /// Where it belongs instead (e.g. "another tape").
+        owner: String,
+    },
     /// A parameter name that the store does not hold.
     #[error("parameter store: no parameter named `{0}`")]
     UnknownParam(String),

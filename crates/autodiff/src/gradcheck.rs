@@ -120,7 +120,7 @@ where
     let mut xs = inputs.to_vec();
     for (k, leaf) in leaves.iter().enumerate() {
         let zeros = Array2::zeros(inputs[k].dim());
-        let analytic = grads.wrt(leaf).unwrap_or(&zeros);
+        let analytic = grads.wrt(leaf)?.unwrap_or(&zeros);
         for (idx, &x0) in inputs[k].indexed_iter() {
             let h = cfg.step(x0);
             xs[k][idx] = x0 + h;
@@ -151,19 +151,19 @@ where
     let mut work = store.clone();
     let mut report = GradCheckReport::default();
     for id in store.ids() {
-        let zeros = Array2::zeros(store.shape(id));
+        let zeros = Array2::zeros(store.shape(id)?);
         let analytic = grads.param(id).unwrap_or(&zeros).clone();
-        for (idx, &x0) in store.get(id).indexed_iter() {
+        for (idx, &x0) in store.get(id)?.indexed_iter() {
             let h = cfg.step(x0);
             let mut at = |x: f64| -> Result<f64> {
-                work.get_mut(id)[idx] = x;
+                work.get_mut(id)?[idx] = x;
                 let tape = Tape::new();
                 let s = tape.session(&work);
                 let y = f(&s)?;
                 contraction.apply(y.detach(), cfg.seed)?.item()
             };
             let (up, down) = (at(x0 + h)?, at(x0 - h)?);
-            work.get_mut(id)[idx] = x0;
+            work.get_mut(id)?[idx] = x0;
             cfg.compare(&mut report, id.index(), idx, analytic[idx], (up - down) / (2.0 * h))?;
         }
     }

@@ -45,7 +45,7 @@
 //! let loss = x.matmul(&w)?.tanh().square().sum();
 //! let grads = loss.backward()?;
 //! // x w = 0, so tanh(x w) = 0 and every gradient vanishes.
-//! assert_eq!(grads.wrt(&x).unwrap()[(0, 0)], 0.0);
+//! assert_eq!(grads.wrt(&x).unwrap().unwrap()[(0, 0)], 0.0);
 //!
 //! // Gradients of gradients: d/dx (d/dx x^3) = 6x.
 //! let x = tape.leaf(array![[2.0]]);

@@ -139,16 +139,16 @@ impl Linear {
 
     /// This layer's parameters as `nn.Linear` holds them: `{prefix}weight` (`out x in`)
     /// and `{prefix}bias` (length `out`).
-    pub fn to_torch(&self, store: &ParamStore, prefix: &str) -> StateDict {
+    pub fn to_torch(&self, store: &ParamStore, prefix: &str) -> Result<StateDict> {
         let mut state = StateDict::new();
         state.insert(
             format!("{prefix}weight"),
-            store.get(self.weight).t().as_standard_layout().into_owned().into_dyn(),
+            store.get(self.weight)?.t().as_standard_layout().into_owned().into_dyn(),
         );
         if let Some(b) = self.bias {
-            state.insert(format!("{prefix}bias"), state_dict::vector(store.get(b)));
+            state.insert(format!("{prefix}bias"), state_dict::vector(store.get(b)?));
         }
-        state
+        Ok(state)
     }
 
     /// Input width.
@@ -168,9 +168,9 @@ impl Linear {
 
     /// `x W + b` for a `batch x in` input.
     pub fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
-        let y = x.matmul(&s.param(self.weight))?;
+        let y = x.matmul(&s.param(self.weight)?)?;
         match self.bias {
-            Some(b) => y.add(&s.param(b)),
+            Some(b) => y.add(&s.param(b)?),
             None => Ok(y),
         }
     }
@@ -264,12 +264,12 @@ impl Mlp {
 
     /// The parameters as the `nn.Sequential` that [`from_torch`](Self::from_torch)
     /// reads: layer `i` at index `2 i`.
-    pub fn to_torch(&self, store: &ParamStore, prefix: &str) -> StateDict {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| l.to_torch(store, &format!("{prefix}{}.", 2 * i)))
-            .collect()
+    pub fn to_torch(&self, store: &ParamStore, prefix: &str) -> Result<StateDict> {
+        let mut state = StateDict::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            state.extend(l.to_torch(store, &format!("{prefix}{}.", 2 * i))?);
+        }
+        Ok(state)
     }
 
     /// Applies `act` to the output as well.

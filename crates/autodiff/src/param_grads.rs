@@ -5,46 +5,65 @@ use crate::finite::first_non_finite;
 use crate::{Error, ParamId, ParamStore, Result};
 use ndarray::{Array2, Zip};
 
-/// One optional gradient per parameter, at index [`ParamId::index`]; `None` for a
-/// parameter the loss does not use (optimizers skip it, as PyTorch skips `grad is None`).
+/// One optional gradient per parameter of one [`ParamStore`], at index
+/// [`ParamId::index`]; `None` for a parameter the loss does not use (optimizers skip
+/// it, as PyTorch skips `grad is None`). The gradients belong to the store of their
+/// first parameter: setting one of another store is [`Error::ForeignHandle`], and
+/// [`get`](Self::get) with such an id finds nothing.
 /// [`Tape::backward`](crate::Tape::backward) returns them inside its
 /// [`Gradients`](crate::Gradients); optimizers and clipping take them as they are.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ParamGrads(Vec<Option<Array2<f64>>>);
-
-impl From<Vec<Option<Array2<f64>>>> for ParamGrads {
-    fn from(v: Vec<Option<Array2<f64>>>) -> Self {
-        ParamGrads(v)
-    }
+pub struct ParamGrads {
+    /// The identity of the store whose parameters these are (none before the first).
+    store: Option<u64>,
+    grads: Vec<Option<Array2<f64>>>,
 }
 
 impl ParamGrads {
     /// The gradient of a parameter, if the loss used it.
     pub fn get(&self, id: ParamId) -> Option<&Array2<f64>> {
-        self.0.get(id.index()).and_then(Option::as_ref)
+        if self.store != Some(id.store()) {
+            return None;
+        }
+        self.grads.get(id.index()).and_then(Option::as_ref)
     }
 
-    /// Sets (or replaces) the gradient of a parameter.
-    pub fn set(&mut self, id: ParamId, g: Array2<f64>) {
-        if self.0.len() <= id.index() {
-            self.0.resize(id.index() + 1, None);
+    /// Sets (or replaces) the gradient of a parameter; a parameter of another store
+    /// than the gradients already held is [`Error::ForeignHandle`].
+    pub fn set(&mut self, id: ParamId, g: Array2<f64>) -> Result<()> {
+        match self.store {
+            Some(store) if store != id.store() => {
+                return Err(Error::ForeignHandle {
+                    op: "ParamGrads::set",
+                    what: format!("parameter id #{}", id.index()),
+                    owner: "another parameter store than the gradients already held".into(),
+                });
+            }
+            _ => self.store = Some(id.store()),
         }
-        self.0[id.index()] = Some(g);
+        if self.grads.len() <= id.index() {
+            self.grads.resize(id.index() + 1, None);
+        }
+        self.grads[id.index()] = Some(g);
+        Ok(())
     }
 
     /// Every present gradient with its parameter id.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Array2<f64>)> {
-        self.0.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (ParamId::from_index(i), g)))
+        let store = self.store.unwrap_or_default();
+        self.grads
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, g)| g.as_ref().map(|g| (ParamId::new(store, i), g)))
     }
 
     /// Every present gradient, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Array2<f64>)> {
-        self.0.iter_mut().enumerate().filter_map(|(i, g)| g.as_mut().map(|g| (ParamId::from_index(i), g)))
-    }
-
-    /// The raw vector, indexed by [`ParamId::index`].
-    pub fn into_inner(self) -> Vec<Option<Array2<f64>>> {
-        self.0
+        let store = self.store.unwrap_or_default();
+        self.grads
+            .iter_mut()
+            .enumerate()
+            .filter_map(move |(i, g)| g.as_mut().map(|g| (ParamId::new(store, i), g)))
     }
 
     /// Euclidean norm of all gradients stacked into one vector.
@@ -63,7 +82,8 @@ impl ParamGrads {
     /// counts as zero).
     pub fn add_scaled(&mut self, other: &ParamGrads, w: f64) -> Result<()> {
         for (id, g) in other.iter() {
-            match self.0.get_mut(id.index()).and_then(Option::as_mut) {
+            let held = if self.store == Some(id.store()) { self.grads.get_mut(id.index()) } else { None };
+            match held.and_then(Option::as_mut) {
                 Some(acc) if acc.dim() == g.dim() => Zip::from(acc).and(g).for_each(|a, &b| *a += w * b),
                 Some(acc) => {
                     return Err(Error::Invalid {
@@ -71,7 +91,7 @@ impl ParamGrads {
                         reason: format!("parameter {}: shapes {:?} and {:?}", id.index(), acc.dim(), g.dim()),
                     });
                 }
-                None => self.set(id, g.mapv(|v| w * v)),
+                None => self.set(id, g.mapv(|v| w * v))?,
             }
         }
         Ok(())
@@ -81,8 +101,10 @@ impl ParamGrads {
     /// `"gradient of parameter `w` at (0, 1) = NaN"`.
     pub fn first_non_finite(&self, store: &ParamStore) -> Option<String> {
         self.iter().find_map(|(id, g)| {
-            first_non_finite(g)
-                .map(|((r, c), v)| format!("gradient of parameter `{}` at ({r}, {c}) = {v}", store.name(id)))
+            first_non_finite(g).map(|((r, c), v)| {
+                let name = store.name(id).unwrap_or("of another store");
+                format!("gradient of parameter `{name}` at ({r}, {c}) = {v}")
+            })
         })
     }
 }
@@ -94,20 +116,36 @@ mod tests {
 
     #[test]
     fn weighted_sums_treat_a_missing_gradient_as_zero_and_name_a_shape_clash() {
-        let (a, b) = (ParamId::from_index(0), ParamId::from_index(2));
+        let mut store = ParamStore::new();
+        let [a, unused, b] = ["a", "unused", "b"].map(|name| store.add(name, array![[0.0]]).unwrap());
         let mut acc = ParamGrads::default();
-        acc.set(a, array![[1.0, 2.0]]);
+        acc.set(a, array![[1.0, 2.0]]).unwrap();
         let mut other = ParamGrads::default();
-        other.set(a, array![[3.0, 4.0]]);
-        other.set(b, array![[1.0]]);
+        other.set(a, array![[3.0, 4.0]]).unwrap();
+        other.set(b, array![[1.0]]).unwrap();
         acc.add_scaled(&other, 0.5).unwrap();
         assert_eq!(acc.get(a), Some(&array![[2.5, 4.0]]));
         assert_eq!(acc.get(b), Some(&array![[0.5]]));
-        assert_eq!(acc.get(ParamId::from_index(1)), None);
+        assert_eq!(acc.get(unused), None);
         assert!((acc.global_norm() - (2.5f64.powi(2) + 16.0 + 0.25).sqrt()).abs() < 1e-15);
         let mut clash = ParamGrads::default();
-        clash.set(a, array![[1.0]]);
+        clash.set(a, array![[1.0]]).unwrap();
         let err = acc.add_scaled(&clash, 1.0).unwrap_err();
         assert!(err.to_string().contains("parameter 0: shapes (1, 2) and (1, 1)"), "{err}");
+    }
+
+    #[test]
+    fn gradients_of_another_store_are_refused_and_not_found() {
+        let (mut mine, mut other) = (ParamStore::new(), ParamStore::new());
+        let (a, foreign) = (mine.add("a", array![[0.0]]).unwrap(), other.add("a", array![[0.0]]).unwrap());
+        let mut grads = ParamGrads::default();
+        grads.set(a, array![[1.0]]).unwrap();
+        assert_eq!(grads.get(foreign), None, "same index, another store");
+        let err = grads.set(foreign, array![[2.0]]).unwrap_err();
+        assert!(matches!(err, Error::ForeignHandle { op: "ParamGrads::set", .. }), "{err}");
+        let mut theirs = ParamGrads::default();
+        theirs.set(foreign, array![[2.0]]).unwrap();
+        assert!(matches!(grads.add_scaled(&theirs, 1.0), Err(Error::ForeignHandle { .. })));
+        assert_eq!(grads.get(a), Some(&array![[1.0]]), "left as it was");
     }
 }

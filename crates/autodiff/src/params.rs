@@ -9,29 +9,67 @@
 use crate::{Error, Result, Shape};
 use ndarray::Array2;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Handle to one parameter of a [`ParamStore`].
+/// Handle to one parameter of a [`ParamStore`]: its position, and which store (with
+/// its clones) it belongs to, so that an id used with another store is an error
+/// rather than another parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ParamId(usize);
+pub struct ParamId {
+    store: u64,
+    index: usize,
+}
 
 impl ParamId {
     /// Position of the parameter in its store (registration order).
     pub fn index(self) -> usize {
-        self.0
+        self.index
     }
 
-    /// The id of the parameter at position `index`.
-    pub fn from_index(index: usize) -> Self {
-        ParamId(index)
+    /// The id at `index` of the store with identity `store`.
+    pub(crate) fn new(store: u64, index: usize) -> Self {
+        ParamId { store, index }
+    }
+
+    /// The identity of the store the parameter belongs to.
+    pub(crate) fn store(self) -> u64 {
+        self.store
     }
 }
 
+/// Identities of parameter stores, drawn once per store (a clone keeps its original's).
+static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
+
 /// An ordered collection of named `f64` matrices.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// A store has an identity, and the [`ParamId`]s it hands out carry it: reading a
+/// parameter through an id of another store is [`Error::ForeignHandle`]. A clone is
+/// the same parameters (an early-stopping snapshot, a worker's copy), so it keeps
+/// the identity and the ids of either work on both. Two stores compare equal when
+/// their names and values are equal, whatever their identities.
+#[derive(Debug, Clone)]
 pub struct ParamStore {
+    identity: u64,
     names: Vec<String>,
     values: Vec<Array2<f64>>,
     by_name: HashMap<String, ParamId>,
+}
+
+impl Default for ParamStore {
+    fn default() -> Self {
+        ParamStore {
+            identity: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
+            names: Vec::new(),
+            values: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+}
+
+impl PartialEq for ParamStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names && self.values == other.values
+    }
 }
 
 impl ParamStore {
@@ -40,13 +78,27 @@ impl ParamStore {
         Self::default()
     }
 
+    /// The position of `id` in this store, or [`Error::ForeignHandle`] if it was made
+    /// by another store (or by a clone that has registered more parameters since).
+    fn position(&self, id: ParamId, op: &'static str) -> Result<usize> {
+        if id.store == self.identity && id.index < self.values.len() {
+            Ok(id.index)
+        } else {
+            Err(Error::ForeignHandle {
+                op,
+                what: format!("parameter id #{}", id.index),
+                owner: format!("another parameter store (this one holds {} parameters)", self.values.len()),
+            })
+        }
+    }
+
     /// Registers a parameter; names must be unique.
     pub fn add(&mut self, name: impl Into<String>, value: Array2<f64>) -> Result<ParamId> {
         let name = name.into();
         if self.by_name.contains_key(&name) {
             return Err(Error::DuplicateParam(name));
         }
-        let id = ParamId(self.values.len());
+        let id = ParamId::new(self.identity, self.values.len());
         self.by_name.insert(name.clone(), id);
         self.names.push(name);
         self.values.push(value);
@@ -68,19 +120,20 @@ impl ParamStore {
         self.values.iter().map(Array2::len).sum()
     }
 
-    /// The value of a parameter.
-    pub fn get(&self, id: ParamId) -> &Array2<f64> {
-        &self.values[id.0]
+    /// The value of a parameter; an id of another store is [`Error::ForeignHandle`].
+    pub fn get(&self, id: ParamId) -> Result<&Array2<f64>> {
+        Ok(&self.values[self.position(id, "ParamStore::get")?])
     }
 
     /// The value of a parameter, mutably (for optimizers).
-    pub fn get_mut(&mut self, id: ParamId) -> &mut Array2<f64> {
-        &mut self.values[id.0]
+    pub fn get_mut(&mut self, id: ParamId) -> Result<&mut Array2<f64>> {
+        let i = self.position(id, "ParamStore::get_mut")?;
+        Ok(&mut self.values[i])
     }
 
     /// The name a parameter was registered under.
-    pub fn name(&self, id: ParamId) -> &str {
-        &self.names[id.0]
+    pub fn name(&self, id: ParamId) -> Result<&str> {
+        Ok(&self.names[self.position(id, "ParamStore::name")?])
     }
 
     /// The id of the parameter with this name.
@@ -90,12 +143,13 @@ impl ParamStore {
 
     /// All ids, in registration order.
     pub fn ids(&self) -> impl ExactSizeIterator<Item = ParamId> + use<> {
-        (0..self.values.len()).map(ParamId)
+        let store = self.identity;
+        (0..self.values.len()).map(move |index| ParamId::new(store, index))
     }
 
     /// `(id, name, value)` for every parameter, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &str, &Array2<f64>)> {
-        self.values.iter().enumerate().map(|(i, v)| (ParamId(i), self.names[i].as_str(), v))
+        self.ids().zip(&self.names).zip(&self.values).map(|((id, name), v)| (id, name.as_str(), v))
     }
 
     /// A copy of all values keyed by name (a `state_dict`).
@@ -135,16 +189,22 @@ impl ParamStore {
     /// other parameter is an empty `0 x 0` array): what an operation that outlives the
     /// borrow of its store, such as an ODE solve recorded as one tape node, keeps of
     /// the parameters it reads.
-    pub fn snapshot(&self, ids: &[ParamId]) -> ParamStore {
+    pub fn snapshot(&self, ids: &[ParamId]) -> Result<ParamStore> {
         let mut values = vec![Array2::zeros((0, 0)); self.values.len()];
         for id in ids {
-            values[id.0] = self.values[id.0].clone();
+            let i = self.position(*id, "ParamStore::snapshot")?;
+            values[i] = self.values[i].clone();
         }
-        ParamStore { names: self.names.clone(), values, by_name: self.by_name.clone() }
+        Ok(ParamStore {
+            identity: self.identity,
+            names: self.names.clone(),
+            values,
+            by_name: self.by_name.clone(),
+        })
     }
 
     /// The shape of a parameter.
-    pub fn shape(&self, id: ParamId) -> Shape {
-        self.values[id.0].dim()
+    pub fn shape(&self, id: ParamId) -> Result<Shape> {
+        Ok(self.values[self.position(id, "ParamStore::shape")?].dim())
     }
 }

@@ -22,8 +22,9 @@ use std::cell::RefCell;
 pub trait Session {
     /// The value type operations run on.
     type T: Tensor;
-    /// The current value of a parameter (tracked, when the session records).
-    fn param(&self, id: ParamId) -> Self::T;
+    /// The current value of a parameter (tracked, when the session records); an id of
+    /// another store than the session's is [`Error::ForeignHandle`].
+    fn param(&self, id: ParamId) -> Result<Self::T>;
     /// A constant input (data, noise, masks).
     fn constant(&self, value: Array2<f64>) -> Self::T;
     /// The parameter store the session reads from.
@@ -62,12 +63,13 @@ impl<'t> TapeSession<'t, '_> {
 impl<'t> Session for TapeSession<'t, '_> {
     type T = Var<'t>;
 
-    fn param(&self, id: ParamId) -> Var<'t> {
+    fn param(&self, id: ParamId) -> Result<Var<'t>> {
+        let value = self.store.get(id)?;
         let mut bound = self.bound.borrow_mut();
         if bound.len() <= id.index() {
             bound.resize(self.store.len(), None);
         }
-        *bound[id.index()].get_or_insert_with(|| self.tape.param_leaf(id, self.store.get(id).clone()))
+        Ok(*bound[id.index()].get_or_insert_with(|| self.tape.param_leaf(id, value.clone())))
     }
     fn constant(&self, value: Array2<f64>) -> Var<'t> {
         self.tape.constant(value)
@@ -99,8 +101,8 @@ impl<'s> NoGrad<'s> {
 impl Session for NoGrad<'_> {
     type T = Array2<f64>;
 
-    fn param(&self, id: ParamId) -> Array2<f64> {
-        self.store.get(id).clone()
+    fn param(&self, id: ParamId) -> Result<Array2<f64>> {
+        Ok(self.store.get(id)?.clone())
     }
     fn constant(&self, value: Array2<f64>) -> Array2<f64> {
         value

@@ -16,6 +16,7 @@ use ndarray::{Array2, Axis};
 use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Node {
     value: Array2<f64>,
@@ -28,9 +29,22 @@ struct Node {
 /// Create one per forward pass; it is dropped (with all its values) at the end of
 /// the step. A tape is single-threaded; for data parallelism, give each thread its
 /// own tape.
-#[derive(Default)]
+///
+/// Every tape has an identity of its own, which its [`Gradients`](crate::Gradients)
+/// keep: a value of one tape used with another (as an operand, as the loss, or to
+/// look up a gradient) is an error, never another value's result.
 pub struct Tape {
+    identity: u64,
     nodes: RefCell<Vec<Node>>,
+}
+
+/// Identities of tapes, drawn once per tape.
+static NEXT_TAPE: AtomicU64 = AtomicU64::new(0);
+
+impl Default for Tape {
+    fn default() -> Self {
+        Tape::with_capacity(0)
+    }
 }
 
 impl Drop for Tape {
@@ -86,7 +100,29 @@ impl Tape {
 
     /// An empty tape with room for `nodes` nodes before it reallocates.
     pub fn with_capacity(nodes: usize) -> Self {
-        Tape { nodes: RefCell::new(Vec::with_capacity(nodes)) }
+        Tape {
+            identity: NEXT_TAPE.fetch_add(1, Ordering::Relaxed),
+            nodes: RefCell::new(Vec::with_capacity(nodes)),
+        }
+    }
+
+    /// This tape's identity, unique in the process.
+    pub(crate) fn identity(&self) -> u64 {
+        self.identity
+    }
+
+    /// Whether `v` was recorded on this tape; if not, [`Error::ForeignHandle`] naming
+    /// `op` and `what` (e.g. "the loss").
+    pub(crate) fn owns(&self, v: &Var<'_>, op: &'static str, what: &str) -> Result<()> {
+        if std::ptr::eq(v.tape, self) {
+            Ok(())
+        } else {
+            Err(Error::ForeignHandle {
+                op,
+                what: format!("{what} (value #{})", v.id),
+                owner: "another tape".into(),
+            })
+        }
     }
 
     /// Number of nodes recorded so far.
@@ -168,14 +204,6 @@ impl<'t> Var<'t> {
         self.to_array()
     }
 
-    fn same_tape(&self, other: &Var<'_>, op: &'static str) -> Result<()> {
-        if std::ptr::eq(self.tape, other.tape) {
-            Ok(())
-        } else {
-            Err(Error::Invalid { op, reason: "operands belong to different tapes".into() })
-        }
-    }
-
     /// Records `op` applied to this value, as the node `node(op, self)`.
     fn record1<O: OneInput>(&self, op: O, node: impl FnOnce(O, Id) -> Op) -> Result<Self> {
         let (value, tracked) = self.tape.inspect(self.id, |x, _, t| (op.value(x), t));
@@ -184,7 +212,7 @@ impl<'t> Var<'t> {
 
     /// Records `op` applied to this value and `rhs`, as the node `node(op, self, rhs)`.
     fn record2<O: TwoInputs>(&self, rhs: &Self, op: O, node: impl FnOnce(O, Id, Id) -> Op) -> Result<Self> {
-        self.same_tape(rhs, op.name())?;
+        self.tape.owns(rhs, op.name(), "the right operand")?;
         let (value, tracked) = self.tape.with_nodes(|nodes| {
             let (a, b) = (self.id, rhs.id);
             (op.value(nodes.value(a), nodes.value(b)), nodes.tracked(a) || nodes.tracked(b))
@@ -244,8 +272,8 @@ impl Tensor for Var<'_> {
         let Some(first) = parts.first() else {
             return Err(Error::Invalid { op: "concat", reason: "no parts to concatenate".into() });
         };
-        for p in parts {
-            first.same_tape(p, "concat")?;
+        for (k, p) in parts.iter().enumerate() {
+            first.tape.owns(p, "concat", &format!("part {k}"))?;
         }
         let (tape, op) = (first.tape, Concat { axis });
         let (value, placed, tracked) = tape.with_nodes(|nodes| {
@@ -274,8 +302,8 @@ impl Tensor for Var<'_> {
         let Some(first) = inputs.first() else {
             return Err(Error::Invalid { op: function.name(), reason: "a function needs inputs".into() });
         };
-        for x in inputs {
-            first.same_tape(x, function.name())?;
+        for (k, x) in inputs.iter().enumerate() {
+            first.tape.owns(x, function.name(), &format!("input {k}"))?;
         }
         let tape = first.tape;
         let (result, tracked) = tape.with_nodes(|nodes| {

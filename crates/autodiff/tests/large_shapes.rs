@@ -53,8 +53,11 @@ where
     let loss = y.mul(&tape.constant(w.clone())).unwrap().sum();
     let grads = loss.backward().unwrap();
     let zeros = |x: &Array2<f64>| Array2::zeros(x.dim());
-    let wrt =
-        leaves.iter().zip(inputs).map(|(v, x)| grads.wrt(v).cloned().unwrap_or_else(|| zeros(x))).collect();
+    let wrt = leaves
+        .iter()
+        .zip(inputs)
+        .map(|(v, x)| grads.wrt(v).unwrap().cloned().unwrap_or_else(|| zeros(x)))
+        .collect();
     (y.value(), wrt)
 }
 

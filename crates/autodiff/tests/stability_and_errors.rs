@@ -1,6 +1,6 @@
 //! Extreme inputs stay finite; misuse gives errors that name the op and shapes.
 
-use autodiff::{Error, NoGrad, ParamStore, Tape, Tensor};
+use autodiff::{Error, NoGrad, ParamStore, Session, Tape, Tensor};
 use ndarray::{Axis, array};
 
 fn finite(a: &ndarray::Array2<f64>) -> bool {
@@ -17,7 +17,7 @@ fn logsumexp_of_huge_values_is_finite_with_finite_gradient() {
     assert!((v[(0, 0)] - (1e3 + 2f64.ln())).abs() < 1e-9);
     assert!((v[(1, 0)] - 1e3).abs() < 1e-9);
     let g = y.sum().backward().unwrap();
-    let g = g.wrt(&x).unwrap();
+    let g = g.wrt(&x).unwrap().unwrap();
     assert!(finite(g));
     // softmax: the two equal maxima share the mass, the far value gets none.
     assert!((g[(0, 0)] - 0.5).abs() < 1e-12 && g[(0, 2)] == 0.0);
@@ -33,7 +33,7 @@ fn softplus_and_log_sigmoid_at_800() {
     assert_eq!(ls.value(), array![[0.0, -800.0]]);
     let g = sp.add(&ls).unwrap().sum().backward().unwrap();
     // d softplus = sigmoid(x) = [1, 0]; d log_sigmoid = sigmoid(-x) = [0, 1].
-    assert_eq!(g.wrt(&x).unwrap(), &array![[1.0, 1.0]]);
+    assert_eq!(g.wrt(&x).unwrap().unwrap(), &array![[1.0, 1.0]]);
 }
 
 #[test]
@@ -76,12 +76,67 @@ fn index_and_range_errors() {
     assert!(<ndarray::Array2<f64> as Tensor>::concat_cols(&[]).is_err());
 }
 
+/// Asserts `Error::ForeignHandle` from `op` whose message contains every one of `parts`.
+fn assert_foreign<T: std::fmt::Debug>(result: Result<T, Error>, op: &str, parts: &[&str]) {
+    let err = result.expect_err(op);
+    assert!(matches!(&err, Error::ForeignHandle { op: o, .. } if *o == op), "{err:?}");
+    let message = err.to_string();
+    assert!(parts.iter().all(|p| message.contains(p)), "{message}");
+}
+
 #[test]
-fn mixing_tapes_is_an_error() {
+fn values_of_another_tape_are_errors_never_another_values_result() {
     let (t1, t2) = (Tape::new(), Tape::new());
     let a = t1.leaf(array![[1.0]]);
-    let b = t2.leaf(array![[1.0]]);
-    assert!(matches!(a.mul(&b), Err(Error::Invalid { op: "mul", .. })));
+    let b = t2.leaf(array![[2.0]]);
+    assert_foreign(a.mul(&b), "mul", &["the right operand", "another tape"]);
+    assert_foreign(autodiff::Var::concat_rows(&[&a, &b]), "concat", &["part 1"]);
+    // Two tapes of the same length: node ids alone would match.
+    let (mine, theirs) = (a.square().sum(), b.square().sum());
+    assert_eq!(t1.len(), t2.len());
+    assert_foreign(t1.backward(theirs), "Tape::backward", &["the loss", "another tape"]);
+    assert_foreign(t1.grad(theirs, &[a]), "Tape::grad", &["the loss"]);
+    assert_foreign(t1.grad(mine, &[a, b]), "Tape::grad", &["`wrt[1]`"]);
+    let g = t1.backward(mine).unwrap();
+    assert_eq!(g.wrt(&a).unwrap(), Some(&array![[2.0]]));
+    assert_foreign(g.wrt(&b), "Gradients::wrt", &["leaf #0", "another tape than the loss"]);
+}
+
+#[test]
+fn parameter_ids_of_another_store_are_errors_never_another_parameter() {
+    let (mut mine, mut other) = (ParamStore::new(), ParamStore::new());
+    let (w, v) = (mine.add("w", array![[1.0]]).unwrap(), mine.add("v", array![[2.0, 3.0]]).unwrap());
+    let theirs = other.add("w", array![[5.0]]).unwrap();
+    assert_eq!(w.index(), theirs.index(), "the same position in both stores");
+    let named = ["parameter id #0", "another parameter store (this one holds 1 parameters)"];
+    assert_foreign(other.get(w), "ParamStore::get", &named);
+    assert_foreign(other.get(v), "ParamStore::get", &["parameter id #1"]);
+    assert_foreign(other.get_mut(w), "ParamStore::get_mut", &named);
+    assert_foreign(other.name(w), "ParamStore::name", &named);
+    assert_foreign(other.shape(v), "ParamStore::shape", &["parameter id #1"]);
+    assert_foreign(other.snapshot(&[w]), "ParamStore::snapshot", &named);
+    let tape = Tape::new();
+    assert_foreign(tape.session(&other).param(w).map(|p| p.value()), "ParamStore::get", &named);
+    assert_foreign(NoGrad::new(&other).param(w), "ParamStore::get", &named);
+    // A clone is the same parameters: the ids of either read both.
+    let copy = mine.clone();
+    assert_eq!(copy.get(v).unwrap(), array![[2.0, 3.0]]);
+    assert_eq!(copy, mine);
+    // Gradients of a loss over one store hold nothing for the other's ids.
+    let loss = tape.session(&mine).param(w).unwrap().square().sum();
+    let g = loss.backward().unwrap();
+    assert_eq!(g.param(w), Some(&array![[2.0]]));
+    assert_eq!(g.param(theirs), None);
+}
+
+#[test]
+fn a_loss_over_parameters_of_two_stores_is_an_error() {
+    let (mut first, mut second) = (ParamStore::new(), ParamStore::new());
+    let (a, b) = (first.add("a", array![[1.0]]).unwrap(), second.add("b", array![[1.0]]).unwrap());
+    let tape = Tape::new();
+    let (pa, pb) = (tape.session(&first).param(a).unwrap(), tape.session(&second).param(b).unwrap());
+    let err = pa.mul(&pb).unwrap().sum().backward().unwrap_err();
+    assert!(matches!(err, Error::ForeignHandle { op: "ParamGrads::set", .. }), "{err}");
 }
 
 #[test]
@@ -105,7 +160,7 @@ fn param_store_rejects_duplicates_and_mismatched_loads() {
     assert!(err.to_string().contains("parameter `w`: absent from the values to load"), "{err}");
     named.insert("extra".into(), array![[1.0]]);
     assert_eq!(store.load_named(&named).unwrap_err(), Error::UnknownParam("extra".into()));
-    assert_eq!(store.get(store.id("w").unwrap()), array![[1.0, 2.0]], "nothing loaded");
+    assert_eq!(store.get(store.id("w").unwrap()).unwrap(), array![[1.0, 2.0]], "nothing loaded");
     let _ = NoGrad::new(&store);
 }
 
@@ -156,7 +211,7 @@ fn a_masked_out_nan_or_infinity_gives_zero_value_and_zero_gradient() {
     let loss = leaf.mask(&keep).unwrap().square().sum();
     assert_eq!(loss.item().unwrap(), 4.0 + 1.0 + 0.25);
     let g = loss.backward().unwrap();
-    assert_eq!(g.wrt(&leaf).unwrap(), &array![[4.0, 0.0, -2.0], [0.0, 0.0, 1.0]]);
+    assert_eq!(g.wrt(&leaf).unwrap().unwrap(), &array![[4.0, 0.0, -2.0], [0.0, 0.0, 1.0]]);
     // Recorded backward (gradients of gradients) selects the same way.
     let dx = tape.grad(loss, &[leaf]).unwrap()[0].value();
     assert_eq!(dx, array![[4.0, 0.0, -2.0], [0.0, 0.0, 1.0]]);

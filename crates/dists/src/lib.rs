@@ -92,7 +92,7 @@
 //! let kl = q.kl_to_standard_normal()?.sum();
 //! let loss = kl.sub(&rec)?; // negative ELBO
 //! let grads = loss.backward()?;
-//! assert_eq!(grads.wrt(&mu).unwrap().dim(), (2, 2));
+//! assert_eq!(grads.wrt(&mu).unwrap().unwrap().dim(), (2, 2));
 //!
 //! // The same closed form on plain arrays: KL(N(0,1) || N(0,1)) is exactly 0.
 //! let p = DiagNormal::from_mean_log_var(array![[0.0]], array![[0.0]])?;

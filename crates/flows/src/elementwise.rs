@@ -71,18 +71,18 @@ impl Flow for ElementwiseAffine {
     }
     fn forward<S: OdeSession>(&self, s: &S, x: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), x, self.dim)?;
-        let l = s.param(self.log_scale);
+        let l = s.param(self.log_scale)?;
         let mut z = x.mul(&l.exp())?;
         if let Some(b) = self.shift {
-            z = z.add(&s.param(b))?;
+            z = z.add(&s.param(b)?)?;
         }
         Ok((z, broadcast_logdet(&l.sum_axis(Axis(1)), x.shape().0)?))
     }
     fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), z, self.dim)?;
-        let l = s.param(self.log_scale);
+        let l = s.param(self.log_scale)?;
         let centred = match self.shift {
-            Some(b) => z.sub(&s.param(b))?,
+            Some(b) => z.sub(&s.param(b)?)?,
             None => z.clone(),
         };
         let x = centred.mul(&l.neg().exp())?;
@@ -106,8 +106,8 @@ impl Flow for ElementwiseAffine {
         let std = x.view().std_axis(Axis(0), 0.0);
         let l = std.mapv(|s| -(s + ACTNORM_EPS).ln());
         let b = -&mean * &l.mapv(f64::exp);
-        store.get_mut(self.log_scale).row_mut(0).assign(&l);
-        store.get_mut(shift).row_mut(0).assign(&b);
+        store.get_mut(self.log_scale)?.row_mut(0).assign(&l);
+        store.get_mut(shift)?.row_mut(0).assign(&b);
         Ok(())
     }
 }

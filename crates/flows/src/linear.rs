@@ -73,9 +73,9 @@ impl InvertibleLinear {
     fn factors<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
         let d = self.dim();
         let eye = Array2::<f64>::eye(d);
-        let l = s.param(self.lower).mask(&self.strict_lower)?.add(&s.constant(eye.clone()))?;
-        let diag = s.param(self.log_scale).exp().mul(&s.constant(&eye * &self.sign))?;
-        let u = s.param(self.upper).mask(&self.strict_upper)?.add(&diag)?;
+        let l = s.param(self.lower)?.mask(&self.strict_lower)?.add(&s.constant(eye.clone()))?;
+        let diag = s.param(self.log_scale)?.exp().mul(&s.constant(&eye * &self.sign))?;
+        let u = s.param(self.upper)?.mask(&self.strict_upper)?.add(&diag)?;
         Ok((l, u))
     }
 
@@ -97,7 +97,7 @@ impl Flow for InvertibleLinear {
         check_dim(self.name(), x, self.dim())?;
         let (l, u) = self.factors(s)?;
         let w = s.constant(self.perm.clone()).matmul(&l)?.matmul(&u)?;
-        let ld = s.param(self.log_scale).sum_axis(Axis(1));
+        let ld = s.param(self.log_scale)?.sum_axis(Axis(1));
         Ok((x.matmul(&w)?, broadcast_logdet(&ld, x.shape().0)?))
     }
     fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
@@ -107,7 +107,7 @@ impl Flow for InvertibleLinear {
         let a = solve_right_triangular(z, &u, Triangle::Upper)?;
         let b = solve_right_triangular(&a, &l, Triangle::Lower)?;
         let x = b.matmul(&s.constant(self.perm_t.clone()))?;
-        let ld = s.param(self.log_scale).sum_axis(Axis(1)).neg();
+        let ld = s.param(self.log_scale)?.sum_axis(Axis(1)).neg();
         Ok((x, broadcast_logdet(&ld, z.shape().0)?))
     }
     fn cheap_direction(&self) -> Direction {

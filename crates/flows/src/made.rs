@@ -57,8 +57,8 @@ struct MaskedLinear {
 
 impl MaskedLinear {
     fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
-        let w = s.param(self.weight).mask(&self.mask)?;
-        Ok(x.matmul(&w)?.add(&s.param(self.bias))?)
+        let w = s.param(self.weight)?.mask(&self.mask)?;
+        Ok(x.matmul(&w)?.add(&s.param(self.bias)?)?)
     }
 }
 

@@ -73,7 +73,7 @@ impl Planar {
     /// `(u_hat, softplus(w . u))`, the latter being `1 + w . u_hat`, kept apart so
     /// the log-determinant never forms `1 + (-1)`.
     fn constrained_sp<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
-        let (u, w) = (s.param(self.u), s.param(self.w));
+        let (u, w) = (s.param(self.u)?, s.param(self.w)?);
         let wu = w.mul(&u)?.sum_axis(Axis(1));
         let sp = wu.softplus();
         let coef = sp.add_scalar(-1.0).sub(&wu)?.div(&w.square().sum_axis(Axis(1)))?;
@@ -94,7 +94,7 @@ impl Flow for Planar {
     fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("planar", z, self.dim)?;
         let (u_hat, sp) = self.constrained_sp(s)?;
-        let h = z.matmul_t(&s.param(self.w), false, true)?.add(&s.param(self.b))?.tanh();
+        let h = z.matmul_t(&s.param(self.w)?, false, true)?.add(&s.param(self.b)?)?.tanh();
         let x = z.add(&h.mul(&u_hat)?)?;
         // 1 + (1 - h^2) m = h^2 + (1 - h^2) softplus(w . u): a sum of non-negative
         // terms, free of the cancellation in 1 + m when w . u is very negative.

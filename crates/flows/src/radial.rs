@@ -45,8 +45,8 @@ impl Radial {
 
     /// `(alpha, beta)` after the constraint, as `1 x 1` values.
     pub fn constrained<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
-        let alpha = s.param(self.alpha).softplus();
-        let beta = s.param(self.beta).softplus().sub(&alpha)?;
+        let alpha = s.param(self.alpha)?.softplus();
+        let beta = s.param(self.beta)?.softplus().sub(&alpha)?;
         Ok((alpha, beta))
     }
 }
@@ -64,7 +64,7 @@ impl Flow for Radial {
     fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim("radial", z, self.dim)?;
         let (alpha, beta) = self.constrained(s)?;
-        let diff = z.sub(&s.param(self.centre))?;
+        let diff = z.sub(&s.param(self.centre)?)?;
         let r = diff.square().sum_axis(Axis(1)).sqrt();
         let h = r.add(&alpha)?.powf(-1.0);
         let bh = h.mul(&beta)?;

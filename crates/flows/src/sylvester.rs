@@ -122,9 +122,9 @@ impl Sylvester {
     pub fn q<S: Session>(&self, s: &S) -> Result<S::T> {
         match &self.q {
             QSource::Fixed(q) => Ok(s.constant(q.clone())),
-            QSource::Orthogonal(id) => gram_schmidt(&s.param(*id)),
+            QSource::Orthogonal(id) => gram_schmidt(&s.param(*id)?),
             QSource::Householder(id) => {
-                let vs = s.param(*id);
+                let vs = s.param(*id)?;
                 let mut q = s.constant(Array2::eye(self.dim));
                 for k in 0..vs.shape().0 {
                     // Q H = Q - 2 (Q v) v^T / |v|^2, with v as a row.
@@ -141,10 +141,10 @@ impl Sylvester {
     /// `(R, R~)` with their constrained diagonals.
     fn triangles<S: Session>(&self, s: &S) -> Result<(S::T, S::T, S::T)> {
         let eye = s.constant(Array2::eye(self.columns));
-        let d = s.param(self.r_diag).tanh();
-        let dt = s.param(self.r_tilde_diag).tanh();
-        let r = s.param(self.r).mask(&self.strict_upper)?.add(&eye.mul(&d)?)?;
-        let rt = s.param(self.r_tilde).mask(&self.strict_upper)?.add(&eye.mul(&dt)?)?;
+        let d = s.param(self.r_diag)?.tanh();
+        let dt = s.param(self.r_tilde_diag)?.tanh();
+        let r = s.param(self.r)?.mask(&self.strict_upper)?.add(&eye.mul(&d)?)?;
+        let rt = s.param(self.r_tilde)?.mask(&self.strict_upper)?.add(&eye.mul(&dt)?)?;
         Ok((r, rt, d.mul(&dt)?))
     }
 }
@@ -164,7 +164,7 @@ impl Flow for Sylvester {
         let q = self.q(s)?;
         let (r, rt, diag) = self.triangles(s)?;
         // Rows: B z -> z Q R~^T, A h -> h R^T Q^T.
-        let pre = z.matmul(&q)?.matmul_t(&rt, false, true)?.add(&s.param(self.b))?;
+        let pre = z.matmul(&q)?.matmul_t(&rt, false, true)?.add(&s.param(self.b)?)?;
         let h = pre.tanh();
         let x = z.add(&h.matmul_t(&r, false, true)?.matmul_t(&q, false, true)?)?;
         let ld = h.square().neg().add_scalar(1.0).mul(&diag)?.add_scalar(1.0).log().sum_axis(Axis(1));

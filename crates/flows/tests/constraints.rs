@@ -16,8 +16,8 @@ use rand::Rng;
 /// Overwrites every parameter with values uniform in `[-a, a]`.
 fn arbitrary(store: &mut ParamStore, a: f64, r: &mut common::TestRng) {
     for id in store.ids().collect::<Vec<_>>() {
-        let v = Array2::from_shape_simple_fn(store.shape(id), || r.random_range(-a..a));
-        store.get_mut(id).assign(&v);
+        let v = Array2::from_shape_simple_fn(store.shape(id).unwrap(), || r.random_range(-a..a));
+        store.get_mut(id).unwrap().assign(&v);
     }
 }
 
@@ -36,7 +36,7 @@ proptest! {
         let p = Planar::new(&mut store, "p", 3, &mut r).unwrap();
         arbitrary(&mut store, scale, &mut r);
         let (u_hat, m) = p.constrained(&NoGrad::new(&store)).unwrap();
-        let w = store.get(store.id("p.w").unwrap());
+        let w = store.get(store.id("p.w").unwrap()).unwrap();
         let wu = (w * &u_hat).view().sum();
         // In exact arithmetic w . u_hat = m > -1; in floating point m rounds to -1 once
         // softplus(w . u) < 1e-16 (and the dot product to within rounding of it), so
@@ -83,7 +83,7 @@ proptest! {
         arbitrary(&mut store, scale, &mut r);
         let w = f.weight(&store).unwrap();
         let (ld, _) = flows::linalg::log_abs_det(&w).unwrap();
-        let l = store.get(store.id("w.log_scale").unwrap()).view().sum();
+        let l = store.get(store.id("w.log_scale").unwrap()).unwrap().view().sum();
         prop_assert!((ld - l).abs() < 1e-9 * (1.0 + l.abs()));
         let x = common::normal((8, 4), 1.0, &mut r);
         // Rounding grows with the condition number of W; wild raw values give a few 1e3.

@@ -90,7 +90,7 @@ fn a_trained_density_still_integrates_to_one() {
         let grads = loss.backward().unwrap();
         for (id, g) in grads.params() {
             let step = g * 0.05;
-            *store.get_mut(id) -= &step;
+            *store.get_mut(id).unwrap() -= &step;
         }
     }
     let after = nll(&store);

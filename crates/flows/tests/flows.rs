@@ -200,8 +200,8 @@ fn chain_data_init_reaches_every_actnorm_and_stops_at_generative_layers() {
     ])
     .unwrap();
     mixed.data_init(&mut store, &x).unwrap();
-    assert_ne!(store.get(store.id("a.shift").unwrap()), ndarray::Array2::<f64>::zeros((1, D)));
-    assert_eq!(store.get(store.id("b.shift").unwrap()), ndarray::Array2::<f64>::zeros((1, D)));
+    assert_ne!(store.get(store.id("a.shift").unwrap()).unwrap(), ndarray::Array2::<f64>::zeros((1, D)));
+    assert_eq!(store.get(store.id("b.shift").unwrap()).unwrap(), ndarray::Array2::<f64>::zeros((1, D)));
     assert_eq!(mixed.cheap_direction(), Direction::Forward);
     assert_eq!(models::planar(&mut store, "q", D, 2, &mut r).unwrap().cheap_direction(), Direction::Inverse);
 }

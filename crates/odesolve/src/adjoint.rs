@@ -105,8 +105,10 @@ pub struct AugmentedLayout {
 
 impl AugmentedLayout {
     /// The layout for states of `shape` and the parameters `ids` (shapes from `store`).
-    pub fn new(shape: (usize, usize), store: &ParamStore, ids: Vec<ParamId>) -> Self {
-        AugmentedLayout { shape, params: ids.into_iter().map(|id| (id, store.shape(id))).collect() }
+    /// An id of another store is [`Error::Autodiff`] naming it.
+    pub fn new(shape: (usize, usize), store: &ParamStore, ids: Vec<ParamId>) -> Result<Self> {
+        let params = ids.into_iter().map(|id| Ok((id, store.shape(id)?))).collect::<Result<_>>()?;
+        Ok(AugmentedLayout { shape, params })
     }
     fn n(&self) -> usize {
         self.shape.0 * self.shape.1
@@ -174,7 +176,7 @@ impl<F: NeuralOdeFunc> Field<Array2<f64>> for AdjointSystem<'_, F> {
         let loss = f.mul(&tape.constant(a))?.sum();
         if loss.is_tracked() {
             let g = tape.backward(loss)?;
-            if let Some(gy) = g.wrt(&yv) {
+            if let Some(gy) = g.wrt(&yv)? {
                 l.put(&mut out, l.adjoint(), &gy.mapv(|x| -x));
             }
             for (k, (id, _)) in l.params.iter().enumerate() {
@@ -182,7 +184,7 @@ impl<F: NeuralOdeFunc> Field<Array2<f64>> for AdjointSystem<'_, F> {
                     l.put(&mut out, l.param(k), &gp.mapv(|x| -x));
                 }
             }
-            out[[0, l.time()]] = -g.wrt(&tv).map_or(0.0, |gt| gt[[0, 0]]);
+            out[[0, l.time()]] = -g.wrt(&tv)?.map_or(0.0, |gt| gt[[0, 0]]);
         }
         self.max_nodes.set(self.max_nodes.get().max(tape.len()));
         Ok(out)
@@ -214,7 +216,7 @@ pub fn adjoint_backward<F: NeuralOdeFunc>(
     if let Some(g) = grad_ys.iter().find(|g| g.dim() != shape) {
         return Err(OdeError::Shape { what: "adjoint: dL/dy(t_i)", expected: shape, got: g.dim() });
     }
-    let layout = AugmentedLayout::new(shape, store, func.params());
+    let layout = AugmentedLayout::new(shape, store, func.params())?;
     let mut solver = opts.solver.clone();
     solver.norm = if opts.seminorm { ErrorNorm::Seminorm(layout.seminorm()) } else { ErrorNorm::Rms };
     let system = AdjointSystem { func, store, layout: layout.clone(), max_nodes: Cell::new(0) };

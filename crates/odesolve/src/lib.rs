@@ -134,7 +134,7 @@
 //! let sol = odeint_tape(&field, &s, &y0, &[0.0, 0.5, 1.0], &SolveOptions::default(), &Gradient::default())?;
 //! let loss = sol.ys[2].square().sum();
 //! let grads = tape.backward(loss)?;
-//! assert_eq!(grads.wrt(&y0).unwrap().dim(), (1, 2));
+//! assert_eq!(grads.wrt(&y0).unwrap().unwrap().dim(), (1, 2));
 //! assert!(sol.stats().backward.naccept > 0); // the backward pass replayed the steps
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

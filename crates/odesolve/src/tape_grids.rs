@@ -196,7 +196,7 @@ where
         return Ok(PerSampleTape { ys: Vec::new(), stats: Vec::new() });
     }
     let ids = func.params();
-    let store = Arc::new(s.store().snapshot(&ids));
+    let store = Arc::new(s.store().snapshot(&ids)?);
     let y0v = y0.value();
     let stats: Vec<SharedStats> = grids.iter().map(|_| SharedStats::default()).collect();
     let nodes: Vec<OneNode> = grids
@@ -215,7 +215,7 @@ where
     let rule = RowRules {
         rules: nodes.into_iter().map(|n| n.rule).collect(),
         lens: lens.clone(),
-        param_shapes: ids.iter().map(|&id| store.shape(id)).collect(),
+        param_shapes: ids.iter().map(|&id| store.shape(id)).collect::<autodiff::Result<_>>()?,
     };
     let name = match gradient {
         Gradient::Backsolve(_) => "odeint_tape_per_sample (rows in parallel, backsolve adjoint)",

@@ -196,7 +196,7 @@ where
     let ys = match gradient {
         Gradient::Backprop => backprop(func, s, y0, &times, tracked_times, opts, &stats)?,
         one_node => {
-            let store = Arc::new(s.store().snapshot(&func.params()));
+            let store = Arc::new(s.store().snapshot(&func.params())?);
             let node = solve_one_node(func, &store, &y0.value(), &times, opts, one_node, &stats)?;
             record(func, s, y0, tracked_times, node)?
         }
@@ -298,7 +298,8 @@ pub(crate) fn record_node<'t, F: NeuralOdeFunc>(
     times: Option<Var<'t>>,
     node: OneNode,
 ) -> autodiff::Result<Var<'t>> {
-    let params: Vec<Var<'t>> = func.params().into_iter().map(|id| s.param(id)).collect();
+    let params: Vec<Var<'t>> =
+        func.params().into_iter().map(|id| s.param(id)).collect::<autodiff::Result<_>>()?;
     let mut inputs: Vec<&Var<'t>> = vec![y0];
     inputs.extend(params.iter());
     if let Some(t) = &times {
@@ -396,8 +397,11 @@ impl<F: NeuralOdeFunc> Vjp for BacksolveRule<F> {
             .func
             .params()
             .iter()
-            .map(|id| adj.param(*id).cloned().unwrap_or_else(|| Array2::zeros(self.store.shape(*id))))
-            .collect();
+            .map(|id| match adj.param(*id) {
+                Some(g) => Ok(g.clone()),
+                None => Ok(Array2::zeros(self.store.shape(*id)?)),
+            })
+            .collect::<autodiff::Result<_>>()?;
         let has_times = need.len() > 1 + self.func.params().len();
         let times = has_times
             .then(|| Array2::from_shape_vec((1, adj.times.len()), adj.times.clone()).expect("one per time"));
@@ -447,7 +451,7 @@ impl<F: NeuralOdeFunc> CheckpointedRule<F> {
             loss = loss.add(&yk.mul(&tape.constant(block(g, *k, b)))?.sum())?;
         }
         let grads = tape.backward(loss)?;
-        acc.adjoint = grads.wrt(&y).cloned().unwrap_or_else(|| Array2::zeros(y.shape()));
+        acc.adjoint = grads.wrt(&y)?.cloned().unwrap_or_else(|| Array2::zeros(y.shape()));
         for (slot, id) in acc.params.iter_mut().zip(self.func.params()) {
             if let Some(gp) = grads.param(id) {
                 *slot += gp;
@@ -463,7 +467,10 @@ impl<F: NeuralOdeFunc> CheckpointedRule<F> {
         let ids: Vec<ParamId> = self.func.params();
         let mut acc = Reversal {
             adjoint: Array2::zeros(self.y0.dim()),
-            params: ids.iter().map(|id| Array2::zeros(self.store.shape(*id))).collect(),
+            params: ids
+                .iter()
+                .map(|id| Ok(Array2::zeros(self.store.shape(*id)?)))
+                .collect::<autodiff::Result<_>>()?,
             work: Stats::default(),
         };
         let n = self.trace.steps.len();

@@ -98,7 +98,7 @@ fn a_linear_field_gives_the_closed_form_log_density_change() {
     // l(t) = -t tr(W), whatever the samples do.
     let mut store = ParamStore::new();
     let f = CnfField::new(&mut store, &[2, 2], 1);
-    let w = store.get(f.net.layers()[0].weight).clone();
+    let w = store.get(f.net.layers()[0].weight).unwrap().clone();
     let trace = w[[0, 0]] + w[[1, 1]];
     let opts = SolveOptions::new(Method::Dopri5).tol(1e-10, 1e-12);
     for (name, gradient) in gradients() {
@@ -122,7 +122,7 @@ fn checkpointed_equals_backprop_to_rounding() {
         let s = tape.session(&store);
         let y = tape.leaf(y0());
         let g = tape.backward(loss(&f, &s, y, gradient).unwrap()).unwrap();
-        let mut all = vec![g.wrt(&y).unwrap().clone()];
+        let mut all = vec![g.wrt(&y).unwrap().unwrap().clone()];
         all.extend(f.params().iter().map(|id| g.param(*id).unwrap().clone()));
         all
     };

@@ -70,7 +70,7 @@ fn run(
     }
     let g = tape.backward(loss).unwrap();
     let mut out: Vec<Array2<f64>> = ys.iter().map(|v| v.value()).collect();
-    out.push(g.wrt(&y).unwrap().clone());
+    out.push(g.wrt(&y).unwrap().unwrap().clone());
     out.extend(f.params().iter().map(|id| g.param(*id).unwrap().clone()));
     out
 }

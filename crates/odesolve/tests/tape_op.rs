@@ -73,9 +73,9 @@ fn grads(f: &MlpField, store: &ParamStore, opts: &SolveOptions, gradient: &Gradi
     let sol = odeint_tape(f, &s, &y, ts, opts, gradient).unwrap();
     let g = tape.backward(loss_of(&sol.ys).unwrap()).unwrap();
     Grads {
-        y0: g.wrt(&y).unwrap().clone(),
+        y0: g.wrt(&y).unwrap().unwrap().clone(),
         params: f.params_of().iter().map(|id| g.param(*id).unwrap().clone()).collect(),
-        times: g.wrt(&ts).unwrap().clone(),
+        times: g.wrt(&ts).unwrap().unwrap().clone(),
         stats: sol.stats(),
     }
 }

@@ -78,7 +78,7 @@ impl Cell for RnnCell {
         self.hidden
     }
     fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
-        let pre = self.input.forward(s, x)?.add(&h.matmul(&s.param(self.recurrent))?)?;
+        let pre = self.input.forward(s, x)?.add(&h.matmul(&s.param(self.recurrent)?)?)?;
         Ok(pre.tanh())
     }
 }
@@ -269,16 +269,18 @@ impl GruCell {
         }
         let [w_ih, w_hh, b_ih, b_hh] = torch_keys(prefix, suffix);
         // `[rz | n]` side by side is PyTorch's `[r; z; n]` stacked, transposed.
-        let joined = |rz: ParamId, n: ParamId| {
-            ndarray::concatenate(ndarray::Axis(1), &[store.get(rz).view(), store.get(n).view()])
-                .expect("blocks of one height")
+        let joined = |rz: ParamId, n: ParamId| -> Result<Array2<f64>> {
+            Ok(ndarray::concatenate(ndarray::Axis(1), &[store.get(rz)?.view(), store.get(n)?.view()])
+                .expect("blocks of one height"))
         };
-        let weight = |rz, n| joined(rz, n).reversed_axes().as_standard_layout().into_owned().into_dyn();
+        let weight = |rz, n| -> Result<_> {
+            Ok(joined(rz, n)?.reversed_axes().as_standard_layout().into_owned().into_dyn())
+        };
         let mut state =
-            StateDict::from([(w_ih, weight(self.w_rz, self.w_n)), (w_hh, weight(self.u_rz, self.u_n))]);
+            StateDict::from([(w_ih, weight(self.w_rz, self.w_n)?), (w_hh, weight(self.u_rz, self.u_n)?)]);
         for (key, pair) in [(b_ih, self.bias), (b_hh, self.hidden_bias)] {
             if let Some((rz, n)) = pair {
-                state.insert(key, state_dict::vector(&joined(rz, n)));
+                state.insert(key, state_dict::vector(&joined(rz, n)?));
             }
         }
         Ok(state)
@@ -303,7 +305,7 @@ impl GruCell {
 /// `x + p` if the parameter is present.
 fn add_opt<S: Session>(s: &S, x: S::T, p: Option<ParamId>) -> Result<S::T> {
     match p {
-        Some(id) => Ok(x.add(&s.param(id))?),
+        Some(id) => Ok(x.add(&s.param(id)?)?),
         None => Ok(x),
     }
 }
@@ -317,14 +319,18 @@ impl Cell for GruCell {
     }
     fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
         let p = |id: ParamId| s.param(id);
-        let (xrz, hrz) = (x.matmul(&p(self.w_rz))?, h.matmul(&p(self.u_rz))?);
-        let xn = x.matmul(&p(self.w_n))?;
+        let (xrz, hrz) = (x.matmul(&p(self.w_rz)?)?, h.matmul(&p(self.u_rz)?)?);
+        let xn = x.matmul(&p(self.w_n)?)?;
         match self.convention {
             // The gate arithmetic after the four products is one fused node.
             GruConvention::PyTorch => {
-                let hn = h.matmul(&p(self.u_n))?;
-                let biases: Vec<S::T> =
-                    self.bias.iter().chain(&self.hidden_bias).flat_map(|&(rz, n)| [p(rz), p(n)]).collect();
+                let hn = h.matmul(&p(self.u_n)?)?;
+                let biases: Vec<S::T> = self
+                    .bias
+                    .iter()
+                    .chain(&self.hidden_bias)
+                    .flat_map(|&(rz, n)| [p(rz), p(n)])
+                    .collect::<autodiff::Result<_>>()?;
                 let mut inputs = vec![&xrz, &xn, &hrz, &hn, h];
                 // Inputs [b_rz, b_n, b_hrz, b_hn]: the fused rule expects that order.
                 if let [b_rz, b_n, bh_rz, bh_n] = biases.as_slice() {
@@ -338,7 +344,7 @@ impl Cell for GruCell {
                 let b_n = self.bias.map(|b| b.1);
                 let gates = add_opt(s, xrz.add(&hrz)?, self.bias.map(|b| b.0))?.sigmoid();
                 let (r, z) = (gates.slice_cols(0..hid)?, gates.slice_cols(hid..2 * hid)?);
-                let n = add_opt(s, xn, b_n)?.add(&r.mul(h)?.matmul(&p(self.u_n))?)?.tanh();
+                let n = add_opt(s, xn, b_n)?.add(&r.mul(h)?.matmul(&p(self.u_n)?)?)?.tanh();
                 // z * h + (1 - z) * n = n + z * (h - n): one product instead of two.
                 Ok(n.add(&z.mul(&h.sub(&n)?)?)?)
             }

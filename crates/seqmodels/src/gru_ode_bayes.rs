@@ -179,7 +179,7 @@ impl GruOdeField {
         width: usize,
         rng: &mut impl Rng,
     ) -> Result<Self> {
-        let hidden = store.shape(self.u_r).0;
+        let hidden = store.shape(self.u_r)?.0;
         let mut gate =
             |part: &str| autodiff::Linear::new(store, &format!("{name}.{part}"), width, hidden, rng);
         self.input = Some(FieldInput { source, gates: [gate("w_r")?, gate("w_z")?, gate("w_h")?] });
@@ -189,8 +189,8 @@ impl GruOdeField {
 
 impl NeuralOdeFunc for GruOdeField {
     fn eval<S: Session>(&self, s: &S, _t: &S::T, h: &S::T) -> autodiff::Result<S::T> {
-        let (mut r, mut z) = (h.matmul(&s.param(self.u_r))?, h.matmul(&s.param(self.u_z))?);
-        let g = |rh: &S::T| rh.matmul(&s.param(self.u_h));
+        let (mut r, mut z) = (h.matmul(&s.param(self.u_r)?)?, h.matmul(&s.param(self.u_z)?)?);
+        let g = |rh: &S::T| rh.matmul(&s.param(self.u_h)?);
         let g = match &self.input {
             None => g(&r.sigmoid().mul(h)?)?,
             Some(input) => {
@@ -597,8 +597,8 @@ impl LearnedJump {
         let xc = s.constant(x.clone());
         let error = xc.sub(&mean)?.mul(&log_var.scale(-0.5).exp())?;
         let features = S::T::concat_cols(&[&xc, &mean, &log_var, &error])?;
-        let w = s.param(self.prep_w).mul(&s.constant(self.block.clone()))?;
-        let prep = features.matmul(&w)?.add(&s.param(self.prep_b))?.relu();
+        let w = s.param(self.prep_w)?.mul(&s.constant(self.block.clone()))?;
+        let prep = features.matmul(&w)?.add(&s.param(self.prep_b)?)?.relu();
         let width = c.prep_hidden;
         let spread =
             Array2::from_shape_fn((mask.nrows(), mask.ncols() * width), |(r, k)| mask[(r, k / width)]);

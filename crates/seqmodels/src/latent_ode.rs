@@ -394,7 +394,7 @@ impl LatentOde {
         rng: &mut R,
     ) -> Result<(Loss<S::T>, Stats)> {
         let (q, _, trajectory, stats) = self.draw(s, condition, target, 1, rng)?;
-        let per_dim = observed_gaussian_log_likelihood(s, &trajectory.means, target, &self.obs_std(s), 1)?;
+        let per_dim = observed_gaussian_log_likelihood(s, &trajectory.means, target, &self.obs_std(s)?, 1)?;
         // Observations per series and dimension, and the weight that turns the sums
         // into the mean over a series' observed dimensions of their means.
         let (b, d) = (target.batch_size(), target.dim());
@@ -451,11 +451,11 @@ impl LatentOde {
     }
 
     /// The observation model's standard deviation (`1 x D`): fixed, or learned.
-    pub fn obs_std<S: Session>(&self, s: &S) -> S::T {
-        match self.log_obs_std {
-            Some(id) => s.param(id).exp(),
+    pub fn obs_std<S: Session>(&self, s: &S) -> Result<S::T> {
+        Ok(match self.log_obs_std {
+            Some(id) => s.param(id)?.exp(),
             None => s.constant(Array2::from_elem((1, self.config.x_dim), self.config.obs_std)),
-        }
+        })
     }
 
     /// `ln p(x | z)` per row of a trajectory decoded at `batch`'s times, `copies`
@@ -468,8 +468,9 @@ impl LatentOde {
         batch: &IrregularBatch,
         copies: usize,
     ) -> Result<S::T> {
-        let values = observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s), copies)?
-            .sum_axis(Axis(1));
+        let values =
+            observed_gaussian_log_likelihood(s, &trajectory.means, batch, &self.obs_std(s)?, copies)?
+                .sum_axis(Axis(1));
         match &self.poisson {
             None => Ok(values),
             Some(p) => {

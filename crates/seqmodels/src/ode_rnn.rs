@@ -284,7 +284,7 @@ impl OdeRnnCore {
         // held at 0 until then, and its first gap is 0).
         let mut previous: Vec<Option<f64>> = vec![(!from_first_observed).then_some(start); b];
         let decay_rates = match &self.dynamics {
-            Dynamics::Decay(w) => Some(s.param(*w).softplus()),
+            Dynamics::Decay(w) => Some(s.param(*w)?.softplus()),
             _ => None,
         };
         let mut t = start;

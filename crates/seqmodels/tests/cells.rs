@@ -24,15 +24,15 @@ fn gru(convention: GruConvention, bh_n: [f64; 2]) -> (ParamStore, GruCell) {
         _ => unreachable!("built with biases"),
     };
     let ln3 = 3f64.ln();
-    store.get_mut(w_rz).fill(0.0);
-    store.get_mut(w_n).fill(0.0);
-    store.get_mut(u_rz).fill(0.0);
-    store.get_mut(u_n).assign(&array![[1.0, 2.0], [3.0, 4.0]]);
-    store.get_mut(b_rz).assign(&array![[ln3, -ln3, 0.0, 0.0]]);
-    store.get_mut(b_n).fill(0.0);
+    store.get_mut(w_rz).unwrap().fill(0.0);
+    store.get_mut(w_n).unwrap().fill(0.0);
+    store.get_mut(u_rz).unwrap().fill(0.0);
+    store.get_mut(u_n).unwrap().assign(&array![[1.0, 2.0], [3.0, 4.0]]);
+    store.get_mut(b_rz).unwrap().assign(&array![[ln3, -ln3, 0.0, 0.0]]);
+    store.get_mut(b_n).unwrap().fill(0.0);
     if let Some((bh_rz, bh_n_id)) = hidden {
-        store.get_mut(bh_rz).fill(0.0);
-        store.get_mut(bh_n_id).assign(&array![[bh_n[0], bh_n[1]]]);
+        store.get_mut(bh_rz).unwrap().fill(0.0);
+        store.get_mut(bh_n_id).unwrap().assign(&array![[bh_n[0], bh_n[1]]]);
     }
     (store, cell)
 }
@@ -70,9 +70,9 @@ fn gru_pytorch_matches_hand_values() {
 fn rnn_cell_matches_hand_values() {
     let mut store = ParamStore::new();
     let cell = RnnCell::new(&mut store, "rnn", 1, 2, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
-    store.get_mut(store.id("rnn.in.weight").unwrap()).assign(&array![[0.5, -1.0]]);
-    store.get_mut(store.id("rnn.in.bias").unwrap()).assign(&array![[0.1, 0.2]]);
-    store.get_mut(store.id("rnn.u").unwrap()).assign(&array![[1.0, 0.0], [2.0, -1.0]]);
+    store.get_mut(store.id("rnn.in.weight").unwrap()).unwrap().assign(&array![[0.5, -1.0]]);
+    store.get_mut(store.id("rnn.in.bias").unwrap()).unwrap().assign(&array![[0.1, 0.2]]);
+    store.get_mut(store.id("rnn.u").unwrap()).unwrap().assign(&array![[1.0, 0.0], [2.0, -1.0]]);
     let out = cell.step(&NoGrad::new(&store), &array![[2.0]], &array![[0.5, 0.25]]).unwrap();
     // x W + b = [1.1, -1.8]; h U = [0.5 + 0.5, -0.25] = [1.0, -0.25]; h' = tanh([2.1, -2.05]).
     close(&out, &array![[2.1f64.tanh(), (-2.05f64).tanh()]]);
@@ -90,7 +90,7 @@ fn gru_matches_a_torch_style_reference_loop() {
         let (Some((b_rz, b_n)), hb) = cell.biases() else { unreachable!() };
         let x = array![[0.3, -1.0, 0.5], [1.5, 0.2, -0.7]];
         let h = array![[0.1, -0.2, 0.3, 0.9], [-0.5, 0.4, 0.0, 0.2]];
-        let p = |id| store.get(id).clone();
+        let p = |id| store.get(id).unwrap().clone();
         let sig = |a: Array2<f64>| a.mapv(|v| 1.0 / (1.0 + (-v).exp()));
         let mut pre = x.dot(&p(w_rz)) + h.dot(&p(u_rz)) + p(b_rz);
         if let Some((bh_rz, _)) = hb {

@@ -92,7 +92,7 @@ fn irregular_models_by_configuration_match_the_direct_models() {
     assert_eq!(store, direct_store);
     assert_eq!(
         model.predict(&store, &shown, &times, true).unwrap(),
-        direct.predict(&store, &shown, &times).unwrap().means
+        direct.predict(&direct_store, &shown, &times).unwrap().means
     );
     let mut direct_store = ParamStore::new();
     let direct = OdeRnn::new(&mut direct_store, "m", ode_rnn.clone(), &mut rng()).unwrap();
@@ -101,10 +101,10 @@ fn irregular_models_by_configuration_match_the_direct_models() {
         IrregularModel::new(&mut store, "m", IrregularConfig::OdeRnn(Box::new(ode_rnn)), &mut rng()).unwrap();
     assert_eq!(
         model.predict(&store, &shown, &times, false).unwrap(),
-        direct.predict(&store, &shown, &times).unwrap()
+        direct.predict(&direct_store, &shown, &times).unwrap()
     );
     assert_eq!(
         model.predict(&store, &shown, &times, true).unwrap(),
-        direct.forecast(&store, &shown, &times).unwrap()
+        direct.forecast(&direct_store, &shown, &times).unwrap()
     );
 }

@@ -146,9 +146,9 @@ fn wavenets() {
         // The biases start at zero, which puts every unit of the first step (whose input
         // is zeros) on the head's ReLU kink: move them off it.
         for id in store.ids().collect::<Vec<_>>() {
-            if store.name(id).ends_with("bias") {
-                let shape = store.shape(id);
-                *store.get_mut(id) =
+            if store.name(id).unwrap().ends_with("bias") {
+                let shape = store.shape(id).unwrap();
+                *store.get_mut(id).unwrap() =
                     autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut rng).unwrap();
             }
         }

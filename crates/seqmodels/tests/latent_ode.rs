@@ -286,8 +286,8 @@ fn a_constant_intensity_gives_the_closed_form_poisson_term() {
     // lambda = softplus(b) whatever z is: the last layer's weights zero, its bias b.
     let last = store.ids().last().unwrap();
     let weight = store.ids().nth(store.len() - 2).unwrap();
-    store.get_mut(weight).fill(0.0);
-    store.get_mut(last).assign(&array![[0.4, 0.4]]);
+    store.get_mut(weight).unwrap().fill(0.0);
+    store.get_mut(last).unwrap().assign(&array![[0.4, 0.4]]);
     let rate = (1.0 + 0.4f64.exp()).ln();
     let batch = IrregularBatch::new(series()).unwrap();
     let recon = |m: &LatentOde, st: &ParamStore| {
@@ -296,9 +296,9 @@ fn a_constant_intensity_gives_the_closed_form_poisson_term() {
     };
     let term = recon(&with, &store) - recon(&plain, &plain_store);
     // A rate that underflows to 0 is floored, not a NaN.
-    store.get_mut(last).fill(-800.0);
+    store.get_mut(last).unwrap().fill(-800.0);
     assert!(recon(&with, &store).iter().all(|v| v.is_finite()));
-    store.get_mut(last).fill(0.4);
+    store.get_mut(last).unwrap().fill(0.4);
     // sum over observed entries of ln(lambda), minus D lambda (t_end - t_0) per series.
     let observed = [5.0, 4.0, 2.0];
     let t_end = [1.1, 0.7, 0.5];

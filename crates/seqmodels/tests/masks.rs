@@ -119,7 +119,7 @@ fn the_rnn_likelihood_of_a_first_step_is_the_output_bias() {
     let mut store = ParamStore::new();
     let config = RnnConfig { x_dim: 3, hidden: 4, cell: CellKind::Rnn, obs: ObsKind::Bernoulli };
     let model = RnnModel::new(&mut store, "rnn", config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
-    let bias = store.get(store.id("rnn.out.logits.bias").unwrap()).clone();
+    let bias = store.get(store.id("rnn.out.logits.bias").unwrap()).unwrap().clone();
     let x = ndarray::array![[1.0, 0.0, 1.0]];
     let (bound, _) =
         model.filter(&NoGrad::new(&store), &SeqBatch::fully_observed(vec![x.clone()]).unwrap()).unwrap();

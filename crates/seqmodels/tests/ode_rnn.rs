@@ -43,8 +43,8 @@ fn model_between(between: Between, solver: &SolveOptions, seed: u64) -> (OdeRnn,
 fn with_a_zero_field_it_is_the_plain_gru() {
     let (m, mut store) = model(Gradient::default(), SolveOptions::new(Method::Dopri5));
     let last = m.core().field().unwrap().net().layers().last().unwrap().clone();
-    store.get_mut(last.weight).fill(0.0);
-    store.get_mut(last.bias.unwrap()).fill(0.0);
+    store.get_mut(last.weight).unwrap().fill(0.0);
+    store.get_mut(last.bias.unwrap()).unwrap().fill(0.0);
     let batch = IrregularBatch::new(series()).unwrap();
     let s = NoGrad::new(&store);
     // The GRU over [x, mask], rows updated where observed, forwards and backwards.
@@ -99,7 +99,8 @@ fn a_batch_equals_its_rows_one_at_a_time() {
     let s = tape.session(&store);
     let (ll, _) = m.log_likelihood(&s, &batch).unwrap();
     let grads = tape.backward(ll.sum()).unwrap();
-    let mut summed: Vec<Array2<f64>> = grads.params().map(|(id, _)| Array2::zeros(store.shape(id))).collect();
+    let mut summed: Vec<Array2<f64>> =
+        grads.params().map(|(id, _)| Array2::zeros(store.shape(id).unwrap())).collect();
     let ids: Vec<_> = grads.params().map(|(id, _)| id).collect();
     for (b, row) in series().into_iter().enumerate() {
         let alone = IrregularBatch::new(vec![row]).unwrap();
@@ -244,12 +245,12 @@ fn the_rnn_baselines_hold_or_decay_the_state_between_observations() {
                 // With rates softplus(50) = 50, 0.9 time units after the last
                 // observation the state is e^-45 of what it was: the prediction is the
                 // one from the zero state, which every row has at t0.
-                let decay = store.ids().find(|&id| store.name(id) == "rnn.decay").unwrap();
-                store.get_mut(decay).fill(50.0);
+                let decay = store.ids().find(|&id| store.name(id).unwrap() == "rnn.decay").unwrap();
+                store.get_mut(decay).unwrap().fill(50.0);
                 let from_zero = m.predict(&store, &batch, &[0.0]).unwrap();
                 let gone = m.predict(&store, &batch, &[2.0]).unwrap();
                 assert!(all_close(&gone[0], &from_zero[0], 1e-12, 1e-12), "{} vs {}", gone[0], from_zero[0]);
-                store.get_mut(decay).fill(0.5);
+                store.get_mut(decay).unwrap().fill(0.5);
             }
         }
         let cfg = GradCheck { eps: 1e-5, rtol: 1e-5, atol: 1e-7, seed: 0 };

@@ -22,9 +22,9 @@ fn net(output: WaveNetOutput, width: usize, dilations: Vec<usize>, seed: u64) ->
         WaveNetConfig { filter_width: width, biases: true, ..WaveNetConfig::new(output, dilations, 4) };
     let model = WaveNet::new(&mut store, "wn", config, &mut r).unwrap();
     for id in store.ids().collect::<Vec<_>>() {
-        if store.name(id).ends_with("bias") {
-            let shape = store.shape(id);
-            *store.get_mut(id) =
+        if store.name(id).unwrap().ends_with("bias") {
+            let shape = store.shape(id).unwrap();
+            *store.get_mut(id).unwrap() =
                 autodiff::Init::Uniform { lo: -0.5, hi: 0.5 }.sample(shape, 1, 1, &mut r).unwrap();
         }
     }
@@ -82,8 +82,8 @@ fn uniform_logits_give_minus_t_ln_levels() {
     // 1 / levels: ln p(x_{1:T}) = -T ln 5 for each sequence's T present steps.
     let (mut store, model) = net(WaveNetOutput::Categorical { levels: 5 }, 2, vec![1, 2], 2);
     for id in store.ids().collect::<Vec<_>>() {
-        if store.name(id).starts_with("wn.head.2") {
-            store.get_mut(id).fill(0.0);
+        if store.name(id).unwrap().starts_with("wn.head.2") {
+            store.get_mut(id).unwrap().fill(0.0);
         }
     }
     let (xs, masks) = common::batch(&[4, 2, 3], 1, true, 7);

@@ -34,13 +34,24 @@ pub fn clip_grad_value(grads: &mut ParamGrads, clip: f64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autodiff::ParamId;
     use autodiff::ndarray::array;
+    use autodiff::{ParamId, ParamStore};
+
+    /// Two parameters of a store with three (the middle one without a gradient).
+    fn ids() -> [ParamId; 2] {
+        thread_local!(static IDS: [ParamId; 2] = {
+            let mut store = ParamStore::new();
+            let [a, _, b] = ["a", "b", "c"].map(|name| store.add(name, array![[0.0]]).expect("fresh name"));
+            [a, b]
+        });
+        IDS.with(|ids| *ids)
+    }
 
     fn grads() -> ParamGrads {
+        let [a, b] = ids();
         let mut g = ParamGrads::default();
-        g.set(ParamId::from_index(0), array![[3.0, 0.0]]);
-        g.set(ParamId::from_index(2), array![[0.0], [-4.0]]);
+        g.set(a, array![[3.0, 0.0]]).unwrap();
+        g.set(b, array![[0.0], [-4.0]]).unwrap();
         g
     }
 
@@ -50,8 +61,8 @@ mod tests {
         // The stacked vector (3, 0, 0, -4) has norm 5; clipped to 1 with factor 1 / (5 + 1e-6).
         assert_eq!(clip_grad_norm(&mut g, 1.0).unwrap(), 5.0);
         let c = 1.0 / (5.0 + 1e-6);
-        assert_eq!(g.get(ParamId::from_index(0)).unwrap(), &array![[3.0 * c, 0.0]]);
-        assert_eq!(g.get(ParamId::from_index(2)).unwrap(), &array![[0.0], [-4.0 * c]]);
+        assert_eq!(g.get(ids()[0]).unwrap(), &array![[3.0 * c, 0.0]]);
+        assert_eq!(g.get(ids()[1]).unwrap(), &array![[0.0], [-4.0 * c]]);
         // Below the threshold nothing changes.
         let mut g = grads();
         assert_eq!(clip_grad_norm(&mut g, 10.0).unwrap(), 5.0);
@@ -62,8 +73,8 @@ mod tests {
     fn value_clipping_clamps_entries() {
         let mut g = grads();
         clip_grad_value(&mut g, 2.0).unwrap();
-        assert_eq!(g.get(ParamId::from_index(0)).unwrap(), &array![[2.0, 0.0]]);
-        assert_eq!(g.get(ParamId::from_index(2)).unwrap(), &array![[0.0], [-2.0]]);
+        assert_eq!(g.get(ids()[0]).unwrap(), &array![[2.0, 0.0]]);
+        assert_eq!(g.get(ids()[1]).unwrap(), &array![[0.0], [-2.0]]);
         assert!(clip_grad_value(&mut g, 0.0).is_err());
     }
 }

@@ -96,7 +96,7 @@ mod tests {
         let mut verdicts = Vec::new();
         // 1.0 is best; 0.95 improves by less than min_delta; 0.5 is better; then two misses.
         for (i, v) in [1.0, 0.95, 0.5, 0.45, f64::NAN].into_iter().enumerate() {
-            store.get_mut(id)[(0, 0)] = i as f64;
+            store.get_mut(id).unwrap()[(0, 0)] = i as f64;
             verdicts.push(es.observe(v, &store));
         }
         assert_eq!(
@@ -105,7 +105,7 @@ mod tests {
         );
         assert_eq!(es.best(), Some((0.5, 2)));
         assert!(es.restore_best(&mut store).unwrap());
-        assert_eq!(store.get(id)[(0, 0)], 2.0);
+        assert_eq!(store.get(id).unwrap()[(0, 0)], 2.0);
     }
 
     #[test]

@@ -94,12 +94,12 @@
 //! let mut trainer = Trainer::new(store, adam, 0).epochs(150).batch_size(16).progress_bar(false);
 //! let summary = trainer.fit(&data, |s, batch, _ctx| {
 //!     let (x, y) = (s.constant(batch.arrays[0].clone()), s.constant(batch.arrays[1].clone()));
-//!     let pred = x.matmul(&s.param(w))?.add(&s.param(b))?;
+//!     let pred = x.matmul(&s.param(w)?)?.add(&s.param(b)?)?;
 //!     Ok(Loss::mean(&pred.sub(&y)?.square()))
 //! })?;
 //! assert_eq!(summary.steps, 150 * 4);
-//! assert!((trainer.store().get(w)[(0, 0)] - 2.0).abs() < 1e-3);
-//! assert!((trainer.store().get(b)[(0, 0)] + 1.0).abs() < 1e-3);
+//! assert!((trainer.store().get(w)?[(0, 0)] - 2.0).abs() < 1e-3);
+//! assert!((trainer.store().get(b)?[(0, 0)] + 1.0).abs() < 1e-3);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -623,7 +623,7 @@ impl<'a> Trainer<'a> {
         // Keep the last good parameters if the update itself overflowed.
         for (id, _, value) in updated.iter() {
             if let Some(((r, c), v)) = autodiff::finite::first_non_finite(value) {
-                let name = updated.name(id);
+                let name = updated.name(id).expect("an id of the store's own iteration");
                 return Err(Error::NonFinite {
                     step,
                     what: format!("parameter `{name}` at ({r}, {c}) = {v} after the update"),

@@ -26,16 +26,16 @@ fn least_squares_recovers_its_coefficients() {
     let mut trainer = Trainer::new(store, sgd, 3).epochs(60).batch_size(25).progress_bar(false);
     let summary = trainer
         .fit(&data, |s, batch, _| {
-            let pred = s.constant(batch.arrays[0].clone()).matmul(&s.param(w))?.add(&s.param(b))?;
+            let pred = s.constant(batch.arrays[0].clone()).matmul(&s.param(w)?)?.add(&s.param(b)?)?;
             Ok(Loss::mean(&pred.sub(&s.constant(batch.arrays[1].clone()))?.square()))
         })
         .unwrap();
     assert_eq!(summary.steps, 60 * 8);
-    let got = trainer.store().get(w);
+    let got = trainer.store().get(w).unwrap();
     for k in 0..3 {
         assert!((got[(k, 0)] - beta[(k, 0)]).abs() < 1e-9, "{got}");
     }
-    assert!((trainer.store().get(b)[(0, 0)] - 0.3).abs() < 1e-9);
+    assert!((trainer.store().get(b).unwrap()[(0, 0)] - 0.3).abs() < 1e-9);
     assert!(summary.epoch_losses.last().unwrap() < &1e-18, "{:?}", summary.epoch_losses.last());
 }
 
@@ -67,11 +67,11 @@ fn noisy_least_squares_reaches_the_normal_equations_solution() {
         .progress_bar(false);
     trainer
         .fit(&data, |s, batch, _| {
-            let pred = s.constant(batch.arrays[0].clone()).matmul(&s.param(w))?.add(&s.param(b))?;
+            let pred = s.constant(batch.arrays[0].clone()).matmul(&s.param(w)?)?.add(&s.param(b)?)?;
             Ok(Loss::mean(&pred.sub(&s.constant(batch.arrays[1].clone()))?.square()))
         })
         .unwrap();
-    let (gw, gb) = (trainer.store().get(w)[(0, 0)], trainer.store().get(b)[(0, 0)]);
+    let (gw, gb) = (trainer.store().get(w).unwrap()[(0, 0)], trainer.store().get(b).unwrap()[(0, 0)]);
     assert!((gw - slope).abs() < 1e-6 && (gb - intercept).abs() < 1e-6, "{gw} {gb} vs {slope} {intercept}");
 }
 
@@ -95,7 +95,7 @@ fn logistic_regression_separates_separable_data() {
     let mut trainer = Trainer::new(store, adam, 5).epochs(100).batch_size(64).shards(2).progress_bar(false);
     trainer
         .fit(&data, |s, batch, ctx| {
-            let z = s.constant(batch.arrays[0].clone()).matmul(&s.param(w))?.add(&s.param(b))?;
+            let z = s.constant(batch.arrays[0].clone()).matmul(&s.param(w)?)?.add(&s.param(b)?)?;
             let t = s.constant(batch.arrays[1].clone());
             // Binary cross-entropy with logits: softplus(z) - t z.
             let bce = Loss::mean(&z.softplus().sub(&t.mul(&z)?)?);
@@ -103,7 +103,7 @@ fn logistic_regression_separates_separable_data() {
             Ok(bce)
         })
         .unwrap();
-    let z = x.dot(trainer.store().get(w)) + trainer.store().get(b);
+    let z = x.dot(trainer.store().get(w).unwrap()) + trainer.store().get(b).unwrap();
     let errors = z.iter().zip(y.iter()).filter(|(z, t)| (**z > 0.0) != (**t == 1.0)).count();
     assert_eq!(errors, 0, "training errors out of {}", keep.len());
 }

@@ -23,7 +23,7 @@ fn assert_grads_close(a: &ParamGrads, b: &ParamGrads, store: &ParamStore) {
         let gb = b.get(id).expect("same parameters used");
         let scale = ga.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let err = (ga - gb).iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(err <= 1e-12 * scale, "{}: max error {err:e} vs scale {scale:e}", store.name(id));
+        assert!(err <= 1e-12 * scale, "{}: max error {err:e} vs scale {scale:e}", store.name(id).unwrap());
     }
     assert_eq!(a.iter().count(), b.iter().count());
 }
@@ -97,7 +97,7 @@ fn recurrence_loss<'t>(
     let (mut steps, mut observed) = (0.0, 0.0);
     for (x, m) in b.steps().iter().zip(b.masks()) {
         let x = s.constant(x.clone());
-        h = x.matmul(&s.param(w))?.add(&h.matmul(&s.param(u))?)?.tanh();
+        h = x.matmul(&s.param(w)?)?.add(&h.matmul(&s.param(u)?)?)?.tanh();
         total = total.add(&h.sub(&x)?.square().masked_sum(m)?)?;
         observed += m.iter().sum::<f64>();
         steps += m.rows().into_iter().filter(|r| r.iter().any(|&v| v != 0.0)).count() as f64;

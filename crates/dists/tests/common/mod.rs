@@ -51,7 +51,7 @@ where
     let grads = y.backward().unwrap();
     let dx = leaves
         .iter()
-        .map(|l| grads.wrt(l).cloned().unwrap_or_else(|| ndarray::Array2::zeros(l.shape())))
+        .map(|l| grads.wrt(l).unwrap().cloned().unwrap_or_else(|| ndarray::Array2::zeros(l.shape())))
         .collect();
     (y.item().unwrap(), dx)
 }

@@ -22,11 +22,11 @@ pub(crate) enum EndTime {
 
 impl EndTime {
     /// `T` as a `1 x 1` value of the session.
-    pub(crate) fn value<S: Session>(&self, s: &S) -> S::T {
-        match *self {
+    pub(crate) fn value<S: Session>(&self, s: &S) -> autodiff::Result<S::T> {
+        Ok(match *self {
             EndTime::Fixed(t) => s.constant(array![[t]]),
-            EndTime::Learned(id) => s.param(id).square(),
-        }
+            EndTime::Learned(id) => s.param(id)?.square(),
+        })
     }
 }
 
@@ -112,7 +112,7 @@ impl<F: Field> Dynamics<F> {
 
 impl<F: Field> NeuralOdeFunc for Dynamics<F> {
     fn eval<S: Session>(&self, s: &S, u: &S::T, y: &S::T) -> autodiff::Result<S::T> {
-        let scale = self.end_time.value(s).add_scalar(-self.start);
+        let scale = self.end_time.value(s)?.add_scalar(-self.start);
         let t = u.mul(&scale)?.add_scalar(self.start);
         let z = s.track(y.slice_cols(0..self.field.dim())?);
         let f = self.field.eval(s, &t, &z)?;

@@ -198,8 +198,8 @@ impl ContinuousFlow {
     }
 
     /// The end time `T` with the parameters in `store`.
-    pub fn end_time(&self, store: &ParamStore) -> f64 {
-        self.end_time.value(&autodiff::NoGrad::new(store))[[0, 0]]
+    pub fn end_time(&self, store: &ParamStore) -> Result<f64> {
+        Ok(self.end_time.value(&autodiff::NoGrad::new(store))?[[0, 0]])
     }
 
     /// The work of every solve since the last call (forward, and backward once the

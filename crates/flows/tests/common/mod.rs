@@ -25,8 +25,8 @@ pub fn normal(shape: (usize, usize), std: f64, rng: &mut ChaCha8Rng) -> Array2<f
 /// biases and scales that start at zero.
 pub fn randomize(store: &mut ParamStore, std: f64, rng: &mut ChaCha8Rng) {
     for id in store.ids().collect::<Vec<_>>() {
-        let noise = normal(store.shape(id), std, rng);
-        *store.get_mut(id) += &noise;
+        let noise = normal(store.shape(id).unwrap(), std, rng);
+        *store.get_mut(id).unwrap() += &noise;
     }
 }
 

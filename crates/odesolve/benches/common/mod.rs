@@ -176,12 +176,16 @@ impl NeuralOde {
             v.zip_mut_with(g, |v, g| *v = 0.99 * *v + 0.01 * g * g);
             let mut upd = g.clone();
             upd.zip_mut_with(v, |u, v| *u = 1e-3 * *u / (v.sqrt() + 1e-8));
-            *self.store.get_mut(id) -= &upd;
+            *self.store.get_mut(id).expect("the field's own parameter") -= &upd;
         }
     }
 
     /// Zero square averages, one per parameter.
     pub fn rms_state(&self) -> Vec<Array2<f64>> {
-        self.func.params().iter().map(|id| Array2::zeros(self.store.shape(*id))).collect()
+        self.func
+            .params()
+            .iter()
+            .map(|id| Array2::zeros(self.store.shape(*id).expect("the field's own parameter")))
+            .collect()
     }
 }

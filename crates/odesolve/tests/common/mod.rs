@@ -157,7 +157,7 @@ impl NeuralOdeFunc for MlpField {
     fn eval<S: Session>(&self, s: &S, t: &S::T, y: &S::T) -> autodiff::Result<S::T> {
         let h = Activation::Tanh.apply(&self.l1.forward(s, y)?);
         let out = self.l2.forward(s, &h)?;
-        out.add(&t.mul(&s.param(self.c))?.scale(0.1))
+        out.add(&t.mul(&s.param(self.c)?)?.scale(0.1))
     }
     fn params(&self) -> Vec<ParamId> {
         let mut p = vec![self.l1.weight, self.l1.bias.unwrap(), self.l2.weight, self.l2.bias.unwrap()];

@@ -45,18 +45,18 @@ impl CausalLayer {
     /// The layer over a time-major batch of `batch` sequences (`T B x input`).
     pub(crate) fn forward<S: Session>(&self, s: &S, x: &S::T, batch: usize) -> Result<S::T> {
         let conv = CausalConv { width: self.width, dilation: self.dilation, batch };
-        self.add_bias(s, x.causal_conv(&s.param(self.filter), conv)?)
+        self.add_bias(s, x.causal_conv(&s.param(self.filter)?, conv)?)
     }
 
     /// The layer at one step, from its taps `[x_{t - (w-1) d}, ..., x_{t - d}, x_t]`
     /// side by side (`B x width input`): the same sum of products, one row block.
     pub(crate) fn step<S: Session>(&self, s: &S, taps: &S::T) -> Result<S::T> {
-        self.add_bias(s, taps.matmul(&s.param(self.filter))?)
+        self.add_bias(s, taps.matmul(&s.param(self.filter)?)?)
     }
 
     fn add_bias<S: Session>(&self, s: &S, y: S::T) -> Result<S::T> {
         Ok(match self.bias {
-            Some(b) => y.add(&s.param(b))?,
+            Some(b) => y.add(&s.param(b)?)?,
             None => y,
         })
     }

@@ -132,19 +132,13 @@ impl<R: UpdateRule> Optim<R> {
 
     fn check(&self, store: &ParamStore, grads: &ParamGrads) -> Result<()> {
         for (id, g) in grads.iter() {
-            if id.index() >= store.len() {
-                return Err(Error::State(format!(
-                    "gradient for parameter index {} but the store holds {} parameters",
-                    id.index(),
-                    store.len()
-                )));
-            }
-            let want = store.shape(id);
+            let in_store = |source| Error::Autodiff { context: "optimizer step".into(), source };
+            let want = store.shape(id).map_err(in_store)?;
             let bufs = self.buffers.get(id.index()).and_then(Option::as_ref);
             if g.dim() != want || bufs.is_some_and(|b| b.iter().any(|b| b.dim() != want)) {
                 return Err(Error::State(format!(
                     "parameter `{}` has shape {want:?} but its gradient is {:?}{}",
-                    store.name(id),
+                    store.name(id).map_err(in_store)?,
                     g.dim(),
                     if bufs.is_some() { " (or its optimizer buffers differ)" } else { "" }
                 )));
@@ -168,7 +162,7 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
             let i = id.index();
             self.steps[i] += 1;
             let t = self.steps[i];
-            let p = store.get_mut(id);
+            let p = store.get_mut(id).expect("checked above: every gradient's parameter is in the store");
             if !p.is_standard_layout() {
                 *p = p.as_standard_layout().into_owned();
             }
@@ -274,7 +268,7 @@ pub(crate) mod test_support {
     use super::*;
     use crate::{Adam, Sgd};
     use autodiff::ndarray::array;
-    use autodiff::{ParamId, ParamStore};
+    use autodiff::ParamStore;
 
     /// One `1 x 2` parameter `w` with the given value.
     pub fn store(w: [f64; 2]) -> ParamStore {
@@ -286,14 +280,14 @@ pub(crate) mod test_support {
     /// Runs `opt` over the fixed gradients and returns `w` after each update.
     pub fn trajectory(opt: &mut dyn Optimizer, w0: [f64; 2], grads: &[[f64; 2]]) -> Vec<[f64; 2]> {
         let mut s = store(w0);
-        let id = ParamId::from_index(0);
+        let id = s.id("w").expect("the one parameter");
         grads
             .iter()
             .map(|g| {
                 let mut gr = ParamGrads::default();
-                gr.set(id, array![[g[0], g[1]]]);
+                gr.set(id, array![[g[0], g[1]]]).expect("one store");
                 opt.step(&mut s, &gr).expect("shapes match");
-                let w = s.get(id);
+                let w = s.get(id).expect("the store's own id");
                 [w[(0, 0)], w[(0, 1)]]
             })
             .collect()
@@ -316,6 +310,19 @@ pub(crate) mod test_support {
         let mut bad = state;
         bad.buffers[0].as_mut().unwrap().pop();
         assert!(fresh.load_state(bad).is_err());
+    }
+
+    #[test]
+    fn gradients_of_another_store_are_an_error_and_change_nothing() {
+        let (mut mine, other) = (store([1.0, 2.0]), store([1.0, 2.0]));
+        let mut grads = ParamGrads::default();
+        grads.set(other.id("w").unwrap(), array![[1.0, 1.0]]).unwrap();
+        let mut sgd = Optim::new(Sgd { lr: 0.1, ..Sgd::default() }).unwrap();
+        let err = sgd.step(&mut mine, &grads).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("parameter id #0 belongs to another parameter store"), "{message}");
+        assert_eq!(mine.get(mine.id("w").unwrap()).unwrap(), array![[1.0, 2.0]]);
+        assert_eq!(sgd.state().steps, [0; 0], "no step counted");
     }
 
     /// Asserts that `result` is an [`Error::Config`] naming the setting `what` and whose
