@@ -267,8 +267,8 @@ pub(crate) fn check_range(what: &str, value: f64, lo: f64, hi: f64) -> Result<()
 pub(crate) mod test_support {
     use super::*;
     use crate::{Adam, Sgd};
-    use autodiff::ndarray::array;
     use autodiff::ParamStore;
+    use autodiff::ndarray::array;
 
     /// One `1 x 2` parameter `w` with the given value.
     pub fn store(w: [f64; 2]) -> ParamStore {
