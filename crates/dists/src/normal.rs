@@ -78,9 +78,11 @@ impl<T: Tensor> DiagNormal<T> {
             .expect("checked by the constructor")
     }
 
-    /// Element-wise log-density of `x` (which broadcasts with the parameters).
+    /// Element-wise log-density of `x` (which broadcasts with the parameters); a NaN
+    /// or infinity in `x` is [`Error::NonFinite`](crate::Error::NonFinite) naming `x`.
     pub fn log_prob(&self, x: &T) -> Result<T> {
         validate::broadcast(DIST, "x", self.shape(), x.shape())?;
+        validate::finite(DIST, "x", &x.to_array())?;
         let sq = x.sub(&self.mean)?.square();
         let maha = sq.mul(&self.log_var.neg().exp())?;
         Ok(maha.add(&self.log_var)?.add_scalar(LN_2PI).scale(-0.5))
