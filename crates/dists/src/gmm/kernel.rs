@@ -74,6 +74,13 @@ impl Kernel {
             out[c] = a;
             max = max.max(a);
         }
+        if max == f64::NEG_INFINITY {
+            // So far from every component that each density underflows (`q` overflows):
+            // ln p(x) is -inf, as the tape's log-sum-exp gives, and no component claims
+            // the point (rather than `e^{-inf - (-inf)} = NaN` for all of them).
+            out.fill(0.0);
+            return max;
+        }
         let mut s = 0.0;
         for o in out.iter_mut() {
             *o = (*o - max).exp();
