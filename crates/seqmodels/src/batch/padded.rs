@@ -1,7 +1,7 @@
 //! [`SeqBatch`]: a time-major, zero-padded batch of sequences with its masks.
 
 use crate::{Error, Result};
-use autodiff::data::{Shard, shard_ranges};
+use autodiff::data::{Shard, require_finite, shard_ranges};
 use ndarray::{Array2, Axis, s};
 
 /// A time-major batch of `B` sequences padded to `T` steps (see the [module
@@ -29,8 +29,9 @@ pub struct SeqStep<'a> {
 }
 
 impl SeqBatch {
-    /// A batch from its steps (`xs[t]` is `B x D`) and observation masks (`masks[t]`
-    /// is `B x 1` or `B x D`, holding only 0 and 1). The rows are examples `0..B`.
+    /// A batch from its steps (`xs[t]` is `B x D`, finite where observed) and
+    /// observation masks (`masks[t]` is `B x 1` or `B x D`, holding only 0 and 1). The
+    /// rows are examples `0..B`.
     pub fn new(steps: Vec<Array2<f64>>, masks: Vec<Array2<f64>>) -> Result<Self> {
         let what = "SeqBatch::new";
         let Some(first) = steps.first() else {
@@ -56,6 +57,9 @@ impl SeqBatch {
             if let Some(v) = m.iter().find(|&&v| v != 0.0 && v != 1.0) {
                 return Err(Error::config(what, format!("mask {t} holds {v}; masks are 0/1")));
             }
+            // Observed entries only: what an unobserved one holds is never read as data.
+            let observed = m.broadcast(x.dim()).expect("checked: B x 1 or B x D").to_owned();
+            require_finite(|| format!("SeqBatch::new step {t}"), x, Some(&observed))?;
         }
         Ok(Self::assemble(steps, masks, (0..b).collect()))
     }
