@@ -11,8 +11,10 @@ use latent_seq::seqmodels::data::{parse_digits, parse_polyphonic};
 use latent_seq::seqmodels::diffusion::Schedule;
 use latent_seq::seqmodels::stream::Streams;
 use latent_seq::seqmodels::{
-    CellKind, CsvSeries, GaussianHead, IrregularBatch, IrregularSeries, ObsKind, RnnConfig, RnnModel,
-    SeqBatch, Sequences, Series, Vae, VaeConfig,
+    CellKind, CsvSeries, GaussianHead, GruOdeBayes, GruOdeBayesConfig, IrregularBatch, IrregularSeries,
+    LatentOde, LatentOdeConfig, ObsKind, OdeRnn, OdeRnnConfig, RnnConfig, RnnModel, SeqBatch, SequenceModel,
+    Sequences, Series, Srnn, SrnnConfig, Vae, VaeConfig, Vrnn, VrnnConfig, WaveNet, WaveNetConfig,
+    WaveNetOutput,
 };
 
 fn rng() -> ChaCha8Rng {
@@ -35,6 +37,27 @@ fn csv(text: &str) -> latent_seq::seqmodels::Result<CsvSeries> {
 fn series(times: Vec<f64>) -> Series {
     let n = times.len();
     Series::observed(times, Array2::zeros((n, 1)))
+}
+
+/// A WaveNet over `levels` classes with dilations `[1, 2]` and 4 channels, or the
+/// error of `config` edited by `edit`.
+fn wavenet(output: WaveNetOutput, edit: fn(&mut WaveNetConfig)) -> latent_seq::seqmodels::Result<WaveNet> {
+    let mut config = WaveNetConfig::new(output, vec![1, 2], 4);
+    edit(&mut config);
+    WaveNet::new(&mut ParamStore::new(), "wn", config, &mut rng())
+}
+
+const LEVELS: WaveNetOutput = WaveNetOutput::Categorical { levels: 4 };
+
+/// One irregular series of `dim` features observed at times 0.5 and 1.
+fn irregular(dim: usize) -> IrregularBatch {
+    IrregularBatch::new(vec![Series::observed(vec![0.5, 1.0], Array2::zeros((2, dim)))])
+        .expect("a valid batch")
+}
+
+/// A fully observed batch of one sequence of 2 steps of `dim` features.
+fn steps(dim: usize) -> SeqBatch {
+    SeqBatch::fully_observed(vec![Array2::zeros((1, dim)); 2]).expect("a valid batch")
 }
 
 fn schedule() -> Schedule {
@@ -318,6 +341,107 @@ pub const CASES: &[Case] = &[
             let model = RnnModel::new(&mut store, "rnn", config, &mut rng()).expect("a valid model");
             let batch = SeqBatch::fully_observed(vec![Array2::zeros((1, 3))]).expect("a valid batch");
             error(model.filter(&NoGrad::new(&store), &batch).map(|_| ()))
+        },
+    ),
+    fails("WaveNet::new(config)", "a dilation of 0", "Config", &["WaveNet", "dilation 1 is 0"], || {
+        error(wavenet(LEVELS, |c| c.dilations = vec![1, 0]).map(|_| ()))
+    }),
+    fails("WaveNet::new(config)", "no blocks", "Config", &["WaveNet", "no blocks"], || {
+        error(wavenet(LEVELS, |c| c.dilations.clear()).map(|_| ()))
+    }),
+    fails(
+        "WaveNet::new(config)",
+        "a categorical output of 1 level",
+        "Config",
+        &["WaveNet", "2 or more levels", "got 1"],
+        || error(wavenet(WaveNetOutput::Categorical { levels: 1 }, |_| ()).map(|_| ())),
+    ),
+    fails("WaveNet::inputs(x, batch)", "batch = 0", "Config", &["WaveNet::inputs", "batch of 0"], || {
+        error(wavenet(LEVELS, |_| ()).and_then(|w| w.inputs(&Array2::zeros((4, 1)), 0)))
+    }),
+    fails(
+        "WaveNet::inputs(x, batch)",
+        "5 rows for a batch of 2",
+        "Config",
+        &["WaveNet::inputs", "5 rows"],
+        || error(wavenet(LEVELS, |_| ()).and_then(|w| w.inputs(&Array2::zeros((5, 1)), 2))),
+    ),
+    fails(
+        "WaveNet::inputs(x, batch)",
+        "class 7 of 4 levels",
+        "Dist::OutOfRange",
+        &["integers 0..categories", "7"],
+        || error(wavenet(LEVELS, |_| ()).and_then(|w| w.inputs(&array![[0.0], [7.0]], 1))),
+    ),
+    fails("WaveNet::inputs(x, batch)", "a Bernoulli entry of 0.5", "Config", &["0/1 entries", "0.5"], || {
+        error(wavenet(WaveNetOutput::Bernoulli { dim: 1 }, |_| ()).and_then(|w| w.inputs(&array![[0.5]], 1)))
+    }),
+    fails("LatentOde::new(config)", "obs_std = 0", "Config", &["LatentOde", "obs_std", "0"], || {
+        let config = LatentOdeConfig { obs_std: 0.0, ..LatentOdeConfig::new(1) };
+        error(LatentOde::new(&mut ParamStore::new(), "lode", config, &mut rng()).map(|_| ()))
+    }),
+    fails(
+        "LatentOde::encode(s, batch)",
+        "a batch of 2 features for a model of 1",
+        "Config",
+        &["expects 1"],
+        || {
+            let mut store = ParamStore::new();
+            let model = LatentOde::new(&mut store, "lode", LatentOdeConfig::new(1), &mut rng())
+                .expect("a valid model");
+            error(model.encode(&NoGrad::new(&store), &irregular(2)).map(|_| ()))
+        },
+    ),
+    fails(
+        "GruOdeBayes::new(config)",
+        "hidden width 0",
+        "Config",
+        &["GruOdeBayes", "widths must be positive"],
+        || {
+            let config = GruOdeBayesConfig { hidden: 0, ..GruOdeBayesConfig::new(1) };
+            error(GruOdeBayes::new(&mut ParamStore::new(), "gob", config, &mut rng()).map(|_| ()))
+        },
+    ),
+    fails(
+        "OdeRnn::run(s, batch)",
+        "a batch of 2 features for a model of 1",
+        "Config",
+        &["OdeRnn", "expects 1 features, got 2"],
+        || {
+            let mut store = ParamStore::new();
+            let model =
+                OdeRnn::new(&mut store, "odernn", OdeRnnConfig::new(1), &mut rng()).expect("a valid model");
+            error(model.run(&NoGrad::new(&store), &irregular(2)).map(|_| ()))
+        },
+    ),
+    fails("OdeRnn::run(s, batch)", "observations before t0", "Config", &["OdeRnn", "before t0"], || {
+        let mut store = ParamStore::new();
+        let config = OdeRnnConfig { t0: 0.75, ..OdeRnnConfig::new(1) };
+        let model = OdeRnn::new(&mut store, "odernn", config, &mut rng()).expect("a valid model");
+        error(model.run(&NoGrad::new(&store), &irregular(1)).map(|_| ()))
+    }),
+    fails(
+        "SequenceModel::elbo (Vrnn)",
+        "a batch of 3 features for a model of 2",
+        "Config",
+        &["expects 2 features per step, got 3"],
+        || {
+            let mut store = ParamStore::new();
+            let model =
+                Vrnn::new(&mut store, "vrnn", VrnnConfig::new(2, 4, 2), &mut rng()).expect("a valid model");
+            error(model.elbo(&NoGrad::new(&store), &steps(3), &mut rng()).map(|_| ()))
+        },
+    ),
+    fails(
+        "SequenceModel::elbo (Srnn)",
+        "a batch of 3 features for a model of 2",
+        "Config",
+        &["expects 2 features per step, got 3"],
+        || {
+            let mut store = ParamStore::new();
+            let model = Srnn::new(&mut store, "srnn", SrnnConfig::new(2, 4, 2, 4), &mut rng())
+                .expect("a valid model");
+            error(model.elbo(&NoGrad::new(&store), &steps(3), &mut rng()).map(|_| ()))
         },
     ),
 ];
