@@ -724,8 +724,8 @@ fn main_run(args: Args) -> BoxResult<()> {
         let lengths = data.lengths().expect("sequences have lengths");
         let order_rng = &mut ChaCha8Rng::seed_from_u64(args.common.seed);
         let (plain, bucketed) = (
-            padding_ratio(&lengths, &batch_order(lengths.len(), setup.batch, true, order_rng)?),
-            padding_ratio(&lengths, &bucketed_batch_order(&lengths, setup.batch, order_rng)?),
+            padding_ratio(&lengths, &batch_order(lengths.len(), setup.batch, true, order_rng)?)?,
+            padding_ratio(&lengths, &bucketed_batch_order(&lengths, setup.batch, order_rng)?)?,
         );
         println!(
             "padded steps over real steps per training epoch, batches of {}: {plain:.2} shuffled, {bucketed:.2} \

@@ -43,6 +43,11 @@ pub trait Dataset: Sync {
         self.len() == 0
     }
     /// The batch of the examples at `indices`, in that order.
+    ///
+    /// # Panics
+    /// If an index is not below [`len`](Dataset::len): the orders of [`batch_order`]
+    /// and [`bucketed_batch_order`] never hold one. To select examples by indices from
+    /// elsewhere, use a data set's `subset`, which returns [`Error::Index`] instead.
     fn batch(&self, indices: &[usize]) -> Self::Batch;
     /// The length of every example, for data sets of variable-length examples that a
     /// batch pads to its longest member (sequences); `None` (the default) when every
@@ -113,12 +118,15 @@ pub fn bucketed_batch_order(lengths: &[usize], size: usize, rng: &mut ChaCha8Rng
 
 /// The padded steps over the real steps of `batches` of examples of `lengths`: how
 /// much of the work is padding when each batch is padded to its longest member (1 is
-/// none).
-pub fn padding_ratio(lengths: &[usize], batches: &[Vec<usize>]) -> f64 {
+/// none). An example index past `lengths` is [`Error::Index`].
+pub fn padding_ratio(lengths: &[usize], batches: &[Vec<usize>]) -> Result<f64> {
+    for batch in batches {
+        check_indices("padding_ratio", batch, lengths.len())?;
+    }
     let padded: usize =
         batches.iter().map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0)).sum();
     let real: usize = batches.iter().flatten().map(|&i| lengths[i]).sum();
-    padded as f64 / real.max(1) as f64
+    Ok(padded as f64 / real.max(1) as f64)
 }
 
 /// Row ranges of `n` rows cut into at most `parts` pieces whose sizes differ by at
@@ -335,9 +343,10 @@ mod tests {
         assert!(firsts.windows(2).any(|w| w[0] > w[1]), "batches not in length order");
         assert_eq!(order, bucketed_batch_order(&lengths, 16, &mut rng()).unwrap(), "reproducible");
         let plain = batch_order(200, 16, true, &mut rng()).unwrap();
-        let (bucketed, shuffled) = (padding_ratio(&lengths, &order), padding_ratio(&lengths, &plain));
+        let (bucketed, shuffled) =
+            (padding_ratio(&lengths, &order).unwrap(), padding_ratio(&lengths, &plain).unwrap());
         assert!(bucketed < 1.1 && shuffled > 1.5, "{bucketed} vs {shuffled}");
-        assert_eq!(padding_ratio(&[3, 3], &[vec![0, 1]]), 1.0);
+        assert_eq!(padding_ratio(&[3, 3], &[vec![0, 1]]), Ok(1.0));
         assert!(bucketed_batch_order(&lengths, 0, &mut rng()).is_err());
         assert!(bucketed_batch_order(&[], 4, &mut rng()).is_err());
     }

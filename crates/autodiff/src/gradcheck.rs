@@ -61,6 +61,22 @@ impl Contraction {
 }
 
 impl GradCheck {
+    /// Checks the settings: a finite step `eps > 0` (a zero step makes every
+    /// difference quotient 0 / 0, which would then be reported as a wrong gradient),
+    /// and finite tolerances `>= 0`. The error is [`Error::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        check_step("gradcheck", self.eps)?;
+        for (name, tol) in [("rtol", self.rtol), ("atol", self.atol)] {
+            if !(tol.is_finite() && tol >= 0.0) {
+                return Err(Error::Invalid {
+                    op: "gradcheck",
+                    reason: format!("{name} = {tol} is not finite and >= 0"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn compare(
         &self,
         report: &mut GradCheckReport,
@@ -88,11 +104,19 @@ impl GradCheck {
     }
 }
 
+/// Fails unless the relative finite-difference step `eps` is finite and positive.
+fn check_step(op: &'static str, eps: f64) -> Result<()> {
+    match eps.is_finite() && eps > 0.0 {
+        true => Ok(()),
+        false => Err(Error::Invalid { op, reason: format!("step eps = {eps} is not finite and > 0") }),
+    }
+}
+
 /// Checks the gradient of `f` with respect to each of `inputs`.
 ///
 /// `f` receives the inputs as tracked leaves of a fresh tape and returns a value of
 /// any shape. Returns the largest errors seen, or an error naming the first entry
-/// outside tolerance.
+/// outside tolerance (settings that fail [`GradCheck::validate`] are refused first).
 ///
 /// ```
 /// use autodiff::{gradcheck, GradCheck, Tensor};
@@ -105,6 +129,7 @@ pub fn gradcheck<F>(f: F, inputs: &[Array2<f64>], cfg: &GradCheck) -> Result<Gra
 where
     F: for<'t> Fn(&[Var<'t>]) -> Result<Var<'t>>,
 {
+    cfg.validate()?;
     let mut contraction = Contraction(None);
     let tape = Tape::new();
     let leaves: Vec<_> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
@@ -143,6 +168,7 @@ pub fn gradcheck_params<F>(f: F, store: &ParamStore, cfg: &GradCheck) -> Result<
 where
     F: for<'t, 's> Fn(&TapeSession<'t, 's>) -> Result<Var<'t>>,
 {
+    cfg.validate()?;
     let mut contraction = Contraction(None);
     let tape = Tape::new();
     let loss = contraction.apply(f(&tape.session(store))?, cfg.seed)?;
@@ -174,12 +200,13 @@ where
 ///
 /// `f` maps a `1 x n` row to a `1 x m` row; the result is `m x n` (row `j` is the
 /// gradient of output `j`). Used to check log-determinants and autoregressive
-/// structure.
+/// structure. The relative step `eps` must be finite and positive.
 pub fn jacobian_fd(
     f: impl Fn(&Array2<f64>) -> Array2<f64>,
     x: &Array2<f64>,
     eps: f64,
 ) -> Result<Array2<f64>> {
+    check_step("jacobian_fd", eps)?;
     if x.nrows() != 1 {
         return Err(Error::Shape { op: "jacobian_fd", lhs: x.dim(), rhs: (1, x.ncols()) });
     }

@@ -91,12 +91,13 @@ impl<T: Tensor> MultivariateNormal<T> {
         Ok(diag_row(&self.scale_tril)?.log().sum())
     }
 
-    /// Log-density of each row of `x` (`n x d`), as `n x 1`.
+    /// Log-density of each row of `x` (`n x d`, finite), as `n x 1`.
     pub fn log_prob(&self, x: &T) -> Result<T> {
         let d = self.dim();
         if x.shape().1 != d {
             return Err(Error::Shape { dist: DIST, what: "x", got: x.shape(), expected: format!("n x {d}") });
         }
+        validate::finite(DIST, "x", &x.to_array())?;
         let z = whiten(&self.scale_tril, &x.sub(&self.loc)?)?;
         let maha = z.square().sum_axis(Axis(1));
         Ok(maha.add_scalar(d as f64 * LN_2PI).scale(-0.5).sub(&self.half_log_det()?)?)

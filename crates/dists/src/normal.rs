@@ -78,11 +78,12 @@ impl<T: Tensor> DiagNormal<T> {
             .expect("checked by the constructor")
     }
 
-    /// Element-wise log-density of `x` (which broadcasts with the parameters).
+    /// Element-wise log-density of `x` (which broadcasts with the parameters); a NaN
+    /// or infinity in `x` is [`Error::NonFinite`](crate::Error::NonFinite) naming `x`.
     pub fn log_prob(&self, x: &T) -> Result<T> {
         validate::broadcast(DIST, "x", self.shape(), x.shape())?;
-        let sq = x.sub(&self.mean)?.square();
-        let maha = sq.mul(&self.log_var.neg().exp())?;
+        validate::finite(DIST, "x", &x.to_array())?;
+        let maha = scaled_square(&x.sub(&self.mean)?, &self.log_var)?;
         Ok(maha.add(&self.log_var)?.add_scalar(LN_2PI).scale(-0.5))
     }
 
@@ -147,7 +148,7 @@ impl<T: Tensor> DiagNormal<T> {
         validate::broadcast(DIST, "q", self.shape(), q.shape())?;
         let dv = q.log_var.sub(&self.log_var)?;
         let ratio = dv.neg().exp();
-        let maha = self.mean.sub(&q.mean)?.square().mul(&q.log_var.neg().exp())?;
+        let maha = scaled_square(&self.mean.sub(&q.mean)?, &q.log_var)?;
         Ok(dv.add(&ratio)?.add(&maha)?.add_scalar(-1.0).scale(0.5))
     }
 
@@ -162,6 +163,14 @@ impl<T: Tensor> DiagNormal<T> {
     pub fn values(&self) -> DiagNormal<Array2<f64>> {
         DiagNormal { mean: self.mean.to_array(), log_var: self.log_var.to_array() }
     }
+}
+
+/// `d^2 / sigma^2` for differences `d` and log-variances `v`, as `(d e^{-v/2})^2`:
+/// scaling before squaring keeps `d = 0` at 0 where `e^{-v}` overflows (`v = -800`,
+/// whose `0 * e^{800}` would be `0 * inf = NaN`), and `e^{-v/2}` itself overflows
+/// only below `v = -1419`, a standard deviation under the smallest normal `f64`.
+fn scaled_square<T: Tensor>(d: &T, log_var: &T) -> Result<T> {
+    Ok(d.mul(&log_var.scale(-0.5).exp())?.square())
 }
 
 /// Standard normal noise of the given shape.

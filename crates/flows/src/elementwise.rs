@@ -102,6 +102,12 @@ impl Flow for ElementwiseAffine {
                 reason: format!("data-dependent initialisation needs at least 2 rows, got {}", x.nrows()),
             });
         }
+        if let Some(((row, col), value)) = autodiff::finite::first_non_finite(x) {
+            return Err(Error::Config {
+                flow: "actnorm",
+                reason: format!("data-dependent initialisation met {value} at row {row}, column {col}"),
+            });
+        }
         let mean = x.view().mean_axis(Axis(0)).expect("at least 2 rows");
         let std = x.view().std_axis(Axis(0), 0.0);
         let l = std.mapv(|s| -(s + ACTNORM_EPS).ln());

@@ -53,8 +53,13 @@ impl Energy {
         }
     }
 
-    /// `U(z)` for each row of `z` (`batch x 2`), as `batch x 1`.
+    /// `U(z)` for each row of `z` (`batch x 2`, another width is a shape error), as
+    /// `batch x 1`.
     pub fn eval<T: Tensor>(&self, z: &T) -> Result<T> {
+        let (rows, cols) = z.shape();
+        if cols != 2 {
+            return Err(autodiff::Error::Shape { op: "Energy::eval", lhs: (rows, cols), rhs: (rows, 2) });
+        }
         let z1 = z.slice_cols(0..1)?;
         let z2 = z.slice_cols(1..2)?;
         // -(a / s)^2 / 2 for a Gaussian bump

@@ -67,10 +67,14 @@ impl Grid {
 
     /// A normalised histogram of 2-D samples on the cells (each cell's fraction of
     /// *all* samples divided by its area: an estimate of the density), as an image.
-    /// Samples that are not `m x 2` are [`Error::Dim`].
+    /// Samples that are not `m x 2` are [`Error::Dim`], a NaN sample [`Error::Config`].
     pub fn histogram(&self, samples: &Array2<f64>) -> Result<Array2<f64>> {
         if samples.ncols() != 2 {
             return Err(Error::Dim { flow: "Grid::histogram", got: samples.ncols(), expected: 2 });
+        }
+        // An infinite sample is outside the square like any far one; a NaN is nowhere.
+        if let Some(i) = samples.rows().into_iter().position(|p| p.iter().any(|v| v.is_nan())) {
+            return Err(Error::Config { flow: "Grid::histogram", reason: format!("sample {i} holds NaN") });
         }
         let (n, h, l) = (self.n, self.cell(), self.half_width);
         let mut counts = Array2::zeros((n, n));

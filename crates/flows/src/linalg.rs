@@ -83,7 +83,10 @@ pub fn log_abs_det(a: &Array2<f64>) -> Result<(f64, f64)> {
 /// Orthonormalises the columns of `a` (`d x k`, `k <= d`) by classical Gram-Schmidt
 /// applied twice ("twice is enough", Giraud et al. 2005), written with tape
 /// operations so the result is differentiable in `a`. The columns must be linearly
-/// independent (true almost surely for free real parameters).
+/// independent (true almost surely for free real parameters): a column whose part
+/// orthogonal to the previous ones is at rounding level is [`Error::Singular`]
+/// naming it, where normalising that rounding noise would give a `Q` that is not
+/// orthonormal.
 pub fn gram_schmidt<T: Tensor>(a: &T) -> Result<T> {
     let (d, k) = a.shape();
     if k == 0 || k > d {
@@ -92,13 +95,18 @@ pub fn gram_schmidt<T: Tensor>(a: &T) -> Result<T> {
             reason: format!("need 1 <= columns <= rows, got {d} x {k}"),
         });
     }
+    let norm = |v: &T| -> Result<f64> { Ok(v.square().sum().item()?.sqrt()) };
     let mut q: Option<T> = None;
     for j in 0..k {
         let mut v = a.slice_cols(j..j + 1)?;
+        let column_norm = norm(&v)?;
         if let Some(q) = &q {
             for _ in 0..2 {
                 v = v.sub(&q.matmul(&q.matmul_t(&v, true, false)?)?)?;
             }
+        }
+        if norm(&v)? <= DEPENDENT_RTOL * column_norm {
+            return Err(Error::Singular { routine: "gram_schmidt", pivot: j });
         }
         let unit = v.div(&v.square().sum().sqrt())?;
         q = Some(match q {
@@ -108,6 +116,11 @@ pub fn gram_schmidt<T: Tensor>(a: &T) -> Result<T> {
     }
     Ok(q.expect("k >= 1 columns"))
 }
+
+/// A column whose orthogonal part is below this fraction of its norm is taken as
+/// dependent: a few units of rounding, which is all that is left of a column in the
+/// span of the others after two passes.
+const DEPENDENT_RTOL: f64 = 64.0 * f64::EPSILON;
 
 /// The `d x d` matrix `P` with `(x P)[:, j] = x[:, perm[j]]`: right-multiplying a
 /// batch by it reorders the columns.

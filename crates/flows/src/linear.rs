@@ -102,6 +102,11 @@ impl Flow for InvertibleLinear {
     }
     fn inverse<S: OdeSession>(&self, s: &S, z: &S::T) -> Result<(S::T, S::T)> {
         check_dim(self.name(), z, self.dim())?;
+        // A log-scale so negative that e^l underflows makes U singular to f64.
+        let scales = s.param(self.log_scale)?.to_array();
+        if let Some(pivot) = scales.iter().position(|l| l.exp() == 0.0) {
+            return Err(Error::Singular { routine: "invertible linear", pivot });
+        }
         let (l, u) = self.factors(s)?;
         // z = x P L U  =>  x = ((z U^{-1}) L^{-1}) P^T
         let a = solve_right_triangular(z, &u, Triangle::Upper)?;

@@ -114,6 +114,18 @@ impl Made {
                 ),
             });
         }
+        // A layer narrower than the d - 1 hidden degrees lacks some degree k, and then
+        // no path leads from the input of degree k to any output: it is disconnected.
+        if let Some((l, &width)) = hidden.iter().enumerate().find(|(_, w)| **w < dim - 1) {
+            return Err(Error::Config {
+                flow: "MADE",
+                reason: format!(
+                    "hidden layer {l} has {width} units, fewer than the {} hidden degrees of {dim} inputs: \
+                     some inputs would reach no output",
+                    dim - 1
+                ),
+            });
+        }
         let input_degrees = input_degrees(dim, order, rng)?;
         let max_hidden = (dim - 1).max(1);
         let mut prev = input_degrees.clone();

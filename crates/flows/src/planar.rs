@@ -64,7 +64,8 @@ impl Planar {
         Ok(Planar { u, w, b, dim })
     }
 
-    /// `(u_hat, m(w . u))`, the constrained vector and `w . u_hat`.
+    /// `(u_hat, m(w . u))`, the constrained vector and `w . u_hat`. With `w = 0` the
+    /// constraint (which divides by `|w|^2`) is undefined: [`Error::Config`].
     pub fn constrained<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
         let (u_hat, sp) = self.constrained_sp(s)?;
         Ok((u_hat, sp.add_scalar(-1.0)))
@@ -74,9 +75,17 @@ impl Planar {
     /// the log-determinant never forms `1 + (-1)`.
     fn constrained_sp<S: Session>(&self, s: &S) -> Result<(S::T, S::T)> {
         let (u, w) = (s.param(self.u)?, s.param(self.w)?);
+        let w_norm2 = w.square().sum_axis(Axis(1));
+        if w_norm2.to_array().iter().any(|&n| n == 0.0) {
+            return Err(Error::Config {
+                flow: "planar",
+                reason: "w = 0: the invertibility constraint u + (m(w.u) - w.u) w / |w|^2 is undefined"
+                    .into(),
+            });
+        }
         let wu = w.mul(&u)?.sum_axis(Axis(1));
         let sp = wu.softplus();
-        let coef = sp.add_scalar(-1.0).sub(&wu)?.div(&w.square().sum_axis(Axis(1)))?;
+        let coef = sp.add_scalar(-1.0).sub(&wu)?.div(&w_norm2)?;
         Ok((u.add(&w.mul(&coef)?)?, sp))
     }
 }

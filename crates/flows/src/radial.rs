@@ -65,7 +65,10 @@ impl Flow for Radial {
         check_dim("radial", z, self.dim)?;
         let (alpha, beta) = self.constrained(s)?;
         let diff = z.sub(&s.param(self.centre)?)?;
-        let r = diff.square().sum_axis(Axis(1)).sqrt();
+        // r = sqrt(|z - z0|^2 + r_min^2): at the centre, sqrt's derivative would be
+        // infinite and the gradient 0 * inf = NaN; r_min (1.5e-154) is below rounding
+        // against alpha > 0 wherever it changes r.
+        let r = diff.square().sum_axis(Axis(1)).add_scalar(f64::MIN_POSITIVE).sqrt();
         let h = r.add(&alpha)?.powf(-1.0);
         let bh = h.mul(&beta)?;
         let x = z.add(&diff.mul(&bh)?)?;

@@ -71,7 +71,7 @@ impl ButcherTableau {
     /// weights `b`, nodes `c`, order, and for an embedded pair the error weights
     /// `e = b - b_hat` with the order of `b_hat`.
     ///
-    /// Checks: `c_0 = 0`, row `i` of `a` has `i` entries summing to `c_i`, `b` sums to 1,
+    /// Checks: every coefficient finite, `c_0 = 0`, row `i` of `a` has `i` entries summing to `c_i`, `b` sums to 1,
     /// `e` sums to 0, all lengths agree. FSAL is derived (last row of `a` equals `b`
     /// with `b_s = 0` and `c_s = 1`).
     pub fn new(
@@ -87,6 +87,11 @@ impl ButcherTableau {
         let s = b.len();
         if s == 0 || c.len() != s || a.len() != s {
             return fail(format!("{} rows of a, {} weights b, {} nodes c", a.len(), s, c.len()));
+        }
+        // A NaN passes every sum check below (comparisons with NaN are false).
+        let entries = a.iter().flatten().chain(&b).chain(&c).chain(err.iter().flat_map(|(e, _)| e));
+        if let Some(bad) = entries.copied().find(|x| !x.is_finite()) {
+            return fail(format!("coefficient {bad} is not finite"));
         }
         if c[0] != 0.0 {
             return fail(format!("c_0 = {} (an explicit method starts at c_0 = 0)", c[0]));

@@ -83,7 +83,12 @@ fn tbptt<M: Stateful + Sync>(model: &M, store: &ParamStore, batch: &SeqBatch) ->
 }
 
 /// Peak MiB of the importance-sampled log-likelihood within `budget`.
-fn eval<M: SequenceModel + Sync>(model: &M, store: &ParamStore, batch: &SeqBatch, budget: ParticleBudget) -> f64 {
+fn eval<M: SequenceModel + Sync>(
+    model: &M,
+    store: &ParamStore,
+    batch: &SeqBatch,
+    budget: ParticleBudget,
+) -> f64 {
     peak_mib(|| {
         let rng = &mut ChaCha8Rng::seed_from_u64(2);
         model.log_likelihood_within(store, batch, PARTICLES, budget, rng).expect("a log-likelihood");

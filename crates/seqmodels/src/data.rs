@@ -110,6 +110,14 @@ pub fn parse_digits(text: &str, source: &str) -> Result<Digits> {
         source_name: source.to_owned(),
         reason: format!("line {line}: {reason}"),
     };
+    // The first line is skipped as the header: a file without one would silently
+    // lose its first image, so a first line that reads as numbers is refused.
+    if let Some(first) = text.lines().next()
+        && !first.trim().is_empty()
+        && first.split(',').all(|f| f.trim().parse::<f64>().is_ok())
+    {
+        return Err(fail(1, "numbers where the header belongs (the file needs a header line)".into()));
+    }
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1).filter(|(_, l)| !l.trim().is_empty()) {
@@ -121,11 +129,12 @@ pub fn parse_digits(text: &str, source: &str) -> Result<Digits> {
             ));
         }
         for f in &fields[..PIXELS] {
-            let v: f64 = f.trim().parse().map_err(|_| fail(i + 1, format!("pixel `{f}` is not a number")))?;
-            pixels.push(v);
+            let v = f.trim().parse().ok().filter(|v: &f64| v.is_finite());
+            pixels.push(v.ok_or_else(|| fail(i + 1, format!("pixel `{f}` is not a finite number")))?);
         }
         let label = fields[PIXELS].trim();
-        labels.push(label.parse().map_err(|_| fail(i + 1, format!("label `{label}` is not a digit")))?);
+        let digit = label.parse().ok().filter(|d: &u8| *d <= 9);
+        labels.push(digit.ok_or_else(|| fail(i + 1, format!("label `{label}` is not a digit")))?);
     }
     if labels.is_empty() {
         return Err(fail(1, "no images".into()));

@@ -31,7 +31,9 @@ pub(crate) struct Kernel {
     d: usize,
     consts: Vec<f64>,
     means: Vec<f64>,
-    half_prec: Vec<f64>,
+    /// `e^{-v/2} / sqrt 2` per entry: `q = sum_j (r_j s_j)^2` scales before squaring,
+    /// so `r = 0` stays 0 where `e^{-v}` overflows (`v = -800`).
+    root_half_prec: Vec<f64>,
 }
 
 impl Kernel {
@@ -44,7 +46,10 @@ impl Kernel {
             d,
             consts,
             means: means.iter().copied().collect(),
-            half_prec: log_vars.iter().map(|v| 0.5 * (-v).exp()).collect(),
+            root_half_prec: log_vars
+                .iter()
+                .map(|v| (-0.5 * v).exp() * std::f64::consts::FRAC_1_SQRT_2)
+                .collect(),
         }
     }
 
@@ -59,15 +64,22 @@ impl Kernel {
         let mut max = f64::NEG_INFINITY;
         for c in 0..self.k {
             let mu = &self.means[c * self.d..(c + 1) * self.d];
-            let hp = &self.half_prec[c * self.d..(c + 1) * self.d];
+            let s = &self.root_half_prec[c * self.d..(c + 1) * self.d];
             let mut q = 0.0;
             for j in 0..self.d {
-                let r = x[j] - mu[j];
-                q += r * r * hp[j];
+                let r = (x[j] - mu[j]) * s[j];
+                q += r * r;
             }
             let a = self.consts[c] - q;
             out[c] = a;
             max = max.max(a);
+        }
+        if max == f64::NEG_INFINITY {
+            // So far from every component that each density underflows (`q` overflows):
+            // ln p(x) is -inf, as the tape's log-sum-exp gives, and no component claims
+            // the point (rather than `e^{-inf - (-inf)} = NaN` for all of them).
+            out.fill(0.0);
+            return max;
         }
         let mut s = 0.0;
         for o in out.iter_mut() {

@@ -99,21 +99,22 @@ impl<T: Tensor> GaussianMixture<T> {
         DiagNormal::from_mean_log_var(self.means.gather_rows(&[k])?, self.log_vars.gather_rows(&[k])?)
     }
 
-    fn check_x(&self, shape: (usize, usize)) -> Result<()> {
-        if shape.1 != self.dim() {
+    /// `x` must be `n x d` and finite.
+    fn check_x(&self, x: ArrayView2<'_, f64>) -> Result<()> {
+        if x.ncols() != self.dim() {
             return Err(Error::Shape {
                 dist: DIST,
                 what: "x",
-                got: shape,
+                got: x.dim(),
                 expected: format!("n x {}", self.dim()),
             });
         }
-        Ok(())
+        validate::finite(DIST, "x", x)
     }
 
     /// `ln w_k + ln N(x_i; mu_k, sigma_k^2)` for each point and component (`n x K`).
     pub fn log_joint(&self, x: &T) -> Result<T> {
-        self.check_x(x.shape())?;
+        self.check_x(x.to_array().view())?;
         let cols = (0..self.components())
             .map(|k| self.component(k)?.log_prob_rows(x))
             .collect::<Result<Vec<_>>>()?;
@@ -162,7 +163,7 @@ impl GaussianMixture<Array2<f64>> {
     /// Log-density of each row of `x` by the fast kernel (what scikit-learn calls
     /// `score_samples`), serial or with rayon.
     pub fn score_samples(&self, x: ArrayView2<'_, f64>, par: Parallelism) -> Result<Array1<f64>> {
-        self.check_x(x.dim())?;
+        self.check_x(x)?;
         let kernel = self.kernel();
         let d = self.dim();
         let chunks = map_chunks(x, par, |rows, _| {

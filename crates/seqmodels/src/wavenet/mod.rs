@@ -232,7 +232,15 @@ impl WaveNet {
 
     /// The network's input for observed steps stacked time-major (`T B x D`): the
     /// encoded steps shifted one step later, zeros at the first (`T B x channels`).
+    /// Rows that are not whole steps of `batch >= 1` sequences are an error.
     pub fn inputs(&self, x: &Array2<f64>, batch: usize) -> Result<Array2<f64>> {
+        // Shifting by `batch` rows is one step only when the rows are whole steps.
+        if batch == 0 || !x.nrows().is_multiple_of(batch) {
+            return Err(Error::config(
+                "WaveNet::inputs",
+                format!("{} rows are not whole steps of a batch of {batch} sequences", x.nrows()),
+            ));
+        }
         let encoded = self.config.output.encode(x)?;
         let mut u = Array2::zeros(encoded.dim());
         let n = encoded.nrows();

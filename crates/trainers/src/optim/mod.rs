@@ -257,10 +257,11 @@ pub(crate) fn check_count(what: &str, value: u64) -> Result<()> {
 /// Fails unless `value` is finite and in `[lo, hi]`, naming the setting.
 pub(crate) fn check_range(what: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
     if value.is_finite() && (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(Error::config(what, format!("must be in [{lo}, {hi}], got {value}")))
+        return Ok(());
     }
+    // `f64::MAX` as an upper bound means "no bound": its 309 digits would hide the rule.
+    let range = if hi == f64::MAX { format!("finite and >= {lo}") } else { format!("in [{lo}, {hi}]") };
+    Err(Error::config(what, format!("must be {range}, got {value}")))
 }
 
 #[cfg(test)]
