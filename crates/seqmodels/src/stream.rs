@@ -12,7 +12,9 @@
 //! those of an `L`-step sequence, while the forward pass sees the whole history.
 //!
 //! [`Streams`] is that data set (chunk `k` is its `k`-th example, a [`StreamChunk`]
-//! of all `B` streams); [`Tbptt`] keeps the carried states between training steps,
+//! of all `B` streams; streams of different lengths are padded and masked past their
+//! ends, so a set of long sequences of any lengths trains in the memory of `L` steps);
+//! [`Tbptt`] keeps the carried states between training steps,
 //! row by row, so data-parallel shards of a chunk each continue their own rows. A
 //! model that can continue from a state is [`Stateful`].
 //!
@@ -84,10 +86,12 @@ impl RowState for SrnnState<Array2<f64>> {
     }
 }
 
-/// `B` streams of equal length side by side, cut into chunks of `L` steps (the last
-/// chunk may be shorter): example `k` of this data set is chunk `k` of every stream.
-/// Train with batches of one chunk, in order (`batch_size(1)`, `shuffle(false)`),
-/// through a [`Tbptt`].
+/// `B` streams side by side, cut into chunks of `L` steps: example `k` of this data
+/// set is chunk `k` of every stream. Streams may differ in length: a chunk is as long
+/// as the longest stream's part (the last may be shorter), and a shorter stream's rows
+/// are absent past its end (masked out, their state carried unchanged), as in a
+/// padded batch. Train with batches of one chunk, in order (`batch_size(1)`,
+/// `shuffle(false)`), through a [`Tbptt`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Streams {
     streams: Vec<Array2<f64>>,
@@ -95,8 +99,8 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// Streams (`T x D` each, all of one length and width, finite) cut into chunks of
-    /// `chunk` steps.
+    /// Streams (`T_b x D` each, at least one step, all of one width, finite) cut into
+    /// chunks of `chunk` steps.
     pub fn new(streams: Vec<Array2<f64>>, chunk: usize) -> Result<Self> {
         let what = "Streams::new";
         let Some(first) = streams.first() else {
@@ -105,18 +109,16 @@ impl Streams {
         if chunk == 0 {
             return Err(Error::config(what, "chunks of 0 steps"));
         }
-        if first.nrows() == 0 {
-            return Err(Error::config(what, "stream 0 has no steps"));
-        }
         for (i, x) in streams.iter().enumerate() {
-            if x.dim() != first.dim() {
+            if x.nrows() == 0 {
+                return Err(Error::config(what, format!("stream {i} has no steps")));
+            }
+            if x.ncols() != first.ncols() {
                 return Err(Error::config(
                     what,
                     format!(
-                        "stream {i} has {} steps of {} features, stream 0 {} of {}: streams are of one shape",
-                        x.nrows(),
+                        "stream {i} has {} features, stream 0 {}: streams are of one width",
                         x.ncols(),
-                        first.nrows(),
                         first.ncols()
                     ),
                 ));
@@ -133,9 +135,14 @@ impl Streams {
         self.streams.len()
     }
 
-    /// Steps per stream.
+    /// Steps of the longest stream.
     pub fn steps(&self) -> usize {
-        self.streams[0].nrows()
+        self.streams.iter().map(Array2::nrows).max().expect("checked: at least one stream")
+    }
+
+    /// Steps of each stream.
+    pub fn lengths(&self) -> Vec<usize> {
+        self.streams.iter().map(Array2::nrows).collect()
     }
 }
 
@@ -161,11 +168,20 @@ impl Dataset for Streams {
         };
         assert!(k < self.len(), "Streams: chunk {k} of {} chunks", self.len());
         let (from, to) = (k * self.chunk, ((k + 1) * self.chunk).min(self.steps()));
-        let d = self.streams[0].ncols();
-        let steps: Vec<Array2<f64>> = (from..to)
-            .map(|t| Array2::from_shape_fn((self.streams.len(), d), |(b, j)| self.streams[b][(t, j)]))
+        let (b, d) = (self.streams.len(), self.streams[0].ncols());
+        // Past a stream's end its row is absent: zeros under a mask of 0.
+        let value = |t: usize, row: usize, j: usize| self.streams[row].get((t, j)).copied().unwrap_or(0.0);
+        let steps: Vec<Array2<f64>> =
+            (from..to).map(|t| Array2::from_shape_fn((b, d), |(row, j)| value(t, row, j))).collect();
+        let masks = (from..to)
+            .map(|t| {
+                Array2::from_shape_fn(
+                    (b, 1),
+                    |(row, _)| if t < self.streams[row].nrows() { 1.0 } else { 0.0 },
+                )
+            })
             .collect();
-        let batch = SeqBatch::fully_observed(steps).expect("chunks of checked streams are valid batches");
+        let batch = SeqBatch::new(steps, masks).expect("chunks of checked streams are valid batches");
         StreamChunk { index: k, batch }
     }
 }

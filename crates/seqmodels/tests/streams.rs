@@ -10,8 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::stream::{Streams, Tbptt};
 use seqmodels::{
-    CellKind, GruConvention, Inference, ObsKind, RnnConfig, RnnModel, SeqBatch, SequenceModel, Srnn,
-    SrnnConfig, Stateful, Vrnn, VrnnConfig,
+    CellKind, GruConvention, Inference, ObsKind, RnnConfig, RnnModel, SeqBatch, SequenceModel, Sequences,
+    Srnn, SrnnConfig, Stateful, Vrnn, VrnnConfig,
 };
 use trainers::{Adam, Optim, Trainer};
 
@@ -62,9 +62,46 @@ fn one_pass_and_two_chunks<M: Stateful>(model: &M, store: &ParamStore) -> [(Arra
     [(whole.recon, whole.kl), (first.recon + second.recon, first.kl + second.kl)]
 }
 
+/// Per-row reconstruction and KL totals of streams of 7, 4 and 2 steps: in one pass
+/// over them as a padded batch, and in chunks of 3 with the states carried (the last
+/// chunk holds the first stream only), drawing the noise from one generator in the
+/// same order.
+fn ragged_pass_and_chunks<M: Stateful>(model: &M, store: &ParamStore) -> [(Array2<f64>, Array2<f64>); 2] {
+    let data: Vec<Array2<f64>> =
+        streams().into_iter().zip([7, 4, 2]).map(|(x, n)| x.slice(ndarray::s![..n, ..]).to_owned()).collect();
+    let s = NoGrad::new(store);
+    let padded = Sequences::new(data.clone()).unwrap().batch(&[0, 1, 2]);
+    let whole = model.elbo(&s, &padded, &mut ChaCha8Rng::seed_from_u64(9)).unwrap();
+    let chunks = Streams::new(data, 3).unwrap();
+    assert_eq!((chunks.len(), chunks.steps(), chunks.lengths()), (3, 7, vec![7, 4, 2]));
+    let tbptt = Tbptt::new(model, &chunks);
+    let rng = &mut ChaCha8Rng::seed_from_u64(9);
+    let (mut recon, mut kl) = (Array2::zeros((3, 1)), Array2::zeros((3, 1)));
+    for k in 0..chunks.len() {
+        let bound = tbptt.elbo(&s, &chunks.batch(&[k]), rng).unwrap();
+        (recon, kl) = (recon + bound.recon, kl + bound.kl);
+    }
+    [(whole.recon, whole.kl), (recon, kl)]
+}
+
 fn assert_close(a: &Array2<f64>, b: &Array2<f64>, what: &str) {
     let gap = (a - b).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     assert!(gap < 1e-12, "{what}: {a} against {b}");
+}
+
+#[test]
+fn streams_of_different_lengths_in_chunks_equal_one_padded_pass() {
+    let mut store = ParamStore::new();
+    let (plain, latent) = (rnn(&mut store), vrnn(&mut store));
+    let filtering = srnn(&mut store, Inference::Filtering);
+    for (name, [(recon, kl), (recon2, kl2)]) in [
+        ("rnn", ragged_pass_and_chunks(&plain, &store)),
+        ("vrnn", ragged_pass_and_chunks(&latent, &store)),
+        ("srnn, filtering", ragged_pass_and_chunks(&filtering, &store)),
+    ] {
+        assert_close(&recon, &recon2, &format!("{name}: reconstruction"));
+        assert_close(&kl, &kl2, &format!("{name}: KL"));
+    }
 }
 
 #[test]
@@ -198,15 +235,12 @@ fn chunks_out_of_order_are_errors_naming_the_chunk() {
 #[test]
 fn streams_refuse_what_they_cannot_cut() {
     let ok = || streams();
-    let cases: [(Vec<Array2<f64>>, usize, &str); 5] = [
+    let cases: [(Vec<Array2<f64>>, usize, &str); 6] = [
         (vec![], 3, "no streams"),
         (ok(), 0, "chunks of 0 steps"),
         (vec![Array2::zeros((0, X))], 3, "stream 0 has no steps"),
-        (
-            vec![Array2::zeros((7, X)), Array2::zeros((6, X))],
-            3,
-            "stream 1 has 6 steps of 3 features, stream 0 7 of 3",
-        ),
+        (vec![Array2::zeros((7, X)), Array2::zeros((6, X + 1))], 3, "stream 1 has 4 features, stream 0 3"),
+        (vec![Array2::zeros((7, X)), Array2::zeros((0, X))], 3, "stream 1 has no steps"),
         (vec![Array2::zeros((7, X)), Array2::from_elem((7, X), f64::NAN)], 3, "stream 1 holds NaN at step 0"),
     ];
     for (data, chunk, expected) in cases {
