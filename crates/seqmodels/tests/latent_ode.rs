@@ -386,3 +386,37 @@ fn a_learned_observation_noise_starts_at_the_fixed_one_and_has_its_gradient() {
     .unwrap();
     assert_eq!(rep.checked, store.num_scalars());
 }
+
+/// A solver fault inside the model's forward pass (here its step budget) reaches the
+/// training loop as a typed error naming the optimizer step, with the solver's error
+/// (the budget, the time and the step size reached) as its source.
+#[test]
+fn a_step_budget_hit_while_training_is_a_typed_error_naming_the_step() {
+    use trainers::{Adam, Optim, Trainer};
+    let mut solver = SolveOptions::new(Method::Dopri5);
+    solver.max_steps = 2;
+    let (m, store) = model(Gradient::default(), solver);
+    let data = seqmodels::IrregularSeries::new(series()).unwrap();
+    let mut trainer = Trainer::new(store, Optim::new(Adam::default()).unwrap(), 0)
+        .batch_size(3)
+        .epochs(1)
+        .progress_bar(false);
+    let err = trainer
+        .fit(&data, |s, batch, ctx| Ok(m.elbo(s, batch, &mut ctx.rng)?.0.loss_per_step(1.0)?))
+        .unwrap_err();
+    let trainers::Error::Loss { step, source } = &err else { panic!("not the loss's error: {err:?}") };
+    assert_eq!(*step, 0);
+    let model_error = source.downcast_ref::<seqmodels::Error>().expect("the model's own error type");
+    assert!(
+        matches!(
+            model_error,
+            seqmodels::Error::Ode(odesolve::OdeError::MaxStepsExceeded { max_steps: 2, .. })
+        ),
+        "{model_error:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("step 0: the loss failed") && message.contains("more than 2 steps"),
+        "{message}"
+    );
+}
