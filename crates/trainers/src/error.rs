@@ -41,6 +41,15 @@ pub enum Error {
         /// What held the value, e.g. "gradient of parameter `mlp.0.weight` at (3, 1) = NaN".
         what: String,
     },
+    /// A batch whose loss has weight 0: nothing in it was observed, so there is no
+    /// mean to take. Not a numerical fault, so `OnNan::RollBack` does not retry it.
+    #[error(
+        "step {step}: the batch's loss has weight 0 (nothing observed to average over); training stopped before the update"
+    )]
+    NothingObserved {
+        /// Optimizer step (0-based) of the batch.
+        step: u64,
+    },
     /// A data set with nothing in it.
     #[error("{what}: the data set is empty")]
     Empty {

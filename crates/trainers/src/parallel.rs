@@ -118,10 +118,7 @@ where
     // Each shard's weight was checked finite and non-negative, so only 0 is left.
     let weight: f64 = results.iter().map(|r| r.weight).sum();
     if weight <= 0.0 {
-        return Err(Error::NonFinite {
-            step: ctx.step,
-            what: format!("loss weight {weight}: nothing to average over"),
-        });
+        return Err(Error::NothingObserved { step: ctx.step });
     }
     let mut total = Evaluation { loss: 0.0, weight, grads: ParamGrads::default(), records: Vec::new() };
     for (k, r) in results.into_iter().enumerate() {

@@ -170,7 +170,8 @@ fn nan_guard_names_step_and_parameter_and_keeps_checkpoints() {
 /// checkpoint with half the learning rate, across the epoch's end, and trains to the
 /// end with every epoch and step reported once; a checkpoint of another run in the
 /// directory is never returned to; a loss that never recovers stops after the
-/// retries with the guard's error; the policy's needs are checked before training.
+/// retries with the guard's error; a batch with nothing observed is not rolled back;
+/// the policy's needs are checked before training.
 #[test]
 fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -229,6 +230,18 @@ fn on_nan_rolls_back_to_the_last_checkpoint_with_a_lower_rate() {
         .unwrap_err();
     assert!(matches!(err, Error::NonFinite { step: 3, .. }), "{err}");
     assert!((t.state().lr_scale - 0.25).abs() < 1e-15, "{}", t.state().lr_scale);
+
+    // A batch with nothing observed (weight 0) is not a numerical fault: no roll-back.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let mut t = trainer(policy);
+    let err = t
+        .fit(&data, |s, b, ctx| {
+            let mse = mlp_loss(&net, s, b, ctx)?;
+            Ok(if ctx.step >= 3 { Loss::new(mse.sum.scale(0.0), 0.0)? } else { mse })
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::NothingObserved { step: 3 }), "{err}");
+    assert_eq!(t.state().lr_scale, 1.0, "not rolled back");
 
     let bad = [
         (trainer(OnNan::RollBack { lr_factor: 1.5, retries: 1 }), "lr_factor 1.5 is not in (0, 1)"),

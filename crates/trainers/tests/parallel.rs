@@ -169,6 +169,7 @@ fn zero_total_weight_is_an_error() {
         Ok(Loss::masked_mean(&out, &Array2::zeros((1, 1)))?)
     });
     let err = evaluate(&store, &batch, 2, &loss, &StepCtx::new(7, 0, 1.0, 0)).unwrap_err();
+    assert!(matches!(err, trainers::Error::NothingObserved { step: 7 }), "{err}");
     assert!(err.to_string().contains("weight 0"), "{err}");
 }
 
