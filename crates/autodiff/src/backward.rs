@@ -49,7 +49,8 @@ impl Gradients {
         Ok(self.leaves.iter().find(|(id, _)| *id == leaf.id()).map(|(_, g)| g))
     }
 
-    /// The gradient with respect to a parameter, or `None` if the loss does not use it.
+    /// The gradient with respect to a parameter, or `None` if the loss does not use it
+    /// (as for a parameter of another store).
     pub fn param(&self, id: ParamId) -> Option<&Array2<f64>> {
         self.params.get(id)
     }
@@ -133,7 +134,7 @@ impl Tape {
                 };
                 match nodes.op(i) {
                     Op::Leaf => out.leaves.push((i, g)),
-                    Op::Param(p) => out.params.set(*p, g)?,
+                    Op::Param(p) => out.params.accumulate(*p, g)?,
                     Op::Function(f, inputs) => {
                         let need: Vec<bool> = inputs.iter().map(|&j| nodes.tracked(j)).collect();
                         let ds = f

@@ -16,54 +16,81 @@ use ndarray::{Array2, Zip};
 pub struct ParamGrads {
     /// The identity of the store whose parameters these are (none before the first).
     store: Option<u64>,
-    grads: Vec<Option<Array2<f64>>>,
+    /// At each parameter's index, its serial number and gradient.
+    grads: Vec<Option<(u64, Array2<f64>)>>,
 }
 
 impl ParamGrads {
-    /// The gradient of a parameter, if the loss used it.
+    /// The gradient of a parameter, if the loss used it (an id of another store finds
+    /// nothing: the loss does not depend on another store's parameters).
     pub fn get(&self, id: ParamId) -> Option<&Array2<f64>> {
-        if self.store != Some(id.store()) {
-            return None;
+        match self.grads.get(id.index()) {
+            Some(Some((serial, g))) if self.store == Some(id.store()) && *serial == id.serial() => Some(g),
+            _ => None,
         }
-        self.grads.get(id.index()).and_then(Option::as_ref)
+    }
+
+    /// The gradient held for `id` (if any), checked to belong with the gradients
+    /// already held: the same store, and no other parameter (of a clone) at its place.
+    fn held(&self, id: ParamId, op: &'static str) -> Result<Option<&Array2<f64>>> {
+        let foreign = |owner: &str| Error::ForeignHandle {
+            op,
+            what: format!("parameter id #{}", id.index()),
+            owner: owner.to_owned(),
+        };
+        if self.store.is_some_and(|store| store != id.store()) {
+            return Err(foreign("another parameter store than the gradients already held"));
+        }
+        match self.grads.get(id.index()) {
+            Some(Some((serial, _))) if *serial != id.serial() => {
+                Err(foreign("a clone of the store, beside another parameter at its position"))
+            }
+            Some(Some((_, g))) => Ok(Some(g)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The slot of `id`, checked as [`held`](Self::held) does.
+    fn slot(&mut self, id: ParamId, op: &'static str) -> Result<&mut Option<(u64, Array2<f64>)>> {
+        self.held(id, op)?;
+        self.store = Some(id.store());
+        if self.grads.len() <= id.index() {
+            self.grads.resize(id.index() + 1, None);
+        }
+        Ok(&mut self.grads[id.index()])
     }
 
     /// Sets (or replaces) the gradient of a parameter; a parameter of another store
     /// than the gradients already held is [`Error::ForeignHandle`].
     pub fn set(&mut self, id: ParamId, g: Array2<f64>) -> Result<()> {
-        match self.store {
-            Some(store) if store != id.store() => {
-                return Err(Error::ForeignHandle {
-                    op: "ParamGrads::set",
-                    what: format!("parameter id #{}", id.index()),
-                    owner: "another parameter store than the gradients already held".into(),
-                });
-            }
-            _ => self.store = Some(id.store()),
+        *self.slot(id, "ParamGrads::set")? = Some((id.serial(), g));
+        Ok(())
+    }
+
+    /// Adds `g` into the gradient of a parameter (a parameter bound twice on one tape
+    /// gets both contributions).
+    pub(crate) fn accumulate(&mut self, id: ParamId, g: Array2<f64>) -> Result<()> {
+        match self.slot(id, "ParamGrads::accumulate")? {
+            Some((_, acc)) => *acc += &g,
+            empty => *empty = Some((id.serial(), g)),
         }
-        if self.grads.len() <= id.index() {
-            self.grads.resize(id.index() + 1, None);
-        }
-        self.grads[id.index()] = Some(g);
         Ok(())
     }
 
     /// Every present gradient with its parameter id.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Array2<f64>)> {
         let store = self.store.unwrap_or_default();
-        self.grads
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, g)| g.as_ref().map(|g| (ParamId::new(store, i), g)))
+        self.grads.iter().enumerate().filter_map(move |(i, entry)| {
+            entry.as_ref().map(|(serial, g)| (ParamId::new(store, i, *serial), g))
+        })
     }
 
     /// Every present gradient, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Array2<f64>)> {
         let store = self.store.unwrap_or_default();
-        self.grads
-            .iter_mut()
-            .enumerate()
-            .filter_map(move |(i, g)| g.as_mut().map(|g| (ParamId::new(store, i), g)))
+        self.grads.iter_mut().enumerate().filter_map(move |(i, entry)| {
+            entry.as_mut().map(|(serial, g)| (ParamId::new(store, i, *serial), g))
+        })
     }
 
     /// Euclidean norm of all gradients stacked into one vector.
@@ -79,19 +106,24 @@ impl ParamGrads {
     }
 
     /// `self += w * other`, parameter by parameter (a gradient missing on one side
-    /// counts as zero).
+    /// counts as zero). Checked before anything is added: on an error (parameters of
+    /// another store, shapes that differ) `self` is left as it was.
     pub fn add_scaled(&mut self, other: &ParamGrads, w: f64) -> Result<()> {
         for (id, g) in other.iter() {
-            let held = if self.store == Some(id.store()) { self.grads.get_mut(id.index()) } else { None };
-            match held.and_then(Option::as_mut) {
-                Some(acc) if acc.dim() == g.dim() => Zip::from(acc).and(g).for_each(|a, &b| *a += w * b),
-                Some(acc) => {
+            match self.held(id, "ParamGrads::add_scaled")? {
+                Some(acc) if acc.dim() != g.dim() => {
                     return Err(Error::Invalid {
                         op: "ParamGrads::add_scaled",
                         reason: format!("parameter {}: shapes {:?} and {:?}", id.index(), acc.dim(), g.dim()),
                     });
                 }
-                None => self.set(id, g.mapv(|v| w * v))?,
+                _ => {}
+            }
+        }
+        for (id, g) in other.iter() {
+            match self.slot(id, "ParamGrads::add_scaled")? {
+                Some((_, acc)) => Zip::from(acc).and(g).for_each(|a, &b| *a += w * b),
+                empty => *empty = Some((id.serial(), g.mapv(|v| w * v))),
             }
         }
         Ok(())

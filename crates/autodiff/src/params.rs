@@ -11,13 +11,15 @@ use ndarray::Array2;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Handle to one parameter of a [`ParamStore`]: its position, and which store (with
-/// its clones) it belongs to, so that an id used with another store is an error
-/// rather than another parameter.
+/// Handle to one parameter of a [`ParamStore`]: its position, which store (with its
+/// clones) it belongs to, and a serial number of its own, so that an id used with
+/// another store, or with a clone that registered another parameter at its position,
+/// is an error rather than another parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParamId {
     store: u64,
     index: usize,
+    serial: u64,
 }
 
 impl ParamId {
@@ -26,32 +28,43 @@ impl ParamId {
         self.index
     }
 
-    /// The id at `index` of the store with identity `store`.
-    pub(crate) fn new(store: u64, index: usize) -> Self {
-        ParamId { store, index }
+    /// The id at `index` of the store with identity `store`, registered as `serial`.
+    pub(crate) fn new(store: u64, index: usize, serial: u64) -> Self {
+        ParamId { store, index, serial }
     }
 
     /// The identity of the store the parameter belongs to.
     pub(crate) fn store(self) -> u64 {
         self.store
     }
+
+    /// The parameter's own serial number, unique in the process.
+    pub(crate) fn serial(self) -> u64 {
+        self.serial
+    }
 }
 
 /// Identities of parameter stores, drawn once per store (a clone keeps its original's).
 static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
+/// Serial numbers of parameters, drawn once per registration.
+static NEXT_PARAM: AtomicU64 = AtomicU64::new(0);
 
 /// An ordered collection of named `f64` matrices.
 ///
 /// A store has an identity, and the [`ParamId`]s it hands out carry it: reading a
 /// parameter through an id of another store is [`Error::ForeignHandle`]. A clone is
 /// the same parameters (an early-stopping snapshot, a worker's copy), so it keeps
-/// the identity and the ids of either work on both. Two stores compare equal when
-/// their names and values are equal, whatever their identities.
+/// the identity and the ids of either work on both; a parameter registered in one of
+/// them after the cloning is its own (its id is an error in the other). Two stores
+/// compare equal when their names and values are equal, whatever their identities.
 #[derive(Debug, Clone)]
 pub struct ParamStore {
     identity: u64,
     names: Vec<String>,
     values: Vec<Array2<f64>>,
+    serials: Vec<u64>,
+    /// Positions a [`snapshot`](ParamStore::snapshot) left out (empty otherwise).
+    left_out: Vec<bool>,
     by_name: HashMap<String, ParamId>,
 }
 
@@ -61,6 +74,8 @@ impl Default for ParamStore {
             identity: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
             names: Vec::new(),
             values: Vec::new(),
+            serials: Vec::new(),
+            left_out: Vec::new(),
             by_name: HashMap::new(),
         }
     }
@@ -78,18 +93,23 @@ impl ParamStore {
         Self::default()
     }
 
-    /// The position of `id` in this store, or [`Error::ForeignHandle`] if it was made
-    /// by another store (or by a clone that has registered more parameters since).
+    /// The position of `id` in this store, or [`Error::ForeignHandle`] saying why it
+    /// is not this store's: made by another store, by a clone after the cloning, or
+    /// left out of this snapshot.
     fn position(&self, id: ParamId, op: &'static str) -> Result<usize> {
-        if id.store == self.identity && id.index < self.values.len() {
-            Ok(id.index)
+        let held = self.values.len();
+        let owner = if id.store != self.identity {
+            format!("another parameter store (this one holds {held} parameters)")
+        } else if self.serials.get(id.index) != Some(&id.serial) {
+            format!(
+                "a clone of this store that registered it after the cloning (this one holds {held} parameters)"
+            )
+        } else if self.left_out.get(id.index).copied().unwrap_or(false) {
+            "the store this snapshot was taken of, which left it out".to_owned()
         } else {
-            Err(Error::ForeignHandle {
-                op,
-                what: format!("parameter id #{}", id.index),
-                owner: format!("another parameter store (this one holds {} parameters)", self.values.len()),
-            })
-        }
+            return Ok(id.index);
+        };
+        Err(Error::ForeignHandle { op, what: format!("parameter id #{}", id.index), owner })
     }
 
     /// Registers a parameter; names must be unique.
@@ -98,10 +118,12 @@ impl ParamStore {
         if self.by_name.contains_key(&name) {
             return Err(Error::DuplicateParam(name));
         }
-        let id = ParamId::new(self.identity, self.values.len());
+        let serial = NEXT_PARAM.fetch_add(1, Ordering::Relaxed);
+        let id = ParamId::new(self.identity, self.values.len(), serial);
         self.by_name.insert(name.clone(), id);
         self.names.push(name);
         self.values.push(value);
+        self.serials.push(serial);
         Ok(id)
     }
 
@@ -144,7 +166,8 @@ impl ParamStore {
     /// All ids, in registration order.
     pub fn ids(&self) -> impl ExactSizeIterator<Item = ParamId> + use<> {
         let store = self.identity;
-        (0..self.values.len()).map(move |index| ParamId::new(store, index))
+        let serials = self.serials.clone();
+        serials.into_iter().enumerate().map(move |(index, serial)| ParamId::new(store, index, serial))
     }
 
     /// `(id, name, value)` for every parameter, in registration order.
@@ -185,20 +208,24 @@ impl ParamStore {
         Ok(())
     }
 
-    /// A copy holding the values of `ids` only, under the same ids and names (every
-    /// other parameter is an empty `0 x 0` array): what an operation that outlives the
-    /// borrow of its store, such as an ODE solve recorded as one tape node, keeps of
-    /// the parameters it reads.
+    /// A copy holding the values of `ids` only, under the same ids and names: what an
+    /// operation that outlives the borrow of its store, such as an ODE solve recorded
+    /// as one tape node, keeps of the parameters it reads. Reading another of the
+    /// store's parameters from it is [`Error::ForeignHandle`] (its value is not kept).
     pub fn snapshot(&self, ids: &[ParamId]) -> Result<ParamStore> {
         let mut values = vec![Array2::zeros((0, 0)); self.values.len()];
+        let mut left_out = vec![true; self.values.len()];
         for id in ids {
             let i = self.position(*id, "ParamStore::snapshot")?;
             values[i] = self.values[i].clone();
+            left_out[i] = false;
         }
         Ok(ParamStore {
             identity: self.identity,
             names: self.names.clone(),
             values,
+            serials: self.serials.clone(),
+            left_out,
             by_name: self.by_name.clone(),
         })
     }

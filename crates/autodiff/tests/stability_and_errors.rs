@@ -130,13 +130,65 @@ fn parameter_ids_of_another_store_are_errors_never_another_parameter() {
 }
 
 #[test]
+fn ids_registered_after_a_clone_and_left_out_of_a_snapshot_are_errors() {
+    let mut original = ParamStore::new();
+    let w = original.add("w", array![[1.0]]).unwrap();
+    let mut copy = original.clone();
+    // Both register a parameter at position 1 after the cloning: each id is its own.
+    let (x, y) = (original.add("x", array![[2.0]]).unwrap(), copy.add("y", array![[3.0]]).unwrap());
+    assert_eq!((x.index(), y.index()), (1, 1));
+    let after = ["parameter id #1", "a clone of this store that registered it after the cloning"];
+    assert_foreign(copy.get(x), "ParamStore::get", &after);
+    assert_foreign(original.get(y), "ParamStore::get", &after);
+    assert_eq!(copy.get(w).unwrap(), array![[1.0]]);
+    let snapshot = original.snapshot(&[x]).unwrap();
+    assert_eq!(snapshot.get(x).unwrap(), array![[2.0]]);
+    assert_foreign(snapshot.get(w), "ParamStore::get", &["parameter id #0", "left it out"]);
+    // Gradients of the two clones' parameters at one position do not mix.
+    let mut grads = autodiff::ParamGrads::default();
+    grads.set(x, array![[1.0]]).unwrap();
+    assert_eq!(grads.get(y), None);
+    assert_foreign(grads.set(y, array![[1.0]]), "ParamGrads::set", &["a clone of the store"]);
+}
+
+#[test]
+fn a_parameter_bound_twice_on_one_tape_gets_both_gradients() {
+    let mut store = ParamStore::new();
+    let w = store.add("w", array![[3.0]]).unwrap();
+    let tape = Tape::new();
+    let (a, b) = (tape.session(&store).param(w).unwrap(), tape.session(&store).param(w).unwrap());
+    assert_ne!(a.id(), b.id(), "two sessions bind two leaves");
+    // d/dw (w * 2 + w^2) = 2 + 2 w = 8.
+    let g = a.scale(2.0).add(&b.square()).unwrap().sum().backward().unwrap();
+    assert_eq!(g.param(w), Some(&array![[8.0]]));
+}
+
+#[test]
+fn a_weighted_sum_that_fails_changes_nothing() {
+    let mut store = ParamStore::new();
+    let (a, b) = (store.add("a", array![[0.0]]).unwrap(), store.add("b", array![[0.0]]).unwrap());
+    let mut acc = autodiff::ParamGrads::default();
+    acc.set(b, array![[1.0, 1.0]]).unwrap();
+    let mut other = autodiff::ParamGrads::default();
+    other.set(a, array![[5.0]]).unwrap();
+    other.set(b, array![[1.0]]).unwrap();
+    let before = acc.clone();
+    assert_invalid(
+        acc.add_scaled(&other, 1.0),
+        "ParamGrads::add_scaled",
+        &["parameter 1", "(1, 2) and (1, 1)"],
+    );
+    assert_eq!(acc, before, "a's gradient was not added before b's clash was found");
+}
+
+#[test]
 fn a_loss_over_parameters_of_two_stores_is_an_error() {
     let (mut first, mut second) = (ParamStore::new(), ParamStore::new());
     let (a, b) = (first.add("a", array![[1.0]]).unwrap(), second.add("b", array![[1.0]]).unwrap());
     let tape = Tape::new();
     let (pa, pb) = (tape.session(&first).param(a).unwrap(), tape.session(&second).param(b).unwrap());
     let err = pa.mul(&pb).unwrap().sum().backward().unwrap_err();
-    assert!(matches!(err, Error::ForeignHandle { op: "ParamGrads::set", .. }), "{err}");
+    assert!(matches!(err, Error::ForeignHandle { op: "ParamGrads::accumulate", .. }), "{err}");
 }
 
 #[test]

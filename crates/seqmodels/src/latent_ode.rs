@@ -142,7 +142,7 @@ impl Default for Encoder {
 /// The recognition network's parameters.
 #[derive(Debug, Clone, PartialEq)]
 enum Recognition {
-    Cell(AnyCell),
+    Cell(Box<AnyCell>),
     OdeRnn(Box<OdeRnnCore>),
 }
 
@@ -190,9 +190,14 @@ impl LatentOde {
         }
         let rnn_name = format!("{name}.rnn");
         let rnn = match &c.encoder {
-            &Encoder::Cell(kind) => {
-                Recognition::Cell(AnyCell::new(store, &rnn_name, kind, 2 * c.x_dim + 1, c.rnn_hidden, rng)?)
-            }
+            &Encoder::Cell(kind) => Recognition::Cell(Box::new(AnyCell::new(
+                store,
+                &rnn_name,
+                kind,
+                2 * c.x_dim + 1,
+                c.rnn_hidden,
+                rng,
+            )?)),
             Encoder::OdeRnn { field_hidden, solver, cell } => {
                 let config = OdeRnnConfig {
                     hidden: c.rnn_hidden,
