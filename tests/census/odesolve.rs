@@ -8,8 +8,8 @@ use latent_seq::autodiff::{Activation, Mlp, NoGrad, ParamStore};
 use latent_seq::odesolve::Result as OdeResult;
 use latent_seq::odesolve::{
     AdjointOptions, ButcherTableau, DenseOutput, ErrorNorm, FixedStep, FnOde, GridStrategy, Method,
-    PiController, Solution, SolveOptions, Stats, Tolerance, WithParams, adjoint_backward, odeint,
-    odeint_per_sample, odeint_session,
+    PerSampleSolution, PiController, Solution, SolveOptions, Stats, Tolerance, WithParams, adjoint_backward,
+    odeint, odeint_per_sample, odeint_session,
 };
 use latent_seq::rand::SeedableRng;
 
@@ -52,6 +52,12 @@ fn mlp_field() -> (ParamStore, Mlp) {
 
 fn e_inv() -> f64 {
     (-1.0f64).exp()
+}
+
+/// `y' = -y` from `y0` (one sample per entry) at t0 = 0, each sample on its `times`.
+fn decay_per_sample(y0: &[f64], times: Vec<Vec<f64>>, grids: GridStrategy) -> OdeResult<PerSampleSolution> {
+    let y0 = Array2::from_shape_fn((y0.len(), 1), |(i, _)| y0[i]);
+    odeint_per_sample(&FnOde(decay), &y0, 0.0, &times, &SolveOptions::default(), grids)
 }
 
 pub const CASES: &[Case] = &[
@@ -263,20 +269,7 @@ pub const CASES: &[Case] = &[
         "3 lists of times for 2 samples",
         "Shape",
         &["per-sample times"],
-        || {
-            let times = vec![vec![1.0]; 3];
-            error(
-                odeint_per_sample(
-                    &FnOde(decay),
-                    &array![[1.0], [2.0]],
-                    0.0,
-                    &times,
-                    &SolveOptions::default(),
-                    GridStrategy::Union,
-                )
-                .map(|s| s.ys.len()),
-            )
-        },
+        || error(decay_per_sample(&[1.0, 2.0], vec![vec![1.0]; 3], GridStrategy::Union).map(|s| s.ys.len())),
     ),
     fails(
         "odeint_per_sample(f, y0, t0, times)",
@@ -285,17 +278,7 @@ pub const CASES: &[Case] = &[
         &["sample 1", "t[0] = -1"],
         || {
             let times = vec![vec![1.0], vec![-1.0]];
-            error(
-                odeint_per_sample(
-                    &FnOde(decay),
-                    &array![[1.0], [2.0]],
-                    0.0,
-                    &times,
-                    &SolveOptions::default(),
-                    GridStrategy::Independent,
-                )
-                .map(|s| s.ys.len()),
-            )
+            error(decay_per_sample(&[1.0, 2.0], times, GridStrategy::Independent).map(|s| s.ys.len()))
         },
     ),
     gives(
@@ -304,18 +287,8 @@ pub const CASES: &[Case] = &[
         &[0.0, 1.0],
         1e-6,
         || {
-            let times = vec![vec![], vec![1.0]];
-            values(
-                odeint_per_sample(
-                    &FnOde(decay),
-                    &array![[1.0], [1.0]],
-                    0.0,
-                    &times,
-                    &SolveOptions::default(),
-                    GridStrategy::Union,
-                )
-                .map(|s| vec![s.ys[0].len() as f64, s.ys[1][(0, 0)] / e_inv()]),
-            )
+            let solution = decay_per_sample(&[1.0, 1.0], vec![vec![], vec![1.0]], GridStrategy::Union);
+            values(solution.map(|s| vec![s.ys[0].len() as f64, s.ys[1][(0, 0)] / e_inv()]))
         },
     ),
     fails(

@@ -235,6 +235,9 @@ impl Tensor for Var<'_> {
         let value = self.with_value(|v| crate::fast::kernels::map(v, f));
         self.tape.constant(value)
     }
+    fn is_tracked(&self) -> bool {
+        Var::is_tracked(self)
+    }
     fn detach(&self) -> Self {
         self.tape.constant(self.to_array())
     }

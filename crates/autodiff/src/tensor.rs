@@ -35,6 +35,9 @@ pub trait Tensor: Clone + Sized {
     fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self;
     /// The same value with gradient flow stopped (`stop_gradient`).
     fn detach(&self) -> Self;
+    /// Whether the value depends on a tracked input (a value computed on a tape from
+    /// parameters or leaves); plain arrays never do.
+    fn is_tracked(&self) -> bool;
     /// An element-wise function; see [`UnaryOp`].
     fn unary(&self, op: UnaryOp) -> Self;
     /// Element-wise arithmetic with broadcasting; see [`BinaryOp`].
@@ -281,6 +284,9 @@ impl Tensor for Array2<f64> {
     }
     fn map_constant(&self, f: impl Fn(f64) -> f64) -> Self {
         crate::fast::kernels::map(self, f)
+    }
+    fn is_tracked(&self) -> bool {
+        false
     }
     fn detach(&self) -> Self {
         self.clone()

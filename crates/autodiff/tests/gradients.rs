@@ -173,3 +173,13 @@ fn gradcheck_catches_a_wrong_gradient() {
     let err = gradcheck(|v| v[0].mul(&v[0].detach()), &[ndarray::array![[0.7, -1.3]]], &GradCheck::default());
     assert!(matches!(err, Err(autodiff::Error::GradCheck { input: 0, row: 0, col: 0, .. })), "{err:?}");
 }
+
+#[test]
+fn masking_sums_the_gradient_back_over_broadcast_axes() {
+    // A row stretched under a wider mask, and a matrix under a column mask.
+    let (row, matrix) = (ndarray::array![[0.3, -1.2, 0.7]], pseudo_random((2, 3), 4));
+    let wide = ndarray::array![[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]];
+    check(move |v| Ok(v[0].mask(&wide)?.tanh()), &[row]).unwrap();
+    let column = ndarray::array![[0.0], [1.0]];
+    check(move |v| Ok(v[0].mask(&column)?.square()), &[matrix]).unwrap();
+}

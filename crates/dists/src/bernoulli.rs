@@ -92,10 +92,7 @@ impl<T: Tensor> Bernoulli<T> {
     /// Unobserved entries of `x` may hold any placeholder, NaN included: they are
     /// selected away before any arithmetic.
     pub fn log_prob_masked(&self, x: &T, mask: &Array2<f64>) -> Result<T> {
-        validate::mask(DIST, mask)?;
-        let lp = self.log_prob(&x.mask(mask)?)?;
-        validate::broadcast(DIST, "mask", lp.shape(), mask.dim())?;
-        Ok(lp.mask(mask)?)
+        crate::masked::observed_log_prob(DIST, self.shape(), x, mask, |x| self.log_prob(x))
     }
 
     /// Element-wise entropy `sigmoid(l) softplus(-l) + sigmoid(-l) softplus(l)`

@@ -119,6 +119,7 @@ mod error;
 pub mod gmm;
 mod kl;
 pub mod linalg;
+mod masked;
 mod mu_law;
 mod mvn;
 mod normal;

@@ -97,7 +97,7 @@ impl<T: Tensor> MultivariateNormal<T> {
         if x.shape().1 != d {
             return Err(Error::Shape { dist: DIST, what: "x", got: x.shape(), expected: format!("n x {d}") });
         }
-        validate::finite(DIST, "x", &x.to_array())?;
+        validate::finite_data(DIST, "x", x)?;
         let z = whiten(&self.scale_tril, &x.sub(&self.loc)?)?;
         let maha = z.square().sum_axis(Axis(1));
         Ok(maha.add_scalar(d as f64 * LN_2PI).scale(-0.5).sub(&self.half_log_det()?)?)

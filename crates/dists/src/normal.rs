@@ -79,10 +79,11 @@ impl<T: Tensor> DiagNormal<T> {
     }
 
     /// Element-wise log-density of `x` (which broadcasts with the parameters); a NaN
-    /// or infinity in `x` is [`Error::NonFinite`](crate::Error::NonFinite) naming `x`.
+    /// or infinity in data `x` is [`Error::NonFinite`](crate::Error::NonFinite) naming
+    /// `x` (an `x` computed on a tape is left to the training loop's NaN guard).
     pub fn log_prob(&self, x: &T) -> Result<T> {
         validate::broadcast(DIST, "x", self.shape(), x.shape())?;
-        validate::finite(DIST, "x", &x.to_array())?;
+        validate::finite_data(DIST, "x", x)?;
         let maha = scaled_square(&x.sub(&self.mean)?, &self.log_var)?;
         Ok(maha.add(&self.log_var)?.add_scalar(LN_2PI).scale(-0.5))
     }
@@ -104,10 +105,7 @@ impl<T: Tensor> DiagNormal<T> {
     /// before any arithmetic, so they contribute neither to the value nor to the
     /// gradient.
     pub fn log_prob_masked(&self, x: &T, mask: &Array2<f64>) -> Result<T> {
-        validate::mask(DIST, mask)?;
-        let lp = self.log_prob(&x.mask(mask)?)?;
-        validate::broadcast(DIST, "mask", lp.shape(), mask.dim())?;
-        Ok(lp.mask(mask)?)
+        crate::masked::observed_log_prob(DIST, self.shape(), x, mask, |x| self.log_prob(x))
     }
 
     /// Total log-density of the observed entries (`mask == 1`), as `1 x 1`.

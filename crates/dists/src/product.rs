@@ -4,7 +4,7 @@
 
 use crate::normal::DiagNormal;
 use crate::{Result, validate};
-use autodiff::Tensor;
+use autodiff::{Mask, Tensor};
 use ndarray::Array2;
 
 /// The result of [`gaussian_product`].
@@ -54,9 +54,11 @@ pub fn bayes_update<T: Tensor>(
     mask: &Array2<f64>,
 ) -> Result<DiagNormal<T>> {
     validate::mask("bayes_update", mask)?;
-    let obs = DiagNormal::from_mean_log_var(obs.mean().mask(mask)?, obs.log_var().mask(mask)?)?;
+    let shape = validate::broadcast("bayes_update", "obs", prior.shape(), obs.shape())?;
+    validate::broadcast("bayes_update", "mask", shape, mask.dim())?;
+    let keep = Mask::new(mask)?;
+    let obs = DiagNormal::from_mean_log_var(obs.mean().keep_where(&keep)?, obs.log_var().keep_where(&keep)?)?;
     let post = gaussian_product(prior, &obs)?.posterior;
-    validate::broadcast("bayes_update", "mask", post.shape(), mask.dim())?;
-    let blend = |a: &T, b: &T| -> Result<T> { Ok(a.add(&b.sub(a)?.mask(mask)?)?) };
+    let blend = |a: &T, b: &T| -> Result<T> { Ok(a.add(&b.sub(a)?.keep_where(&keep)?)?) };
     DiagNormal::from_mean_log_var(blend(prior.mean(), post.mean())?, blend(prior.log_var(), post.log_var())?)
 }

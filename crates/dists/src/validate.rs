@@ -41,6 +41,13 @@ pub(crate) fn in_range(
     }
 }
 
+/// Every entry of the data `x` given to a density finite. A value computed on a tape
+/// (tracked) is not checked, nor copied to be: a NaN there comes from the model, and
+/// reaches the training loop's NaN guard through the loss (which can roll back).
+pub(crate) fn finite_data<T: autodiff::Tensor>(dist: &'static str, param: &'static str, x: &T) -> Result<()> {
+    if x.is_tracked() { Ok(()) } else { finite(dist, param, &x.to_array()) }
+}
+
 /// A 0/1 mask.
 pub(crate) fn mask(dist: &'static str, m: &Array2<f64>) -> Result<()> {
     match m.indexed_iter().find(|(_, v)| **v != 0.0 && **v != 1.0) {

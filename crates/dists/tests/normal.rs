@@ -251,3 +251,18 @@ fn nan_and_infinite_placeholders_in_unobserved_entries_change_nothing() {
     assert!(value.is_finite() && grads.iter().flatten().all(|g| g.is_finite()));
     assert_eq!(common::value_and_gradients(loss, &[mean, log_var, dirty]), (value, grads));
 }
+
+#[test]
+fn non_finite_data_is_an_error_and_a_tracked_value_is_left_to_the_nan_guard() {
+    let n = DiagNormal::from_mean_log_var(array![[0.0]], array![[0.0]]).unwrap();
+    let err = n.log_prob(&array![[f64::NAN]]).unwrap_err();
+    assert!(matches!(err, Error::NonFinite { param: "x", .. }), "{err}");
+    // On a tape: data (a constant) is checked; a value computed from a tracked leaf
+    // (a flow's output, say) flows on, NaN and all, to the training loop's guard.
+    let tape = autodiff::Tape::new();
+    let q =
+        DiagNormal::from_mean_log_var(tape.constant(array![[0.0]]), tape.constant(array![[0.0]])).unwrap();
+    assert!(matches!(q.log_prob(&tape.constant(array![[f64::NAN]])), Err(Error::NonFinite { .. })));
+    let computed = tape.leaf(array![[1.0]]).scale(f64::NAN);
+    assert!(q.log_prob(&computed).unwrap().value()[(0, 0)].is_nan());
+}

@@ -105,7 +105,7 @@ pub struct AugmentedLayout {
 
 impl AugmentedLayout {
     /// The layout for states of `shape` and the parameters `ids` (shapes from `store`).
-    /// An id of another store is [`Error::Autodiff`] naming it.
+    /// An id of another store is [`OdeError::Autodiff`](crate::OdeError::Autodiff) naming it.
     pub fn new(shape: (usize, usize), store: &ParamStore, ids: Vec<ParamId>) -> Result<Self> {
         let params = ids.into_iter().map(|id| Ok((id, store.shape(id)?))).collect::<Result<_>>()?;
         Ok(AugmentedLayout { shape, params })

@@ -27,10 +27,12 @@ fn behaves<M: SequenceModel>(model: &M, store: &ParamStore, binary: bool) {
     assert_eq!(clean.recon.dim(), (4, 1));
     assert_eq!(clean.kl.dim(), (4, 1));
     assert!(clean.kl.iter().all(|&k| k >= 0.0), "{}", clean.kl);
-    // Whatever the padding holds, NaN and infinities included, the bound is the same
-    // (to the bit: the batch stores 0 there, the padded terms are selected away, and
-    // states are carried, not updated).
+    // Whatever the padding holds, NaN and infinities included, the batch stores 0
+    // there, so the model never reads it and the bound is the same to the bit. (The
+    // cells need that: a NaN input row would reach the weights' gradient through the
+    // product x^T g even where g is 0.)
     let garbage = batch(&garbage, &masks);
+    assert_eq!(garbage, batch(&xs, &masks));
     let dirty = bound(&garbage);
     assert_eq!(clean.elbo().unwrap(), dirty.elbo().unwrap());
     // B x D masks (as drawn from `Sequences`) mean the same as B x 1 masks here.

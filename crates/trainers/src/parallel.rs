@@ -91,7 +91,8 @@ pub struct Evaluation {
 
 /// The loss of `batch` and its gradient, over `shards` shards in parallel (see the
 /// module docs); `shards <= 1` evaluates the whole batch on one tape in this thread.
-/// A non-finite loss is an [`Error::NonFinite`] naming the step and the shard.
+/// A non-finite loss is an [`Error::NonFinite`] naming the step and the shard; a
+/// total weight of 0 (nothing observed in any shard) is [`Error::NothingObserved`].
 pub fn evaluate<B, L>(
     store: &ParamStore,
     batch: &B,

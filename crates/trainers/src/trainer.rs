@@ -455,7 +455,8 @@ impl<'a> Trainer<'a> {
     /// `loss(session, batch, ctx)` must return the **mean** loss over the batch's rows
     /// as a `1 x 1` value recorded on the session's tape (see [`crate::parallel`] for
     /// why the mean). Errors: the loss's or a callback's, an
-    /// [`Error::NonFinite`] from the NaN guard, I/O errors of the log and checkpoints.
+    /// [`Error::NonFinite`] from the NaN guard, [`Error::NothingObserved`] for a batch
+    /// whose loss has weight 0, I/O errors of the log and checkpoints.
     ///
     /// The NaN guard checks the loss and every gradient before the update, and every
     /// parameter after it; on failure the store keeps the last good parameters and no

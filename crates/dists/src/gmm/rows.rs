@@ -51,7 +51,7 @@ impl<T: Tensor> RowMixture<T> {
 
     /// `ln p(x_b)` of each row of `x` (`B x dim`), as `B x 1`.
     pub fn log_prob_rows(&self, x: &T) -> Result<T> {
-        crate::validate::finite("RowMixture", "x", &x.to_array())?;
+        crate::validate::finite_data("RowMixture", "x", x)?;
         let k = self.components();
         let tiled = T::concat_cols(&vec![x; k])?;
         let lp = self.components.log_prob(&tiled)?;

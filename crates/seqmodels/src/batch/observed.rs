@@ -10,7 +10,7 @@ use std::borrow::Cow;
 /// (the errors name `what`, `label`, the entry and the value), then overwrites each
 /// unobserved value with 0, so a placeholder (often NaN, as missing values are)
 /// never reaches a model's arithmetic. `mask` has the shape of `values`, or one column
-/// (each row's step observed or not as a whole); callers check that first.
+/// (each row's step observed or not as a whole); another shape is an error.
 pub(crate) fn keep_observed(
     what: &'static str,
     label: &str,
@@ -23,11 +23,10 @@ pub(crate) fn keep_observed(
     let full = match mask.broadcast(values.dim()) {
         Some(view) if mask.dim() != values.dim() => Cow::Owned(view.to_owned()),
         Some(_) => Cow::Borrowed(mask),
-        None => panic!(
-            "{what}: {label}'s mask {:?} was checked against its values {:?}",
-            mask.dim(),
-            values.dim()
-        ),
+        None => {
+            let (m, v) = (mask.dim(), values.dim());
+            return Err(Error::config(what, format!("{label}: a mask of {m:?} for values of {v:?}")));
+        }
     };
     require_finite(|| label.to_owned(), values, Some(&full))?;
     values.zip_mut_with(&full, |x, &m| {
