@@ -234,7 +234,7 @@ fn run(args: Args) -> BoxResult<()> {
     for _ in 0..iters {
         let tape = Tape::new();
         let lp = model.step_log_probs(&tape.session(&store), &batch)?;
-        let loss = lp.slice_rows(r..levels.len())?.mean().neg();
+        let loss = lp.slice_rows(r..levels.len())?.mean()?.neg();
         losses.push(loss.item()?);
         let grads = loss.backward()?.into_params();
         opt.step(&mut store, &grads)?;
@@ -243,7 +243,7 @@ fn run(args: Args) -> BoxResult<()> {
     // The loss after the last step.
     let tape = Tape::new();
     let lp = model.step_log_probs(&tape.session(&store), &batch)?;
-    let final_loss = lp.slice_rows(r..levels.len())?.mean().neg().item()?;
+    let final_loss = lp.slice_rows(r..levels.len())?.mean()?.neg().item()?;
     // Without training (`--load`) there is no initial loss to compare with.
     let initial = losses.first().copied();
     for (i, l) in losses.iter().enumerate().filter(|(i, _)| i % (set.iters as usize / 8).max(1) == 0) {

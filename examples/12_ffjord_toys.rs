@@ -123,9 +123,9 @@ fn fit(
         let tape = Tape::new();
         let s = tape.session(&store);
         let out = dist.flow().forward_regularised(&s, &s.constant(x))?;
-        let nll = dist.base_log_prob(&out.z)?.add(&out.log_det)?.mean().neg();
+        let nll = dist.base_log_prob(&out.z)?.add(&out.log_det)?.mean()?.neg();
         let loss =
-            if regularised { nll.add(&out.kinetic.add(&out.jacobian)?.mean().scale(PENALTY))? } else { nll };
+            if regularised { nll.add(&out.kinetic.add(&out.jacobian)?.mean()?.scale(PENALTY))? } else { nll };
         let grads = loss.backward()?.into_params();
         adam.step(&mut store, &grads)?;
         nfe.push(dist.flow().take_work().iter().map(|w| w.forward.nfev + w.backward.nfev).sum());

@@ -118,8 +118,8 @@ fn fit(
         let tape = Tape::new();
         let s = tape.session(&store);
         let loss = match objective {
-            Objective::Simple => model.simple_loss(&s, &x, &mut rng)?.mean(),
-            Objective::Bound => model.sampled_bound(&s, &x, &mut rng)?.mean().neg(),
+            Objective::Simple => model.simple_loss(&s, &x, &mut rng)?.mean()?,
+            Objective::Bound => model.sampled_bound(&s, &x, &mut rng)?.mean()?.neg(),
         };
         adam.step(&mut store, &loss.backward()?.into_params())?;
     }
@@ -192,9 +192,9 @@ fn score(
 ) -> BoxResult<(f64, f64, usize)> {
     let s = NoGrad::new(store);
     let bound = model.chain_bound(&s, test, rng)?.into_elbo()?;
-    let bound_nll = -bound.elbo()?.mean().item()?;
+    let bound_nll = -bound.elbo()?.mean()?.item()?;
     let flow = model.flow_log_likelihood(&s, test, &FlowOptions::default(), rng)?;
-    Ok((bound_nll, -flow.log_likelihood.mean().item()?, flow.solution.work.get().forward.nfev))
+    Ok((bound_nll, -flow.log_likelihood.mean()?.item()?, flow.solution.work.get().forward.nfev))
 }
 
 /// `--load`: scores a saved DDPM on 2,000 fresh points of its set (drawn from

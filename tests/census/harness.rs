@@ -22,10 +22,8 @@ pub enum Expect {
     /// truth (or equal to it, for a truth of -inf, an honest overflow of the math).
     Values { truth: &'static [f64], tol: f64 },
     /// A panic whose message holds these words: an invariant documented in the `# Panics`
-    /// section of the item `documented_in` names, or else a listed known defect.
-    Panic { words: &'static [&'static str], documented_in: Option<&'static str> },
-    /// A NaN or infinity: only as a listed known defect.
-    NonFinite,
+    /// section of the item `documented_in` names (any other panic is a defect).
+    Panic { words: &'static [&'static str], documented_in: &'static str },
 }
 
 /// What a case came to.
@@ -51,9 +49,6 @@ pub struct Case {
     pub input: &'static str,
     /// The outcome the call must have.
     pub expect: Expect,
-    /// `Some(why)` when `expect` records a defect that is known and left in place
-    /// (the row then documents the defect, and fails once it is fixed).
-    pub known_defect: Option<&'static str>,
     /// Makes the call.
     pub run: fn() -> Outcome,
 }
@@ -66,7 +61,7 @@ pub const fn fails(
     words: &'static [&'static str],
     run: fn() -> Outcome,
 ) -> Case {
-    Case { call, input, expect: Expect::Error { variant, words }, known_defect: None, run }
+    Case { call, input, expect: Expect::Error { variant, words }, run }
 }
 
 /// A case whose call must succeed with `truth`, each value finite and within `tol`.
@@ -77,31 +72,19 @@ pub const fn gives(
     tol: f64,
     run: fn() -> Outcome,
 ) -> Case {
-    Case { call, input, expect: Expect::Values { truth, tol }, known_defect: None, run }
+    Case { call, input, expect: Expect::Values { truth, tol }, run }
 }
 
 /// A case whose call panics with `words`, as the `# Panics` section of `documented_in`
-/// says it does (without a documented invariant, only as a known defect).
+/// says it does.
 pub const fn panics(
     call: &'static str,
     input: &'static str,
     words: &'static [&'static str],
-    documented_in: Option<&'static str>,
+    documented_in: &'static str,
     run: fn() -> Outcome,
 ) -> Case {
-    Case { call, input, expect: Expect::Panic { words, documented_in }, known_defect: None, run }
-}
-
-/// A case whose call gives a NaN or infinity: only as a known defect.
-pub const fn non_finite(call: &'static str, input: &'static str, run: fn() -> Outcome) -> Case {
-    Case { call, input, expect: Expect::NonFinite, known_defect: None, run }
-}
-
-impl Case {
-    /// This row's expected outcome is a defect known and left in place, for `why`.
-    pub const fn known_defect(self, why: &'static str) -> Case {
-        Case { known_defect: Some(why), ..self }
-    }
+    Case { call, input, expect: Expect::Panic { words, documented_in }, run }
 }
 
 /// The outcome of a call expected to fail: its error, or an abridged success.
@@ -206,9 +189,6 @@ fn judge(case: &Case, outcome: &Outcome) -> Result<(), String> {
         }
     };
     match (&case.expect, outcome) {
-        (Expect::Panic { documented_in: None, .. } | Expect::NonFinite, _) if case.known_defect.is_none() => {
-            Err("an undocumented panic or a NaN may be expected only of a listed known defect".into())
-        }
         (Expect::Error { variant, words }, Outcome::Error { variant: got, message }) => {
             match got == variant {
                 true => contains_all(message, words),
@@ -227,7 +207,6 @@ fn judge(case: &Case, outcome: &Outcome) -> Result<(), String> {
             }
         }
         (Expect::Panic { words, .. }, Outcome::Panic(message)) => contains_all(message, words),
-        (Expect::NonFinite, Outcome::Values(got)) if got.iter().any(|v| !v.is_finite()) => Ok(()),
         (expect, Outcome::Ok(v)) => {
             Err(format!("expected {}, but the call succeeded with {v}", describe(expect)))
         }
@@ -242,11 +221,9 @@ fn describe(expect: &Expect) -> String {
         Expect::Error { variant, words } => format!("error `{variant}` naming {}", quoted(words)),
         Expect::Values { truth, tol: 0.0 } => format!("exactly {truth:?}"),
         Expect::Values { truth, tol } => format!("{truth:?} within {tol:e}"),
-        Expect::Panic { words, documented_in: Some(item) } => {
-            format!("panic naming {} (documented in `{item}`)", quoted(words))
+        Expect::Panic { words, documented_in } => {
+            format!("panic naming {} (documented in `{documented_in}`)", quoted(words))
         }
-        Expect::Panic { words, documented_in: None } => format!("panic naming {}", quoted(words)),
-        Expect::NonFinite => "a NaN or infinity".into(),
     }
 }
 
@@ -255,10 +232,7 @@ pub fn doc_table(cases: &[(&str, &Case)]) -> String {
     let cell = |text: &str| text.replace('|', "\\|");
     let mut table = String::from("\n| # | crate | call | bad input | outcome |\n|---|---|---|---|---|\n");
     for (i, (krate, case)) in cases.iter().enumerate() {
-        let outcome = match case.known_defect {
-            None => describe(&case.expect),
-            Some(why) => format!("**known defect** ({why}): {}", describe(&case.expect)),
-        };
+        let outcome = describe(&case.expect);
         table += &format!(
             "| {} | {} | `{}` | {} | {} |\n",
             i + 1,

@@ -40,7 +40,8 @@ fn mlp(c: &mut Criterion) {
         b.iter(|| {
             let tape = Tape::new();
             let s = tape.session(&store);
-            let loss = net.forward(&s, &s.constant(data.clone())).expect("shapes").square().mean();
+            let loss =
+                net.forward(&s, &s.constant(data.clone())).expect("shapes").square().mean().expect("entries");
             black_box(tape.backward(loss).expect("a tracked scalar"))
         })
     });

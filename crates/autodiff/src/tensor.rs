@@ -185,15 +185,29 @@ pub trait Tensor: Clone + Sized {
         let to = if axis == Axis(0) { (1, c) } else { (r, 1) };
         self.sum_to(to).expect("an axis reduces to length 1")
     }
-    /// Mean of all elements, as `1 x 1`.
-    fn mean(&self) -> Self {
+    /// Mean of all elements, as `1 x 1`; a value with no entries has none (an error,
+    /// not `0 / 0`).
+    fn mean(&self) -> Result<Self> {
         let (r, c) = self.shape();
-        self.sum().scale(1.0 / (r * c) as f64)
+        if r * c == 0 {
+            return Err(Error::Invalid {
+                op: "mean",
+                reason: format!("a {r} x {c} value has no entries to average"),
+            });
+        }
+        Ok(self.sum().scale(1.0 / (r * c) as f64))
     }
-    /// Mean along `axis`, keeping it with length 1.
-    fn mean_axis(&self, axis: Axis) -> Self {
-        let n = if axis == Axis(0) { self.shape().0 } else { self.shape().1 };
-        self.sum_axis(axis).scale(1.0 / n as f64)
+    /// Mean along `axis`, keeping it with length 1; an axis of length 0 has none.
+    fn mean_axis(&self, axis: Axis) -> Result<Self> {
+        let n = self.shape_of(axis);
+        if n == 0 {
+            let (r, c) = self.shape();
+            return Err(Error::Invalid {
+                op: "mean_axis",
+                reason: format!("axis {} of a {r} x {c} value is empty", axis.index()),
+            });
+        }
+        Ok(self.sum_axis(axis).scale(1.0 / n as f64))
     }
     /// `x - logsumexp(x)` along `axis`: log-probabilities from logits.
     fn log_softmax(&self, axis: Axis) -> Self {

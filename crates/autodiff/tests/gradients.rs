@@ -88,8 +88,8 @@ proptest! {
         check(|v| Ok(v[0].sum()), &[x.clone()])?;
         check(|v| Ok(v[0].sum_axis(Axis(0))), &[x.clone()])?;
         check(|v| Ok(v[0].sum_axis(Axis(1))), &[x.clone()])?;
-        check(|v| Ok(v[0].mean()), &[x.clone()])?;
-        check(|v| Ok(v[0].mean_axis(Axis(0))), &[x.clone()])?;
+        check(|v| v[0].mean(), &[x.clone()])?;
+        check(|v| v[0].mean_axis(Axis(0)), &[x.clone()])?;
         check(|v| Ok(v[0].logsumexp(Axis(0))), &[x.clone()])?;
         check(|v| Ok(v[0].logsumexp(Axis(1))), &[x.clone()])?;
         check(|v| Ok(v[0].log_softmax(Axis(1))), &[x.clone()])?;
@@ -145,7 +145,7 @@ proptest! {
         // x is used by three ops and y by two: the gradient must add all paths.
         check(|v| {
             let s = v[0].mul(&v[0])?.add(&v[0].tanh())?;
-            s.mul(&v[1])?.div(&v[1].exp().add_scalar(1.0))?.logsumexp(Axis(1)).sum_axis(Axis(0)).mul(&v[0].mean())
+            s.mul(&v[1])?.div(&v[1].exp().add_scalar(1.0))?.logsumexp(Axis(1)).sum_axis(Axis(0)).mul(&v[0].mean()?)
         }, &[x, y])?;
     }
 }

@@ -55,7 +55,7 @@ impl TanhMlp {
 
 impl Objective for TanhMlp {
     fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
-        self.1.forward(&x.tape().session(&self.0), &x).unwrap().square().mean()
+        self.1.forward(&x.tape().session(&self.0), &x).unwrap().square().mean().unwrap()
     }
 }
 

@@ -38,7 +38,7 @@ fn step(
 ) -> (f64, usize, usize) {
     let tape = Tape::new();
     let s = tape.session(store);
-    let loss = dist.log_prob(&s, &s.constant(x.clone())).expect("a solve").mean().neg();
+    let loss = dist.log_prob(&s, &s.constant(x.clone())).expect("a solve").mean().unwrap().neg();
     let grads = loss.backward().expect("a tracked loss");
     adam.step(store, &grads.into_params()).expect("finite gradients");
     let work = dist.flow().take_work();

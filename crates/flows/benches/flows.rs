@@ -57,7 +57,7 @@ fn realnvp(c: &mut Criterion) {
         b.iter(|| {
             let tape = Tape::new();
             let s = tape.session(&store);
-            let loss = nll_terms(&dist, &s, &data).unwrap().mean();
+            let loss = nll_terms(&dist, &s, &data).unwrap().mean().unwrap();
             let grads = loss.backward().unwrap();
             adam.step(&mut store, &grads.into_params()).unwrap();
             black_box(loss.item().unwrap())
@@ -94,7 +94,7 @@ fn planar(c: &mut Criterion) {
             let tape = Tape::new();
             let s = tape.session(&store);
             let (x, lq) = dist.rsample_and_log_prob(&s, 256, &mut rng).unwrap();
-            let loss = lq.add(&Energy::U1.eval(&x).unwrap()).unwrap().mean();
+            let loss = lq.add(&Energy::U1.eval(&x).unwrap()).unwrap().mean().unwrap();
             let grads = loss.backward().unwrap();
             adam.step(&mut store, &grads.into_params()).unwrap();
             black_box(loss.item().unwrap())

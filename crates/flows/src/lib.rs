@@ -79,7 +79,7 @@
 //! let x = Toy::TwoMoons.sample(64, &mut rng);
 //! let tape = Tape::new();
 //! let s = tape.session(&store);
-//! let nll = dist.log_prob(&s, &s.constant(x.clone()))?.mean().neg();
+//! let nll = dist.log_prob(&s, &s.constant(x.clone()))?.mean()?.neg();
 //! let grads = nll.backward()?;
 //! assert_eq!(grads.params().count(), store.len());
 //!

@@ -86,7 +86,7 @@ fn a_trained_density_still_integrates_to_one() {
     for _ in 0..60 {
         let tape = autodiff::Tape::new();
         let s = tape.session(&store);
-        let loss = dist.log_prob(&s, &tape.constant(x.clone())).unwrap().mean().neg();
+        let loss = dist.log_prob(&s, &tape.constant(x.clone())).unwrap().mean().unwrap().neg();
         let grads = loss.backward().unwrap();
         for (id, g) in grads.params() {
             let step = g * 0.05;
@@ -126,7 +126,7 @@ fn planar_distribution_samples_on_the_tape() {
     let s = tape.session(&store);
     let (x, lq) = dist.rsample_and_log_prob(&s, 32, &mut r).unwrap();
     // Reverse KL to U1 up to its log-partition: E_q[ln q + U].
-    let loss = lq.add(&Energy::U1.eval(&x).unwrap()).unwrap().mean();
+    let loss = lq.add(&Energy::U1.eval(&x).unwrap()).unwrap().mean().unwrap();
     let grads = loss.backward().unwrap();
     assert_eq!(grads.params().count(), store.len());
     assert!(dist.log_prob(&NoGrad::new(&store), &x.value()).is_err());

@@ -115,7 +115,7 @@ fn wavenet(c: &mut Criterion) {
         b.iter(|| {
             let tape = Tape::new();
             let lp = model.step_log_probs(&tape.session(&store), &batch).expect("a pass");
-            let loss = lp.slice_rows(r..steps).expect("rows").mean().neg();
+            let loss = lp.slice_rows(r..steps).expect("rows").mean().unwrap().neg();
             let grads = loss.backward().expect("a gradient").into_params();
             sgd.step(&mut store, &grads).expect("matching shapes");
             black_box(&store);

@@ -412,7 +412,7 @@ impl LatentOde {
             if counts[(r, c)] > 0.0 { 1.0 / (counts[(r, c)] * dims) } else { 0.0 }
         });
         let recon = per_dim.mul(&s.constant(weights))?.sum_axis(Axis(1));
-        let kl = q.kl_to_standard_normal()?.mean_axis(Axis(1));
+        let kl = q.kl_to_standard_normal()?.mean_axis(Axis(1))?;
         let per_series = recon.sub(&kl.scale(kl_weight))?;
         Ok((Loss::new(per_series.sum().neg(), b as f64)?, stats))
     }

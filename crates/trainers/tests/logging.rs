@@ -82,7 +82,7 @@ fn trainer_logs_calls_back_and_stops_early() {
         })
         .on_epoch(|e| {
             let pred = net.forward(&NoGrad::new(e.store), &val.arrays()[0])?;
-            let v = (pred - &val.arrays()[1]).square().mean().item()?;
+            let v = (pred - &val.arrays()[1]).square().mean()?.item()?;
             val_losses.borrow_mut().push(v);
             e.metrics.insert("val_loss".into(), v);
             Ok(Control::Continue)
@@ -96,7 +96,7 @@ fn trainer_logs_calls_back_and_stops_early() {
     assert_eq!(vals.len() as u64, epoch + 2, "stopped two epochs after the best");
     // The restored parameters give the best validation loss again.
     let pred = net.forward(&NoGrad::new(t.store()), &val.arrays()[0]).unwrap();
-    assert_eq!((pred - &val.arrays()[1]).square().mean().item().unwrap(), best);
+    assert_eq!((pred - &val.arrays()[1]).square().mean().unwrap().item().unwrap(), best);
     assert_eq!(*steps_seen.borrow(), (1..=summary.steps).collect::<Vec<_>>());
 
     let lines: Vec<Value> = std::fs::read_to_string(&log_path)

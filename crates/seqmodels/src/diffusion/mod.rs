@@ -74,7 +74,7 @@
 //! assert!(elbo.iter().all(|v| v.is_finite()));
 //!
 //! let tape = Tape::new();
-//! let loss = model.simple_loss(&tape.session(&store), &x, &mut rng)?.mean();
+//! let loss = model.simple_loss(&tape.session(&store), &x, &mut rng)?.mean()?;
 //! assert!(tape.backward(loss)?.params().count() > 0);
 //!
 //! let chain = model.sample_chain(&store, 5, &mut rng)?;
