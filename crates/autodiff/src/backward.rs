@@ -118,7 +118,7 @@ impl Tape {
     /// Gradients of the `1 x 1` value `loss` with respect to every tracked leaf and
     /// parameter it depends on. Records nothing on the tape.
     pub fn backward(&self, loss: Var<'_>) -> Result<Gradients> {
-        self.owns(&loss, "Tape::backward", "the loss")?;
+        self.owns(&loss, "Tape::backward", || "the loss".into())?;
         check_loss(&loss)?;
         let mut grads: Vec<Option<Array2<f64>>> = vec![None; loss.id() + 1];
         grads[loss.id()] = Some(Array2::ones((1, 1)));
@@ -189,10 +189,10 @@ impl Tape {
     /// or intermediate values), recorded on this tape so they can be differentiated
     /// again. A value the loss does not depend on gets a zero gradient.
     pub fn grad<'t>(&'t self, loss: Var<'t>, wrt: &[Var<'t>]) -> Result<Vec<Var<'t>>> {
-        self.owns(&loss, "Tape::grad", "the loss")?;
+        self.owns(&loss, "Tape::grad", || "the loss".into())?;
         check_loss(&loss)?;
         for (k, w) in wrt.iter().enumerate() {
-            self.owns(w, "Tape::grad", &format!("`wrt[{k}]`"))?;
+            self.owns(w, "Tape::grad", || format!("`wrt[{k}]`"))?;
         }
         let mut grads: Vec<Option<Var<'t>>> = vec![None; loss.id() + 1];
         grads[loss.id()] = Some(self.constant(Array2::ones((1, 1))));

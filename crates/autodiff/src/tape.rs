@@ -112,14 +112,15 @@ impl Tape {
     }
 
     /// Whether `v` was recorded on this tape; if not, [`Error::ForeignHandle`] naming
-    /// `op` and `what` (e.g. "the loss").
-    pub(crate) fn owns(&self, v: &Var<'_>, op: &'static str, what: &str) -> Result<()> {
+    /// `op` and `what()` (e.g. "the loss"), which is only formatted then: operands of
+    /// every op pass through here.
+    pub(crate) fn owns(&self, v: &Var<'_>, op: &'static str, what: impl FnOnce() -> String) -> Result<()> {
         if std::ptr::eq(v.tape, self) {
             Ok(())
         } else {
             Err(Error::ForeignHandle {
                 op,
-                what: format!("{what} (value #{})", v.id),
+                what: format!("{} (value #{})", what(), v.id),
                 owner: "another tape".into(),
             })
         }
@@ -212,7 +213,7 @@ impl<'t> Var<'t> {
 
     /// Records `op` applied to this value and `rhs`, as the node `node(op, self, rhs)`.
     fn record2<O: TwoInputs>(&self, rhs: &Self, op: O, node: impl FnOnce(O, Id, Id) -> Op) -> Result<Self> {
-        self.tape.owns(rhs, op.name(), "the right operand")?;
+        self.tape.owns(rhs, op.name(), || "the right operand".into())?;
         let (value, tracked) = self.tape.with_nodes(|nodes| {
             let (a, b) = (self.id, rhs.id);
             (op.value(nodes.value(a), nodes.value(b)), nodes.tracked(a) || nodes.tracked(b))
@@ -276,7 +277,7 @@ impl Tensor for Var<'_> {
             return Err(Error::Invalid { op: "concat", reason: "no parts to concatenate".into() });
         };
         for (k, p) in parts.iter().enumerate() {
-            first.tape.owns(p, "concat", &format!("part {k}"))?;
+            first.tape.owns(p, "concat", || format!("part {k}"))?;
         }
         let (tape, op) = (first.tape, Concat { axis });
         let (value, placed, tracked) = tape.with_nodes(|nodes| {
@@ -306,7 +307,7 @@ impl Tensor for Var<'_> {
             return Err(Error::Invalid { op: function.name(), reason: "a function needs inputs".into() });
         };
         for (k, x) in inputs.iter().enumerate() {
-            first.tape.owns(x, function.name(), &format!("input {k}"))?;
+            first.tape.owns(x, function.name(), || format!("input {k}"))?;
         }
         let tape = first.tape;
         let (result, tracked) = tape.with_nodes(|nodes| {
