@@ -158,7 +158,8 @@ pub fn check_indices(op: &'static str, indices: &[usize], len: usize) -> Result<
 /// non-zero, when given), naming `what`, the row and the column.
 ///
 /// # Panics
-/// If `mask` is given with a shape other than `a`'s (callers check shapes first).
+/// If `mask` is given and does not broadcast to `a`'s shape (callers check shapes
+/// first).
 pub fn require_finite(
     what: impl FnOnce() -> String,
     a: &Array2<f64>,

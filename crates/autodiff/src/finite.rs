@@ -9,13 +9,14 @@ pub fn first_non_finite<'a>(a: impl Into<ArrayView2<'a, f64>>) -> Option<((usize
     a.into().indexed_iter().find(|(_, v)| !v.is_finite()).map(|(ix, &v)| (ix, v))
 }
 
-/// [`first_non_finite`] among the entries where `mask` (same shape) is non-zero:
-/// unobserved entries may hold anything.
+/// [`first_non_finite`] among the entries where `mask` is non-zero: unobserved
+/// entries may hold anything. `mask` has `a`'s shape or broadcasts to it (one column
+/// for whole rows, say).
 ///
 /// # Panics
-/// If `mask` and `a` differ in shape (callers check the shapes first).
+/// If `mask` does not broadcast to `a`'s shape (callers check the shapes first).
 pub fn first_non_finite_observed(a: &Array2<f64>, mask: &Array2<f64>) -> Option<((usize, usize), f64)> {
-    assert_eq!(a.dim(), mask.dim(), "first_non_finite_observed: the mask has the values' shape");
+    let mask = mask.broadcast(a.dim()).expect("first_non_finite_observed: the mask broadcasts to the values");
     a.indexed_iter().find(|(ix, v)| !v.is_finite() && mask[*ix] != 0.0).map(|(ix, &v)| (ix, v))
 }
 

@@ -4,7 +4,6 @@
 use crate::{Error, Result};
 use autodiff::data::require_finite;
 use ndarray::Array2;
-use std::borrow::Cow;
 
 /// Checks that `mask` holds only 0 and 1 and that every value it observes is finite
 /// (the errors name `what`, `label`, the entry and the value), then overwrites each
@@ -20,16 +19,13 @@ pub(crate) fn keep_observed(
     if let Some(((r, c), m)) = mask.indexed_iter().find(|(_, m)| **m != 0.0 && **m != 1.0) {
         return Err(Error::config(what, format!("{label}: mask holds {m} at ({r}, {c}); masks are 0/1")));
     }
-    let full = match mask.broadcast(values.dim()) {
-        Some(view) if mask.dim() != values.dim() => Cow::Owned(view.to_owned()),
-        Some(_) => Cow::Borrowed(mask),
-        None => {
-            let (m, v) = (mask.dim(), values.dim());
-            return Err(Error::config(what, format!("{label}: a mask of {m:?} for values of {v:?}")));
-        }
-    };
-    require_finite(|| label.to_owned(), values, Some(&full))?;
-    values.zip_mut_with(&full, |x, &m| {
+    if mask.broadcast(values.dim()).is_none() {
+        let (m, v) = (mask.dim(), values.dim());
+        return Err(Error::config(what, format!("{label}: a mask of {m:?} for values of {v:?}")));
+    }
+    // Both broadcast a one-column mask over the row, without a copy of it.
+    require_finite(|| label.to_owned(), values, Some(mask))?;
+    values.zip_mut_with(mask, |x, &m| {
         if m == 0.0 {
             *x = 0.0;
         }
