@@ -10,7 +10,7 @@ pub use rows::RowMixture;
 use crate::normal::{DiagNormal, standard_normal};
 use crate::traits::{LogProb, Sample};
 use crate::{Error, Result, validate};
-use autodiff::Tensor;
+use autodiff::{Shape, Tensor};
 use kernel::{Kernel, Parallelism, map_chunks};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng;
@@ -99,22 +99,23 @@ impl<T: Tensor> GaussianMixture<T> {
         DiagNormal::from_mean_log_var(self.means.gather_rows(&[k])?, self.log_vars.gather_rows(&[k])?)
     }
 
-    /// `x` must be `n x d` and finite.
-    fn check_x(&self, x: ArrayView2<'_, f64>) -> Result<()> {
-        if x.ncols() != self.dim() {
+    /// `x` must be `n x d` (its finiteness is checked where it is read).
+    fn check_x(&self, shape: Shape) -> Result<()> {
+        if shape.1 != self.dim() {
             return Err(Error::Shape {
                 dist: DIST,
                 what: "x",
-                got: x.dim(),
+                got: shape,
                 expected: format!("n x {}", self.dim()),
             });
         }
-        validate::finite(DIST, "x", x)
+        Ok(())
     }
 
     /// `ln w_k + ln N(x_i; mu_k, sigma_k^2)` for each point and component (`n x K`).
     pub fn log_joint(&self, x: &T) -> Result<T> {
-        self.check_x(x.to_array().view())?;
+        self.check_x(x.shape())?;
+        validate::finite_data(DIST, "x", x)?;
         let cols = (0..self.components())
             .map(|k| self.component(k)?.log_prob_rows(x))
             .collect::<Result<Vec<_>>>()?;
@@ -163,7 +164,8 @@ impl GaussianMixture<Array2<f64>> {
     /// Log-density of each row of `x` by the fast kernel (what scikit-learn calls
     /// `score_samples`), serial or with rayon.
     pub fn score_samples(&self, x: ArrayView2<'_, f64>, par: Parallelism) -> Result<Array1<f64>> {
-        self.check_x(x)?;
+        self.check_x(x.dim())?;
+        validate::finite(DIST, "x", x)?;
         let kernel = self.kernel();
         let d = self.dim();
         let chunks = map_chunks(x, par, |rows, _| {
