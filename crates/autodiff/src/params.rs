@@ -172,7 +172,13 @@ impl ParamStore {
 
     /// `(id, name, value)` for every parameter, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &str, &Array2<f64>)> {
-        self.ids().zip(&self.names).zip(&self.values).map(|((id, name), v)| (id, name.as_str(), v))
+        // The ids from the serials in place (`ids` copies them, to borrow nothing).
+        let ids = self
+            .serials
+            .iter()
+            .enumerate()
+            .map(|(index, &serial)| ParamId::new(self.identity, index, serial));
+        ids.zip(&self.names).zip(&self.values).map(|((id, name), v)| (id, name.as_str(), v))
     }
 
     /// A copy of all values keyed by name (a `state_dict`).
