@@ -147,3 +147,27 @@ pub fn ln_1p_unit(u: f64) -> f64 {
     }
     2.0 * s * p
 }
+
+/// Runs `work`, a loop over `len` elements, compiled for the best instruction set
+/// the CPU has (AVX-512 or AVX2 with FMA on x86-64, NEON on aarch64; chosen at run
+/// time), as this crate's own element-wise kernels are. A crate fusing its own
+/// kernel (a [`Function`](crate::Function)'s forward pass or gradient rule) wraps its
+/// loops in it so that they, and the functions of this module they call, use four or
+/// eight lanes instead of the target's baseline two; mark the closure
+/// `#[inline(always)]`, or it is compiled apart from the faster code it is meant to
+/// become. The arithmetic is the same on every path (Rust never fuses a multiply and
+/// an add on its own), so results are identical to the bit; loops shorter than a few
+/// vectors run as they are.
+///
+/// ```
+/// use autodiff::math::{tanh, vectorized};
+/// use ndarray::{Array2, Zip};
+///
+/// let x = Array2::from_shape_fn((64, 32), |(i, j)| (i as f64 - j as f64) / 10.0);
+/// let y = vectorized(x.len(), #[inline(always)] || Zip::from(&x).map_collect(|&v| tanh(v)));
+/// assert_eq!(y, x.mapv(tanh));
+/// ```
+#[inline(always)]
+pub fn vectorized<R>(len: usize, work: impl FnOnce() -> R) -> R {
+    super::kernels::wide(len, work)
+}
