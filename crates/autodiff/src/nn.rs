@@ -53,10 +53,7 @@ impl Activation {
                 .expect("same shapes")
                 .clamp(-LEAKY_CLIP, LEAKY_CLIP)
                 .expect("a window with lo < hi"),
-            // relu(x) + e^{min(x, 0)} - 1, with min(x, 0) = -relu(-x): no overflow for large x.
-            Activation::Elu => {
-                x.relu().add(&x.neg().relu().neg().exp().add_scalar(-1.0)).expect("same shapes")
-            }
+            Activation::Elu => x.elu(),
         }
     }
 }

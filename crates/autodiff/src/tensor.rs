@@ -133,6 +133,10 @@ pub trait Tensor: Clone + Sized {
     fn softplus(&self) -> Self {
         self.unary(UnaryOp::Softplus)
     }
+    /// ELU: `x` for `x > 0`, `e^x - 1` otherwise (see [`UnaryOp::Elu`]).
+    fn elu(&self) -> Self {
+        self.unary(UnaryOp::Elu)
+    }
     /// `ln sigmoid(x)`, stable for large `|x|`.
     fn log_sigmoid(&self) -> Self {
         self.unary(UnaryOp::LogSigmoid)

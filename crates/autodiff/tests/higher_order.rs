@@ -75,7 +75,14 @@ impl Objective for EverySmoothOp {
     fn eval<'t>(&self, x: Var<'t>) -> Var<'t> {
         let a = x.exp().mul(&x.sin()).unwrap().add(&x.log()).unwrap();
         let b = x.sqrt().div(&x.softplus()).unwrap().sub(&x.sigmoid().powf(1.5)).unwrap();
-        let c = x.log_sigmoid().mul(&x.cos()).unwrap().matmul_t(&x, false, true).unwrap();
+        let c = x
+            .log_sigmoid()
+            .mul(&x.cos())
+            .unwrap()
+            .add(&x.neg().elu())
+            .unwrap()
+            .matmul_t(&x, false, true)
+            .unwrap();
         a.mul(&b).unwrap().sum().add(&c.tanh().sum()).unwrap()
     }
 }

@@ -114,6 +114,12 @@ fn element_wise_functions() {
         // The values are continuous and never exactly at a kink.
         Map { op: UnaryOp::Relu, f: |x| x.max(0.0), df: |x| if x > 0.0 { 1.0 } else { 0.0 }, range: all },
         Map { op: UnaryOp::Softplus, f: |x| x.exp().ln_1p(), df: sigmoid, range: all },
+        Map {
+            op: UnaryOp::Elu,
+            f: |x| if x > 0.0 { x } else { x.exp_m1() },
+            df: |x| x.min(0.0).exp(),
+            range: all,
+        },
         // d/dx ln sigmoid(x) = 1 - sigmoid(x) = sigmoid(-x)
         Map { op: UnaryOp::LogSigmoid, f: |x| -(-x).exp().ln_1p(), df: |x| sigmoid(-x), range: all },
         Map { op: UnaryOp::Abs, f: f64::abs, df: f64::signum, range: all },

@@ -13,7 +13,7 @@ use ndarray::Array2;
 
 /// An element-wise function `y = f(a, b)` of two values.
 pub(crate) trait Zip {
-    /// `f` of one pair of elements.
+    /// `f` of one pair of elements; `#[inline(always)]`, as `Map::value` in `unary.rs`.
     fn value(&self, a: f64, b: f64) -> f64;
     /// `dL/da = g df/da`, given `g = dL/dy`, the operands and `y`.
     fn grad_lhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T>;
@@ -87,6 +87,7 @@ pub(crate) fn zip(f: &impl Zip, op: &'static str, a: &Array2<f64>, b: &Array2<f6
 /// `a + b`: `dy/da = dy/db = 1`.
 struct Add;
 impl Zip for Add {
+    #[inline(always)]
     fn value(&self, a: f64, b: f64) -> f64 {
         a + b
     }
@@ -101,6 +102,7 @@ impl Zip for Add {
 /// `a - b`: `dy/da = 1`, `dy/db = -1`.
 struct Sub;
 impl Zip for Sub {
+    #[inline(always)]
     fn value(&self, a: f64, b: f64) -> f64 {
         a - b
     }
@@ -115,6 +117,7 @@ impl Zip for Sub {
 /// `a b`: `dy/da = b`, `dy/db = a`.
 struct Mul;
 impl Zip for Mul {
+    #[inline(always)]
     fn value(&self, a: f64, b: f64) -> f64 {
         a * b
     }
@@ -129,6 +132,7 @@ impl Zip for Mul {
 /// `a / b`: `dy/da = 1 / b`, `dy/db = -a / b^2 = -y / b`.
 struct Div;
 impl Zip for Div {
+    #[inline(always)]
     fn value(&self, a: f64, b: f64) -> f64 {
         a / b
     }

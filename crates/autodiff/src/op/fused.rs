@@ -2,9 +2,9 @@
 //!
 //! The gradient of `tanh` written with public ops, `g * (1 - y^2)`, makes four arrays
 //! in four passes over memory; `tanh_grad(g, y)` makes one. The same holds for the
-//! sigmoid's `g y (1 - y)`. They are ops of their own so that [`Tape::grad`]
-//! can record them, and so have their own gradient rules (what Hessian-vector
-//! products through `tanh` and the sigmoid run), checked in this file's tests.
+//! sigmoid's `g y (1 - y)` and the ELU's `g e^{min(x, 0)}`. They are ops of their own
+//! so that [`Tape::grad`] can record them, and so have their own gradient rules (what
+//! Hessian-vector products through these functions run), checked in this file's tests.
 //! Nothing outside the gradient rules needs them, so they are not part of
 //! [`Tensor`]: rules reach them through [`GradTensor`].
 //!
@@ -43,39 +43,45 @@ impl GradTensor for Array2<f64> {
     }
 }
 
-/// A fused gradient of two values: `a` the incoming gradient, `b` the output of the
-/// function being differentiated.
+/// A fused gradient of two values, named by the function it is the gradient of: `a`
+/// the incoming gradient, `b` the output of that function (its input for the ELU).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fused {
     /// `a (1 - b^2)`, the gradient of `b = tanh x`.
-    TanhGrad,
+    Tanh,
     /// `a b (1 - b)`, the gradient of `b = sigmoid x`.
-    SigmoidGrad,
+    Sigmoid,
+    /// `a e^{min(b, 0)}`, the gradient of `elu b` (note: `b` is the ELU's input).
+    Elu,
 }
 
 impl TwoInputs for Fused {
     fn name(&self) -> &'static str {
         match self {
-            Fused::TanhGrad => "tanh_grad",
-            Fused::SigmoidGrad => "sigmoid_grad",
+            Fused::Tanh => "tanh_grad",
+            Fused::Sigmoid => "sigmoid_grad",
+            Fused::Elu => "elu_grad",
         }
     }
     fn value(&self, a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
         match self {
-            Fused::TanhGrad => zip(&TanhGrad, self.name(), a, b),
-            Fused::SigmoidGrad => zip(&SigmoidGrad, self.name(), a, b),
+            Fused::Tanh => zip(&TanhGrad, self.name(), a, b),
+            Fused::Sigmoid => zip(&SigmoidGrad, self.name(), a, b),
+            Fused::Elu => zip(&EluGrad, self.name(), a, b),
         }
     }
     fn grad_lhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T> {
         match self {
-            Fused::TanhGrad => TanhGrad.grad_lhs(g, a, b, y),
-            Fused::SigmoidGrad => SigmoidGrad.grad_lhs(g, a, b, y),
+            Fused::Tanh => TanhGrad.grad_lhs(g, a, b, y),
+            Fused::Sigmoid => SigmoidGrad.grad_lhs(g, a, b, y),
+            Fused::Elu => EluGrad.grad_lhs(g, a, b, y),
         }
     }
     fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, y: &T) -> Grad<T> {
         match self {
-            Fused::TanhGrad => TanhGrad.grad_rhs(g, a, b, y),
-            Fused::SigmoidGrad => SigmoidGrad.grad_rhs(g, a, b, y),
+            Fused::Tanh => TanhGrad.grad_rhs(g, a, b, y),
+            Fused::Sigmoid => SigmoidGrad.grad_rhs(g, a, b, y),
+            Fused::Elu => EluGrad.grad_rhs(g, a, b, y),
         }
     }
 }
@@ -83,11 +89,12 @@ impl TwoInputs for Fused {
 /// `a (1 - b^2)`: `dy/da = 1 - b^2` (itself this op), `dy/db = -2 a b`.
 struct TanhGrad;
 impl Zip for TanhGrad {
+    #[inline(always)]
     fn value(&self, a: f64, b: f64) -> f64 {
         a * (1.0 - b * b)
     }
     fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
-        Grad::New(g.fused(Fused::TanhGrad, b))
+        Grad::New(g.fused(Fused::Tanh, b))
     }
     fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, _: &T) -> Grad<T> {
         Grad::New(mul(&mul(g, a), b).scale(-2.0))
@@ -97,14 +104,32 @@ impl Zip for TanhGrad {
 /// `a b (1 - b)`: `dy/da = b (1 - b)` (itself this op), `dy/db = a (1 - 2b)`.
 struct SigmoidGrad;
 impl Zip for SigmoidGrad {
+    #[inline(always)]
     fn value(&self, a: f64, b: f64) -> f64 {
         a * b * (1.0 - b)
     }
     fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
-        Grad::New(g.fused(Fused::SigmoidGrad, b))
+        Grad::New(g.fused(Fused::Sigmoid, b))
     }
     fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, _: &T) -> Grad<T> {
         Grad::New(mul(&mul(g, a), &b.scale(-2.0).add_scalar(1.0)))
+    }
+}
+
+/// `a e^{min(b, 0)}`: `dy/da = e^{min(b, 0)}` (itself this op), `dy/db = a e^b` for
+/// `b < 0` and 0 above (the step is a constant of the rule, as ReLU's is).
+struct EluGrad;
+impl Zip for EluGrad {
+    #[inline(always)]
+    fn value(&self, a: f64, b: f64) -> f64 {
+        a * crate::fast::math::exp(-(-b).max(0.0))
+    }
+    fn grad_lhs<T: GradTensor>(&self, g: &T, _: &T, b: &T, _: &T) -> Grad<T> {
+        Grad::New(g.fused(Fused::Elu, b))
+    }
+    fn grad_rhs<T: GradTensor>(&self, g: &T, a: &T, b: &T, _: &T) -> Grad<T> {
+        let below = b.map_constant(|v| if v < 0.0 { 1.0 } else { 0.0 });
+        Grad::New(mul(&mul(g, a).fused(Fused::Elu, b), &below))
     }
 }
 
@@ -141,8 +166,9 @@ mod tests {
 
         #[test]
         fn fused_gradients((a, b) in operands()) {
-            check(Fused::TanhGrad, &a, &b)?;
-            check(Fused::SigmoidGrad, &a, &b)?;
+            check(Fused::Tanh, &a, &b)?;
+            check(Fused::Sigmoid, &a, &b)?;
+            check(Fused::Elu, &a, &b)?;
         }
     }
 }

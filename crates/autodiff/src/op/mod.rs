@@ -25,7 +25,7 @@
 //!   value rule;
 //! * `binary.rs`: element-wise arithmetic of two values with broadcasting, each a
 //!   `Zip` with a scalar value rule;
-//! * `fused.rs`: the gradients of `tanh` and the sigmoid in one pass each, a speed-up
+//! * `fused.rs`: the gradients of `tanh`, the sigmoid and the ELU in one pass each, a speed-up
 //!   that only gradient rules use;
 //! * `linalg.rs`: the matrix product with transpose flags;
 //! * `conv.rs`: the causal dilated convolution along time of a time-major batch
