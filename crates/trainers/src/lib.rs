@@ -126,7 +126,9 @@ pub use clip::{clip_grad_norm, clip_grad_value};
 pub use early_stop::{EarlyStopping, Mode, Verdict};
 pub use error::{BoxError, Error, Result};
 pub use on_nan::{OnNan, RolledBack};
-pub use optim::{Adam, AdamW, Adamax, Optim, Optimizer, OptimizerState, RmsProp, Sgd, UpdateRule};
+pub use optim::{
+    Adam, AdamCorrections, AdamW, Adamax, Optim, Optimizer, OptimizerState, RmsProp, Sgd, UpdateRule,
+};
 pub use parallel::{Evaluation, StepCtx, evaluate, loss_fn};
 pub use schedule::Schedule;
 pub use trainer::{Clip, Control, EpochReport, Every, FitSummary, StepReport, StopReason, Trainer};

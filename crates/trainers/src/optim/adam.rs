@@ -68,15 +68,31 @@ impl Adam {
         check_range(&format!("{kind}.weight_decay"), self.weight_decay, 0.0, f64::MAX)
     }
 
+    /// The bias corrections of update `t`.
+    fn corrections(&self, t: u64) -> AdamCorrections {
+        AdamCorrections {
+            first: 1.0 - self.betas.0.powf(t as f64),
+            second: 1.0 - self.betas.1.powf(t as f64),
+        }
+    }
+
     /// One Adam update of `p` with an already weight-decayed gradient `g`.
-    fn moments_step(&self, t: u64, p: &mut f64, g: f64, m: &mut f64, v: &mut f64) {
+    #[inline(always)]
+    fn moments_step(&self, c: AdamCorrections, p: &mut f64, g: f64, m: &mut f64, v: &mut f64) {
         let (b1, b2) = self.betas;
         *m = b1 * *m + (1.0 - b1) * g;
         *v = b2 * *v + (1.0 - b2) * g * g;
-        let m_hat = *m / (1.0 - b1.powf(t as f64));
-        let v_hat = *v / (1.0 - b2.powf(t as f64));
+        let m_hat = *m / c.first;
+        let v_hat = *v / c.second;
         *p -= self.lr * m_hat / (v_hat.sqrt() + self.eps);
     }
+}
+
+/// Adam's bias corrections at update `t`: `1 - beta_1^t` and `1 - beta_2^t`.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamCorrections {
+    first: f64,
+    second: f64,
 }
 
 /// Implements the learning-rate accessors of a rule that wraps an [`Adam`] as `adam`.
@@ -106,10 +122,14 @@ impl UpdateRule for Adam {
     fn validate(&self) -> Result<()> {
         Adam::validate(self, "Adam")
     }
-    fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
+    type Step = AdamCorrections;
+    fn at_step(&self, t: u64) -> AdamCorrections {
+        self.corrections(t)
+    }
+    fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
         let [m, v] = buf else { unreachable!("Optim allocates one slot per buffer name") };
         let g = g + self.weight_decay * *p;
-        self.moments_step(t, p, g, m, v);
+        self.moments_step(c, p, g, m, v);
     }
 }
 
@@ -123,10 +143,14 @@ impl UpdateRule for AdamW {
     fn validate(&self) -> Result<()> {
         self.adam.validate("AdamW")
     }
-    fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
+    type Step = AdamCorrections;
+    fn at_step(&self, t: u64) -> AdamCorrections {
+        self.adam.corrections(t)
+    }
+    fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
         let [m, v] = buf else { unreachable!("Optim allocates one slot per buffer name") };
         *p *= 1.0 - self.adam.lr * self.adam.weight_decay;
-        self.adam.moments_step(t, p, g, m, v);
+        self.adam.moments_step(c, p, g, m, v);
     }
 }
 
@@ -140,13 +164,17 @@ impl UpdateRule for Adamax {
     fn validate(&self) -> Result<()> {
         self.adam.validate("Adamax")
     }
-    fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
+    type Step = AdamCorrections;
+    fn at_step(&self, t: u64) -> AdamCorrections {
+        self.adam.corrections(t)
+    }
+    fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
         let [m, u] = buf else { unreachable!("Optim allocates one slot per buffer name") };
         let Adam { lr, betas: (b1, b2), eps, weight_decay } = self.adam;
         let g = g + weight_decay * *p;
         *m = b1 * *m + (1.0 - b1) * g;
         *u = (b2 * *u).max(g.abs() + eps);
-        *p -= lr * *m / ((1.0 - b1.powf(t as f64)) * *u);
+        *p -= lr * *m / (c.first * *u);
     }
 }
 

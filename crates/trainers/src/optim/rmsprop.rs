@@ -99,6 +99,10 @@ impl UpdateRule for RmsProp {
         check_range("RmsProp.initial_square_avg", self.initial_square_avg, 0.0, f64::MAX)
     }
 
+    type Step = u64;
+    fn at_step(&self, t: u64) -> u64 {
+        t
+    }
     fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
         let a = self.alpha;
         let g = g + self.weight_decay * *p;

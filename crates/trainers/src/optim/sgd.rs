@@ -51,6 +51,10 @@ impl UpdateRule for Sgd {
         Ok(())
     }
 
+    type Step = u64;
+    fn at_step(&self, t: u64) -> u64 {
+        t
+    }
     fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
         let mut g = g + self.weight_decay * *p;
         if let [b] = buf {
