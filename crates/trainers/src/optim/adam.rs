@@ -126,6 +126,7 @@ impl UpdateRule for Adam {
     fn at_step(&self, t: u64) -> AdamCorrections {
         self.corrections(t)
     }
+    #[inline(always)]
     fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
         let [m, v] = buf else { unreachable!("Optim allocates one slot per buffer name") };
         let g = g + self.weight_decay * *p;
@@ -147,6 +148,7 @@ impl UpdateRule for AdamW {
     fn at_step(&self, t: u64) -> AdamCorrections {
         self.adam.corrections(t)
     }
+    #[inline(always)]
     fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
         let [m, v] = buf else { unreachable!("Optim allocates one slot per buffer name") };
         *p *= 1.0 - self.adam.lr * self.adam.weight_decay;
@@ -168,6 +170,7 @@ impl UpdateRule for Adamax {
     fn at_step(&self, t: u64) -> AdamCorrections {
         self.adam.corrections(t)
     }
+    #[inline(always)]
     fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
         let [m, u] = buf else { unreachable!("Optim allocates one slot per buffer name") };
         let Adam { lr, betas: (b1, b2), eps, weight_decay } = self.adam;

@@ -114,7 +114,8 @@ pub trait UpdateRule: Clone + std::fmt::Debug + Serialize + DeserializeOwned + S
     fn at_step(&self, t: u64) -> Self::Step;
     /// Updates one entry `p` with gradient `g` at `step` (from
     /// [`at_step`](UpdateRule::at_step)); `buf` holds this entry's buffers in
-    /// [`buffer_names`](UpdateRule::buffer_names) order.
+    /// [`buffer_names`](UpdateRule::buffer_names) order. Mark it
+    /// `#[inline(always)]`: it runs once per entry.
     fn update(&self, step: Self::Step, p: &mut f64, g: f64, buf: &mut [f64]);
 }
 
@@ -178,15 +179,17 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
                 self.buffers[i].get_or_insert_with(|| names.iter().map(|_| Array2::zeros(p.dim())).collect());
             let g = g.as_standard_layout();
             let (p, g) = (p.as_slice_mut().expect("standard layout"), g.as_slice().expect("standard layout"));
+            let mut bufs: Vec<&mut [f64]> =
+                bufs.iter_mut().map(|b| b.as_slice_mut().expect("buffers are created standard")).collect();
             let mut scratch = [0.0; MAX_BUFFERS];
             let scratch = &mut scratch[..bufs.len()];
             for e in 0..p.len() {
                 for (s, b) in scratch.iter_mut().zip(bufs.iter()) {
-                    *s = b.as_slice().expect("buffers are created standard")[e];
+                    *s = b[e];
                 }
                 self.rule.update(step, &mut p[e], g[e], scratch);
                 for (s, b) in scratch.iter().zip(bufs.iter_mut()) {
-                    b.as_slice_mut().expect("buffers are created standard")[e] = *s;
+                    b[e] = *s;
                 }
             }
         }

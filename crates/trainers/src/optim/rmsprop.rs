@@ -103,6 +103,7 @@ impl UpdateRule for RmsProp {
     fn at_step(&self, t: u64) -> u64 {
         t
     }
+    #[inline(always)]
     fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
         let a = self.alpha;
         let g = g + self.weight_decay * *p;

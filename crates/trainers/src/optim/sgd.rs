@@ -55,6 +55,7 @@ impl UpdateRule for Sgd {
     fn at_step(&self, t: u64) -> u64 {
         t
     }
+    #[inline(always)]
     fn update(&self, t: u64, p: &mut f64, g: f64, buf: &mut [f64]) {
         let mut g = g + self.weight_decay * *p;
         if let [b] = buf {
