@@ -71,7 +71,9 @@
 //! matrix product and the vectorised [`math`] functions live in one private module
 //! folder, `src/fast/`. The tape, the ops and the backward sweeps call into it but do
 //! not depend on how it works: every kernel computes the same values as the plain
-//! ndarray expression it replaces.
+//! ndarray expression it replaces. Crates that fuse a kernel of their own (a
+//! [`Function`]) use the public part: the [`math`] functions and
+//! [`math::vectorized`], which compiles their loops for the CPU's widest vectors.
 
 #![deny(missing_docs)]
 
