@@ -17,7 +17,7 @@ use crate::gru_gates::GruGates;
 use crate::{Error, Result};
 use autodiff::state_dict::{self, StateDict};
 use autodiff::{Activation, Init, Linear, Mlp, ParamId, ParamStore, Session, Tensor};
-use ndarray::{Array2, s};
+use ndarray::{Array2, Axis, s};
 use rand::Rng;
 
 /// The `(rz, n)` bias parameters of one side of a GRU.
@@ -528,10 +528,36 @@ pub fn masked_update<T: Tensor>(new: T, old: &T, mask: &Array2<f64>) -> Result<T
     Ok(old.add(&new.sub(old)?.mask(mask)?)?)
 }
 
+/// One step of `cell` for the rows whose `B x 1` mask `present` is nonzero, the other
+/// rows of `h` carried unchanged: the values of
+/// `masked_update(cell.step(s, x, h)?, h, present)`, but the cell runs on the present
+/// rows only (gathered, stepped, and their changes scattered back), so a batch whose
+/// sequences have ended, or have no observation at this time, does no work for them,
+/// as PyTorch's packed sequences do not.
+pub fn step_present<S: Session, C: Cell>(
+    s: &S,
+    cell: &C,
+    x: &S::T,
+    h: &S::T,
+    present: &Array2<f64>,
+) -> Result<S::T> {
+    let rows: Vec<usize> =
+        (0..present.nrows()).filter(|&r| present.row(r).iter().any(|&m| m != 0.0)).collect();
+    if rows.len() == present.nrows() {
+        return masked_update(cell.step(s, x, h)?, h, present);
+    }
+    if rows.is_empty() {
+        return Ok(h.clone());
+    }
+    let (x, old) = (x.gather_rows(&rows)?, h.gather_rows(&rows)?);
+    let change = masked_update(cell.step(s, &x, &old)?, &old, &present.select(Axis(0), &rows))?.sub(&old)?;
+    Ok(h.add(&change.scatter_add_rows(&rows, present.nrows())?)?)
+}
+
 /// Runs `cell` over time-major inputs `xs[t]` (`B x I`) from `h0`, forwards or (with
 /// `reverse`) backwards, and returns the states `h_t` in time order. `masks[t]` is a
 /// `B x 1` step mask (see [`SeqBatch::step_masks`](crate::SeqBatch::step_masks)): where it is 0 the state is
-/// carried unchanged ([`masked_update`]).
+/// carried unchanged, and not computed ([`step_present`]).
 pub fn run_cell<S: Session, C: Cell>(
     s: &S,
     cell: &C,
@@ -548,7 +574,7 @@ pub fn run_cell<S: Session, C: Cell>(
     let order: Box<dyn Iterator<Item = usize>> =
         if reverse { Box::new((0..xs.len()).rev()) } else { Box::new(0..xs.len()) };
     for t in order {
-        h = masked_update(cell.step(s, &xs[t], &h)?, &h, &masks[t])?;
+        h = step_present(s, cell, &xs[t], &h, &masks[t])?;
         out[t] = h.clone();
     }
     Ok(out)

@@ -50,7 +50,7 @@
 //! overshoots a time off its grid; not copied).
 
 use crate::batch::IrregularBatch;
-use crate::cells::{Cell, GruCell, GruConvention, masked_update};
+use crate::cells::{GruCell, GruConvention, step_present};
 use crate::stops::{self, Stop};
 use crate::{Error, Result};
 use autodiff::{Activation, Init, Loss, Mlp, NoGrad, ParamId, ParamStore, Session, Tensor};
@@ -606,6 +606,6 @@ impl LearnedJump {
         let rows = Array2::from_shape_fn((mask.nrows(), 1), |(r, _)| {
             f64::from(u8::from(mask.row(r).iter().any(|&m| m != 0.0)))
         });
-        masked_update(self.gru.step(s, &input, h)?, h, &rows)
+        step_present(s, &self.gru, &input, h, &rows)
     }
 }

@@ -28,7 +28,7 @@
 
 use crate::batch::IrregularBatch;
 use crate::bound::{Elbo, log_mean_exp_blocks};
-use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
+use crate::cells::{AnyCell, Cell, CellKind, GruConvention, step_present};
 use crate::field::MlpField;
 use crate::heads::{GaussianHead, observed_gaussian_log_likelihood};
 use crate::ode_rnn::{OdeRnnConfig, OdeRnnCore};
@@ -290,7 +290,7 @@ impl LatentOde {
             }
             let input = ndarray::concatenate(Axis(1), &[batch.observation(j).view(), gap.view()])
                 .expect("B rows each");
-            h = masked_update(cell.step(s, &s.constant(input), &h)?, &h, present)?;
+            h = step_present(s, cell, &s.constant(input), &h, present)?;
         }
         Ok(h)
     }

@@ -23,7 +23,8 @@
 //! of [`Sequences`] or built from its steps: **time-major**, step `t` being the
 //! `B x D` matrix of all `B` sequences at that step, padded with zeros after a
 //! sequence ends, with a `B x 1` or `B x D` 0/1 mask per step. Padded steps contribute nothing to any loss, and a
-//! recurrent state stops changing at its sequence's end ([`cells::masked_update`]),
+//! recurrent state stops changing at its sequence's end ([`cells::masked_update`];
+//! the cells step only the rows still present, [`cells::step_present`]),
 //! which also keeps a backward RNN at its initial state through the padding. Every
 //! sequence model implements [`SequenceModel`]: a differentiable bound per sequence
 //! ([`Elbo`], with losses per time step and per sequence, and a KL weight for

@@ -38,7 +38,7 @@
 //! exponentially at a learned rate per unit.
 
 use crate::batch::IrregularBatch;
-use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update};
+use crate::cells::{AnyCell, Cell, CellKind, GruConvention, masked_update, step_present};
 use crate::field::MlpField;
 use crate::heads::observed_gaussian_log_likelihood;
 use crate::stops::{self, Stop};
@@ -338,7 +338,7 @@ impl OdeRnnCore {
                     }
                 }
                 let x = s.constant(input);
-                h = masked_update(self.cell.step(s, &x, &h)?, &h, &present)?;
+                h = step_present(s, &self.cell, &x, &h, &present)?;
             }
         }
         Ok(Scanned { before, last: h, stats })

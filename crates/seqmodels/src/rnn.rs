@@ -15,7 +15,7 @@ use crate::batch::SeqBatch;
 use crate::bound::{
     Elbo, LatentScan, LatentTerm, ParticleBudget, Pass, ScanResult, elbo_of, filter_state_of,
 };
-use crate::cells::{AnyCell, Cell, CellKind, masked_update};
+use crate::cells::{AnyCell, Cell, CellKind, step_present};
 use crate::heads::{ObsHead, ObsKind};
 use crate::stream::start_or_zeros;
 use crate::{Result, SequenceModel};
@@ -82,7 +82,7 @@ impl RnnModel {
         for step in batch.iter() {
             let x = s.constant(step.x.clone());
             recon = recon.add(&self.head.forward(s, &h)?.log_prob_rows(&x, step.mask)?)?;
-            h = masked_update(self.cell.step(s, &x, &h)?, &h, step.present)?;
+            h = step_present(s, &self.cell, &x, &h, step.present)?;
         }
         let latent = s.constant(Array2::zeros((b, 1)));
         Ok(Pass { recon, latent, carry: h })

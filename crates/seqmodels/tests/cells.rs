@@ -210,3 +210,62 @@ fn gru_from_weights_checks_every_block_and_torch_export_needs_the_torch_conventi
     let err = GruCell::from_weights(&mut ParamStore::new(), "b", GruConvention::Textbook, bad).unwrap_err();
     assert!(err.to_string().contains("u_rz is (2, 3), expected (2, 4)"), "{err}");
 }
+
+/// Stepping only the present rows (`step_present`) gives what stepping every row and
+/// keeping the absent ones (`masked_update`) gives, values and gradients (of the input,
+/// the state and every parameter), for every cell kind and for masks with some, no and
+/// all rows present: to the bit where the products have the same rows (all present),
+/// and to rounding otherwise (a product of fewer rows runs other micro-kernels).
+#[test]
+fn stepping_present_rows_only_equals_masking_a_full_step() {
+    use autodiff::Tape;
+    use seqmodels::cells::step_present;
+    use seqmodels::{AnyCell, CellKind};
+    let kinds = [
+        CellKind::Rnn,
+        CellKind::Gru(GruConvention::PyTorch),
+        CellKind::Gru(GruConvention::Textbook),
+        CellKind::MeanStdGru { units: 6 },
+    ];
+    let masks = [array![[1.0], [0.0], [1.0], [0.0], [1.0]], Array2::zeros((5, 1)), Array2::ones((5, 1))];
+    let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for kind in kinds {
+        let mut store = ParamStore::new();
+        let cell = AnyCell::new(&mut store, "c", kind, 3, 4, &mut ChaCha8Rng::seed_from_u64(2)).unwrap();
+        let width = cell.hidden_dim();
+        let x = Array2::from_shape_fn((5, 3), |(i, j)| (i as f64 * 0.7 - j as f64 * 0.4).sin());
+        let h = Array2::from_shape_fn((5, width), |(i, j)| (i as f64 * 0.3 + j as f64 * 0.9).cos() * 0.5);
+        let weights = Array2::from_shape_fn((5, width), |(i, j)| 1.0 + (i * width + j) as f64 * 0.01);
+        for mask in &masks {
+            let run = |present_only: bool| {
+                let tape = Tape::new();
+                let s = tape.session(&store);
+                let (xv, hv) = (tape.leaf(x.clone()), tape.leaf(h.clone()));
+                let out = if present_only {
+                    step_present(&s, &cell, &xv, &hv, mask).unwrap()
+                } else {
+                    masked_update(cell.step(&s, &xv, &hv).unwrap(), &hv, mask).unwrap()
+                };
+                let loss = out.mul(&xv.constant(weights.clone())).unwrap().sum();
+                let grads = tape.backward(loss).unwrap();
+                let inputs = [&xv, &hv].map(|v| grads.wrt(v).unwrap().cloned());
+                let params: Vec<_> = store.ids().map(|id| grads.param(id).cloned()).collect();
+                (out.value(), inputs, params)
+            };
+            let ((v1, i1, p1), (v2, i2, p2)) = (run(true), run(false));
+            let all = mask.iter().all(|&m| m == 1.0);
+            let same = |a: &Array2<f64>, b: &Array2<f64>| {
+                if all { bits(a) == bits(b) } else { autodiff::gradcheck::all_close(a, b, 1e-13, 1e-15) }
+            };
+            assert!(same(&v1, &v2), "{kind:?}, mask {mask}: {v1} vs {v2}");
+            for (a, b) in i1.iter().chain(&p1).zip(i2.iter().chain(&p2)) {
+                match (a, b) {
+                    (Some(a), Some(b)) => assert!(same(a, b), "{kind:?}, mask {mask}: {a} vs {b}"),
+                    // A parameter no present row reaches has no gradient on one side
+                    // and a zero one on the other.
+                    (a, b) => assert!(a.iter().chain(b).all(|g| g.iter().all(|&v| v == 0.0)), "{kind:?}"),
+                }
+            }
+        }
+    }
+}
