@@ -35,8 +35,9 @@ use crate::heads::{GaussianHead, ObsHead, ObsKind};
 use crate::stream::start_or_zeros;
 use crate::{Cell, Error, Result, SequenceModel};
 use autodiff::{Activation, Mlp, NoGrad, ParamStore, Session, Tensor};
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use rand::Rng;
+use rand_distr::StandardNormal;
 
 /// Sizes and families of a [`Vrnn`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -118,6 +119,32 @@ impl Vrnn {
     }
 }
 
+impl Vrnn {
+    /// One step for the rows given (all of a batch's, or those still present): the
+    /// reconstruction and latent terms per row (`R x 1`) and the new state, with `eps`
+    /// the rows' standard normal noise for `z_t`.
+    fn step<S: Session>(
+        &self,
+        s: &S,
+        x: &S::T,
+        mask: &Array2<f64>,
+        h: &S::T,
+        eps: &Array2<f64>,
+        term: LatentTerm,
+    ) -> Result<(S::T, S::T, S::T)> {
+        let px = self.phi_x.forward(s, x)?;
+        let prior = self.prior_head.forward(s, &self.prior.forward(s, h)?)?;
+        let q = self.enc_head.forward(s, &self.enc.forward(s, &S::T::concat_cols(&[&px, h])?)?)?;
+        let z = q.rsample_with(eps)?;
+        let pz = self.phi_z.forward(s, &z)?;
+        let obs = self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[&pz, h])?)?)?;
+        let recon = obs.log_prob_rows(x, mask)?;
+        let lat = term.of(&q, &prior, &z)?;
+        let h_new = self.rnn.step(s, &S::T::concat_cols(&[&px, &pz])?, h)?;
+        Ok((recon, lat, h_new))
+    }
+}
+
 impl LatentScan for Vrnn {
     type Carry<T> = T;
 
@@ -137,18 +164,25 @@ impl LatentScan for Vrnn {
         let mut recon = s.constant(Array2::zeros((b, 1)));
         let mut latent = s.constant(Array2::zeros((b, 1)));
         for step in batch.iter() {
-            let x = s.constant(step.x.clone());
-            let px = self.phi_x.forward(s, &x)?;
-            let prior = self.prior_head.forward(s, &self.prior.forward(s, &h)?)?;
-            let q = self.enc_head.forward(s, &self.enc.forward(s, &S::T::concat_cols(&[&px, &h])?)?)?;
-            let z = q.rsample(rng)?;
-            let pz = self.phi_z.forward(s, &z)?;
-            let obs = self.obs.forward(s, &self.dec.forward(s, &S::T::concat_cols(&[&pz, &h])?)?)?;
-            recon = recon.add(&obs.log_prob_rows(&x, step.mask)?)?;
-            let lat = term.of(&q, &prior, &z)?;
-            latent = latent.add(&lat.mask(step.present)?)?;
-            let h_new = self.rnn.step(s, &S::T::concat_cols(&[&px, &pz])?, &h)?;
-            h = masked_update(h_new, &h, step.present)?;
+            // Every row's noise is drawn, present or not, so the draws do not depend
+            // on which sequences have ended.
+            let eps = Array2::from_shape_simple_fn((b, self.config.z_dim), || rng.sample(StandardNormal));
+            let rows: Vec<usize> = (0..b).filter(|&r| step.present[(r, 0)] != 0.0).collect();
+            if rows.len() == b {
+                let (r, l, h_new) = self.step(s, &s.constant(step.x.clone()), step.mask, &h, &eps, term)?;
+                recon = recon.add(&r)?;
+                latent = latent.add(&l.mask(step.present)?)?;
+                h = masked_update(h_new, &h, step.present)?;
+            } else if !rows.is_empty() {
+                // Only the rows whose sequences go on: gathered, stepped, scattered back.
+                let pick = |a: &Array2<f64>| a.select(Axis(0), &rows);
+                let old = h.gather_rows(&rows)?;
+                let (r, l, h_new) =
+                    self.step(s, &s.constant(pick(step.x)), &pick(step.mask), &old, &pick(&eps), term)?;
+                recon = recon.add(&r.scatter_add_rows(&rows, b)?)?;
+                latent = latent.add(&l.scatter_add_rows(&rows, b)?)?;
+                h = h.add(&h_new.sub(&old)?.scatter_add_rows(&rows, b)?)?;
+            }
         }
         Ok(Pass { recon, latent, carry: h })
     }
@@ -217,5 +251,82 @@ impl SequenceModel for Vrnn {
             out.push(x);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pass that steps only the rows still present against the pass it replaced,
+    //! which stepped every row and masked the ended ones out.
+
+    use super::*;
+    use autodiff::Tape;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// The former pass: every row stepped, the ended ones masked.
+    fn masked_full_pass<S: Session>(
+        model: &Vrnn,
+        s: &S,
+        batch: &SeqBatch,
+        rng: &mut ChaCha8Rng,
+    ) -> (S::T, S::T, S::T) {
+        let b = batch.batch_size();
+        let mut h = s.constant(Array2::zeros((b, model.config.h_dim)));
+        let (mut recon, mut latent) = (s.constant(Array2::zeros((b, 1))), s.constant(Array2::zeros((b, 1))));
+        for step in batch.iter() {
+            let eps = Array2::from_shape_simple_fn((b, model.config.z_dim), || rng.sample(StandardNormal));
+            let x = s.constant(step.x.clone());
+            let (r, l, h_new) = model.step(s, &x, step.mask, &h, &eps, LatentTerm::Kl).unwrap();
+            recon = recon.add(&r).unwrap();
+            latent = latent.add(&l.mask(step.present).unwrap()).unwrap();
+            h = masked_update(h_new, &h, step.present).unwrap();
+        }
+        (recon, latent, h)
+    }
+
+    #[test]
+    fn stepping_present_rows_equals_the_masked_full_pass() {
+        let mut store = ParamStore::new();
+        let model =
+            Vrnn::new(&mut store, "v", VrnnConfig::new(3, 8, 2), &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+        let lengths = [4, 2, 3, 1];
+        let steps: Vec<_> = (0..4)
+            .map(|t| {
+                Array2::from_shape_fn((4, 3), |(r, c)| {
+                    if t < lengths[r] { f64::from(u8::from((t + r + c) % 2 == 0)) } else { 0.0 }
+                })
+            })
+            .collect();
+        let masks: Vec<_> = (0..4)
+            .map(|t| Array2::from_shape_fn((4, 1), |(r, _)| f64::from(u8::from(t < lengths[r]))))
+            .collect();
+        let batch = SeqBatch::new(steps, masks).unwrap();
+        let run = |present_only: bool| {
+            let tape = Tape::new();
+            let s = tape.session(&store);
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            let (recon, latent, h) = if present_only {
+                let pass = model.scan(&s, &batch, None, LatentTerm::Kl, &mut rng).unwrap();
+                (pass.recon, pass.latent, pass.carry)
+            } else {
+                masked_full_pass(&model, &s, &batch, &mut rng)
+            };
+            let loss = recon.sub(&latent).unwrap().sum().add(&h.square().sum()).unwrap();
+            let grads = tape.backward(loss).unwrap();
+            let params: Vec<_> = store.ids().map(|id| grads.param(id).cloned()).collect();
+            ([recon.value(), latent.value(), h.value()], params)
+        };
+        let ((values, grads), (want_values, want_grads)) = (run(true), run(false));
+        let close = |a: &Array2<f64>, b: &Array2<f64>| autodiff::gradcheck::all_close(a, b, 1e-12, 1e-14);
+        for (got, want) in values.iter().zip(&want_values) {
+            assert!(close(got, want), "{got} vs {want}");
+        }
+        for (got, want) in grads.iter().zip(&want_grads) {
+            match (got, want) {
+                (Some(g), Some(w)) => assert!(close(g, w), "{g} vs {w}"),
+                (g, w) => assert!(g.iter().chain(w).all(|a| a.iter().all(|&v| v == 0.0))),
+            }
+        }
     }
 }
