@@ -30,7 +30,7 @@ use crate::bound::{
     Elbo, LatentScan, LatentTerm, ParticleBudget, Pass, ScanResult, elbo_of, filter_state_of,
     log_likelihood_of,
 };
-use crate::cells::{GruCell, GruConvention, masked_update};
+use crate::cells::{GruCell, GruConvention};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
 use crate::stream::start_or_zeros;
 use crate::{Cell, Error, Result, SequenceModel};
@@ -117,9 +117,7 @@ impl Vrnn {
     pub fn config(&self) -> &VrnnConfig {
         &self.config
     }
-}
 
-impl Vrnn {
     /// One step for the rows given (all of a batch's, or those still present): the
     /// reconstruction and latent terms per row (`R x 1`) and the new state, with `eps`
     /// the rows' standard normal noise for `z_t`.
@@ -170,9 +168,7 @@ impl LatentScan for Vrnn {
             let rows: Vec<usize> = (0..b).filter(|&r| step.present[(r, 0)] != 0.0).collect();
             if rows.len() == b {
                 let (r, l, h_new) = self.step(s, &s.constant(step.x.clone()), step.mask, &h, &eps, term)?;
-                recon = recon.add(&r)?;
-                latent = latent.add(&l.mask(step.present)?)?;
-                h = masked_update(h_new, &h, step.present)?;
+                (recon, latent, h) = (recon.add(&r)?, latent.add(&l)?, h_new);
             } else if !rows.is_empty() {
                 // Only the rows whose sequences go on: gathered, stepped, scattered back.
                 let pick = |a: &Array2<f64>| a.select(Axis(0), &rows);
@@ -260,6 +256,7 @@ mod tests {
     //! which stepped every row and masked the ended ones out.
 
     use super::*;
+    use crate::cells::masked_update;
     use autodiff::Tape;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
