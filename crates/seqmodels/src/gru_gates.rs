@@ -37,9 +37,9 @@ struct Saved {
     biases: bool,
 }
 
-/// A zero row vector when a bias is absent, so one loop serves both cases.
-fn bias_or_zero(inputs: &[&Array2<f64>], at: usize, width: usize) -> Array2<f64> {
-    inputs.get(at).map_or_else(|| Array2::zeros((1, width)), |b| (*b).clone())
+/// A bias row's entries, zeros when the bias is absent, so one loop serves both cases.
+fn bias_or_zero(inputs: &[&Array2<f64>], at: usize, width: usize) -> Vec<f64> {
+    inputs.get(at).map_or_else(|| vec![0.0; width], |b| b.iter().copied().collect())
 }
 
 impl GruGates {
@@ -84,20 +84,17 @@ impl Function for GruGates {
     fn forward(&self, inputs: &[&Array2<f64>]) -> Result<(Array2<f64>, Box<dyn Vjp>)> {
         let hid = self.check(inputs)?;
         let ins: Vec<_> = inputs[..5].iter().map(|x| x.as_standard_layout()).collect();
-        let b_rz = bias_or_zero(inputs, 5, 2 * hid) + bias_or_zero(inputs, 7, 2 * hid);
+        // Both sides' gate biases summed first, as the composed ops did.
+        let b_rz: Vec<f64> = bias_or_zero(inputs, 5, 2 * hid)
+            .iter()
+            .zip(bias_or_zero(inputs, 7, 2 * hid))
+            .map(|(a, b)| a + b)
+            .collect();
         let (b_n, bh_n) = (bias_or_zero(inputs, 6, hid), bias_or_zero(inputs, 8, hid));
         let shape = inputs[4].dim();
-        let mut saved = Saved {
-            r: Array2::zeros(shape),
-            z: Array2::zeros(shape),
-            n: Array2::zeros(shape),
-            m: Array2::zeros(shape),
-            h_minus_n: Array2::zeros(shape),
-            biases: self.biases,
-        };
-        let mut out = Array2::zeros(shape);
-        let flat = |a: &Array2<f64>| a.iter().copied().collect::<Vec<f64>>();
-        let (b_rz, b_n, bh_n) = (flat(&b_rz), flat(&b_n), flat(&bh_n));
+        let fresh = || Array2::zeros(shape);
+        let (mut r, mut z, mut n, mut m, mut h_minus_n, mut out) =
+            (fresh(), fresh(), fresh(), fresh(), fresh(), fresh());
         vectorized(
             out.len(),
             #[inline(always)]
@@ -107,79 +104,39 @@ impl Function for GruGates {
                     .zip(rows(&ins[2], 2 * hid))
                     .zip(rows(&ins[3], hid))
                     .zip(rows(&ins[4], hid));
-                let outs = saved.outputs_mut().zip(rows_mut(&mut out, hid));
-                for (((((xrz, xn), hrz), hn), h), ((r, z, n, m, d), o)) in ins.zip(outs) {
-                    gate_row(
-                        GateRow { xrz, xn, hrz, hn, h, b_rz: &b_rz, b_n: &b_n, bh_n: &bh_n },
-                        r,
-                        z,
-                        n,
-                        m,
-                        d,
-                        o,
+                let outs = rows_mut(&mut r, hid)
+                    .zip(rows_mut(&mut z, hid))
+                    .zip(rows_mut(&mut n, hid))
+                    .zip(rows_mut(&mut m, hid))
+                    .zip(rows_mut(&mut h_minus_n, hid))
+                    .zip(rows_mut(&mut out, hid));
+                // In the order of the equations above, and so with the composed ops'
+                // roundings.
+                for (((((xrz, xn), hrz), hn), h), (((((r, z), n), m), d), o)) in ins.zip(outs) {
+                    let ((xr, xz), (hr, hz), (br, bz)) =
+                        (xrz.split_at(hid), hrz.split_at(hid), b_rz.split_at(hid));
+                    let (xn, hn, h, b_n, bh_n) =
+                        (&xn[..hid], &hn[..hid], &h[..hid], &b_n[..hid], &bh_n[..hid]);
+                    let (r, z, n, m, d, o) = (
+                        &mut r[..hid],
+                        &mut z[..hid],
+                        &mut n[..hid],
+                        &mut m[..hid],
+                        &mut d[..hid],
+                        &mut o[..hid],
                     );
+                    for j in 0..hid {
+                        r[j] = sigmoid(xr[j] + hr[j] + br[j]);
+                        z[j] = sigmoid(xz[j] + hz[j] + bz[j]);
+                        m[j] = hn[j] + bh_n[j];
+                        n[j] = tanh(xn[j] + b_n[j] + r[j] * m[j]);
+                        d[j] = h[j] - n[j];
+                        o[j] = n[j] + z[j] * d[j];
+                    }
                 }
             },
         );
-        Ok((out, Box::new(saved)))
-    }
-}
-
-/// One row's inputs: the products and the state, and the biases (`b_rz` the sum of
-/// both sides').
-struct GateRow<'a> {
-    xrz: &'a [f64],
-    xn: &'a [f64],
-    hrz: &'a [f64],
-    hn: &'a [f64],
-    h: &'a [f64],
-    b_rz: &'a [f64],
-    b_n: &'a [f64],
-    bh_n: &'a [f64],
-}
-
-/// The gates of one row, in the order of the equations above (and so the same
-/// roundings as the composed ops): `r, z` from `xrz + hrz + b_rz`, `m = hn + b_hn`,
-/// `n = tanh(xn + b_n + r m)`, `d = h - n`, and `o = n + z d`.
-#[inline(always)]
-fn gate_row(
-    x: GateRow<'_>,
-    r: &mut [f64],
-    z: &mut [f64],
-    n: &mut [f64],
-    m: &mut [f64],
-    d: &mut [f64],
-    o: &mut [f64],
-) {
-    let hid = o.len();
-    let (xr, xz) = x.xrz.split_at(hid);
-    let (hr, hz) = x.hrz.split_at(hid);
-    let (br, bz) = x.b_rz.split_at(hid);
-    let (xn, hn, h, b_n, bh_n) = (&x.xn[..hid], &x.hn[..hid], &x.h[..hid], &x.b_n[..hid], &x.bh_n[..hid]);
-    let (r, z, n, m, d) = (&mut r[..hid], &mut z[..hid], &mut n[..hid], &mut m[..hid], &mut d[..hid]);
-    for j in 0..hid {
-        r[j] = sigmoid(xr[j] + hr[j] + br[j]);
-        z[j] = sigmoid(xz[j] + hz[j] + bz[j]);
-        m[j] = hn[j] + bh_n[j];
-        n[j] = tanh(xn[j] + b_n[j] + r[j] * m[j]);
-        d[j] = h[j] - n[j];
-        o[j] = n[j] + z[j] * d[j];
-    }
-}
-
-impl Saved {
-    /// The rows of the five saved arrays, side by side, to be written.
-    #[allow(clippy::type_complexity)]
-    fn outputs_mut(
-        &mut self,
-    ) -> impl Iterator<Item = (&mut [f64], &mut [f64], &mut [f64], &mut [f64], &mut [f64])> {
-        let hid = self.r.ncols();
-        rows_mut(&mut self.r, hid)
-            .zip(rows_mut(&mut self.z, hid))
-            .zip(rows_mut(&mut self.n, hid))
-            .zip(rows_mut(&mut self.m, hid))
-            .zip(rows_mut(&mut self.h_minus_n, hid))
-            .map(|((((r, z), n), m), d)| (r, z, n, m, d))
+        Ok((out, Box::new(Saved { r, z, n, m, h_minus_n, biases: self.biases })))
     }
 }
 
