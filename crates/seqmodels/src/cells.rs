@@ -541,8 +541,7 @@ pub fn step_present<S: Session, C: Cell>(
     h: &S::T,
     present: &Array2<f64>,
 ) -> Result<S::T> {
-    let rows: Vec<usize> =
-        (0..present.nrows()).filter(|&r| present.row(r).iter().any(|&m| m != 0.0)).collect();
+    let rows = present_rows(present);
     if rows.len() == present.nrows() {
         return masked_update(cell.step(s, x, h)?, h, present);
     }
@@ -550,8 +549,19 @@ pub fn step_present<S: Session, C: Cell>(
         return Ok(h.clone());
     }
     let (x, old) = (x.gather_rows(&rows)?, h.gather_rows(&rows)?);
-    let change = masked_update(cell.step(s, &x, &old)?, &old, &present.select(Axis(0), &rows))?.sub(&old)?;
-    Ok(h.add(&change.scatter_add_rows(&rows, present.nrows())?)?)
+    let new = masked_update(cell.step(s, &x, &old)?, &old, &present.select(Axis(0), &rows))?;
+    replace_rows(h, &rows, &old, &new)
+}
+
+/// The rows of a step mask with a nonzero entry: the sequences present at the step.
+pub(crate) fn present_rows(present: &Array2<f64>) -> Vec<usize> {
+    (0..present.nrows()).filter(|&r| present.row(r).iter().any(|&m| m != 0.0)).collect()
+}
+
+/// `h` with its rows `rows`, gathered as `old`, moved to `new`: `h` plus the change
+/// scattered back to those rows (the others stay as they are, to the bit).
+pub(crate) fn replace_rows<T: Tensor>(h: &T, rows: &[usize], old: &T, new: &T) -> Result<T> {
+    Ok(h.add(&new.sub(old)?.scatter_add_rows(rows, h.shape().0)?)?)
 }
 
 /// Runs `cell` over time-major inputs `xs[t]` (`B x I`) from `h0`, forwards or (with

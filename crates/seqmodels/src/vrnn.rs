@@ -30,7 +30,7 @@ use crate::bound::{
     Elbo, LatentScan, LatentTerm, ParticleBudget, Pass, ScanResult, elbo_of, filter_state_of,
     log_likelihood_of,
 };
-use crate::cells::{GruCell, GruConvention};
+use crate::cells::{GruCell, GruConvention, present_rows, replace_rows};
 use crate::heads::{GaussianHead, ObsHead, ObsKind};
 use crate::stream::start_or_zeros;
 use crate::{Cell, Error, Result, SequenceModel};
@@ -165,7 +165,7 @@ impl LatentScan for Vrnn {
             // Every row's noise is drawn, present or not, so the draws do not depend
             // on which sequences have ended.
             let eps = Array2::from_shape_simple_fn((b, self.config.z_dim), || rng.sample(StandardNormal));
-            let rows: Vec<usize> = (0..b).filter(|&r| step.present[(r, 0)] != 0.0).collect();
+            let rows = present_rows(step.present);
             if rows.len() == b {
                 let (r, l, h_new) = self.step(s, &s.constant(step.x.clone()), step.mask, &h, &eps, term)?;
                 (recon, latent, h) = (recon.add(&r)?, latent.add(&l)?, h_new);
@@ -177,7 +177,7 @@ impl LatentScan for Vrnn {
                     self.step(s, &s.constant(pick(step.x)), &pick(step.mask), &old, &pick(&eps), term)?;
                 recon = recon.add(&r.scatter_add_rows(&rows, b)?)?;
                 latent = latent.add(&l.scatter_add_rows(&rows, b)?)?;
-                h = h.add(&h_new.sub(&old)?.scatter_add_rows(&rows, b)?)?;
+                h = replace_rows(&h, &rows, &old, &h_new)?;
             }
         }
         Ok(Pass { recon, latent, carry: h })
