@@ -68,14 +68,6 @@ impl Adam {
         check_range(&format!("{kind}.weight_decay"), self.weight_decay, 0.0, f64::MAX)
     }
 
-    /// The bias corrections of update `t`.
-    fn corrections(&self, t: u64) -> AdamCorrections {
-        AdamCorrections {
-            first: 1.0 - self.betas.0.powf(t as f64),
-            second: 1.0 - self.betas.1.powf(t as f64),
-        }
-    }
-
     /// One Adam update of `p` with an already weight-decayed gradient `g`.
     #[inline(always)]
     fn moments_step(&self, c: AdamCorrections, p: &mut f64, g: f64, m: &mut f64, v: &mut f64) {
@@ -124,7 +116,10 @@ impl UpdateRule for Adam {
     }
     type Step = AdamCorrections;
     fn at_step(&self, t: u64) -> AdamCorrections {
-        self.corrections(t)
+        AdamCorrections {
+            first: 1.0 - self.betas.0.powf(t as f64),
+            second: 1.0 - self.betas.1.powf(t as f64),
+        }
     }
     #[inline(always)]
     fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
@@ -146,7 +141,7 @@ impl UpdateRule for AdamW {
     }
     type Step = AdamCorrections;
     fn at_step(&self, t: u64) -> AdamCorrections {
-        self.adam.corrections(t)
+        self.adam.at_step(t)
     }
     #[inline(always)]
     fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
@@ -168,7 +163,7 @@ impl UpdateRule for Adamax {
     }
     type Step = AdamCorrections;
     fn at_step(&self, t: u64) -> AdamCorrections {
-        self.adam.corrections(t)
+        self.adam.at_step(t)
     }
     #[inline(always)]
     fn update(&self, c: AdamCorrections, p: &mut f64, g: f64, buf: &mut [f64]) {
