@@ -187,27 +187,28 @@ impl Tape {
 
     /// Gradients of the `1 x 1` value `loss` with respect to each of `wrt` (leaves
     /// or intermediate values), recorded on this tape so they can be differentiated
-    /// again. A value the loss does not depend on gets a zero gradient.
+    /// again. A value the loss does not depend on gets a zero gradient. Only the
+    /// nodes on a path from `wrt` to the loss are differentiated: a field's weights
+    /// get no recorded gradient when it is differentiated with respect to its state.
     pub fn grad<'t>(&'t self, loss: Var<'t>, wrt: &[Var<'t>]) -> Result<Vec<Var<'t>>> {
         self.owns(&loss, "Tape::grad", || "the loss".into())?;
         check_loss(&loss)?;
         for (k, w) in wrt.iter().enumerate() {
             self.owns(w, "Tape::grad", || format!("`wrt[{k}]`"))?;
         }
-        let mut grads: Vec<Option<Var<'t>>> = vec![None; loss.id() + 1];
-        grads[loss.id()] = Some(self.constant(Array2::ones((1, 1))));
         // A node passes gradient only to earlier nodes, so the sweep can stop at the
         // earliest of `wrt`: a field differentiating itself inside a long recorded
         // solve then walks its own evaluation, not the whole tape.
         let first = wrt.iter().map(|w| w.id()).min().unwrap_or(loss.id());
+        let leads = self.leads_to(first, loss.id(), wrt);
+        let leads = |j: Id| j >= first && leads[j - first];
+        let mut grads: Vec<Option<Var<'t>>> = vec![None; loss.id() + 1];
+        grads[loss.id()] = Some(self.constant(Array2::ones((1, 1))));
         for i in (first + 1..=loss.id()).rev() {
-            let Some(g) = grads[i] else {
+            let Some(g) = grads[i].filter(|_| leads(i)) else {
                 continue;
             };
-            let (op, tracked) = self.inspect(i, |_, op, t| (op.clone(), t));
-            if !tracked {
-                continue;
-            }
+            let op = self.inspect(i, |_, op, _| op.clone());
             if let Op::Function(f, _) = &op {
                 return Err(Error::Invalid {
                     op: "grad",
@@ -217,12 +218,11 @@ impl Tape {
                     ),
                 });
             }
-            let need = |j: Id| self.inspect(j, |_, _, t| t);
             op.grad(
                 &g,
                 &self.var(i),
                 |j| self.var(j),
-                need,
+                leads,
                 |j, d| {
                     let d = d.into_value(&g, self.var(j).shape());
                     grads[j] = Some(match grads[j] {
@@ -242,6 +242,30 @@ impl Tape {
                 .unwrap_or_else(|| self.constant(Array2::zeros(w.shape())))
             })
             .collect())
+    }
+
+    /// Which of the nodes `first..=last` lead to a tracked one of `wrt`: a
+    /// tracked value of `wrt`, or a node with such an input. Only they need a
+    /// gradient in [`grad`](Self::grad): the parameters of a field differentiated
+    /// with respect to its state, and everything computed from them alone, are left
+    /// out, where `backward` would give them gradients nobody asked for (as
+    /// `torch.autograd.grad` leaves them out).
+    fn leads_to(&self, first: Id, last: Id, wrt: &[Var<'_>]) -> Vec<bool> {
+        let mut leads = vec![false; last + 1 - first];
+        self.with_nodes(|nodes| {
+            for w in wrt.iter().filter(|w| w.id() <= last) {
+                leads[w.id() - first] = nodes.tracked(w.id());
+            }
+            for i in first + 1..=last {
+                if leads[i - first] || !nodes.tracked(i) {
+                    continue;
+                }
+                let mut any = false;
+                nodes.op(i).for_each_input(|j| any |= j >= first && leads[j - first]);
+                leads[i - first] = any;
+            }
+        });
+        leads
     }
 }
 

@@ -169,6 +169,55 @@ fn gradient_of_the_gradient_norm() {
     assert!(autodiff::gradcheck::all_close(d.wrt(&x).unwrap().unwrap(), &expected, 1e-12, 0.0));
 }
 
+#[test]
+fn grad_records_only_the_paths_to_what_it_differentiates_by() {
+    // y = sum tanh(x W): asked for dy/dx alone, `grad` records `g W^T` but not the
+    // weight's `x^T g`, and gives the same dy/dx as when asked for both.
+    let x0 = ndarray::array![[0.3, -0.7, 1.1], [1.2, 0.4, -0.2]];
+    let w0 = ndarray::array![[0.5, -1.0], [0.25, 2.0], [-0.75, 0.1]];
+    let recorded = |both: bool| {
+        let tape = Tape::new();
+        let (x, w) = (tape.leaf(x0.clone()), tape.leaf(w0.clone()));
+        let y = x.matmul(&w).unwrap().tanh().sum();
+        let before = tape.len();
+        let wrt = if both { vec![x, w] } else { vec![x] };
+        let dx = tape.grad(y, &wrt).unwrap()[0].value();
+        (tape.len() - before, dx)
+    };
+    let ((alone, dx_alone), (both, dx_both)) = (recorded(false), recorded(true));
+    assert_eq!(dx_alone, dx_both);
+    assert_eq!(both - alone, 1, "only the weight's product is left out");
+
+    // A first-order `Function` of the weight alone is no obstacle to dy/dx.
+    let tape = Tape::new();
+    let (x, w) = (tape.leaf(x0.clone()), tape.leaf(w0.clone()));
+    let scaled = Var::apply(&Doubled, &[&w]).unwrap();
+    let y = x.matmul(&scaled).unwrap().sum();
+    let dx = tape.grad(y, &[x]).unwrap()[0].value();
+    let want = Array2::from_elem((2, 2), 1.0).dot(&(2.0 * &w0).t());
+    assert!(autodiff::gradcheck::all_close(&dx, &want, 1e-15, 0.0), "{dx} vs {want}");
+    let err = tape.grad(y, &[w]).unwrap_err().to_string();
+    assert!(err.contains("doubled") && err.contains("first-order"), "{err}");
+}
+
+/// `2 x`, with a first-order rule only.
+struct Doubled;
+
+impl autodiff::Function for Doubled {
+    fn name(&self) -> &'static str {
+        "doubled"
+    }
+    fn forward(&self, inputs: &[&Array2<f64>]) -> autodiff::Result<(Array2<f64>, Box<dyn autodiff::Vjp>)> {
+        Ok((inputs[0] * 2.0, Box::new(Doubled)))
+    }
+}
+
+impl autodiff::Vjp for Doubled {
+    fn vjp(&self, g: &Array2<f64>, need: &[bool]) -> autodiff::Result<Vec<Option<Array2<f64>>>> {
+        Ok(vec![need[0].then(|| g * 2.0)])
+    }
+}
+
 /// The divergence `sum_i d f_i / d x_i` of a tanh MLP 2-8-2, row by row, written once
 /// against `Session`: the pass differentiates itself through `Session::grad`, as a
 /// continuous flow's field does for its trace.

@@ -86,6 +86,29 @@ where
 }
 
 impl Op {
+    /// Calls `f` with the id of each input, in order (a leaf has none).
+    pub(crate) fn for_each_input(&self, mut f: impl FnMut(Id)) {
+        match self {
+            Op::Leaf | Op::Param(_) => {}
+            Op::Map(_, x)
+            | Op::Transpose(_, x)
+            | Op::SumTo(_, x)
+            | Op::BroadcastTo(_, x)
+            | Op::LogSumExp(_, x)
+            | Op::Slice(_, x)
+            | Op::Pad(_, x)
+            | Op::Select(_, x)
+            | Op::GatherRows(_, x)
+            | Op::ScatterAddRows(_, x) => f(*x),
+            Op::Zip(_, a, b) | Op::Fused(_, a, b) | Op::MatMul(_, a, b) | Op::CausalConv(_, a, b) => {
+                f(*a);
+                f(*b);
+            }
+            Op::Concat(parts) => parts.iter().for_each(|(_, p)| f(*p)),
+            Op::Function(_, inputs) => inputs.iter().for_each(|&j| f(j)),
+        }
+    }
+
     /// Runs this node's gradient rule: given `g = dL/dy` for the node's value `y`, and
     /// `val` giving each input's value, sends each input that `need`s a gradient and
     /// its contribution to `emit`. Leaves have none.
