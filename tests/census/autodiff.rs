@@ -43,6 +43,13 @@ pub const CASES: &[Case] = &[
     fails("x.matmul(&y)", "inner dimensions 3 and 2", "Shape", &["matmul", "(2, 3)"], || {
         error(a23().matmul(&a23()))
     }),
+    fails("x.affine(&w, &b)", "inner dimensions 3 and 2", "Shape", &["affine", "(2, 3)"], || {
+        error(a23().affine(&a23(), &array![[0.0, 0.0, 0.0]]))
+    }),
+    fails("x.affine(&w, &b)", "bias 1x2 for 3 outputs", "Shape", &["affine bias", "(1, 2)"], || {
+        let w = array![[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        error(a23().affine(&w, &array![[0.0, 0.0]]))
+    }),
     fails("x.clamp(lo, hi)", "lo = 1 > hi = 0", "Invalid", &["clamp", "1", "0"], || {
         error(a23().clamp(1.0, 0.0))
     }),

@@ -295,7 +295,7 @@ pub const CASES: &[Case] = &[
         "odeint_session(mlp, s, y0, ts)",
         "a 1x3 state for a field of width 2",
         "Autodiff::Shape",
-        &["matmul", "(1, 3)"],
+        &["affine", "(1, 3)"],
         || {
             let (store, mlp) = mlp_field();
             error(

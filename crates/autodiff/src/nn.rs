@@ -165,10 +165,10 @@ impl Linear {
 
     /// `x W + b` for a `batch x in` input.
     pub fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
-        let y = x.matmul(&s.param(self.weight)?)?;
+        let w = s.param(self.weight)?;
         match self.bias {
-            Some(b) => y.add(&s.param(b)?),
-            None => Ok(y),
+            Some(b) => x.affine(&w, &s.param(b)?),
+            None => x.matmul(&w),
         }
     }
 }

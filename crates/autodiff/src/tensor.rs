@@ -10,7 +10,7 @@
 //! else (`sub`, `mean`, `softmax`, masking, ...) is derived from them once, here.
 
 use crate::op::{
-    BinaryOp, BroadcastTo, CausalConv, Concat, GatherRows, LogSumExp, Mask, MatMul, OneInput, Pad,
+    Affine, BinaryOp, BroadcastTo, CausalConv, Concat, GatherRows, LogSumExp, Mask, MatMul, OneInput, Pad,
     ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::{Error, Function, Result, Shape};
@@ -44,6 +44,10 @@ pub trait Tensor: Clone + Sized {
     fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self>;
     /// Matrix product `op(self) op(rhs)`, transposing an operand when its flag is set.
     fn matmul_t(&self, rhs: &Self, transpose_lhs: bool, transpose_rhs: bool) -> Result<Self>;
+    /// `self W + b` for a weight `W` (`in x out`) and a bias row `b` (`1 x out`): equal
+    /// to `self.matmul(w)?.add(b)` to the bit, as one op that keeps one array where
+    /// those two keep two.
+    fn affine(&self, w: &Self, b: &Self) -> Result<Self>;
     /// The causal dilated convolution along time of a time-major batch `self`
     /// (`T B x C`, row `t B + b` = sequence `b` at step `t`) by `filter` (`w C x C'`,
     /// tap `k` in rows `k C ..`): `y_t = sum_k x_{t - (w - 1 - k) d} W_k`, zero before
@@ -317,6 +321,9 @@ impl Tensor for Array2<f64> {
     }
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         MatMul { ta, tb }.value(self, rhs)
+    }
+    fn affine(&self, w: &Self, b: &Self) -> Result<Self> {
+        Affine::value(self, w, b)
     }
     fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self> {
         conv.value(self, filter)

@@ -85,6 +85,12 @@ proptest! {
     }
 
     #[test]
+    fn affine(m in 1..=5usize, k in 1..=5usize, n in 1..=5usize, seed in 0..1000u64) {
+        let (x, w, b) = (pseudo_random((m, k), seed), pseudo_random((k, n), seed + 1), pseudo_random((1, n), seed + 2));
+        check(|v| v[0].affine(&v[1], &v[2]), &[x, w, b])?;
+    }
+
+    #[test]
     fn reductions(x in any_matrix(5, -3.0, 3.0)) {
         let (r, c) = x.dim();
         check(|v| Ok(v[0].sum()), &[x.clone()])?;
@@ -157,6 +163,34 @@ fn pseudo_random(shape: (usize, usize), seed: u64) -> Array2<f64> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     Array2::from_shape_simple_fn(shape, || rng.random_range(-1.0..1.0))
+}
+
+/// The fused `x W + b` equals `matmul` then `add` to the bit, value and gradients,
+/// on shapes that reach the wide loops and a product's inner blocking (`k = 300`).
+#[test]
+fn affine_equals_the_product_plus_the_bias_to_the_bit() {
+    for (m, k, n) in [(3, 2, 5), (1000, 20, 20), (64, 300, 100), (128, 200, 100)] {
+        let (x, w, b) = (pseudo_random((m, k), 1), pseudo_random((k, n), 2), pseudo_random((1, n), 3));
+        let g = pseudo_random((m, n), 4);
+        let run = |fused: bool| {
+            let tape = autodiff::Tape::new();
+            let (xv, wv, bv) = (tape.leaf(x.clone()), tape.leaf(w.clone()), tape.leaf(b.clone()));
+            let y =
+                if fused { xv.affine(&wv, &bv) } else { xv.matmul(&wv).and_then(|p| p.add(&bv)) }.unwrap();
+            let grads = y.mul(&tape.constant(g.clone())).unwrap().sum().backward().unwrap();
+            let d: Vec<Array2<f64>> =
+                [xv, wv, bv].iter().map(|v| grads.wrt(v).unwrap().unwrap().clone()).collect();
+            (y.value(), d)
+        };
+        assert_eq!(run(true), run(false), "{m} x {k} x {n}");
+        assert_eq!(x.affine(&w, &b).unwrap(), run(false).0);
+    }
+    let (x, w) = (Array2::zeros((2, 3)), Array2::zeros((3, 4)));
+    let err = x.affine(&w, &Array2::zeros((2, 4))).unwrap_err().to_string();
+    assert!(err.contains("affine bias"), "{err}");
+    assert!(
+        x.affine(&Array2::zeros((2, 4)), &Array2::zeros((1, 4))).unwrap_err().to_string().contains("affine")
+    );
 }
 
 #[test]

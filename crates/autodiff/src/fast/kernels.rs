@@ -177,6 +177,25 @@ pub(crate) fn mul_assign(a: &mut Array2<f64>, b: &Array2<f64>) {
     }
 }
 
+/// `a += row` for every row of `a` (`row` is `1 x a.ncols()`): a bias added in place.
+#[inline(always)]
+pub(crate) fn add_row_assign(a: &mut Array2<f64>, row: &Array2<f64>) {
+    let row = row.row(0);
+    match row.as_slice() {
+        Some(r) if a.is_standard_layout() => wide(
+            a.len(),
+            #[inline(always)]
+            || {
+                for mut o in a.rows_mut() {
+                    let o = o.as_slice_mut().expect("a row of a standard-layout array is contiguous");
+                    o.iter_mut().zip(r).for_each(|(x, &y)| *x += y);
+                }
+            },
+        ),
+        _ => *a += &row,
+    }
+}
+
 /// An owned copy of a view (a column block, a transpose, a broadcast), in
 /// standard layout.
 pub(crate) fn copy(x: &ArrayView2<'_, f64>) -> Array2<f64> {

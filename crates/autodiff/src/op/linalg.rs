@@ -1,4 +1,5 @@
-//! Matrix products, with either operand optionally transposed.
+//! Matrix products, with either operand optionally transposed, and the affine map
+//! `x W + b` of a layer.
 //!
 //! Carrying the transposes as flags keeps the backward pass free of copies: the
 //! gradient of `C = A B` is `dA = G B^T` and `dB = A^T G`, which are again products
@@ -45,5 +46,31 @@ impl TwoInputs for MatMul {
         // dB = op(A)^T G, or its transpose G^T op(A).
         let d = if self.tb { g.matmul_t(a, true, self.ta) } else { a.matmul_t(g, !self.ta, false) };
         Grad::New(d.expect(SHAPES))
+    }
+}
+
+/// `x W + b` for a bias row `b` (`1 x out`): the product with the bias added into
+/// it in place. A layer's `matmul` then `add` keep two arrays of `batch x out` on
+/// the tape where this keeps one; on the Latent ODE's spirals, whose tape outgrows
+/// the caches, that memory is what a step waits for. The sums are the two ops' sums
+/// in the same order, so the value is theirs to the bit, and so are the gradients:
+/// the product's (through [`MatMul`]) and the bias's column sum of `g` (the `add`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Affine;
+
+impl Affine {
+    /// The product's rules, for the input (`x`) and the weight (`W`).
+    pub(crate) const PRODUCT: MatMul = MatMul { ta: false, tb: false };
+
+    pub(crate) fn value(x: &Array2<f64>, w: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
+        if x.ncols() != w.nrows() {
+            return Err(Error::Shape { op: "affine", lhs: x.dim(), rhs: w.dim() });
+        }
+        if b.dim() != (1, w.ncols()) {
+            return Err(Error::Shape { op: "affine bias", lhs: b.dim(), rhs: (1, w.ncols()) });
+        }
+        let mut out = kernels::matmul(&x.view(), &w.view());
+        kernels::add_row_assign(&mut out, b);
+        Ok(out)
     }
 }

@@ -75,7 +75,7 @@ pub use binary::BinaryOp;
 pub use conv::CausalConv;
 pub(crate) use fused::{Fused, GradTensor};
 pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpose};
-pub(crate) use linalg::MatMul;
+pub(crate) use linalg::{Affine, MatMul};
 pub(crate) use node::{Id, Op};
 pub(crate) use reduce::{BroadcastTo, LogSumExp, SumTo};
 pub use select::Mask;

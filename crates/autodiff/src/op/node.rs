@@ -4,8 +4,8 @@
 //! rule and hands it its inputs; the math is in the rule's own file.
 
 use super::{
-    BinaryOp, BroadcastTo, CausalConv, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul, OneInput, Pad,
-    ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    Affine, BinaryOp, BroadcastTo, CausalConv, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul,
+    OneInput, Pad, ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::ParamId;
 use crate::function::Recorded;
@@ -29,6 +29,8 @@ pub(crate) enum Op {
     /// A fused gradient, recorded by [`Tape::grad`](crate::Tape::grad).
     Fused(Fused, Id, Id),
     MatMul(MatMul, Id, Id),
+    /// `x W + b`: input, weight, bias row.
+    Affine(Id, Id, Id),
     /// A causal dilated convolution of an input (first) by a filter (second).
     CausalConv(CausalConv, Id, Id),
     Transpose(Transpose, Id),
@@ -72,6 +74,13 @@ where
         }
     }
 
+    /// `g` itself to `x`, summed over the rows it was broadcast along (a bias).
+    fn pass(&mut self, x: Id) {
+        if (self.need)(x) {
+            (self.emit)(x, Grad::Pass);
+        }
+    }
+
     fn two(&mut self, op: &impl TwoInputs, a: Id, b: Id) {
         let (va, vb) = ((self.val)(a), (self.val)(b));
         if (self.need)(a) {
@@ -104,6 +113,7 @@ impl Op {
                 f(*a);
                 f(*b);
             }
+            Op::Affine(x, w, b) => [*x, *w, *b].into_iter().for_each(f),
             Op::Concat(parts) => parts.iter().for_each(|(_, p)| f(*p)),
             Op::Function(_, inputs) => inputs.iter().for_each(|&j| f(j)),
         }
@@ -130,6 +140,10 @@ impl Op {
             Op::Zip(op, a, b) => run.two(op, *a, *b),
             Op::Fused(op, a, b) => run.two(op, *a, *b),
             Op::MatMul(op, a, b) => run.two(op, *a, *b),
+            Op::Affine(x, w, b) => {
+                run.two(&Affine::PRODUCT, *x, *w);
+                run.pass(*b);
+            }
             Op::CausalConv(op, x, w) => run.two(op, *x, *w),
             Op::Transpose(op, x) => run.one(op, *x),
             Op::SumTo(op, x) => run.one(op, *x),
