@@ -3,7 +3,7 @@
 use crate::harness::{Case, error, fails, gives, panics, value, values};
 use latent_seq::autodiff::data::{Dataset, Rows, batch_order, bucketed_batch_order, padding_ratio, split};
 use latent_seq::autodiff::ndarray::{Array2, Axis, array};
-use latent_seq::autodiff::op::CausalConv;
+use latent_seq::autodiff::op::{CausalConv, UnaryOp};
 use latent_seq::autodiff::state_dict::{self, StateDict};
 use latent_seq::autodiff::{
     Activation, GradCheck, Init, Linear, Loss, Mlp, ParamStore, Tape, Tensor, gradcheck, math,
@@ -49,6 +49,9 @@ pub const CASES: &[Case] = &[
     fails("x.affine(&w, &b)", "bias 1x2 for 3 outputs", "Shape", &["affine bias", "(1, 2)"], || {
         let w = array![[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
         error(a23().affine(&w, &array![[0.0, 0.0]]))
+    }),
+    fails("x.affine_then(&w, &b, act)", "act = elu, not fused", "Invalid", &["affine_then", "elu"], || {
+        error(a23().affine_then(&a23().t().to_owned(), &array![[0.0, 0.0]], Some(UnaryOp::Elu)))
     }),
     fails("x.clamp(lo, hi)", "lo = 1 > hi = 0", "Invalid", &["clamp", "1", "0"], || {
         error(a23().clamp(1.0, 0.0))

@@ -5,6 +5,7 @@
 //! `batch x features`; a `Linear` computes `x W + b` with `W` of shape `in x out`
 //! (PyTorch stores the transpose and computes `x W^T + b`; the maps are the same).
 
+use crate::op::UnaryOp;
 use crate::state_dict::{self, StateDict};
 use crate::{Error, Init, ParamId, ParamStore, Result, Session, Tensor};
 use ndarray::Array2;
@@ -163,6 +164,22 @@ impl Linear {
         std::iter::once(self.weight).chain(self.bias)
     }
 
+    /// `act(x W + b)` for a `batch x in` input: one op on a tape for tanh, sigmoid
+    /// and ReLU after a layer with a bias ([`Tensor::affine_then`]), the layer and
+    /// then the activation otherwise; the same values either way.
+    pub fn forward_then<S: Session>(&self, s: &S, x: &S::T, act: Activation) -> Result<S::T> {
+        let fused = match act {
+            Activation::Tanh => UnaryOp::Tanh,
+            Activation::Sigmoid => UnaryOp::Sigmoid,
+            Activation::Relu => UnaryOp::Relu,
+            _ => return Ok(act.apply(&self.forward(s, x)?)),
+        };
+        match self.bias {
+            Some(b) => x.affine_then(&s.param(self.weight)?, &s.param(b)?, Some(fused)),
+            None => Ok(act.apply(&self.forward(s, x)?)),
+        }
+    }
+
     /// `x W + b` for a `batch x in` input.
     pub fn forward<S: Session>(&self, s: &S, x: &S::T) -> Result<S::T> {
         let w = s.param(self.weight)?;
@@ -290,8 +307,7 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut h = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(s, &h)?;
-            h = if i == last { self.output.apply(&h) } else { self.hidden.apply(&h) };
+            h = layer.forward_then(s, &h, if i == last { self.output } else { self.hidden })?;
         }
         Ok(h)
     }

@@ -251,15 +251,16 @@ impl Tensor for Var<'_> {
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         self.record2(rhs, MatMul { ta, tb }, Op::MatMul)
     }
-    fn affine(&self, w: &Self, b: &Self) -> Result<Self> {
+    fn affine_then(&self, w: &Self, b: &Self, act: Option<UnaryOp>) -> Result<Self> {
         self.tape.owns(w, "affine", || "the weight".into())?;
         self.tape.owns(b, "affine", || "the bias".into())?;
+        let op = Affine::new(act)?;
         let (x, w, b) = (self.id, w.id, b.id);
         let (value, tracked) = self.tape.with_nodes(|nodes| {
-            let value = Affine::value(nodes.value(x), nodes.value(w), nodes.value(b));
+            let value = op.value(nodes.value(x), nodes.value(w), nodes.value(b));
             (value, [x, w, b].into_iter().any(|j| nodes.tracked(j)))
         });
-        Ok(self.tape.record(value?, Op::Affine(x, w, b), tracked))
+        Ok(self.tape.record(value?, Op::Affine(op, x, w, b), tracked))
     }
     fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self> {
         self.record2(filter, conv, Op::CausalConv)

@@ -1,6 +1,7 @@
 //! Every op's gradient against central finite differences, over random shapes
 //! (1..=5 per axis) and values.
 
+use autodiff::op::UnaryOp;
 use autodiff::testing::{any_matrix, matrix, matrix_pair};
 use autodiff::{GradCheck, Tensor, gradcheck};
 use ndarray::{Array2, Axis};
@@ -165,25 +166,34 @@ fn pseudo_random(shape: (usize, usize), seed: u64) -> Array2<f64> {
     Array2::from_shape_simple_fn(shape, || rng.random_range(-1.0..1.0))
 }
 
-/// The fused `x W + b` equals `matmul` then `add` to the bit, value and gradients,
-/// on shapes that reach the wide loops and a product's inner blocking (`k = 300`).
+/// The fused `act(x W + b)` equals `matmul`, `add` and the activation to the bit,
+/// value and gradients, on shapes that reach the wide loops and a product's inner
+/// blocking (`k = 300`).
 #[test]
-fn affine_equals_the_product_plus_the_bias_to_the_bit() {
-    for (m, k, n) in [(3, 2, 5), (1000, 20, 20), (64, 300, 100), (128, 200, 100)] {
+fn affine_equals_the_product_plus_the_bias_then_the_activation_to_the_bit() {
+    let acts = [None, Some(UnaryOp::Tanh), Some(UnaryOp::Sigmoid), Some(UnaryOp::Relu)];
+    for ((m, k, n), act) in [(3, 2, 5), (1000, 20, 20), (64, 300, 100), (128, 200, 100)]
+        .into_iter()
+        .flat_map(|shape| acts.map(|act| (shape, act)))
+    {
         let (x, w, b) = (pseudo_random((m, k), 1), pseudo_random((k, n), 2), pseudo_random((1, n), 3));
         let g = pseudo_random((m, n), 4);
         let run = |fused: bool| {
             let tape = autodiff::Tape::new();
             let (xv, wv, bv) = (tape.leaf(x.clone()), tape.leaf(w.clone()), tape.leaf(b.clone()));
-            let y =
-                if fused { xv.affine(&wv, &bv) } else { xv.matmul(&wv).and_then(|p| p.add(&bv)) }.unwrap();
+            let y = if fused {
+                xv.affine_then(&wv, &bv, act).unwrap()
+            } else {
+                let pre = xv.matmul(&wv).and_then(|p| p.add(&bv)).unwrap();
+                act.map_or(pre, |op| pre.unary(op))
+            };
             let grads = y.mul(&tape.constant(g.clone())).unwrap().sum().backward().unwrap();
             let d: Vec<Array2<f64>> =
                 [xv, wv, bv].iter().map(|v| grads.wrt(v).unwrap().unwrap().clone()).collect();
             (y.value(), d)
         };
-        assert_eq!(run(true), run(false), "{m} x {k} x {n}");
-        assert_eq!(x.affine(&w, &b).unwrap(), run(false).0);
+        assert_eq!(run(true), run(false), "{m} x {k} x {n}, {act:?}");
+        assert_eq!(x.affine_then(&w, &b, act).unwrap(), run(false).0);
     }
     let (x, w) = (Array2::zeros((2, 3)), Array2::zeros((3, 4)));
     let err = x.affine(&w, &Array2::zeros((2, 4))).unwrap_err().to_string();

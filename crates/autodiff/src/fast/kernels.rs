@@ -129,6 +129,20 @@ pub(crate) fn map(x: &Array2<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
     out
 }
 
+/// `f` applied to every element in place: the same loop as [`map`], so the same
+/// values.
+#[inline(always)]
+pub(crate) fn map_in_place(x: &mut Array2<f64>, f: impl Fn(f64) -> f64) {
+    match x.as_slice_mut() {
+        Some(v) => wide(
+            v.len(),
+            #[inline(always)]
+            || v.iter_mut().for_each(|o| *o = f(*o)),
+        ),
+        None => x.mapv_inplace(f),
+    }
+}
+
 /// `f` applied to pairs of elements of two views of the same shape (either may be
 /// a broadcast row, column or scalar).
 #[inline(always)]

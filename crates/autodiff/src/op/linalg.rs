@@ -5,7 +5,7 @@
 //! gradient of `C = A B` is `dA = G B^T` and `dB = A^T G`, which are again products
 //! with transpose flags, so the rule is closed under differentiation.
 
-use super::{Grad, GradTensor, SHAPES, TwoInputs};
+use super::{Grad, GradTensor, OneInput, SHAPES, TwoInputs, UnaryOp};
 use crate::fast::kernels;
 use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2};
@@ -49,20 +49,41 @@ impl TwoInputs for MatMul {
     }
 }
 
-/// `x W + b` for a bias row `b` (`1 x out`): the product with the bias added into
-/// it in place. A layer's `matmul` then `add` keep two arrays of `batch x out` on
-/// the tape where this keeps one; on the Latent ODE's spirals, whose tape outgrows
-/// the caches, that memory is what a step waits for. The sums are the two ops' sums
-/// in the same order, so the value is theirs to the bit, and so are the gradients:
-/// the product's (through [`MatMul`]) and the bias's column sum of `g` (the `add`'s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Affine;
+/// `act(x W + b)` for a bias row `b` (`1 x out`) and an optional activation: the
+/// product, with the bias added and the activation applied in place. A layer's
+/// `matmul`, `add` and activation keep three arrays of `batch x out` on the tape
+/// where this keeps one; on the Latent ODE's spirals, whose tape outgrows the
+/// caches, that memory is what a step waits for. Only activations whose gradient
+/// rule can read the output in place of the input are fused (tanh and sigmoid read
+/// `y`; ReLU's step `[x > 0]` is `[y > 0]`). The arithmetic is the three ops' in
+/// the same order, so values and gradients are theirs to the bit: the product's
+/// rules (through [`MatMul`]) applied to the activation's gradient, and the bias's
+/// column sum of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Affine {
+    act: Option<UnaryOp>,
+}
 
 impl Affine {
     /// The product's rules, for the input (`x`) and the weight (`W`).
     pub(crate) const PRODUCT: MatMul = MatMul { ta: false, tb: false };
 
-    pub(crate) fn value(x: &Array2<f64>, w: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
+    /// The op for `act`, if its gradient can be had from the output.
+    pub(crate) fn new(act: Option<UnaryOp>) -> Result<Self> {
+        match act {
+            None | Some(UnaryOp::Tanh | UnaryOp::Sigmoid | UnaryOp::Relu) => Ok(Affine { act }),
+            Some(other) => Err(Error::Invalid {
+                op: "affine_then",
+                reason: format!(
+                    "`{}` is not fused (only tanh, sigmoid and relu, whose gradient the output gives): \
+                     apply it to `affine`'s result",
+                    other.name()
+                ),
+            }),
+        }
+    }
+
+    pub(crate) fn value(&self, x: &Array2<f64>, w: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
         if x.ncols() != w.nrows() {
             return Err(Error::Shape { op: "affine", lhs: x.dim(), rhs: w.dim() });
         }
@@ -71,6 +92,18 @@ impl Affine {
         }
         let mut out = kernels::matmul(&x.view(), &w.view());
         kernels::add_row_assign(&mut out, b);
+        if let Some(act) = self.act {
+            act.apply_in_place(&mut out);
+        }
         Ok(out)
+    }
+
+    /// `dL/d(x W + b)` from `g = dL/dy` and the output `y`; `None` when it is `g`
+    /// itself (no activation).
+    pub(crate) fn pre_activation_grad<T: GradTensor>(&self, g: &T, y: &T) -> Option<T> {
+        self.act.map(|act| match act.grad(g, y, y) {
+            Grad::New(d) => d,
+            _ => unreachable!("a fused activation's rule makes a new value"),
+        })
     }
 }

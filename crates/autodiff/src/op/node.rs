@@ -5,7 +5,7 @@
 
 use super::{
     Affine, BinaryOp, BroadcastTo, CausalConv, Fused, GatherRows, Grad, GradTensor, LogSumExp, MatMul,
-    OneInput, Pad, ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    OneInput, Pad, SHAPES, ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
 };
 use crate::ParamId;
 use crate::function::Recorded;
@@ -29,8 +29,8 @@ pub(crate) enum Op {
     /// A fused gradient, recorded by [`Tape::grad`](crate::Tape::grad).
     Fused(Fused, Id, Id),
     MatMul(MatMul, Id, Id),
-    /// `x W + b`: input, weight, bias row.
-    Affine(Id, Id, Id),
+    /// `act(x W + b)`: input, weight, bias row.
+    Affine(Affine, Id, Id, Id),
     /// A causal dilated convolution of an input (first) by a filter (second).
     CausalConv(CausalConv, Id, Id),
     Transpose(Transpose, Id),
@@ -74,10 +74,27 @@ where
         }
     }
 
-    /// `g` itself to `x`, summed over the rows it was broadcast along (a bias).
-    fn pass(&mut self, x: Id) {
+    /// The product's rules with `dL/d(x W + b)` in place of `g`, and its column sum
+    /// for the bias (as `g` itself, which the sweep sums, when there is no
+    /// activation).
+    fn affine(&mut self, op: &Affine, x: Id, w: Id, b: Id) {
+        let pre = op.pre_activation_grad(self.g, self.y);
+        let g = pre.as_ref().unwrap_or(self.g);
+        let (vx, vw) = ((self.val)(x), (self.val)(w));
         if (self.need)(x) {
-            (self.emit)(x, Grad::Pass);
+            let d = Affine::PRODUCT.grad_lhs(g, vx.borrow(), vw.borrow(), self.y);
+            (self.emit)(x, d);
+        }
+        if (self.need)(w) {
+            let d = Affine::PRODUCT.grad_rhs(g, vx.borrow(), vw.borrow(), self.y);
+            (self.emit)(w, d);
+        }
+        if (self.need)(b) {
+            let d = match &pre {
+                None => Grad::Pass,
+                Some(p) => Grad::New(p.sum_to((self.val)(b).borrow().shape()).expect(SHAPES)),
+            };
+            (self.emit)(b, d);
         }
     }
 
@@ -113,7 +130,7 @@ impl Op {
                 f(*a);
                 f(*b);
             }
-            Op::Affine(x, w, b) => [*x, *w, *b].into_iter().for_each(f),
+            Op::Affine(_, x, w, b) => [*x, *w, *b].into_iter().for_each(f),
             Op::Concat(parts) => parts.iter().for_each(|(_, p)| f(*p)),
             Op::Function(_, inputs) => inputs.iter().for_each(|&j| f(j)),
         }
@@ -140,10 +157,7 @@ impl Op {
             Op::Zip(op, a, b) => run.two(op, *a, *b),
             Op::Fused(op, a, b) => run.two(op, *a, *b),
             Op::MatMul(op, a, b) => run.two(op, *a, *b),
-            Op::Affine(x, w, b) => {
-                run.two(&Affine::PRODUCT, *x, *w);
-                run.pass(*b);
-            }
+            Op::Affine(op, x, w, b) => run.affine(op, *x, *w, *b),
             Op::CausalConv(op, x, w) => run.two(op, *x, *w),
             Op::Transpose(op, x) => run.one(op, *x),
             Op::SumTo(op, x) => run.one(op, *x),
