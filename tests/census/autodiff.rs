@@ -50,9 +50,16 @@ pub const CASES: &[Case] = &[
         let w = array![[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
         error(a23().affine(&w, &array![[0.0, 0.0]]))
     }),
-    fails("x.affine_then(&w, &b, act)", "act = elu, not fused", "Invalid", &["affine_then", "elu"], || {
-        error(a23().affine_then(&a23().t().to_owned(), &array![[0.0, 0.0]], Some(UnaryOp::Elu)))
+    fails("x.dense(&w, &b, plus, act)", "act = elu, not fused", "Invalid", &["dense", "elu"], || {
+        error(a23().dense(&a23().t().to_owned(), &array![[0.0, 0.0]], None, Some(UnaryOp::Elu)))
     }),
+    fails(
+        "x.dense(&w, &b, plus, act)",
+        "addend 2x3 for a 2x2 output",
+        "Shape",
+        &["affine addend", "(2, 3)"],
+        || error(a23().dense(&a23().t().to_owned(), &array![[0.0, 0.0]], Some(&a23()), None)),
+    ),
     fails("x.clamp(lo, hi)", "lo = 1 > hi = 0", "Invalid", &["clamp", "1", "0"], || {
         error(a23().clamp(1.0, 0.0))
     }),

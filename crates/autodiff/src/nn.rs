@@ -164,20 +164,33 @@ impl Linear {
         std::iter::once(self.weight).chain(self.bias)
     }
 
-    /// `act(x W + b)` for a `batch x in` input: one op on a tape for tanh, sigmoid
-    /// and ReLU after a layer with a bias ([`Tensor::affine_then`]), the layer and
-    /// then the activation otherwise; the same values either way.
-    pub fn forward_then<S: Session>(&self, s: &S, x: &S::T, act: Activation) -> Result<S::T> {
+    /// `act(x W + b + plus)` for a `batch x in` input and an optional addend of the
+    /// output's shape (a recurrent cell's `h U`): one op on a tape
+    /// ([`Tensor::dense`]) when the layer has a bias and `act` is the identity, tanh,
+    /// sigmoid or ReLU, the layer, the sum and the activation otherwise; the same
+    /// values either way.
+    pub fn forward_then<S: Session>(
+        &self,
+        s: &S,
+        x: &S::T,
+        plus: Option<&S::T>,
+        act: Activation,
+    ) -> Result<S::T> {
         let fused = match act {
-            Activation::Tanh => UnaryOp::Tanh,
-            Activation::Sigmoid => UnaryOp::Sigmoid,
-            Activation::Relu => UnaryOp::Relu,
-            _ => return Ok(act.apply(&self.forward(s, x)?)),
+            Activation::Identity => Some(None),
+            Activation::Tanh => Some(Some(UnaryOp::Tanh)),
+            Activation::Sigmoid => Some(Some(UnaryOp::Sigmoid)),
+            Activation::Relu => Some(Some(UnaryOp::Relu)),
+            _ => None,
         };
-        match self.bias {
-            Some(b) => x.affine_then(&s.param(self.weight)?, &s.param(b)?, Some(fused)),
-            None => Ok(act.apply(&self.forward(s, x)?)),
+        if let (Some(b), Some(fused)) = (self.bias, fused) {
+            return x.dense(&s.param(self.weight)?, &s.param(b)?, plus, fused);
         }
+        let y = self.forward(s, x)?;
+        Ok(act.apply(&match plus {
+            Some(c) => y.add(c)?,
+            None => y,
+        }))
     }
 
     /// `x W + b` for a `batch x in` input.
@@ -307,7 +320,7 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut h = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward_then(s, &h, if i == last { self.output } else { self.hidden })?;
+            h = layer.forward_then(s, &h, None, if i == last { self.output } else { self.hidden })?;
         }
         Ok(h)
     }

@@ -8,8 +8,9 @@
 
 use crate::function::Recorded;
 use crate::op::{
-    Affine, BinaryOp, BroadcastTo, CausalConv, Concat, Fused, GatherRows, GradTensor, Id, LogSumExp, Mask,
-    MatMul, OneInput, Op, Pad, ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs, UnaryOp,
+    Affine, AffineIds, BinaryOp, BroadcastTo, CausalConv, Concat, Fused, GatherRows, GradTensor, Id,
+    LogSumExp, Mask, MatMul, OneInput, Op, Pad, ScatterAddRows, Select, Slice, SumTo, Transpose, TwoInputs,
+    UnaryOp,
 };
 use crate::{Error, Function, ParamId, Result, Shape, Tensor};
 use ndarray::{Array2, Axis};
@@ -251,16 +252,24 @@ impl Tensor for Var<'_> {
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         self.record2(rhs, MatMul { ta, tb }, Op::MatMul)
     }
-    fn affine_then(&self, w: &Self, b: &Self, act: Option<UnaryOp>) -> Result<Self> {
-        self.tape.owns(w, "affine", || "the weight".into())?;
-        self.tape.owns(b, "affine", || "the bias".into())?;
+    fn dense(&self, w: &Self, b: &Self, plus: Option<&Self>, act: Option<UnaryOp>) -> Result<Self> {
+        self.tape.owns(w, "dense", || "the weight".into())?;
+        self.tape.owns(b, "dense", || "the bias".into())?;
+        if let Some(c) = plus {
+            self.tape.owns(c, "dense", || "the addend".into())?;
+        }
         let op = Affine::new(act)?;
-        let (x, w, b) = (self.id, w.id, b.id);
+        let ids = AffineIds { x: self.id, w: w.id, b: b.id, plus: plus.map(|c| c.id) };
         let (value, tracked) = self.tape.with_nodes(|nodes| {
-            let value = op.value(nodes.value(x), nodes.value(w), nodes.value(b));
-            (value, [x, w, b].into_iter().any(|j| nodes.tracked(j)))
+            let value = op.value(
+                nodes.value(ids.x),
+                nodes.value(ids.w),
+                nodes.value(ids.b),
+                ids.plus.map(|c| nodes.value(c)),
+            );
+            (value, [ids.x, ids.w, ids.b].into_iter().chain(ids.plus).any(|j| nodes.tracked(j)))
         });
-        Ok(self.tape.record(value?, Op::Affine(op, x, w, b), tracked))
+        Ok(self.tape.record(value?, Op::Affine(op, ids), tracked))
     }
     fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self> {
         self.record2(filter, conv, Op::CausalConv)

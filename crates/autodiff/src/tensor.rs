@@ -44,12 +44,14 @@ pub trait Tensor: Clone + Sized {
     fn binary(&self, op: BinaryOp, rhs: &Self) -> Result<Self>;
     /// Matrix product `op(self) op(rhs)`, transposing an operand when its flag is set.
     fn matmul_t(&self, rhs: &Self, transpose_lhs: bool, transpose_rhs: bool) -> Result<Self>;
-    /// `act(self W + b)` for a weight `W` (`in x out`), a bias row `b` (`1 x out`) and
-    /// `act` tanh, sigmoid, relu or none: equal to the product, the sum and the
-    /// activation as separate ops to the bit (values and gradients), as one op that
-    /// keeps one array on a tape where they keep three. Other activations are
-    /// [`Error::Invalid`]: their gradients need the input, which the op does not keep.
-    fn affine_then(&self, w: &Self, b: &Self, act: Option<UnaryOp>) -> Result<Self>;
+    /// `act(self W + b + plus)` for a weight `W` (`in x out`), a bias row `b`
+    /// (`1 x out`), an optional addend of the output's shape (a recurrent cell's
+    /// `h U`) and `act` tanh, sigmoid, relu or none: equal to the product, the sums
+    /// (in that order) and the activation as separate ops to the bit (values and
+    /// gradients), as one op that keeps one array on a tape where they keep three or
+    /// four. Other activations are [`Error::Invalid`]: their gradients need the input,
+    /// which the op does not keep.
+    fn dense(&self, w: &Self, b: &Self, plus: Option<&Self>, act: Option<UnaryOp>) -> Result<Self>;
     /// The causal dilated convolution along time of a time-major batch `self`
     /// (`T B x C`, row `t B + b` = sequence `b` at step `t`) by `filter` (`w C x C'`,
     /// tap `k` in rows `k C ..`): `y_t = sum_k x_{t - (w - 1 - k) d} W_k`, zero before
@@ -103,9 +105,9 @@ pub trait Tensor: Clone + Sized {
     fn matmul(&self, rhs: &Self) -> Result<Self> {
         self.matmul_t(rhs, false, false)
     }
-    /// `self W + b`: [`affine_then`](Self::affine_then) without an activation.
+    /// `self W + b`: [`dense`](Self::dense) without an addend or an activation.
     fn affine(&self, w: &Self, b: &Self) -> Result<Self> {
-        self.affine_then(w, b, None)
+        self.dense(w, b, None, None)
     }
     /// `-x`
     fn neg(&self) -> Self {
@@ -328,8 +330,8 @@ impl Tensor for Array2<f64> {
     fn matmul_t(&self, rhs: &Self, ta: bool, tb: bool) -> Result<Self> {
         MatMul { ta, tb }.value(self, rhs)
     }
-    fn affine_then(&self, w: &Self, b: &Self, act: Option<UnaryOp>) -> Result<Self> {
-        Affine::new(act)?.value(self, w, b)
+    fn dense(&self, w: &Self, b: &Self, plus: Option<&Self>, act: Option<UnaryOp>) -> Result<Self> {
+        Affine::new(act)?.value(self, w, b, plus)
     }
     fn causal_conv(&self, filter: &Self, conv: CausalConv) -> Result<Self> {
         conv.value(self, filter)

@@ -86,9 +86,13 @@ proptest! {
     }
 
     #[test]
-    fn affine(m in 1..=5usize, k in 1..=5usize, n in 1..=5usize, seed in 0..1000u64) {
+    fn dense_with_and_without_an_addend_and_a_smooth_activation(m in 1..=5usize, k in 1..=5usize, n in 1..=5usize, seed in 0..1000u64) {
         let (x, w, b) = (pseudo_random((m, k), seed), pseudo_random((k, n), seed + 1), pseudo_random((1, n), seed + 2));
-        check(|v| v[0].affine(&v[1], &v[2]), &[x, w, b])?;
+        let c = pseudo_random((m, n), seed + 3);
+        check(|v| v[0].affine(&v[1], &v[2]), &[x.clone(), w.clone(), b.clone()])?;
+        for act in [None, Some(UnaryOp::Tanh), Some(UnaryOp::Sigmoid)] {
+            check(|v| v[0].dense(&v[1], &v[2], Some(&v[3]), act), &[x.clone(), w.clone(), b.clone(), c.clone()])?;
+        }
     }
 
     #[test]
@@ -166,38 +170,45 @@ fn pseudo_random(shape: (usize, usize), seed: u64) -> Array2<f64> {
     Array2::from_shape_simple_fn(shape, || rng.random_range(-1.0..1.0))
 }
 
-/// The fused `act(x W + b)` equals `matmul`, `add` and the activation to the bit,
-/// value and gradients, on shapes that reach the wide loops and a product's inner
-/// blocking (`k = 300`).
+/// The fused `act(x W + b + c)` equals `matmul`, the two `add`s and the activation
+/// to the bit, value and gradients, with and without the addend, on shapes that
+/// reach the wide loops and a product's inner blocking (`k = 300`).
 #[test]
-fn affine_equals_the_product_plus_the_bias_then_the_activation_to_the_bit() {
+fn dense_equals_the_product_the_sums_and_the_activation_to_the_bit() {
     let acts = [None, Some(UnaryOp::Tanh), Some(UnaryOp::Sigmoid), Some(UnaryOp::Relu)];
-    for ((m, k, n), act) in [(3, 2, 5), (1000, 20, 20), (64, 300, 100), (128, 200, 100)]
+    let shapes = [(3, 2, 5), (1000, 20, 20), (64, 300, 100), (128, 200, 100)];
+    for ((m, k, n), act, with_plus) in shapes
         .into_iter()
-        .flat_map(|shape| acts.map(|act| (shape, act)))
+        .flat_map(|shape| acts.into_iter().flat_map(move |act| [(shape, act, false), (shape, act, true)]))
     {
         let (x, w, b) = (pseudo_random((m, k), 1), pseudo_random((k, n), 2), pseudo_random((1, n), 3));
-        let g = pseudo_random((m, n), 4);
+        let (c, g) = (pseudo_random((m, n), 5), pseudo_random((m, n), 4));
         let run = |fused: bool| {
             let tape = autodiff::Tape::new();
-            let (xv, wv, bv) = (tape.leaf(x.clone()), tape.leaf(w.clone()), tape.leaf(b.clone()));
+            let (xv, wv, bv, cv) =
+                (tape.leaf(x.clone()), tape.leaf(w.clone()), tape.leaf(b.clone()), tape.leaf(c.clone()));
+            let plus = with_plus.then_some(&cv);
             let y = if fused {
-                xv.affine_then(&wv, &bv, act).unwrap()
+                xv.dense(&wv, &bv, plus, act).unwrap()
             } else {
                 let pre = xv.matmul(&wv).and_then(|p| p.add(&bv)).unwrap();
+                let pre = plus.map_or(pre, |c| pre.add(c).unwrap());
                 act.map_or(pre, |op| pre.unary(op))
             };
             let grads = y.mul(&tape.constant(g.clone())).unwrap().sum().backward().unwrap();
-            let d: Vec<Array2<f64>> =
-                [xv, wv, bv].iter().map(|v| grads.wrt(v).unwrap().unwrap().clone()).collect();
+            let d: Vec<Option<Array2<f64>>> =
+                [xv, wv, bv, cv].iter().map(|v| grads.wrt(v).unwrap().cloned()).collect();
             (y.value(), d)
         };
-        assert_eq!(run(true), run(false), "{m} x {k} x {n}, {act:?}");
-        assert_eq!(x.affine_then(&w, &b, act).unwrap(), run(false).0);
+        assert_eq!(run(true), run(false), "{m} x {k} x {n}, {act:?}, addend {with_plus}");
+        assert_eq!(x.dense(&w, &b, with_plus.then_some(&c), act).unwrap(), run(false).0);
     }
     let (x, w) = (Array2::zeros((2, 3)), Array2::zeros((3, 4)));
     let err = x.affine(&w, &Array2::zeros((2, 4))).unwrap_err().to_string();
     assert!(err.contains("affine bias"), "{err}");
+    let err =
+        x.dense(&w, &Array2::zeros((1, 4)), Some(&Array2::zeros((2, 3))), None).unwrap_err().to_string();
+    assert!(err.contains("affine addend") && err.contains("(2, 3)") && err.contains("(2, 4)"), "{err}");
     assert!(
         x.affine(&Array2::zeros((2, 4)), &Array2::zeros((1, 4))).unwrap_err().to_string().contains("affine")
     );

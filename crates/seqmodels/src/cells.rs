@@ -78,8 +78,8 @@ impl Cell for RnnCell {
         self.hidden
     }
     fn step<S: Session>(&self, s: &S, x: &S::T, h: &S::T) -> Result<S::T> {
-        let pre = self.input.forward(s, x)?.add(&h.matmul(&s.param(self.recurrent)?)?)?;
-        Ok(pre.tanh())
+        let recurrent = h.matmul(&s.param(self.recurrent)?)?;
+        Ok(self.input.forward_then(s, x, Some(&recurrent), Activation::Tanh)?)
     }
 }
 

@@ -178,6 +178,19 @@ pub(crate) fn map2(
     out
 }
 
+/// `a += b`, element by element, for two arrays of one shape.
+#[inline(always)]
+pub(crate) fn add_assign(a: &mut Array2<f64>, b: &Array2<f64>) {
+    match (a.as_slice_mut(), b.as_slice()) {
+        (Some(a), Some(b)) => wide(
+            a.len(),
+            #[inline(always)]
+            || a.iter_mut().zip(b).for_each(|(x, &y)| *x += y),
+        ),
+        _ => *a += b,
+    }
+}
+
 /// `a *= b`, element by element, for two arrays of one shape.
 #[inline(always)]
 pub(crate) fn mul_assign(a: &mut Array2<f64>, b: &Array2<f64>) {

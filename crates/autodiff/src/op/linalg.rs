@@ -49,16 +49,17 @@ impl TwoInputs for MatMul {
     }
 }
 
-/// `act(x W + b)` for a bias row `b` (`1 x out`) and an optional activation: the
-/// product, with the bias added and the activation applied in place. A layer's
-/// `matmul`, `add` and activation keep three arrays of `batch x out` on the tape
-/// where this keeps one; on the Latent ODE's spirals, whose tape outgrows the
+/// `act(x W + b + c)` for a bias row `b` (`1 x out`), an optional addend `c`
+/// (`batch x out`: a recurrent cell's `h U`) and an optional activation: the
+/// product, with the bias and the addend added and the activation applied in place.
+/// A layer's `matmul`, `add` and activation keep three arrays of `batch x out` on
+/// the tape where this keeps one (a cell's two sums and activation, four); on the Latent ODE's spirals, whose tape outgrows the
 /// caches, that memory is what a step waits for. Only activations whose gradient
 /// rule can read the output in place of the input are fused (tanh and sigmoid read
 /// `y`; ReLU's step `[x > 0]` is `[y > 0]`). The arithmetic is the three ops' in
 /// the same order, so values and gradients are theirs to the bit: the product's
-/// rules (through [`MatMul`]) applied to the activation's gradient, and the bias's
-/// column sum of it.
+/// rules (through [`MatMul`]) applied to the activation's gradient, the bias's
+/// column sum of it, and the addend's copy of it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Affine {
     act: Option<UnaryOp>,
@@ -73,7 +74,7 @@ impl Affine {
         match act {
             None | Some(UnaryOp::Tanh | UnaryOp::Sigmoid | UnaryOp::Relu) => Ok(Affine { act }),
             Some(other) => Err(Error::Invalid {
-                op: "affine_then",
+                op: "dense",
                 reason: format!(
                     "`{}` is not fused (only tanh, sigmoid and relu, whose gradient the output gives): \
                      apply it to `affine`'s result",
@@ -83,15 +84,28 @@ impl Affine {
         }
     }
 
-    pub(crate) fn value(&self, x: &Array2<f64>, w: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>> {
+    pub(crate) fn value(
+        &self,
+        x: &Array2<f64>,
+        w: &Array2<f64>,
+        b: &Array2<f64>,
+        plus: Option<&Array2<f64>>,
+    ) -> Result<Array2<f64>> {
         if x.ncols() != w.nrows() {
             return Err(Error::Shape { op: "affine", lhs: x.dim(), rhs: w.dim() });
         }
         if b.dim() != (1, w.ncols()) {
             return Err(Error::Shape { op: "affine bias", lhs: b.dim(), rhs: (1, w.ncols()) });
         }
+        let out_shape = (x.nrows(), w.ncols());
+        if let Some(c) = plus.filter(|c| c.dim() != out_shape) {
+            return Err(Error::Shape { op: "affine addend", lhs: c.dim(), rhs: out_shape });
+        }
         let mut out = kernels::matmul(&x.view(), &w.view());
         kernels::add_row_assign(&mut out, b);
+        if let Some(c) = plus {
+            kernels::add_assign(&mut out, c);
+        }
         if let Some(act) = self.act {
             act.apply_in_place(&mut out);
         }

@@ -76,7 +76,7 @@ pub use conv::CausalConv;
 pub(crate) use fused::{Fused, GradTensor};
 pub(crate) use layout::{Concat, GatherRows, Pad, ScatterAddRows, Slice, Transpose};
 pub(crate) use linalg::{Affine, MatMul};
-pub(crate) use node::{Id, Op};
+pub(crate) use node::{AffineIds, Id, Op};
 pub(crate) use reduce::{BroadcastTo, LogSumExp, SumTo};
 pub use select::Mask;
 pub(crate) use select::Select;

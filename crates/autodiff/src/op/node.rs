@@ -29,8 +29,8 @@ pub(crate) enum Op {
     /// A fused gradient, recorded by [`Tape::grad`](crate::Tape::grad).
     Fused(Fused, Id, Id),
     MatMul(MatMul, Id, Id),
-    /// `act(x W + b)`: input, weight, bias row.
-    Affine(Affine, Id, Id, Id),
+    /// `act(x W + b + c)`.
+    Affine(Affine, AffineIds),
     /// A causal dilated convolution of an input (first) by a filter (second).
     CausalConv(CausalConv, Id, Id),
     Transpose(Transpose, Id),
@@ -47,6 +47,16 @@ pub(crate) enum Op {
     /// A [`Function`](crate::Function) of the listed inputs, differentiated by its
     /// own rule in [`Tape::backward`](crate::Tape::backward) only.
     Function(Recorded, Rc<[Id]>),
+}
+
+/// The inputs of an [`Op::Affine`]: `x`, `W`, the bias row `b` and the addend `c`
+/// if there is one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AffineIds {
+    pub(crate) x: Id,
+    pub(crate) w: Id,
+    pub(crate) b: Id,
+    pub(crate) plus: Option<Id>,
 }
 
 /// One run of a node's rule: `g = dL/dy` for its value `y`, each input's value by
@@ -74,10 +84,11 @@ where
         }
     }
 
-    /// The product's rules with `dL/d(x W + b)` in place of `g`, and its column sum
-    /// for the bias (as `g` itself, which the sweep sums, when there is no
-    /// activation).
-    fn affine(&mut self, op: &Affine, x: Id, w: Id, b: Id) {
+    /// The product's rules with `dL/d(x W + b + c)` in place of `g`, its column sum
+    /// for the bias and itself for the addend (as `g` itself, which the sweep sums
+    /// for the bias, when there is no activation).
+    fn affine(&mut self, op: &Affine, ids: AffineIds) {
+        let AffineIds { x, w, b, plus } = ids;
         let pre = op.pre_activation_grad(self.g, self.y);
         let g = pre.as_ref().unwrap_or(self.g);
         let (vx, vw) = ((self.val)(x), (self.val)(w));
@@ -95,6 +106,9 @@ where
                 Some(p) => Grad::New(p.sum_to((self.val)(b).borrow().shape()).expect(SHAPES)),
             };
             (self.emit)(b, d);
+        }
+        if let Some(c) = plus.filter(|&c| (self.need)(c)) {
+            (self.emit)(c, pre.map_or(Grad::Pass, Grad::New));
         }
     }
 
@@ -130,7 +144,7 @@ impl Op {
                 f(*a);
                 f(*b);
             }
-            Op::Affine(_, x, w, b) => [*x, *w, *b].into_iter().for_each(f),
+            Op::Affine(_, ids) => [ids.x, ids.w, ids.b].into_iter().chain(ids.plus).for_each(f),
             Op::Concat(parts) => parts.iter().for_each(|(_, p)| f(*p)),
             Op::Function(_, inputs) => inputs.iter().for_each(|&j| f(j)),
         }
@@ -157,7 +171,7 @@ impl Op {
             Op::Zip(op, a, b) => run.two(op, *a, *b),
             Op::Fused(op, a, b) => run.two(op, *a, *b),
             Op::MatMul(op, a, b) => run.two(op, *a, *b),
-            Op::Affine(op, x, w, b) => run.affine(op, *x, *w, *b),
+            Op::Affine(op, ids) => run.affine(op, *ids),
             Op::CausalConv(op, x, w) => run.two(op, *x, *w),
             Op::Transpose(op, x) => run.one(op, *x),
             Op::SumTo(op, x) => run.one(op, *x),
