@@ -351,4 +351,5 @@ impl GradTensor for Var<'_> {
     fn times(self, g: &Self) -> Self {
         self.mul(g).expect("a gradient factor broadcasts with its gradient")
     }
+    fn recycle(self) {}
 }

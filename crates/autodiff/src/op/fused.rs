@@ -26,6 +26,10 @@ pub(crate) trait GradTensor: Tensor {
     /// broadcast `g`, as in log-sum-exp's rule, takes the plain product, and the
     /// factor goes back to the pool.)
     fn times(self, g: &Self) -> Self;
+    /// Drops a value a rule made for itself and no longer needs: an array goes
+    /// back to the pool (dropped, it would be returned to the system and faulted in
+    /// again by the next allocation of its size); a value on a tape stays there.
+    fn recycle(self);
 }
 
 impl GradTensor for Array2<f64> {
@@ -40,6 +44,9 @@ impl GradTensor for Array2<f64> {
         }
         crate::fast::kernels::mul_assign(&mut self, g);
         self
+    }
+    fn recycle(self) {
+        crate::fast::pool::recycle(self);
     }
 }
 

@@ -107,8 +107,10 @@ where
             };
             (self.emit)(b, d);
         }
-        if let Some(c) = plus.filter(|&c| (self.need)(c)) {
-            (self.emit)(c, pre.map_or(Grad::Pass, Grad::New));
+        match (plus.filter(|&c| (self.need)(c)), pre) {
+            (Some(c), pre) => (self.emit)(c, pre.map_or(Grad::Pass, Grad::New)),
+            (None, Some(pre)) => pre.recycle(),
+            (None, None) => {}
         }
     }
 
