@@ -79,7 +79,7 @@ fn add(slot: &mut Option<Array2<f64>>, shape: Shape, d: Array2<f64>) {
     };
     match slot {
         Some(acc) => {
-            *acc += &d;
+            kernels::add_assign(acc, &d);
             pool::recycle(d);
         }
         None => *slot = Some(d),
@@ -92,7 +92,7 @@ fn add_copy(slot: &mut Option<Array2<f64>>, shape: Shape, d: &Array2<f64>) {
     if d.dim() != shape {
         add(slot, shape, d.sum_to(shape).expect("a contribution broadcasts from its input's shape"));
     } else if let Some(acc) = slot {
-        *acc += d;
+        kernels::add_assign(acc, d);
     } else {
         *slot = Some(kernels::copy(&d.view()));
     }

@@ -11,7 +11,7 @@
 //! which the crates above use.
 
 use super::pool;
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 
 /// An instruction set the element-wise kernels are compiled for.
 ///
@@ -111,7 +111,10 @@ const WIDE_MIN_LEN: usize = 64;
 ///
 /// Arrays below the pool's size take the wide path too: `tanh` of a `20 x 50`
 /// activation evaluated for baseline x86-64 was 46% of the ode_demo RK4 iteration
-/// (`odesolve`'s benchmark).
+/// (`odesolve`'s benchmark). The loops in this file are `for` loops, not
+/// `for_each`: around a large body (the softplus) the compiler left `for_each`'s
+/// `fold` out of line, where it ran at the baseline's two lanes (3% of the VRNN
+/// step in `perf`).
 #[inline(always)]
 pub(crate) fn map(x: &Array2<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
     if x.len() < WIDE_MIN_LEN {
@@ -122,7 +125,11 @@ pub(crate) fn map(x: &Array2<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
         (Some(src), Some(dst)) => wide(
             src.len(),
             #[inline(always)]
-            || dst.iter_mut().zip(src).for_each(|(o, &v)| *o = f(v)),
+            || {
+                for (o, &v) in dst.iter_mut().zip(src) {
+                    *o = f(v);
+                }
+            },
         ),
         _ => Zip::from(&mut out).and(x).for_each(|o, &v| *o = f(v)),
     }
@@ -137,7 +144,11 @@ pub(crate) fn map_in_place(x: &mut Array2<f64>, f: impl Fn(f64) -> f64) {
         Some(v) => wide(
             v.len(),
             #[inline(always)]
-            || v.iter_mut().for_each(|o| *o = f(*o)),
+            || {
+                for o in v.iter_mut() {
+                    *o = f(*o);
+                }
+            },
         ),
         None => x.mapv_inplace(f),
     }
@@ -165,9 +176,15 @@ pub(crate) fn map2(
                     let o = o.as_slice_mut().expect("a fresh array is in standard layout");
                     match (x.as_slice(), y.as_slice()) {
                         (Some(x), Some(y)) => {
-                            o.iter_mut().zip(x).zip(y).for_each(|((o, &x), &y)| *o = f(x, y))
+                            for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                                *o = f(x, y);
+                            }
                         }
-                        _ => o.iter_mut().zip(x).zip(y).for_each(|((o, &x), &y)| *o = f(x, y)),
+                        _ => {
+                            for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                                *o = f(x, y);
+                            }
+                        }
                     }
                 }
             },
@@ -220,6 +237,19 @@ pub(crate) fn add_row_assign(a: &mut Array2<f64>, row: &Array2<f64>) {
             },
         ),
         _ => *a += &row,
+    }
+}
+
+/// `dst = src` for views of one shape: row by row with `copy_from_slice` where
+/// both rows are contiguous (ndarray's `assign` walks them element by element, two
+/// lanes at a time: 2% of the VRNN step in the concatenations of its layers).
+pub(crate) fn assign(dst: &mut ArrayViewMut2<'_, f64>, src: &ArrayView2<'_, f64>) {
+    assert_eq!(dst.dim(), src.dim(), "assign: a block and its value have one shape");
+    for (mut d, s) in dst.rows_mut().into_iter().zip(src.rows()) {
+        match (d.as_slice_mut(), s.as_slice()) {
+            (Some(d), Some(s)) => d.copy_from_slice(s),
+            _ => d.assign(&s),
+        }
     }
 }
 

@@ -108,7 +108,8 @@ impl Concat {
         shape[axis.index()] = parts.iter().map(|p| p.len_of(axis)).sum();
         let mut out = crate::fast::pool::uninit((shape[0], shape[1]));
         for (p, place) in parts.iter().zip(self.placements(parts)) {
-            out.slice_axis_mut(axis, (place.offset..place.offset + p.len_of(axis)).into()).assign(*p);
+            let mut block = out.slice_axis_mut(axis, (place.offset..place.offset + p.len_of(axis)).into());
+            crate::fast::kernels::assign(&mut block, &p.view());
         }
         Ok(out)
     }
