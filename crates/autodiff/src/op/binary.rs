@@ -81,7 +81,12 @@ pub(crate) fn zip(f: &impl Zip, op: &'static str, a: &Array2<f64>, b: &Array2<f6
     let shape = broadcast_shape(op, a.dim(), b.dim())?;
     let a = a.broadcast(shape).expect("checked by broadcast_shape");
     let b = b.broadcast(shape).expect("checked by broadcast_shape");
-    Ok(kernels::map2(&a, &b, |x, y| f.value(x, y)))
+    Ok(kernels::map2(
+        &a,
+        &b,
+        #[inline(always)]
+        |x, y| f.value(x, y),
+    ))
 }
 
 /// `a + b`: `dy/da = dy/db = 1`.

@@ -49,7 +49,12 @@ impl OneInput for Select {
         let shape = broadcast_shape("mask", x.dim(), keep.dim())?;
         let x = x.broadcast(shape).expect("checked by broadcast_shape");
         let keep = keep.broadcast(shape).expect("checked by broadcast_shape");
-        Ok(kernels::map2(&x, &keep, |x, m| if m == 1.0 { x } else { 0.0 }))
+        Ok(kernels::map2(
+            &x,
+            &keep,
+            #[inline(always)]
+            |x, m| if m == 1.0 { x } else { 0.0 },
+        ))
     }
     fn grad<T: GradTensor>(&self, g: &T, _: &T, _: &T) -> Grad<T> {
         Grad::New(g.keep_where(&self.0).expect(SHAPES))

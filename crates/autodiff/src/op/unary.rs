@@ -127,14 +127,22 @@ impl UnaryOp {
 impl UnaryOp {
     /// Applies the function to every element of `x` in place.
     pub(crate) fn apply_in_place(&self, x: &mut Array2<f64>) {
-        with_rule!(*self, |rule| kernels::map_in_place(x, |v| rule.value(v)))
+        with_rule!(*self, |rule| kernels::map_in_place(
+            x,
+            #[inline(always)]
+            |v| rule.value(v)
+        ))
     }
 }
 
 impl OneInput for UnaryOp {
     fn value(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
         // One loop per function (a `match` inside the loop would block vectorisation).
-        Ok(with_rule!(*self, |rule| kernels::map(x, |v| rule.value(v))))
+        Ok(with_rule!(*self, |rule| kernels::map(
+            x,
+            #[inline(always)]
+            |v| rule.value(v)
+        )))
     }
     fn grad<T: GradTensor>(&self, g: &T, x: &T, y: &T) -> Grad<T> {
         with_rule!(*self, |rule| rule.grad(g, x, y))
