@@ -111,7 +111,7 @@ const WIDE_MIN_LEN: usize = 64;
 ///
 /// Arrays below the pool's size take the wide path too: `tanh` of a `20 x 50`
 /// activation evaluated for baseline x86-64 was 46% of the ode_demo RK4 iteration
-/// (`odesolve`'s benchmark). The loops in this file are `for` loops, not
+/// (`odesolve`'s benchmark). The dispatched loops in this file are `for` loops, not
 /// `for_each`: around a large body (the softplus) the compiler left `for_each`'s
 /// `fold` out of line, where it ran at the baseline's two lanes (3% of the VRNN
 /// step in `perf`).
@@ -195,30 +195,43 @@ pub(crate) fn map2(
     out
 }
 
-/// `a += b`, element by element, for two arrays of one shape.
+/// `a = f(a, b)`, element by element, for two arrays of one shape.
 #[inline(always)]
-pub(crate) fn add_assign(a: &mut Array2<f64>, b: &Array2<f64>) {
+fn zip_assign(a: &mut Array2<f64>, b: &Array2<f64>, f: impl Fn(f64, f64) -> f64) {
     match (a.as_slice_mut(), b.as_slice()) {
         (Some(a), Some(b)) => wide(
             a.len(),
             #[inline(always)]
-            || a.iter_mut().zip(b).for_each(|(x, &y)| *x += y),
+            || {
+                for (x, &y) in a.iter_mut().zip(b) {
+                    *x = f(*x, y);
+                }
+            },
         ),
-        _ => *a += b,
+        _ => a.zip_mut_with(b, |x, &y| *x = f(*x, y)),
     }
+}
+
+/// `a += b`, element by element, for two arrays of one shape.
+#[inline(always)]
+pub(crate) fn add_assign(a: &mut Array2<f64>, b: &Array2<f64>) {
+    zip_assign(
+        a,
+        b,
+        #[inline(always)]
+        |x, y| x + y,
+    );
 }
 
 /// `a *= b`, element by element, for two arrays of one shape.
 #[inline(always)]
 pub(crate) fn mul_assign(a: &mut Array2<f64>, b: &Array2<f64>) {
-    match (a.as_slice_mut(), b.as_slice()) {
-        (Some(a), Some(b)) => wide(
-            a.len(),
-            #[inline(always)]
-            || a.iter_mut().zip(b).for_each(|(x, &y)| *x *= y),
-        ),
-        _ => a.zip_mut_with(b, |x, &y| *x *= y),
-    }
+    zip_assign(
+        a,
+        b,
+        #[inline(always)]
+        |x, y| x * y,
+    );
 }
 
 /// `a += row` for every row of `a` (`row` is `1 x a.ncols()`): a bias added in place.
@@ -232,7 +245,9 @@ pub(crate) fn add_row_assign(a: &mut Array2<f64>, row: &Array2<f64>) {
             || {
                 for mut o in a.rows_mut() {
                     let o = o.as_slice_mut().expect("a row of a standard-layout array is contiguous");
-                    o.iter_mut().zip(r).for_each(|(x, &y)| *x += y);
+                    for (x, &y) in o.iter_mut().zip(r) {
+                        *x += y;
+                    }
                 }
             },
         ),
