@@ -165,7 +165,7 @@ pub use error::{OdeError, Result, Sample};
 pub use func::{FnOde, NeuralOdeFunc, OdeFunc, WithParams};
 pub use grids::{GridStrategy, PerSampleSolution, odeint_per_sample};
 pub use methods::Method;
-pub use options::{ErrorNorm, FixedStep, Solution, SolveOptions, Stats, Tolerance};
+pub use options::{ErrorNorm, FixedStep, InitialStep, Solution, SolveOptions, Stats, Tolerance};
 pub use solve::{odeint, odeint_session};
 pub use state::State;
 pub use tableau::{ButcherTableau, DenseOutput};

@@ -55,6 +55,24 @@ pub enum ErrorNorm {
     Seminorm(Vec<bool>),
 }
 
+/// How an adaptive solve picks its first step when [`SolveOptions::first_step`] is
+/// `None`. Both take one extra evaluation: an Euler probe from the start, whose
+/// change of slope estimates the second derivative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum InitialStep {
+    /// Hairer's `HINIT` (*Solving ODEs I*, II.4, "Starting Step Size"): weighted sums
+    /// of squares over every entry and the exponent `1 / order`. What reproduces
+    /// Hairer's step counts.
+    #[default]
+    Hairer,
+    /// torchdiffeq's `_select_initial_step`: the same estimate with root-mean-square
+    /// norms and the exponent `1 / (order + 1)`. For a batch of many entries its first
+    /// step is larger than Hairer's (a batch of 100 points of a 3-column state: about
+    /// 3.6 times), so a short solve can take one step fewer; this is the choice for
+    /// comparing with torchdiffeq at equal evaluations.
+    Torchdiffeq,
+}
+
 /// How a fixed-step method (or an adaptive one run with fixed steps) places its steps.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FixedStep {
@@ -77,8 +95,13 @@ pub struct SolveOptions {
     /// Fixed steps instead of adaptive ones; `None` means adaptive when the method has an
     /// error estimate, [`FixedStep::Grid`] otherwise.
     pub fixed: Option<FixedStep>,
-    /// Initial step size (`None`: Hairer's heuristic, one extra evaluation).
+    /// Initial step size (`None`: the heuristic [`initial_step`](Self::initial_step)
+    /// names, one extra evaluation).
     pub first_step: Option<f64>,
+    /// The heuristic for the first step when `first_step` is `None` (default
+    /// Hairer's). Absent from older saved options, which read as the default.
+    #[serde(default)]
+    pub initial_step: InitialStep,
     /// Smallest step the controller may ask for before failing (the final step landing
     /// on the end time is exempt).
     pub min_step: f64,
@@ -100,6 +123,7 @@ impl Default for SolveOptions {
             atol: Tolerance::Scalar(1e-9),
             fixed: None,
             first_step: None,
+            initial_step: InitialStep::Hairer,
             min_step: 0.0,
             max_step: None,
             max_steps: 100_000,

@@ -3,7 +3,7 @@
 use crate::controller::StepDecision;
 use crate::func::{ArrayField, Field, SessionField};
 use crate::norm::Scale;
-use crate::options::check_times;
+use crate::options::{InitialStep, check_times};
 use crate::state::first_nonfinite_row;
 use crate::stepper::Workspace;
 use crate::trace::{Trace, TracedStep};
@@ -157,12 +157,13 @@ fn fixed_steps<T: State, F: Field<T>>(
     Ok(())
 }
 
-/// Hairer's `HINIT`: a step whose Euler error and second-derivative estimate are about
-/// `0.01` in the weighted norm (*Solving ODEs I*, II.4, "Starting Step Size").
-/// Costs one evaluation.
+/// The first step (see [`InitialStep`]): one whose Euler error and second-derivative
+/// estimate are about `0.01` in the weighted norm, Hairer's `HINIT` (*Solving ODEs I*,
+/// II.4) or torchdiffeq's version of it. Costs one evaluation.
 fn initial_step<T: State, F: Field<T>>(
     f: &F,
     scale: &Scale,
+    rule: InitialStep,
     order: usize,
     t0: f64,
     y0: &T,
@@ -170,19 +171,33 @@ fn initial_step<T: State, F: Field<T>>(
     hmax: f64,
     dir: f64,
 ) -> Result<f64> {
+    // Hairer sums the squares over the entries; torchdiffeq takes their mean.
+    let norm = |(sumsq, n): (f64, usize)| match rule {
+        InitialStep::Hairer => sumsq.sqrt(),
+        InitialStep::Torchdiffeq => (sumsq / n.max(1) as f64).sqrt(),
+    };
     let (y, fv) = (y0.array(), f0.array());
-    let (dnf, _) = scale.sumsq(&y, &y, |r, c| fv[[r, c]]);
-    let (dny, _) = scale.sumsq(&y, &y, |r, c| y[[r, c]]);
-    let mut h = if dnf <= 1e-10 || dny <= 1e-10 { 1e-6 } else { (dny / dnf).sqrt() * 0.01 };
-    h = h.min(hmax).copysign(dir);
+    let (sf, sy) = (scale.sumsq(&y, &y, |r, c| fv[[r, c]]), scale.sumsq(&y, &y, |r, c| y[[r, c]]));
+    let d1 = norm(sf);
+    // Each rule's own arithmetic, so that Hairer's step counts stay his to the bit.
+    let h = match rule {
+        InitialStep::Hairer if sf.0 <= 1e-10 || sy.0 <= 1e-10 => 1e-6f64.min(hmax),
+        InitialStep::Hairer => ((sy.0 / sf.0).sqrt() * 0.01).min(hmax),
+        InitialStep::Torchdiffeq if d1 < 1e-5 || norm(sy) < 1e-5 => 1e-6,
+        InitialStep::Torchdiffeq => 0.01 * norm(sy) / d1,
+    }
+    .copysign(dir);
     let y1 = y0.lincomb(h, &[1.0], std::slice::from_ref(f0))?;
     let f1 = f.call(t0 + h, &y1)?;
     let f1v = f1.array();
-    let (d2, _) = scale.sumsq(&y, &y, |r, c| f1v[[r, c]] - fv[[r, c]]);
-    let der2 = d2.sqrt() / h.abs();
-    let der12 = der2.max(dnf.sqrt());
+    let d2 = norm(scale.sumsq(&y, &y, |r, c| f1v[[r, c]] - fv[[r, c]])) / h.abs();
+    let der12 = d2.max(d1);
+    let exponent = match rule {
+        InitialStep::Hairer => order,
+        InitialStep::Torchdiffeq => order + 1,
+    };
     let h1 =
-        if der12 <= 1e-15 { (h.abs() * 1e-3).max(1e-6) } else { (0.01 / der12).powf(1.0 / order as f64) };
+        if der12 <= 1e-15 { (h.abs() * 1e-3).max(1e-6) } else { (0.01 / der12).powf(1.0 / exponent as f64) };
     let h = (100.0 * h.abs()).min(h1).min(hmax);
     Ok(if h.is_finite() { h.copysign(dir) } else { 1e-6f64.min(hmax).copysign(dir) })
 }
@@ -212,7 +227,7 @@ fn adaptive<T: State, F: Field<T>>(
         Some(h0) => h0.abs().min(hmax).copysign(dir),
         None => {
             sol.stats.nfev += 1;
-            initial_step(f, &scale, tab.order(), x, &y, &k1, hmax, dir)?
+            initial_step(f, &scale, opts.initial_step, tab.order(), x, &y, &k1, hmax, dir)?
         }
     };
     let mut ws = Workspace::new(tab, &y, k1);
@@ -317,5 +332,33 @@ pub(crate) fn step_output<T: State>(
     match theta {
         None => Ok(ws.y1.clone()),
         Some(theta) => y.lincomb(h, &tab.dense_weights(theta), &ws.ks),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::func::FnOde;
+    use ndarray::array;
+
+    /// `y' = -y * [1, 2, 3] + sin t` (by column) from a `2 x 3` start.
+    fn first_step(rule: InitialStep) -> f64 {
+        let f = FnOde(|t: f64, y: &Array2<f64>| Ok(-y * &array![[1.0, 2.0, 3.0]] + t.sin()));
+        let y0 = array![[1.0, -2.0, 0.5], [0.3, 4.0, -1.0]];
+        let opts = SolveOptions::default().tol(1e-5, 1e-6);
+        let scale = Scale::new(&opts, 3).expect("valid tolerances");
+        let field = ArrayField(&f);
+        let f0 = field.call(0.0, &y0).expect("a derivative");
+        initial_step(&field, &scale, rule, 5, 0.0, &y0, &f0, 10.0, 1.0).expect("a step")
+    }
+
+    #[test]
+    fn torchdiffeq_rule_gives_torchdiffeqs_first_step() {
+        // torchdiffeq 0.2.5's `_select_initial_step(f, 0, y0, order=5, rtol=1e-5,
+        // atol=1e-6, _rms_norm)` on this problem, in float64: 0.05133611167408457.
+        let h = first_step(InitialStep::Torchdiffeq);
+        assert!((h - 0.05133611167408457).abs() < 1e-15, "{h}");
+        // Hairer's sums over six entries and exponent 1/5 give a smaller step.
+        assert!(first_step(InitialStep::Hairer) < h);
     }
 }

@@ -9,9 +9,10 @@
 //! An iteration starts from the initial weights and optimiser state each time, as the
 //! reference restores them. Backprop through the solver is what torchdiffeq's
 //! `odeint` does; the checkpointed method (this crate's default) is timed beside it,
-//! and backprop with torchdiffeq's step-size control (an integral controller where
-//! this crate's default is Hairer's PI controller: on the same field and start
-//! torchdiffeq takes 38 evaluations, this crate 62 with PI control and 44 without).
+//! and backprop with torchdiffeq's step-size control and first step (an integral
+//! controller where this crate's default is Hairer's PI controller, and
+//! `InitialStep::Torchdiffeq`: on the same field and start torchdiffeq takes 38
+//! evaluations, this crate 62 with PI control and 44 without, with either first step).
 //!
 //! Run: `cargo bench -p latent-seq-seqmodels --bench latent_ode`; PyTorch:
 //! `python ../shared/bench/bench_latent_ode.py float64`.
@@ -20,7 +21,7 @@ mod common;
 
 use autodiff::{ParamStore, Tape};
 use criterion::{Criterion, criterion_group, criterion_main};
-use odesolve::{Gradient, PiController, SolveOptions};
+use odesolve::{Gradient, InitialStep, PiController, SolveOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use seqmodels::toy::{SpiralConfig, spirals};
@@ -55,7 +56,11 @@ fn latent_ode(c: &mut Criterion) {
     group.sample_size(10);
     // Hairer's PI step control (this crate's default), and torchdiffeq's integral one.
     let hairer = SolveOptions::default().tol(1e-7, 1e-9);
-    let torchdiffeq = SolveOptions { controller: PiController::integral(), ..hairer.clone() };
+    let torchdiffeq = SolveOptions {
+        controller: PiController::integral(),
+        initial_step: InitialStep::Torchdiffeq,
+        ..hairer.clone()
+    };
     for (name, gradient, solver) in [
         ("backprop", Gradient::Backprop, &hairer),
         ("checkpointed", Gradient::default(), &hairer),
