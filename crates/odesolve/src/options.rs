@@ -67,9 +67,9 @@ pub enum InitialStep {
     Hairer,
     /// torchdiffeq's `_select_initial_step`: the same estimate with root-mean-square
     /// norms and the exponent `1 / (order + 1)`. For a batch of many entries its first
-    /// step is larger than Hairer's (a batch of 100 points of a 3-column state: about
-    /// 3.6 times), so a short solve can take one step fewer; this is the choice for
-    /// comparing with torchdiffeq at equal evaluations.
+    /// step is larger than Hairer's, so a short solve can take one step fewer (FFJORD's
+    /// benchmark solve: two steps where Hairer's start needs three); this is the choice
+    /// for comparing with torchdiffeq at equal evaluations.
     Torchdiffeq,
 }
 
