@@ -11,8 +11,9 @@
 //! `odeint_adjoint` does) and by this crate's default, checkpointed backpropagation
 //! (exact); and the adjoint with torchdiffeq's step-size control and first step
 //! (`InitialStep::Torchdiffeq`; this crate's defaults, Hairer's PI control and
-//! `HINIT`, take 20 forward evaluations here where torchdiffeq takes 14). The evaluations of each variant's forward and backward solves are
-//! printed before it is timed: the ratio is meaningful at equal work.
+//! `HINIT`, take 20 forward evaluations here where torchdiffeq takes 14). The
+//! evaluations of each variant's forward and backward solves are printed before it
+//! is timed: the ratio is meaningful at equal work.
 //!
 //! Run: `cargo bench -p latent-seq-flows --bench ffjord`; PyTorch:
 //! `python ../shared/bench/run_all.py bench_ffjord.py`.

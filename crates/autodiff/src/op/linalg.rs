@@ -53,10 +53,11 @@ impl TwoInputs for MatMul {
 /// (`batch x out`: a recurrent cell's `h U`) and an optional activation: the
 /// product, with the bias and the addend added and the activation applied in place.
 /// A layer's `matmul`, `add` and activation keep three arrays of `batch x out` on
-/// the tape where this keeps one (a cell's two sums and activation, four); on the Latent ODE's spirals, whose tape outgrows the
-/// caches, that memory is what a step waits for. Only activations whose gradient
-/// rule can read the output in place of the input are fused (tanh and sigmoid read
-/// `y`; ReLU's step `[x > 0]` is `[y > 0]`). The arithmetic is the three ops' in
+/// the tape where this keeps one (a cell's two sums and activation, four); on the
+/// Latent ODE's spirals, whose tape outgrows the caches, that memory is what a step
+/// waits for. Only activations whose gradient rule can read the output in place of
+/// the input are fused (tanh and sigmoid read `y`; ReLU's step `[x > 0]` is
+/// `[y > 0]`). The arithmetic is the three ops' in
 /// the same order, so values and gradients are theirs to the bit: the product's
 /// rules (through [`MatMul`]) applied to the activation's gradient, the bias's
 /// column sum of it, and the addend's copy of it.
