@@ -178,13 +178,13 @@ fn initial_step<T: State, F: Field<T>>(
     };
     let (y, fv) = (y0.array(), f0.array());
     let (sf, sy) = (scale.sumsq(&y, &y, |r, c| fv[[r, c]]), scale.sumsq(&y, &y, |r, c| y[[r, c]]));
-    let d1 = norm(sf);
+    let (d0, d1) = (norm(sy), norm(sf));
     // Each rule's own arithmetic, so that Hairer's step counts stay his to the bit.
     let h = match rule {
         InitialStep::Hairer if sf.0 <= 1e-10 || sy.0 <= 1e-10 => 1e-6f64.min(hmax),
         InitialStep::Hairer => ((sy.0 / sf.0).sqrt() * 0.01).min(hmax),
-        InitialStep::Torchdiffeq if d1 < 1e-5 || norm(sy) < 1e-5 => 1e-6,
-        InitialStep::Torchdiffeq => 0.01 * norm(sy) / d1,
+        InitialStep::Torchdiffeq if d1 < 1e-5 || d0 < 1e-5 => 1e-6,
+        InitialStep::Torchdiffeq => 0.01 * d0 / d1,
     }
     .copysign(dir);
     let y1 = y0.lincomb(h, &[1.0], std::slice::from_ref(f0))?;

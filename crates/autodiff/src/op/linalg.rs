@@ -57,10 +57,10 @@ impl TwoInputs for MatMul {
 /// Latent ODE's spirals, whose tape outgrows the caches, that memory is what a step
 /// waits for. Only activations whose gradient rule can read the output in place of
 /// the input are fused (tanh and sigmoid read `y`; ReLU's step `[x > 0]` is
-/// `[y > 0]`). The arithmetic is the three ops' in
-/// the same order, so values and gradients are theirs to the bit: the product's
-/// rules (through [`MatMul`]) applied to the activation's gradient, the bias's
-/// column sum of it, and the addend's copy of it.
+/// `[y > 0]`). The arithmetic is the separate ops' in the same order, so values and
+/// gradients are theirs to the bit: the product's rules (through [`MatMul`]) applied
+/// to the activation's gradient, the bias's column sum of it, and the addend's copy
+/// of it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Affine {
     act: Option<UnaryOp>,

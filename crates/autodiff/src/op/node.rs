@@ -90,16 +90,7 @@ where
     fn affine(&mut self, op: &Affine, ids: AffineIds) {
         let AffineIds { x, w, b, plus } = ids;
         let pre = op.pre_activation_grad(self.g, self.y);
-        let g = pre.as_ref().unwrap_or(self.g);
-        let (vx, vw) = ((self.val)(x), (self.val)(w));
-        if (self.need)(x) {
-            let d = Affine::PRODUCT.grad_lhs(g, vx.borrow(), vw.borrow(), self.y);
-            (self.emit)(x, d);
-        }
-        if (self.need)(w) {
-            let d = Affine::PRODUCT.grad_rhs(g, vx.borrow(), vw.borrow(), self.y);
-            (self.emit)(w, d);
-        }
+        self.two_with(pre.as_ref().unwrap_or(self.g), &Affine::PRODUCT, x, w);
         if (self.need)(b) {
             let d = match &pre {
                 None => Grad::Pass,
@@ -115,13 +106,18 @@ where
     }
 
     fn two(&mut self, op: &impl TwoInputs, a: Id, b: Id) {
+        self.two_with(self.g, op, a, b);
+    }
+
+    /// [`two`](Self::two) with `g` in place of the node's own incoming gradient.
+    fn two_with(&mut self, g: &T, op: &impl TwoInputs, a: Id, b: Id) {
         let (va, vb) = ((self.val)(a), (self.val)(b));
         if (self.need)(a) {
-            let d = op.grad_lhs(self.g, va.borrow(), vb.borrow(), self.y);
+            let d = op.grad_lhs(g, va.borrow(), vb.borrow(), self.y);
             (self.emit)(a, d);
         }
         if (self.need)(b) {
-            let d = op.grad_rhs(self.g, va.borrow(), vb.borrow(), self.y);
+            let d = op.grad_rhs(g, va.borrow(), vb.borrow(), self.y);
             (self.emit)(b, d);
         }
     }
